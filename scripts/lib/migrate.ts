@@ -1,0 +1,129 @@
+/**
+ * Applies schemas/postgres/migrations/*.sql in file-name order; safe to run any number of times.
+ *
+ * - The database itself is created first when missing (connected to `postgres` as the admin role).
+ * - Each file is applied in its own transaction and recorded in `schema_migrations` with the
+ *   SHA-256 of its text. An applied file is skipped, unless its first line says `-- repeatable`
+ *   (roles and grants, so a password change in .env takes effect on the next run).
+ * - An applied, non-repeatable file whose text changed is refused: write a new migration instead.
+ * - `{{name}}` placeholders are filled from configuration: `{{x}}` as a quoted identifier,
+ *   `{{x_literal}}` as a string literal, passwords always as literals (never logged).
+ * - A PostgreSQL advisory lock keeps two concurrent runs from interleaving.
+ */
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { pgConnection, REPO_ROOT, type Config } from '../../services/common/config.ts';
+
+export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas/postgres/migrations');
+const LOCK_KEY = 727_001; // arbitrary, constant: the advisory lock id of migrations
+
+export class MigrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MigrationError';
+  }
+}
+
+/** Placeholder values for the migration templates, from configuration. */
+function templateValues(config: Config): Record<string, { ident?: string; literal: string }> {
+  return {
+    cdc_user: { ident: config.postgres.cdc.user, literal: config.postgres.cdc.user },
+    app_user: { ident: config.postgres.app.user, literal: config.postgres.app.user },
+    database: { ident: config.postgres.database, literal: config.postgres.database },
+    publication: { ident: config.postgres.publication, literal: config.postgres.publication },
+    cdc_password: { literal: config.postgres.cdc.password },
+    app_password: { literal: config.postgres.app.password },
+  };
+}
+
+/** Fills `{{name}}` / `{{name_literal}}` placeholders. @throws MigrationError on an unknown name. */
+export function renderMigration(sql: string, config: Config, file = '<sql>'): string {
+  const values = templateValues(config);
+  const client = new pg.Client();
+  return sql.replace(/\{\{([a-z_]+)\}\}/g, (_m, name: string) => {
+    const literal = name.endsWith('_literal');
+    const key = literal ? name.slice(0, -'_literal'.length) : name;
+    const value = values[key];
+    if (!value) throw new MigrationError(`${file}: unknown placeholder {{${name}}}`);
+    if (literal || value.ident === undefined) return client.escapeLiteral(value.literal);
+    return client.escapeIdentifier(value.ident);
+  });
+}
+
+export interface MigrationResult {
+  applied: string[];
+  skipped: string[];
+}
+
+async function ensureDatabase(config: Config): Promise<boolean> {
+  const client = new pg.Client(pgConnection(config, 'admin', 'postgres'));
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.postgres.database]);
+    if (exists.rowCount) return false;
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(config.postgres.database)}`);
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Creates the database if needed and applies pending migrations.
+ * @returns the files applied and skipped in this run.
+ * @throws MigrationError (changed applied file, unknown placeholder) or the SQL error of a file,
+ *   prefixed with its name; that file's transaction is rolled back.
+ */
+export async function migrate(config: Config, say: (line: string) => void = () => undefined): Promise<MigrationResult> {
+  if (await ensureDatabase(config)) say(`created database ${config.postgres.database}`);
+  const client = new pg.Client(pgConnection(config, 'admin'));
+  await client.connect();
+  const result: MigrationResult = { applied: [], skipped: [] };
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    text PRIMARY KEY,
+      checksum   text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    const applied = new Map(
+      (await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map((r) => [r.version, r.checksum]),
+    );
+    const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    for (const file of files) {
+      const text = readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8');
+      const checksum = createHash('sha256').update(text).digest('hex');
+      const repeatable = /^--\s*repeatable\b/.test(text);
+      const previous = applied.get(file);
+      if (previous && !repeatable) {
+        if (previous !== checksum) {
+          throw new MigrationError(`${file} was already applied and has changed since (checksum ${previous.slice(0, 12)} -> ${checksum.slice(0, 12)}); add a new migration file instead of editing it`);
+        }
+        result.skipped.push(file);
+        continue;
+      }
+      const sql = renderMigration(text, config, file);
+      try {
+        await client.query('BEGIN');
+        await client.query(sql);
+        await client.query(
+          `INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)
+           ON CONFLICT (version) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now()`,
+          [file, checksum],
+        );
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new MigrationError(`${file}: ${(err as Error).message}`);
+      }
+      result.applied.push(file);
+      say(`applied ${file}${repeatable ? ' (repeatable)' : ''}`);
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+    await client.end();
+  }
+  return result;
+}

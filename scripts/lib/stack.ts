@@ -1,0 +1,563 @@
+/**
+ * The local stack without Docker: a real PostgreSQL (wal_level=logical), a real Apache Kafka
+ * broker in KRaft mode and a real MinIO, run as background processes with their data under
+ * `STACK_DIR` (default `.local/stack`, ignored by git).
+ *
+ * - {@link stackUp} starts whatever is not running yet, waits until each server answers a real
+ *   health check (SQL query, Kafka metadata request, MinIO readiness probe) and returns endpoints.
+ * - {@link stackDown} stops only the processes recorded in `<STACK_DIR>/state.json`, by pid, after
+ *   checking that the pid still runs the program it started (pids get reused).
+ * - {@link stackReset} stops and then deletes `STACK_DIR`.
+ *
+ * Binaries come from `scripts/install-services` (recorded in `<cache>/services.env`) or from the
+ * PG_BIN_DIR, KAFKA_HOME and MINIO_BIN variables. A missing one raises {@link MissingBinaryError}
+ * naming it and the install command.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, closeSync, lstatSync, readlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import pg from 'pg';
+import { firstBrokerPort, type Config } from '../../services/common/config.ts';
+import { createS3Client } from '../../services/common/s3.ts';
+
+export const INSTALL_COMMAND = 'bash scripts/install-services';
+
+export class MissingBinaryError extends Error {
+  constructor(what: string, looked: string) {
+    super(`${what} not found (looked in ${looked}). Install it with: ${INSTALL_COMMAND}`);
+    this.name = 'MissingBinaryError';
+  }
+}
+
+export class StackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StackError';
+  }
+}
+
+type ServiceName = 'postgres' | 'kafka' | 'minio';
+const SERVICES: ServiceName[] = ['postgres', 'kafka', 'minio'];
+
+interface ProcessRecord {
+  pid: number;
+  /** A string the process's /proc/<pid>/cmdline must contain for the pid to still be ours. */
+  cmdlineMarker: string;
+  port: number;
+  startedAt: string;
+}
+type StackState = Partial<Record<ServiceName, ProcessRecord>>;
+
+export interface Endpoints {
+  postgres: string;
+  kafka: string;
+  s3: string;
+  minioConsole: string;
+}
+
+export interface ServiceStatus {
+  service: ServiceName;
+  pid: number | null;
+  running: boolean;
+  healthy: boolean;
+  endpoint: string;
+  detail?: string;
+}
+
+type Say = (line: string) => void;
+
+// ------------------------------------------------------------------------------------------------
+// Binaries
+
+interface Binaries {
+  pgBinDir: string;
+  kafkaLibs: string;
+  minio: string;
+}
+
+function readServicesEnv(cacheDir: string): Record<string, string> {
+  const file = path.join(cacheDir, 'services.env');
+  if (!existsSync(file)) return {};
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1] && m[2] !== undefined) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+function newestPgBinDir(): string | undefined {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return undefined;
+  const versions = readdirSync(base).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+  return versions.map((v) => path.join(base, v, 'bin')).find((d) => existsSync(path.join(d, 'postgres')));
+}
+
+/** Locates the three servers' binaries. @throws MissingBinaryError naming the missing one. */
+export function resolveBinaries(config: Config, which: ServiceName[] = SERVICES): Binaries {
+  const recorded = readServicesEnv(config.stack.cacheDir);
+  const pgBinDir = process.env.PG_BIN_DIR ?? recorded.PG_BIN_DIR ?? newestPgBinDir() ?? '';
+  const kafkaHome = process.env.KAFKA_HOME ?? recorded.KAFKA_HOME ?? '';
+  const minio = process.env.MINIO_BIN ?? recorded.MINIO_BIN ?? '';
+  if (which.includes('postgres') && !existsSync(path.join(pgBinDir, 'postgres'))) {
+    throw new MissingBinaryError('PostgreSQL server binary "postgres"', pgBinDir || 'PG_BIN_DIR, /usr/lib/postgresql/*/bin');
+  }
+  const kafkaLibs = path.join(kafkaHome, 'libs');
+  if (which.includes('kafka') && !(existsSync(kafkaLibs) && readdirSync(kafkaLibs).some((f) => /^kafka_2\.13-.*\.jar$/.test(f)))) {
+    throw new MissingBinaryError('Apache Kafka jars (kafka_2.13-*.jar)', kafkaLibs || 'KAFKA_HOME/libs');
+  }
+  if (which.includes('kafka') && spawnSync('java', ['-version']).status !== 0) {
+    throw new MissingBinaryError('java (needed to run Kafka)', 'PATH');
+  }
+  if (which.includes('minio') && !existsSync(minio)) {
+    throw new MissingBinaryError('MinIO server binary "minio"', minio || 'MINIO_BIN');
+  }
+  return { pgBinDir, kafkaLibs, minio };
+}
+
+// ------------------------------------------------------------------------------------------------
+// State and process helpers
+
+function statePath(config: Config): string {
+  return path.join(config.stack.dir, 'state.json');
+}
+
+function readState(config: Config): StackState {
+  try {
+    return JSON.parse(readFileSync(statePath(config), 'utf8')) as StackState;
+  } catch {
+    return {};
+  }
+}
+
+function writeState(config: Config, state: StackState): void {
+  mkdirSync(config.stack.dir, { recursive: true });
+  writeFileSync(statePath(config), JSON.stringify(state, null, 2));
+}
+
+/** True when `pid` is alive and still runs the program we started (its cmdline has the marker). */
+export function isOurProcess(record: ProcessRecord | undefined): boolean {
+  if (!record) return false;
+  try {
+    const cmdline = readFileSync(`/proc/${record.pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+    return cmdline.includes(record.cmdlineMarker);
+  } catch {
+    return false;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitUntil(what: string, timeoutMs: number, probe: () => Promise<boolean>, alive?: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = '';
+  while (Date.now() < deadline) {
+    try {
+      if (await probe()) return;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    if (alive && !alive()) throw new StackError(`${what} exited during start-up${lastError ? ` (${lastError})` : ''}`);
+    await sleep(250);
+  }
+  throw new StackError(`${what} not healthy after ${timeoutMs / 1000} s${lastError ? `: ${lastError}` : ''}`);
+}
+
+function portInUse(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(1000);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function assertPortFree(service: string, host: string, port: number, variable: string): Promise<void> {
+  if (await portInUse(host, port)) {
+    throw new StackError(`${service}: port ${port} on ${host} is already used by another process; stop it or set ${variable} to a free port`);
+  }
+}
+
+async function stopPid(record: ProcessRecord, timeoutMs = 30_000): Promise<void> {
+  if (!isOurProcess(record)) return;
+  process.kill(record.pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!isOurProcess(record)) return;
+    await sleep(100);
+  }
+  process.kill(record.pid, 'SIGKILL');
+}
+
+// ------------------------------------------------------------------------------------------------
+// PostgreSQL
+
+const isRoot = () => process.getuid?.() === 0;
+
+/** PostgreSQL refuses to run as root: as root, run its programs as the `postgres` OS user. */
+function pgCommand(bin: string, args: string[]): [string, string[]] {
+  return isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+}
+
+function run(cmd: string, args: string[], what: string): string {
+  const res = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (res.status !== 0) {
+    throw new StackError(`${what} failed (exit ${res.status}): ${(res.stderr || res.stdout || String(res.error ?? '')).trim()}`);
+  }
+  return res.stdout;
+}
+
+/**
+ * The PostgreSQL directory. As root, the server runs as `postgres`, which may not be able to
+ * traverse the checkout's parents (e.g. under /root); then the data lives under /var/tmp and
+ * `.local/.../postgres` is a symlink to it, so it is still found and wiped from `.local/`.
+ */
+function preparePgDir(config: Config): string {
+  const dir = path.join(config.stack.dir, 'postgres');
+  if (!isRoot()) {
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+  mkdirSync(config.stack.dir, { recursive: true });
+  const exists = existsSync(dir) || (() => { try { lstatSync(dir); return true; } catch { return false; } })();
+  if (!exists) {
+    const traversable = spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', config.stack.dir]).status === 0 ||
+      spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-x', config.stack.dir]).status === 0;
+    if (traversable) {
+      mkdirSync(dir, { recursive: true });
+    } else {
+      const target = path.join('/var/tmp/sport-lakehouse', randomBytes(6).toString('hex'), 'postgres');
+      mkdirSync(target, { recursive: true });
+      symlinkSync(target, dir);
+    }
+  }
+  run('chown', ['-R', 'postgres:postgres', path.join(dir, '.')], 'chown of the PostgreSQL directory');
+  return dir;
+}
+
+async function pgHealthy(config: Config): Promise<boolean> {
+  const client = new pg.Client({
+    host: config.postgres.host,
+    port: config.postgres.port,
+    user: config.postgres.admin.user,
+    password: config.postgres.admin.password,
+    database: 'postgres',
+    connectionTimeoutMillis: 2000,
+  });
+  try {
+    await client.connect();
+    const res = await client.query<{ wal_level: string }>('SHOW wal_level');
+    return res.rows[0]?.wal_level === 'logical';
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<ProcessRecord> {
+  const dir = preparePgDir(config);
+  const data = path.join(dir, 'data');
+  const socketDir = path.join(dir, 'socket');
+  const logFile = path.join(dir, 'postgres.log');
+  if (!existsSync(path.join(data, 'PG_VERSION'))) {
+    say(`postgres: initdb ${data}`);
+    const pwfile = path.join(dir, '.pwfile');
+    writeFileSync(pwfile, config.postgres.admin.password, { mode: 0o600 });
+    if (isRoot()) run('chown', ['postgres:postgres', pwfile], 'chown of the password file');
+    try {
+      const [cmd, args] = pgCommand(path.join(bins.pgBinDir, 'initdb'), [
+        '-D', data, '-U', config.postgres.admin.user, `--pwfile=${pwfile}`,
+        '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8',
+      ]);
+      run(cmd, args, 'initdb');
+    } finally {
+      rmSync(pwfile, { force: true });
+    }
+  }
+  mkdirSync(socketDir, { recursive: true });
+  if (isRoot()) run('chown', ['-R', 'postgres:postgres', socketDir], 'chown of the socket directory');
+  await assertPortFree('postgres', config.postgres.host, config.postgres.port, 'POSTGRES_PORT');
+  const serverOptions = [
+    `-c port=${config.postgres.port}`,
+    `-c listen_addresses=${config.postgres.host}`,
+    `-c unix_socket_directories=${socketDir}`,
+    '-c wal_level=logical',
+    '-c max_replication_slots=20',
+    '-c max_wal_senders=20',
+    '-c max_connections=200',
+    '-c shared_buffers=256MB',
+    '-c max_wal_size=4GB',
+    // A slot that falls this far behind is invalidated rather than filling the disk.
+    '-c max_slot_wal_keep_size=16GB',
+    '-c wal_sender_timeout=60s',
+  ].join(' ');
+  const [cmd, args] = pgCommand(path.join(bins.pgBinDir, 'pg_ctl'), ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', serverOptions, 'start']);
+  run(cmd, args, `pg_ctl start (see ${logFile})`);
+  const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const record: ProcessRecord = { pid, cmdlineMarker: data, port: config.postgres.port, startedAt: new Date().toISOString() };
+  await waitUntil('postgres', 60_000, () => pgHealthy(config), () => isOurProcess(record));
+  return record;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Kafka (KRaft, single node acting as broker and controller)
+
+function kafkaProperties(config: Config, dataDir: string): string {
+  const host = config.kafka.brokers[0]!.split(':')[0]!;
+  const port = firstBrokerPort(config.kafka.brokers);
+  const ctl = config.kafka.controllerPort;
+  return [
+    '# Written by `npm run stack -- up`; edit STACK settings in .env rather than this file.',
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@${host}:${ctl}`,
+    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${ctl}`,
+    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${dataDir}`,
+    `num.partitions=${config.kafka.topicPartitions}`,
+    // Topics are created explicitly by their producers, with the configured partition count.
+    'auto.create.topics.enable=false',
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=10',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    // Replay from offset zero needs the whole history: keep it (size-bounded below).
+    'log.retention.ms=-1',
+    'log.retention.bytes=10737418240',
+    'message.max.bytes=10485760',
+    '',
+  ].join('\n');
+}
+
+const KAFKA_LOG4J = [
+  'log4j.rootLogger=WARN, stdout',
+  'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
+  'log4j.appender.stdout.layout=org.apache.log4j.PatternLayout',
+  'log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n',
+  'log4j.logger.kafka.server.KafkaRaftServer=INFO',
+  '',
+].join('\n');
+
+async function kafkaHealthy(config: Config): Promise<boolean> {
+  const kafka = new Kafka({ clientId: 'stack-health', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING, connectionTimeout: 2000, retry: { retries: 0 } });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 && cluster.controller !== null;
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+async function startKafka(config: Config, bins: Binaries, say: Say): Promise<ProcessRecord> {
+  const dir = path.join(config.stack.dir, 'kafka');
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dir, { recursive: true });
+  const propsFile = path.join(dir, 'server.properties');
+  writeFileSync(propsFile, kafkaProperties(config, dataDir));
+  writeFileSync(path.join(dir, 'log4j.properties'), KAFKA_LOG4J);
+  const classpath = `${bins.kafkaLibs}/*`;
+  if (!existsSync(path.join(dataDir, 'meta.properties'))) {
+    // A KRaft cluster id is a base64url-encoded 16-byte UUID.
+    const clusterId = randomBytes(16).toString('base64url');
+    say(`kafka: formatting KRaft storage ${dataDir} (cluster id ${clusterId})`);
+    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], 'kafka storage format');
+  }
+  await assertPortFree('kafka', config.kafka.brokers[0]!.split(':')[0]!, firstBrokerPort(config.kafka.brokers), 'KAFKA_BROKERS');
+  await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.kafka.controllerPort, 'KAFKA_CONTROLLER_PORT');
+  const out = openSync(path.join(dir, 'kafka.log'), 'a');
+  const child = spawn(
+    'java',
+    [
+      '-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
+      `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
+      `-Dkafka.logs.dir=${dir}`,
+      '-cp', classpath, 'kafka.Kafka', propsFile,
+    ],
+    { detached: true, stdio: ['ignore', out, out] },
+  );
+  child.unref();
+  closeSync(out);
+  const record: ProcessRecord = { pid: child.pid!, cmdlineMarker: propsFile, port: firstBrokerPort(config.kafka.brokers), startedAt: new Date().toISOString() };
+  await waitUntil(`kafka (log: ${path.join(dir, 'kafka.log')})`, 90_000, () => kafkaHealthy(config), () => isOurProcess(record));
+  return record;
+}
+
+// ------------------------------------------------------------------------------------------------
+// MinIO
+
+function s3Port(config: Config): number {
+  const url = new URL(config.s3.endpoint);
+  return Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+}
+
+async function minioHealthy(config: Config): Promise<boolean> {
+  const res = await fetch(new URL('/minio/health/ready', config.s3.endpoint), { signal: AbortSignal.timeout(2000) });
+  return res.ok;
+}
+
+async function ensureBucket(config: Config, say: Say): Promise<void> {
+  const s3 = createS3Client(config);
+  try {
+    await s3.send(new HeadBucketCommand({ Bucket: config.s3.bucket }));
+  } catch {
+    await s3.send(new CreateBucketCommand({ Bucket: config.s3.bucket }));
+    say(`minio: created bucket ${config.s3.bucket}`);
+  } finally {
+    s3.destroy();
+  }
+}
+
+async function startMinio(config: Config, bins: Binaries): Promise<ProcessRecord> {
+  const dir = path.join(config.stack.dir, 'minio');
+  const dataDir = path.join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  const host = new URL(config.s3.endpoint).hostname;
+  const port = s3Port(config);
+  await assertPortFree('minio', host, port, 'S3_ENDPOINT');
+  await assertPortFree('minio console', host, config.s3.consolePort, 'MINIO_CONSOLE_PORT');
+  const out = openSync(path.join(dir, 'minio.log'), 'a');
+  const child = spawn(bins.minio, ['server', dataDir, '--address', `${host}:${port}`, '--console-address', `${host}:${config.s3.consolePort}`, '--quiet'], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: {
+      ...process.env,
+      // The local stack's root credentials are the S3 credentials the services use; in
+      // production S3_ACCESS_KEY_ID/S3_SECRET_ACCESS_KEY should be a key scoped to the bucket.
+      MINIO_ROOT_USER: config.s3.accessKeyId,
+      MINIO_ROOT_PASSWORD: config.s3.secretAccessKey,
+      MINIO_UPDATE: 'off',
+      MINIO_BROWSER: 'on',
+    },
+  });
+  child.unref();
+  closeSync(out);
+  const record: ProcessRecord = { pid: child.pid!, cmdlineMarker: dataDir, port, startedAt: new Date().toISOString() };
+  await waitUntil(`minio (log: ${path.join(dir, 'minio.log')})`, 60_000, () => minioHealthy(config), () => isOurProcess(record));
+  return record;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Public commands
+
+/** The endpoints clients use, passwords left out. */
+export function endpoints(config: Config): Endpoints {
+  const hostForConsole = new URL(config.s3.endpoint).hostname;
+  return {
+    postgres: `postgresql://${config.postgres.admin.user}@${config.postgres.host}:${config.postgres.port}/${config.postgres.database}`,
+    kafka: config.kafka.brokers.join(','),
+    s3: `${config.s3.endpoint} (bucket ${config.s3.bucket})`,
+    minioConsole: `http://${hostForConsole}:${config.s3.consolePort}`,
+  };
+}
+
+/**
+ * Starts every server that is not already running, in dependency-free order, and waits for
+ * each to be healthy. Idempotent: a healthy running server is left alone.
+ * @throws MissingBinaryError, StackError (port taken, server did not become healthy).
+ */
+export async function stackUp(config: Config, say: Say = () => undefined): Promise<Endpoints> {
+  const bins = resolveBinaries(config);
+  mkdirSync(config.stack.dir, { recursive: true });
+  const state = readState(config);
+  const starters: Record<ServiceName, () => Promise<ProcessRecord>> = {
+    postgres: () => startPostgres(config, bins, say),
+    kafka: () => startKafka(config, bins, say),
+    minio: () => startMinio(config, bins),
+  };
+  await Promise.all(
+    SERVICES.map(async (name) => {
+      if (isOurProcess(state[name])) {
+        say(`${name}: already running (pid ${state[name]!.pid})`);
+        return;
+      }
+      const t0 = Date.now();
+      say(`${name}: starting`);
+      const record = await starters[name]();
+      state[name] = record;
+      writeState(config, state);
+      say(`${name}: healthy (pid ${record.pid}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    }),
+  );
+  await ensureBucket(config, say);
+  return endpoints(config);
+}
+
+/** Stops the servers this stack started (by recorded pid), newest dependency first. */
+export async function stackDown(config: Config, say: Say = () => undefined): Promise<void> {
+  const state = readState(config);
+  await Promise.all(
+    SERVICES.map(async (name) => {
+      const record = state[name];
+      if (!record) return;
+      if (isOurProcess(record)) {
+        say(`${name}: stopping pid ${record.pid}`);
+        await stopPid(record);
+      }
+      delete state[name];
+    }),
+  );
+  if (existsSync(config.stack.dir)) writeState(config, state);
+}
+
+/** Running and health state of each server. */
+export async function stackStatus(config: Config): Promise<ServiceStatus[]> {
+  const state = readState(config);
+  const ep = endpoints(config);
+  const probes: Record<ServiceName, () => Promise<boolean>> = {
+    postgres: () => pgHealthy(config),
+    kafka: () => kafkaHealthy(config),
+    minio: () => minioHealthy(config),
+  };
+  const endpointOf: Record<ServiceName, string> = { postgres: ep.postgres, kafka: ep.kafka, minio: ep.s3 };
+  return Promise.all(
+    SERVICES.map(async (service) => {
+      const record = state[service];
+      const running = isOurProcess(record);
+      let healthy = false;
+      let detail: string | undefined;
+      try {
+        healthy = await probes[service]();
+      } catch (err) {
+        detail = (err as Error).message;
+      }
+      return { service, pid: running ? record!.pid : null, running, healthy, endpoint: endpointOf[service], detail };
+    }),
+  );
+}
+
+/** Stops the stack, then deletes its data directory (and the PostgreSQL data it points to). */
+export async function stackReset(config: Config, say: Say = () => undefined): Promise<void> {
+  await stackDown(config, say);
+  const pgDir = path.join(config.stack.dir, 'postgres');
+  try {
+    if (lstatSync(pgDir).isSymbolicLink()) {
+      const real = path.resolve(path.dirname(pgDir), readlinkSync(pgDir));
+      rmSync(path.dirname(real), { recursive: true, force: true });
+    }
+  } catch {
+    // no PostgreSQL directory yet
+  }
+  rmSync(config.stack.dir, { recursive: true, force: true });
+  say(`reset: removed ${config.stack.dir}`);
+}
+
+/** True when a Docker engine answers (not just the client binary). */
+export function dockerEngineAvailable(): boolean {
+  return spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+}

@@ -1,0 +1,214 @@
+/**
+ * The project's one configuration module.
+ *
+ * Every service, script and test reads its settings through {@link loadConfig}: environment
+ * variables first, then an optional `.env` file at the repository root (never overriding a
+ * variable already set). Values are validated once, at start-up, with zod; a bad value throws a
+ * {@link ConfigError} whose message names each offending variable, before any connection opens.
+ *
+ * `.env.example` documents every variable read here. Defaults are the local stack's, so a
+ * newcomer can run without a `.env`; the password defaults are for that loopback-only stack and
+ * must be overridden anywhere else.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import dotenv from 'dotenv';
+import { z } from 'zod';
+
+/** Absolute path of the repository root (the directory holding package.json). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Thrown when one or more variables are invalid; `issues` lists `VARIABLE: problem` lines. */
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const nonEmpty = z.string().trim().min(1);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const hostPort = z.string().regex(/^[^\s:,]+:\d{1,5}$/, 'expected host:port');
+const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case SQL identifier');
+
+/**
+ * The environment as the schema sees it: one key per variable, so zod's issue paths are the
+ * variable names and error messages can name them directly.
+ */
+const envSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  POSTGRES_HOST: nonEmpty.default('127.0.0.1'),
+  POSTGRES_PORT: port.default(5432),
+  POSTGRES_DB: sqlIdentifier.default('sport'),
+  POSTGRES_USER: sqlIdentifier.default('postgres'),
+  POSTGRES_PASSWORD: nonEmpty.default('postgres-local-only'),
+  CDC_DB_USER: sqlIdentifier.default('cdc_reader'),
+  CDC_DB_PASSWORD: nonEmpty.default('cdc-local-only'),
+  APP_DB_USER: sqlIdentifier.default('sport_app'),
+  APP_DB_PASSWORD: nonEmpty.default('app-local-only'),
+  CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
+
+  KAFKA_BROKERS: z
+    .string()
+    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean))
+    .pipe(z.array(hostPort).min(1, 'expected at least one host:port'))
+    .default(['127.0.0.1:9092']),
+  KAFKA_CONTROLLER_PORT: port.default(9093),
+  KAFKA_CLIENT_ID: nonEmpty.default('sport-lakehouse'),
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected letters, digits, ".", "_" or "-"').default('sport'),
+  KAFKA_TOPIC_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(3),
+
+  S3_ENDPOINT: z.url().default('http://127.0.0.1:9000'),
+  S3_REGION: nonEmpty.default('us-east-1'),
+  S3_ACCESS_KEY_ID: nonEmpty.default('lakehouse'),
+  S3_SECRET_ACCESS_KEY: nonEmpty.default('lakehouse-local-only'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name').default('lakehouse'),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  MINIO_CONSOLE_PORT: port.default(9001),
+
+  LAKE_URL: z
+    .string()
+    .regex(/^(file:|s3:\/\/)/, 'expected file:<dir> or s3://<bucket>/<prefix>')
+    .default('file:./lake'),
+
+  STACK_DIR: nonEmpty.default('.local/stack'),
+  LAKEHOUSE_CACHE_DIR: z.string().optional(),
+});
+
+type Env = z.infer<typeof envSchema>;
+
+/** Validated, typed configuration shared by every component. Units are in the field names. */
+export interface Config {
+  logLevel: Env['LOG_LEVEL'];
+  postgres: {
+    host: string;
+    port: number;
+    database: string;
+    /** Owner of the schema: migrations and seeding only. */
+    admin: { user: string; password: string };
+    /** REPLICATION + SELECT on published tables only (created by the migrations). */
+    cdc: { user: string; password: string };
+    /** DML on the source tables (simulator, distance worker). */
+    app: { user: string; password: string };
+    /** Publication the CDC service streams (created by the migrations). */
+    publication: string;
+  };
+  kafka: {
+    brokers: string[];
+    controllerPort: number;
+    clientId: string;
+    topicPrefix: string;
+    topicPartitions: number;
+  };
+  s3: {
+    endpoint: string;
+    region: string;
+    accessKeyId: string;
+    secretAccessKey: string;
+    bucket: string;
+    forcePathStyle: boolean;
+    consolePort: number;
+  };
+  lakeUrl: string;
+  stack: { dir: string; cacheDir: string };
+}
+
+let dotenvLoaded = false;
+
+/** Reads `<repo>/.env` into process.env once, without overriding variables already set. */
+function loadDotenvOnce(): void {
+  if (dotenvLoaded) return;
+  dotenvLoaded = true;
+  const file = path.join(REPO_ROOT, '.env');
+  if (existsSync(file)) dotenv.config({ path: file, override: false, quiet: true });
+}
+
+/**
+ * Validates the environment and returns the configuration.
+ *
+ * @param env variables to read; defaults to process.env after `.env` has been merged in.
+ * @throws ConfigError naming every invalid variable, e.g. `POSTGRES_PORT: expected number ...`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
+  // Empty strings mean "unset", as in shell `FOO= cmd`, so defaults apply.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${String(i.path[0] ?? '?')}: ${i.message}${describeReceived(cleaned, i.path[0])}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    logLevel: e.LOG_LEVEL,
+    postgres: {
+      host: e.POSTGRES_HOST,
+      port: e.POSTGRES_PORT,
+      database: e.POSTGRES_DB,
+      admin: { user: e.POSTGRES_USER, password: e.POSTGRES_PASSWORD },
+      cdc: { user: e.CDC_DB_USER, password: e.CDC_DB_PASSWORD },
+      app: { user: e.APP_DB_USER, password: e.APP_DB_PASSWORD },
+      publication: e.CDC_PUBLICATION,
+    },
+    kafka: {
+      brokers: e.KAFKA_BROKERS,
+      controllerPort: e.KAFKA_CONTROLLER_PORT,
+      clientId: e.KAFKA_CLIENT_ID,
+      topicPrefix: e.KAFKA_TOPIC_PREFIX,
+      topicPartitions: e.KAFKA_TOPIC_PARTITIONS,
+    },
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+      bucket: e.S3_BUCKET,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      consolePort: e.MINIO_CONSOLE_PORT,
+    },
+    lakeUrl: e.LAKE_URL,
+    stack: {
+      dir: path.resolve(REPO_ROOT, e.STACK_DIR),
+      cacheDir: e.LAKEHOUSE_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/tmp', '.cache'), 'sport-lakehouse'),
+    },
+  };
+}
+
+function defaultEnv(): NodeJS.ProcessEnv {
+  loadDotenvOnce();
+  return process.env;
+}
+
+const SECRET_VARIABLE = /PASSWORD|SECRET|TOKEN|KEY|WEBHOOK/;
+
+/** Shows the rejected value, except for variables that hold secrets. */
+function describeReceived(env: Record<string, unknown>, key: PropertyKey | undefined): string {
+  if (typeof key !== 'string' || !(key in env)) return '';
+  if (SECRET_VARIABLE.test(key)) return ' (value hidden)';
+  return ` (got "${String(env[key])}")`;
+}
+
+/** The port of the first `host:port` in a broker list. */
+export function firstBrokerPort(brokers: string[]): number {
+  const first = brokers[0];
+  if (!first) throw new ConfigError(['KAFKA_BROKERS: expected at least one host:port']);
+  return Number(first.slice(first.lastIndexOf(':') + 1));
+}
+
+/** libpq-style connection settings for the `pg` driver, for one of the three roles. */
+export function pgConnection(config: Config, role: 'admin' | 'cdc' | 'app', database = config.postgres.database) {
+  const creds = config.postgres[role];
+  return {
+    host: config.postgres.host,
+    port: config.postgres.port,
+    database,
+    user: creds.user,
+    password: creds.password,
+    application_name: `sport-lakehouse-${role}`,
+  };
+}
