@@ -76,6 +76,33 @@ const envSchema = z.object({
     .regex(/^(file:|s3:\/\/)/, 'expected file:<dir> or s3://<bucket>/<prefix>')
     .default('file:./lake'),
 
+  // Slack notifier (services/slack-notifier). No webhook URL = dry-run (stdout + JSONL file).
+  SLACK_WEBHOOK_URL: z.url().optional(),
+  SLACK_DRY_RUN_FILE: nonEmpty.default('data/slack-dry-run.jsonl'),
+  SLACK_CONSUMER_GROUP: nonEmpty.default('slack-notifier'),
+  SLACK_RATE_PER_SECOND: z.coerce.number().positive().max(100).default(1),
+  SLACK_BURST: z.coerce.number().int().min(1).max(100).default(1),
+  SLACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  SLACK_RETRY_MIN_MS: z.coerce.number().int().min(1).default(1_000),
+  SLACK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(60_000),
+
+  // Distance worker (services/distance-worker). No API key = offline estimates.
+  GOOGLE_MAPS_API_KEY: z.string().trim().min(1).optional(),
+  DISTANCE_PROVIDER: z.enum(['routes', 'distance-matrix', 'offline']).optional(),
+  GOOGLE_ROUTES_BASE_URL: z.url().default('https://routes.googleapis.com'),
+  GOOGLE_MAPS_BASE_URL: z.url().default('https://maps.googleapis.com'),
+  DISTANCE_CONSUMER_GROUP: nonEmpty.default('distance-worker'),
+  DISTANCE_OTHER_MODES: z.enum(['compute', 'skip']).default('compute'),
+  DISTANCE_DETOUR_FACTOR: z.coerce.number().min(1).max(3).default(1.3),
+  DISTANCE_CACHE_TTL_DAYS: z.coerce.number().min(0).default(30),
+  DISTANCE_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  DISTANCE_RETRY_MIN_MS: z.coerce.number().int().min(1).default(1_000),
+  DISTANCE_RETRY_MAX_MS: z.coerce.number().int().min(1).default(300_000),
+  DISTANCE_MAX_REQUESTS_PER_SECOND: z.coerce.number().positive().default(10),
+  OFFICE_ADDRESS: nonEmpty.default('1362 Av. des Platanes, 34970 Lattes, France'),
+  OFFICE_LAT: z.coerce.number().min(-90).max(90).default(43.567),
+  OFFICE_LON: z.coerce.number().min(-180).max(180).default(3.899),
+
   STACK_DIR: nonEmpty.default('.local/stack'),
   LAKEHOUSE_CACHE_DIR: z.string().optional(),
 });
@@ -116,6 +143,39 @@ export interface Config {
   };
   lakeUrl: string;
   stack: { dir: string; cacheDir: string };
+  slack: {
+    /** Incoming-webhook URL (a secret); undefined = dry-run. */
+    webhookUrl: string | undefined;
+    /** JSONL file the dry-run appends each message to (relative paths: from the repository root). */
+    dryRunFile: string;
+    consumerGroup: string;
+    /** Sustained posts per second (Slack: about 1 per second per incoming webhook). */
+    ratePerSecond: number;
+    /** Posts allowed back to back before pacing applies. */
+    burst: number;
+    timeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+  };
+  distance: {
+    /** Google Maps Platform key (a secret); undefined = offline estimates. */
+    apiKey: string | undefined;
+    /** "routes" by default with a key, "offline" without one. */
+    provider: 'routes' | 'distance-matrix' | 'offline';
+    routesBaseUrl: string;
+    mapsBaseUrl: string;
+    consumerGroup: string;
+    /** Commute modes other than walking/cycling: compute (driving/transit) or skip (no row). */
+    otherModes: 'compute' | 'skip';
+    /** Offline estimate = great-circle distance x this factor. */
+    detourFactor: number;
+    cacheTtlDays: number;
+    timeoutMs: number;
+    retryMinMs: number;
+    retryMaxMs: number;
+    maxRequestsPerSecond: number;
+    office: { address: string; lat: number; lon: number };
+  };
 }
 
 let dotenvLoaded = false;
@@ -144,6 +204,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
     );
   }
   const e = parsed.data;
+  const crossFieldIssues = [
+    ...(e.DISTANCE_PROVIDER && e.DISTANCE_PROVIDER !== 'offline' && !e.GOOGLE_MAPS_API_KEY
+      ? [`GOOGLE_MAPS_API_KEY: required when DISTANCE_PROVIDER=${e.DISTANCE_PROVIDER} (unset DISTANCE_PROVIDER for offline estimates)`]
+      : []),
+    ...(e.SLACK_RETRY_MIN_MS > e.SLACK_RETRY_MAX_MS ? ['SLACK_RETRY_MIN_MS: must not exceed SLACK_RETRY_MAX_MS'] : []),
+    ...(e.DISTANCE_RETRY_MIN_MS > e.DISTANCE_RETRY_MAX_MS ? ['DISTANCE_RETRY_MIN_MS: must not exceed DISTANCE_RETRY_MAX_MS'] : []),
+  ];
+  if (crossFieldIssues.length > 0) throw new ConfigError(crossFieldIssues);
   return {
     logLevel: e.LOG_LEVEL,
     postgres: {
@@ -175,6 +243,31 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
     stack: {
       dir: path.resolve(REPO_ROOT, e.STACK_DIR),
       cacheDir: e.LAKEHOUSE_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/tmp', '.cache'), 'sport-lakehouse'),
+    },
+    slack: {
+      webhookUrl: e.SLACK_WEBHOOK_URL,
+      dryRunFile: path.resolve(REPO_ROOT, e.SLACK_DRY_RUN_FILE),
+      consumerGroup: e.SLACK_CONSUMER_GROUP,
+      ratePerSecond: e.SLACK_RATE_PER_SECOND,
+      burst: e.SLACK_BURST,
+      timeoutMs: e.SLACK_TIMEOUT_MS,
+      retryMinMs: e.SLACK_RETRY_MIN_MS,
+      retryMaxMs: e.SLACK_RETRY_MAX_MS,
+    },
+    distance: {
+      apiKey: e.GOOGLE_MAPS_API_KEY,
+      provider: e.DISTANCE_PROVIDER ?? (e.GOOGLE_MAPS_API_KEY ? 'routes' : 'offline'),
+      routesBaseUrl: e.GOOGLE_ROUTES_BASE_URL.replace(/\/+$/, ''),
+      mapsBaseUrl: e.GOOGLE_MAPS_BASE_URL.replace(/\/+$/, ''),
+      consumerGroup: e.DISTANCE_CONSUMER_GROUP,
+      otherModes: e.DISTANCE_OTHER_MODES,
+      detourFactor: e.DISTANCE_DETOUR_FACTOR,
+      cacheTtlDays: e.DISTANCE_CACHE_TTL_DAYS,
+      timeoutMs: e.DISTANCE_TIMEOUT_MS,
+      retryMinMs: e.DISTANCE_RETRY_MIN_MS,
+      retryMaxMs: e.DISTANCE_RETRY_MAX_MS,
+      maxRequestsPerSecond: e.DISTANCE_MAX_REQUESTS_PER_SECOND,
+      office: { address: e.OFFICE_ADDRESS, lat: e.OFFICE_LAT, lon: e.OFFICE_LON },
     },
   };
 }
