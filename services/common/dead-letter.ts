@@ -1,0 +1,85 @@
+/**
+ * Dead-letter publishing: a message a consumer cannot process goes, unchanged (same key, value
+ * and headers), to `<topic>.dlq` with reason headers, so nothing is dropped silently and ops can
+ * inspect and re-drive it (ARCHITECTURE.md, "Bad input never stops a service").
+ *
+ * Headers added (all UTF-8 strings):
+ * - `dlq.reason`: stable machine code, e.g. `unknown_employee`, `slack_http_400`, `invalid_json`
+ * - `dlq.detail`: human explanation (never a secret)
+ * - `dlq.service`: the component that gave up
+ * - `dlq.source.topic`, `dlq.source.partition`, `dlq.source.offset`: where the message came from
+ * - `dlq.failed_at`: ISO-8601 time of the decision
+ */
+import type { Admin, IHeaders, Producer } from 'kafkajs';
+
+/** Name of the dead-letter topic of `topic` (docs/contracts/change-events.md). */
+export function deadLetterTopic(topic: string): string {
+  return `${topic}.dlq`;
+}
+
+/** The message as it was read, plus its coordinates. */
+export interface SourceMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offset as a decimal string (kafkajs' representation). */
+  offset: string;
+  key: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: IHeaders;
+}
+
+/** Builds the dead-letter message for `source` (pure). */
+export function deadLetterMessage(source: SourceMessage, service: string, reason: string, detail: string, now = new Date()) {
+  return {
+    key: source.key,
+    value: source.value,
+    headers: {
+      ...(source.headers ?? {}),
+      'dlq.reason': reason,
+      'dlq.detail': detail.slice(0, 2000),
+      'dlq.service': service,
+      'dlq.source.topic': source.topic,
+      'dlq.source.partition': String(source.partition),
+      'dlq.source.offset': source.offset,
+      'dlq.failed_at': now.toISOString(),
+    },
+  };
+}
+
+/**
+ * Creates `<topic>.dlq` with `partitions` partitions if it does not exist yet (the local broker has
+ * auto-creation disabled). Idempotent.
+ */
+export async function ensureDeadLetterTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  const dlq = deadLetterTopic(topic);
+  const existing = await admin.listTopics();
+  if (existing.includes(dlq)) return;
+  try {
+    await admin.createTopics({ topics: [{ topic: dlq, numPartitions: partitions }], waitForLeaders: true });
+  } catch (err) {
+    // Another instance may have created it in between.
+    if (!(await admin.listTopics()).includes(dlq)) throw err;
+  }
+}
+
+/**
+ * Publishes dead letters with acks=all, so the caller may commit the source offset as soon as
+ * {@link DeadLetterPublisher.publish} resolves.
+ */
+export class DeadLetterPublisher {
+  constructor(
+    private readonly producer: Producer,
+    private readonly service: string,
+  ) {}
+
+  /**
+   * @throws the producer's error when the broker did not acknowledge (the caller must not commit).
+   */
+  async publish(source: SourceMessage, reason: string, detail: string): Promise<void> {
+    await this.producer.send({
+      topic: deadLetterTopic(source.topic),
+      acks: -1,
+      messages: [deadLetterMessage(source, this.service, reason, detail)],
+    });
+  }
+}

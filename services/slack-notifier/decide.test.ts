@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { decideActivityMessage } from './decide.ts';
+
+const row = { activity_id: 42, employee_id: 7, sport_type: 'Runing', started_at: '2024-05-02T07:00:00.000000Z', ended_at: '2024-05-02T07:46:00.000000Z', elapsed_seconds: 2760, distance_m: 10800, comment: 'Belle sortie !', source: 'simulator' };
+const envelope = (op: string, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    before: op === 'c' || op === 'r' ? null : row,
+    after: op === 'd' ? null : row,
+    source: { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1_714_633_560_000, snapshot: op === 'r' ? 'true' : 'false', db: 'sport', schema: 'public', table: 'activities', txId: 900, lsn: 123456, xmin: null },
+    op,
+    ts_ms: 1_714_633_560_120,
+    ...extra,
+  });
+
+describe('decideActivityMessage', () => {
+  it('announces an insert', () => {
+    expect(decideActivityMessage(Buffer.from(envelope('c')))).toEqual({
+      kind: 'announce',
+      activity: { activity_id: 42, employee_id: 7, sport_type: 'Runing', elapsed_seconds: 2760, distance_m: 10800, comment: 'Belle sortie !' },
+      committedAtMs: 1_714_633_560_000,
+      lsn: 123456,
+    });
+  });
+  it('skips snapshot reads, updates, deletes, truncates and tombstones', () => {
+    expect(decideActivityMessage(envelope('r'))).toEqual({ kind: 'skip', reason: 'snapshot' });
+    expect(decideActivityMessage(envelope('u'))).toEqual({ kind: 'skip', reason: 'update' });
+    expect(decideActivityMessage(envelope('d'))).toEqual({ kind: 'skip', reason: 'delete' });
+    expect(decideActivityMessage(JSON.stringify({ before: null, after: null, source: { ts_ms: 1 }, op: 't', ts_ms: 1 }))).toEqual({ kind: 'skip', reason: 'truncate' });
+    expect(decideActivityMessage(null)).toEqual({ kind: 'skip', reason: 'tombstone' });
+  });
+  it('dead-letters undecodable messages and rows missing what the message needs', () => {
+    expect(decideActivityMessage('{nope')).toMatchObject({ kind: 'dead-letter', reason: 'invalid_json' });
+    expect(decideActivityMessage('{"op":"x"}')).toMatchObject({ kind: 'dead-letter', reason: 'invalid_envelope' });
+    const bad = JSON.parse(envelope('c'));
+    bad.after.elapsed_seconds = -1;
+    delete bad.after.sport_type;
+    expect(decideActivityMessage(JSON.stringify(bad))).toEqual({
+      kind: 'dead-letter',
+      reason: 'invalid_activity',
+      detail: expect.stringMatching(/sport_type: .*; elapsed_seconds: /),
+    });
+  });
+});

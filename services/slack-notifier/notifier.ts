@@ -1,0 +1,209 @@
+/**
+ * The Slack notifier: a consumer group on `<prefix>.public.activities` that announces each new
+ * activity exactly once (README.md in this folder has the whole story).
+ *
+ * Per message, in partition order:
+ * skip (not an insert) | dead-letter (undecodable, invalid row, unknown employee, permanent 4xx)
+ * | claim in the ledger -> build the French message -> pace -> post (429: wait Retry-After;
+ * 5xx/timeout: backoff, forever) -> mark posted. The offset is committed by the ordered consumer
+ * only after that, i.e. after the post succeeded or the event was dead-lettered.
+ */
+import { Kafka, logLevel as kafkaLogLevel, type Producer } from 'kafkajs';
+import pg from 'pg';
+import pRetry, { AbortError } from 'p-retry';
+import { pgConnection, type Config } from '../common/config.ts';
+import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
+import type { Logger } from '../common/logger.ts';
+import { ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
+import { buildAnnouncement } from './announcement.ts';
+import { decideActivityMessage } from './decide.ts';
+import { backoffMs, PostPacer } from './delivery.ts';
+import { AnnouncementLedger, EmployeeDirectory, type LedgerKey } from './ledger.ts';
+import { DryRunSink, SlackPostError, WebhookSink, type AnnouncementSink } from './sinks.ts';
+
+export const SERVICE_NAME = 'slack-notifier';
+
+/** Topic of the activities change events (docs/contracts/change-events.md). */
+export function activitiesTopic(config: Config): string {
+  return `${config.kafka.topicPrefix}.public.activities`;
+}
+
+/** Counters since start, for logs and tests. */
+export interface NotifierStats {
+  posted: number;
+  skipped: number;
+  alreadyAnnounced: number;
+  deadLettered: number;
+  retries: number;
+  rateLimited: number;
+}
+
+export interface RunningNotifier {
+  stats: NotifierStats;
+  sink: AnnouncementSink;
+  /** Commits what is finished, aborts waits, disconnects, closes the pool. Idempotent. */
+  stop(): Promise<void>;
+  /** Resolves if a fatal error stopped the consumer. */
+  crashed: Promise<Error>;
+}
+
+export interface NotifierOptions {
+  logger: Logger;
+  /** Overrides the sink chosen from config (tests). */
+  sink?: AnnouncementSink;
+  /** Called after each successful post with commit->post latency in ms (bench). */
+  onPosted?: (activityId: number, latencyMs: number) => void;
+}
+
+/** Chooses the webhook or the dry-run from configuration. */
+export function sinkFromConfig(config: Config): AnnouncementSink {
+  return config.slack.webhookUrl ? new WebhookSink(config.slack.webhookUrl, config.slack.timeoutMs) : new DryRunSink(config.slack.dryRunFile);
+}
+
+/**
+ * Starts the notifier.
+ * @returns once the consumer group is joined (or waiting for its topic is over).
+ * @throws connection errors of Kafka or PostgreSQL at start-up.
+ */
+export async function startSlackNotifier(config: Config, options: NotifierOptions): Promise<RunningNotifier> {
+  const { logger } = options;
+  const topic = activitiesTopic(config);
+  const sink = options.sink ?? sinkFromConfig(config);
+  const stats: NotifierStats = { posted: 0, skipped: 0, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0 };
+
+  const pool = new pg.Pool({ ...pgConnection(config, 'app'), max: 2, application_name: SERVICE_NAME });
+  pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
+  await pool.query('SELECT 1 FROM slack_announcements LIMIT 0');
+  const ledger = new AnnouncementLedger(pool);
+  const directory = new EmployeeDirectory(pool);
+
+  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${SERVICE_NAME}`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
+  const pacer = new PostPacer(config.slack.ratePerSecond, config.slack.burst);
+
+  logger.info(
+    { topic, group: config.slack.consumerGroup, target: sink.target, ...(sink instanceof DryRunSink ? { dryRunFile: sink.file } : { webhookHost: new URL(config.slack.webhookUrl ?? 'http://x').host }) },
+    sink.target === 'dry-run' ? 'starting in dry-run (no SLACK_WEBHOOK_URL): messages go to stdout and the JSONL file' : 'starting',
+  );
+
+  /** Posts with pacing and the retry policy; resolves on success, throws SlackPostError if permanent. */
+  async function deliver(key: LedgerKey, employeeId: number, announcement: ReturnType<typeof buildAnnouncement>, ctx: HandlerContext): Promise<void> {
+    await pRetry(
+      async () => {
+        await ctx.sleep(pacer.waitMs());
+        pacer.take();
+        try {
+          await sink.post(announcement, { activityId: key.activityId, employeeId });
+        } catch (err) {
+          if (err instanceof SlackPostError && err.failure.kind === 'permanent') throw new AbortError(err);
+          throw err;
+        }
+      },
+      {
+        retries: Number.POSITIVE_INFINITY,
+        // Waits happen in onFailedAttempt, which heartbeats and stops on shutdown.
+        minTimeout: 0,
+        onFailedAttempt: async ({ error, retriesConsumed }) => {
+          if (error instanceof ShutdownError) throw error;
+          const failure = error instanceof SlackPostError ? error.failure : { kind: 'transient' as const, detail: error.message };
+          if (failure.kind === 'rate-limited') {
+            stats.rateLimited += 1;
+            pacer.holdUntil(Date.now() + failure.retryAfterMs);
+            logger.warn({ activityId: key.activityId, retryAfterMs: failure.retryAfterMs }, 'Slack rate limit (429): waiting for Retry-After');
+            return; // the pacer holds the next attempt
+          }
+          stats.retries += 1;
+          const delay = backoffMs(retriesConsumed, config.slack.retryMinMs, config.slack.retryMaxMs);
+          logger.warn({ activityId: key.activityId, attempt: retriesConsumed + 1, delayMs: delay, detail: failure.kind === 'transient' ? failure.detail : failure.kind }, 'Slack post failed; retrying');
+          await ctx.sleep(delay);
+        },
+        shouldConsumeRetry: ({ error }) => !(error instanceof SlackPostError && error.failure.kind === 'rate-limited'),
+      },
+    );
+  }
+
+  async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<void> {
+    const decision = decideActivityMessage(message.value);
+    const where = { partition: message.partition, offset: message.offset };
+    if (decision.kind === 'skip') {
+      stats.skipped += 1;
+      logger.debug({ ...where, reason: decision.reason }, 'not announced');
+      return;
+    }
+    if (decision.kind === 'dead-letter') {
+      await deadLetters.publish(message, decision.reason, decision.detail);
+      stats.deadLettered += 1;
+      logger.warn({ ...where, reason: decision.reason, detail: decision.detail }, 'dead-lettered');
+      return;
+    }
+    const { activity } = decision;
+    const key: LedgerKey = { target: sink.target, activityId: activity.activity_id };
+    const claim = await ledger.claim(key, { topic: message.topic, partition: message.partition, offset: message.offset, lsn: decision.lsn, committedAtMs: decision.committedAtMs });
+    if (claim === null) {
+      stats.alreadyAnnounced += 1;
+      logger.debug({ ...where, activityId: activity.activity_id }, 'already announced or dead-lettered: skipped (re-delivery or replay)');
+      return;
+    }
+    if (claim.attempts > 1) logger.warn({ ...where, activityId: activity.activity_id, attempts: claim.attempts }, 'an earlier attempt ended without a recorded outcome; posting again (at-least-once)');
+
+    const name = await directory.nameOf(activity.employee_id);
+    if (name === null) {
+      const detail = `employee ${activity.employee_id} not found in employees`;
+      await deadLetters.publish(message, 'unknown_employee', detail);
+      await ledger.markDeadLettered(key, 'unknown_employee');
+      stats.deadLettered += 1;
+      logger.warn({ ...where, activityId: activity.activity_id, reason: 'unknown_employee' }, 'dead-lettered');
+      return;
+    }
+
+    const announcement = buildAnnouncement(activity, name);
+    try {
+      await deliver(key, activity.employee_id, announcement, ctx);
+    } catch (err) {
+      if (err instanceof SlackPostError && err.failure.kind === 'permanent') {
+        await deadLetters.publish(message, err.failure.reason, err.failure.detail);
+        await ledger.markDeadLettered(key, err.failure.reason);
+        stats.deadLettered += 1;
+        logger.error({ ...where, activityId: activity.activity_id, reason: err.failure.reason, detail: err.failure.detail }, 'Slack refused the message permanently: dead-lettered');
+        return;
+      }
+      if (err instanceof ShutdownError) await ledger.release(key).catch(() => undefined);
+      throw err;
+    }
+    await ledger.markPosted(key);
+    stats.posted += 1;
+    const latencyMs = Date.now() - decision.committedAtMs;
+    options.onPosted?.(activity.activity_id, latencyMs);
+    logger.info({ ...where, activityId: activity.activity_id, target: sink.target, commitToPostMs: latencyMs }, 'announced');
+  }
+
+  let consumer: RunningConsumer;
+  try {
+    consumer = await startOrderedConsumer({ kafka, groupId: config.slack.consumerGroup, topic, logger, handle });
+  } catch (err) {
+    await producer.disconnect().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
+
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      await consumer.stop();
+      await producer.disconnect();
+      await pool.end();
+      logger.info({ ...stats }, 'stopped');
+    })();
+    return stopped;
+  };
+  return { stats, sink, stop, crashed: consumer.crashed };
+}
