@@ -1,0 +1,179 @@
+import { describe, expect, it } from 'vitest';
+import { ChangeMapper, type MapperWarning, type OutgoingEvent } from './change-mapper.ts';
+import { decodePgoutput, UNCHANGED_TOAST } from './pgoutput.ts';
+import { encode } from './testing/pgoutput-encoder.ts';
+import { BUILTIN_TYPES } from './value-render.ts';
+
+const lookup = (oid: number) => BUILTIN_TYPES.get(oid);
+const COMMIT_MS = Date.UTC(2024, 0, 1, 8, 30, 0, 123);
+const NOW = 1_700_000_000_999;
+
+const ACTIVITY_COLUMNS = [
+  { name: 'activity_id', typeOid: 20, key: true },
+  { name: 'employee_id', typeOid: 23, key: true },
+  { name: 'started_at', typeOid: 1184, key: true },
+  { name: 'distance_m', typeOid: 23, key: true },
+  { name: 'comment', typeOid: 25, key: true },
+];
+
+function setup(primaryKey: string[] | null = ['activity_id'], columns = ACTIVITY_COLUMNS) {
+  const warnings: MapperWarning[] = [];
+  const mapper = new ChangeMapper({ topicPrefix: 'sport', database: 'sport', version: '0.1.0', now: () => NOW, onWarning: (w) => warnings.push(w) });
+  const relation = decodePgoutput(encode.relation(16400, 'public', 'activities', 'f', columns));
+  if (relation.tag !== 'relation') throw new Error('unreachable');
+  mapper.registerRelation(relation, primaryKey, lookup);
+  const feed = (buf: Buffer, lsn: bigint): OutgoingEvent[] => mapper.handle(decodePgoutput(buf), lsn);
+  feed(encode.begin(0x500n, COMMIT_MS, 731), 0x100n);
+  return { mapper, feed, warnings };
+}
+
+const source = (lsn: number, extra: Record<string, unknown> = {}) => ({
+  version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: COMMIT_MS, snapshot: 'false', db: 'sport',
+  schema: 'public', table: 'activities', txId: 731, lsn, xmin: null, ...extra,
+});
+const row = ['42', '7', '2024-01-01 08:30:00+00', '10800', 'Sortie du dimanche'];
+const rendered = { activity_id: 42, employee_id: 7, started_at: '2024-01-01T08:30:00.000000Z', distance_m: 10800, comment: 'Sortie du dimanche' };
+
+describe('ChangeMapper: streamed changes to Debezium envelopes', () => {
+  it('insert -> op c with key, after image, commit time, txId and the change LSN', () => {
+    const { feed } = setup();
+    const [event, ...rest] = feed(encode.insert(16400, row), 0x1a0n);
+    expect(rest).toEqual([]);
+    expect(event!.topic).toBe('sport.public.activities');
+    expect(event!.key).toBe('{"activity_id":42}');
+    expect(event!.partition).toBeUndefined();
+    expect(JSON.parse(event!.value!)).toEqual({ before: null, after: rendered, source: source(0x1a0), op: 'c', ts_ms: NOW });
+    // field order follows the contract
+    expect(event!.value!.startsWith('{"before":null,"after":{"activity_id":42,')).toBe(true);
+  });
+
+  it('update -> op u with the full before-image (REPLICA IDENTITY FULL)', () => {
+    const { feed } = setup();
+    const [event] = feed(encode.update(16400, ['42', '7', '2024-01-01 08:30:00+00', '11000', 'Sortie du dimanche'], { kind: 'O', values: row }), 0x1b0n);
+    expect(JSON.parse(event!.value!)).toEqual({ before: rendered, after: { ...rendered, distance_m: 11000 }, source: source(0x1b0), op: 'u', ts_ms: NOW });
+  });
+
+  it('update without an old tuple (REPLICA IDENTITY DEFAULT) -> before null', () => {
+    const { feed } = setup();
+    const [event] = feed(encode.update(16400, row), 0x1b0n);
+    expect(JSON.parse(event!.value!).before).toBeNull();
+  });
+
+  it('delete -> op d with the before-image, then a tombstone with the same key', () => {
+    const { feed } = setup();
+    const [del, tomb, ...rest] = feed(encode.delete(16400, 'O', row), 0x1c0n);
+    expect(rest).toEqual([]);
+    expect(del!.key).toBe('{"activity_id":42}');
+    expect(JSON.parse(del!.value!)).toEqual({ before: rendered, after: null, source: source(0x1c0), op: 'd', ts_ms: NOW });
+    expect(tomb).toEqual({ topic: 'sport.public.activities', key: '{"activity_id":42}', value: null, lsn: 0x1c0n, op: 'tombstone' });
+  });
+
+  it('delete with a key-only old tuple -> before holds the key columns, the rest null', () => {
+    const { feed } = setup();
+    const [del] = feed(encode.delete(16400, 'K', ['42', null, null, null, null]), 0x1c0n);
+    expect(JSON.parse(del!.value!).before).toEqual({ activity_id: 42, employee_id: null, started_at: null, distance_m: null, comment: null });
+  });
+
+  it('unchanged TOAST values take the before-image value, never null', () => {
+    const { feed, warnings } = setup();
+    const [event] = feed(encode.update(16400, ['42', '7', '2024-01-01 08:30:00+00', '11000', UNCHANGED_TOAST], { kind: 'O', values: row }), 0x1d0n);
+    expect(JSON.parse(event!.value!).after.comment).toBe('Sortie du dimanche');
+    expect(warnings).toEqual([]);
+  });
+
+  it('unchanged TOAST without a before-image -> Debezium placeholder and a warning', () => {
+    const { feed, warnings } = setup();
+    const [event] = feed(encode.update(16400, ['42', '7', '2024-01-01 08:30:00+00', '11000', UNCHANGED_TOAST]), 0x1d0n);
+    expect(JSON.parse(event!.value!).after.comment).toBe('__debezium_unavailable_value');
+    expect(warnings).toMatchObject([{ kind: 'unavailable_toast', table: 'activities', column: 'comment' }]);
+  });
+
+  it('primary-key change -> delete + tombstone for the old key, create for the new key', () => {
+    const { feed } = setup();
+    const events = feed(encode.update(16400, ['43', ...row.slice(1)], { kind: 'O', values: row }), 0x1e0n);
+    expect(events.map((e) => [e.op, e.key])).toEqual([['d', '{"activity_id":42}'], ['tombstone', '{"activity_id":42}'], ['c', '{"activity_id":43}']]);
+    expect(events[0]!.headers).toEqual({ '__debezium.newkey': '{"activity_id":43}' });
+    expect(events[2]!.headers).toEqual({ '__debezium.oldkey': '{"activity_id":42}' });
+    expect(JSON.parse(events[2]!.value!).after.activity_id).toBe(43);
+  });
+
+  it('every event of a transaction carries its xid; the next transaction its own', () => {
+    const { feed } = setup();
+    const a = feed(encode.insert(16400, row), 0x1a0n);
+    const b = feed(encode.insert(16400, ['43', ...row.slice(1)]), 0x1a8n);
+    feed(encode.commit(0x500n, 0x530n, COMMIT_MS), 0x500n);
+    feed(encode.begin(0x600n, COMMIT_MS + 5, 732), 0x540n);
+    const c = feed(encode.insert(16400, ['44', ...row.slice(1)]), 0x560n);
+    expect([...a, ...b, ...c].map((e) => JSON.parse(e.value!).source.txId)).toEqual([731, 731, 732]);
+    expect(JSON.parse(c[0]!.value!).source.ts_ms).toBe(COMMIT_MS + 5);
+  });
+
+  it('a new Relation message (ADD COLUMN) changes the next events without losing state', () => {
+    const { mapper, feed } = setup();
+    const relation = decodePgoutput(encode.relation(16400, 'public', 'activities', 'f', [...ACTIVITY_COLUMNS, { name: 'tags', typeOid: 1009 }]));
+    if (relation.tag !== 'relation') throw new Error('unreachable');
+    mapper.registerRelation(relation, ['activity_id'], lookup);
+    const [event] = feed(encode.insert(16400, [...row, '{run,"long run"}']), 0x1f0n);
+    expect(JSON.parse(event!.value!).after).toEqual({ ...rendered, tags: ['run', 'long run'] });
+  });
+
+  it('tables without a primary key: null key, partition 0, no tombstone', () => {
+    const { feed } = setup([]);
+    const [insert] = feed(encode.insert(16400, row), 0x1a0n);
+    expect(insert).toMatchObject({ key: null, partition: 0 });
+    const events = feed(encode.delete(16400, 'O', row), 0x1c0n);
+    expect(events.map((e) => e.op)).toEqual(['d']);
+    expect(events[0]).toMatchObject({ key: null, partition: 0 });
+  });
+
+  it('truncate -> one op t event for every partition, no row images', () => {
+    const { feed } = setup();
+    const [event, ...rest] = feed(encode.truncate([16400]), 0x2a0n);
+    expect(rest).toEqual([]);
+    expect(event).toMatchObject({ topic: 'sport.public.activities', key: null, allPartitions: true, op: 't' });
+    expect(JSON.parse(event!.value!)).toEqual({ before: null, after: null, source: source(0x2a0), op: 't', ts_ms: NOW });
+  });
+
+  it('relations that are published but not configured produce no events', () => {
+    const { feed } = setup(null);
+    expect(feed(encode.insert(16400, row), 0x1a0n)).toEqual([]);
+    expect(feed(encode.truncate([16400]), 0x1a0n)).toEqual([]);
+  });
+
+  it('a value it cannot render is sent as text with a warning, and the stream goes on', () => {
+    const { feed, warnings } = setup(['activity_id'], [{ name: 'activity_id', typeOid: 20 }, { name: 'day', typeOid: 1082 }]);
+    const [event] = feed(encode.insert(16400, ['1', 'infinity']), 0x1a0n);
+    expect(JSON.parse(event!.value!).after).toEqual({ activity_id: 1, day: 'infinity' });
+    expect(warnings).toMatchObject([{ kind: 'unrenderable_value', column: 'day', type: 'date' }]);
+    const [next] = feed(encode.insert(16400, ['2', '2024-01-01']), 0x1a8n);
+    expect(JSON.parse(next!.value!).after.day).toBe(19723);
+  });
+
+  it('an unknown column type is announced once and its values sent as text', () => {
+    const { warnings, feed } = setup(['activity_id'], [{ name: 'activity_id', typeOid: 20 }, { name: 'where', typeOid: 600 }]);
+    expect(warnings).toMatchObject([{ kind: 'unknown_type', column: 'where', type: 'oid 600' }]);
+    const [event] = feed(encode.insert(16400, ['1', '(1,2)']), 0x1a0n);
+    expect(JSON.parse(event!.value!).after.where).toBe('(1,2)');
+  });
+
+  it('protocol violations throw: a change before its Relation message or outside a transaction', () => {
+    const { mapper, feed } = setup();
+    expect(() => feed(encode.insert(99, ['1']), 0x1a0n)).toThrow(/before its Relation/);
+    feed(encode.commit(0x500n, 0x530n, COMMIT_MS), 0x500n);
+    expect(mapper.currentXid()).toBeNull();
+    expect(() => feed(encode.insert(16400, row), 0x1a0n)).toThrow(/outside a transaction/);
+  });
+});
+
+describe('ChangeMapper: snapshot rows', () => {
+  it('op r with before null, the consistent point as LSN and the snapshot marker', () => {
+    const mapper = new ChangeMapper({ topicPrefix: 'sport', database: 'sport', version: '0.1.0', now: () => NOW });
+    const plan = mapper.plan('public', 'activities', ACTIVITY_COLUMNS.map((c) => ({ ...c, typeMod: -1 })), ['activity_id'], lookup);
+    const event = mapper.snapshotEvent(plan, row, { lsn: 0x900n, txId: 800, tsMs: 1_700_000_000_000, snapshot: 'last' });
+    expect(event.key).toBe('{"activity_id":42}');
+    expect(JSON.parse(event.value!)).toEqual({
+      before: null, after: rendered, op: 'r', ts_ms: NOW,
+      source: source(0x900, { ts_ms: 1_700_000_000_000, snapshot: 'last', txId: 800 }),
+    });
+  });
+});

@@ -1,0 +1,367 @@
+/**
+ * Maps decoded pgoutput messages and snapshot rows to Debezium-compatible change events
+ * (docs/contracts/change-events.md): key and value as JSON text, the topic
+ * `<prefix>.<schema>.<table>`, and a tombstone after each delete.
+ *
+ * Pure: no I/O, no clock except the injected `now`. The replication adapter feeds it messages in
+ * stream order; it keeps the per-relation column plans (refreshed by every Relation message, so an
+ * `ALTER TABLE ... ADD COLUMN` shows up in the next event) and the current transaction (txId and
+ * commit time shared by all its events).
+ *
+ * Rules beyond plain Debezium rendering (documented in services/cdc/README.md):
+ * - Unchanged TOAST values ('u' in the new tuple) take the before-image value when the server sent
+ *   one (REPLICA IDENTITY FULL), otherwise Debezium's `__debezium_unavailable_value` placeholder.
+ * - A primary-key change becomes delete + tombstone (old key) and create (new key), as Debezium does.
+ * - Tables without a primary key: key `null`, every event on partition 0 (order kept per table),
+ *   no tombstone.
+ * - TRUNCATE: one op "t" event (key null) sent to every partition of the table's topic.
+ */
+import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, PgoutputMessage, RelationMessage, Tuple, TupleValue, UpdateMessage } from './pgoutput.ts';
+import { UNCHANGED_TOAST } from './pgoutput.ts';
+import { isUnknownType, rendererFor, UNAVAILABLE_VALUE_PLACEHOLDER, UnrenderableValueError, type Renderer, type TypeLookup } from './value-render.ts';
+
+/** A Kafka record the sink must write. Key and value are JSON text; a `null` value is a tombstone. */
+export interface OutgoingEvent {
+  topic: string;
+  key: string | null;
+  value: string | null;
+  /** Explicit partition (tables without a primary key use 0); otherwise the key decides. */
+  partition?: number;
+  /** TRUNCATE: write one copy to every partition of the topic. */
+  allPartitions?: boolean;
+  /** LSN of the change (the snapshot's consistent point for op "r"). */
+  lsn: bigint;
+  headers?: Record<string, string>;
+  /** Debezium op, for metrics ("tombstone" for tombstones). */
+  op: 'c' | 'u' | 'd' | 'r' | 't' | 'tombstone';
+}
+
+/** Something the operator should know; the mapper carries on (the value is sent as text, etc.). */
+export interface MapperWarning {
+  kind: 'unknown_type' | 'unrenderable_value' | 'unavailable_toast' | 'missing_key_column';
+  schema: string;
+  table: string;
+  column?: string;
+  type?: string;
+  reason: string;
+}
+
+export interface MapperOptions {
+  /** KAFKA_TOPIC_PREFIX: topic prefix and `source.name`. */
+  topicPrefix: string;
+  /** Database name (`source.db`). */
+  database: string;
+  /** Service version (`source.version`). */
+  version: string;
+  /** Clock for the envelope's `ts_ms` (processing time), ms since epoch. */
+  now?: () => number;
+  onWarning?: (warning: MapperWarning) => void;
+}
+
+/** A column as the catalog or a Relation message describes it. */
+export interface ColumnDescription {
+  name: string;
+  typeOid: number;
+  typeMod: number;
+}
+
+interface ColumnPlan {
+  name: string;
+  /** `"name":` */
+  jsonName: string;
+  render: Renderer;
+  typeName: string;
+}
+
+/** How rows of one table become events; built from a Relation message or the snapshot's catalog read. */
+export interface RelationPlan {
+  schema: string;
+  table: string;
+  topic: string;
+  columns: ColumnPlan[];
+  /** Indexes into `columns` of the primary-key columns, in key order; empty without a primary key. */
+  keyIndexes: number[];
+  /** `{"version":...,"ts_ms":` — the constant head of `source`. */
+  sourceHead: string;
+  /** `,"db":...,"txId":` — the constant middle of `source`, after `snapshot`. */
+  sourceMiddle: string;
+}
+
+interface Transaction {
+  xid: number;
+  commitTimeMs: number;
+}
+
+/** The snapshot context of an op "r" event. */
+export interface SnapshotContext {
+  /** The slot's consistent point. */
+  lsn: bigint;
+  txId: number;
+  /** Snapshot start time, ms since epoch (`source.ts_ms`). */
+  tsMs: number;
+  /** "true", or "last" for the very last snapshot event. */
+  snapshot: 'true' | 'last';
+}
+
+/** Streaming state and event construction; see the module comment. */
+export class ChangeMapper {
+  private readonly relations = new Map<number, RelationPlan | null>();
+  private transaction: Transaction | null = null;
+  private readonly now: () => number;
+  private readonly warn: (warning: MapperWarning) => void;
+
+  constructor(private readonly options: MapperOptions) {
+    this.now = options.now ?? Date.now;
+    this.warn = options.onWarning ?? (() => undefined);
+  }
+
+  /**
+   * Builds the plan of a table.
+   * @param primaryKey primary-key column names in key order (pg_index), [] when there is none.
+   * @param lookup type catalog (built-ins plus the types the catalog adapter loaded).
+   */
+  plan(schema: string, table: string, columns: ColumnDescription[], primaryKey: string[], lookup: TypeLookup): RelationPlan {
+    const plans: ColumnPlan[] = columns.map((c) => {
+      const type = lookup(c.typeOid);
+      if (isUnknownType(type, lookup)) {
+        this.warn({ kind: 'unknown_type', schema, table, column: c.name, type: type?.name ?? `oid ${c.typeOid}`, reason: 'values are sent as text' });
+      }
+      return { name: c.name, jsonName: `${JSON.stringify(c.name)}:`, render: rendererFor(type, c.typeMod, lookup), typeName: type?.name ?? `oid ${c.typeOid}` };
+    });
+    const keyIndexes: number[] = [];
+    for (const k of primaryKey) {
+      const i = plans.findIndex((p) => p.name === k);
+      if (i < 0) {
+        this.warn({ kind: 'missing_key_column', schema, table, column: k, reason: 'primary-key column not in the published columns; events use no key' });
+        keyIndexes.length = 0;
+        break;
+      }
+      keyIndexes.push(i);
+    }
+    const o = this.options;
+    return {
+      schema,
+      table,
+      topic: `${o.topicPrefix}.${schema}.${table}`,
+      columns: plans,
+      keyIndexes,
+      sourceHead: `{"version":${JSON.stringify(o.version)},"connector":"postgresql","name":${JSON.stringify(o.topicPrefix)},"ts_ms":`,
+      sourceMiddle: `,"db":${JSON.stringify(o.database)},"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)},"txId":`,
+    };
+  }
+
+  /**
+   * Records a Relation message. `primaryKey` null means the table is not captured (it is in the
+   * publication but not in CDC_TABLES): its changes produce no events.
+   */
+  registerRelation(message: RelationMessage, primaryKey: string[] | null, lookup: TypeLookup): void {
+    this.relations.set(
+      message.relationId,
+      primaryKey === null ? null : this.plan(message.schema, message.name, message.columns, primaryKey, lookup),
+    );
+  }
+
+  /** True when the relation's Relation message was seen (captured or not). */
+  knowsRelation(relationId: number): boolean {
+    return this.relations.has(relationId);
+  }
+
+  /**
+   * Handles one streamed message.
+   * @param lsn the XLogData start LSN of the message (the change's LSN).
+   * @returns the events to write, in order (possibly none).
+   * @throws Error on a protocol violation (change outside a transaction, unknown relation).
+   */
+  handle(message: PgoutputMessage, lsn: bigint): OutgoingEvent[] {
+    switch (message.tag) {
+      case 'begin':
+        this.begin(message);
+        return [];
+      case 'commit':
+        this.commit(message);
+        return [];
+      case 'insert':
+        return this.insert(message, lsn);
+      case 'update':
+        return this.update(message, lsn);
+      case 'delete':
+        return this.delete(message, lsn);
+      case 'truncate':
+        return this.truncate(message.relationIds, lsn);
+      default:
+        // relation/type messages are registered by the adapter (it first reads the catalog);
+        // origin and logical messages carry no row.
+        return [];
+    }
+  }
+
+  /** The open transaction's xid, or null between transactions. */
+  currentXid(): number | null {
+    return this.transaction?.xid ?? null;
+  }
+
+  /**
+   * An op "r" event for one snapshot row.
+   * @param values the row's columns in plan order, as PostgreSQL text output or null.
+   */
+  snapshotEvent(plan: RelationPlan, values: (string | null)[], ctx: SnapshotContext): OutgoingEvent {
+    const after = this.renderRow(plan, values, null);
+    return {
+      topic: plan.topic,
+      key: this.renderKey(plan, values),
+      value: this.envelope(plan, 'null', after, 'r', ctx.tsMs, ctx.snapshot, ctx.txId, ctx.lsn),
+      ...(plan.keyIndexes.length === 0 ? { partition: 0 } : {}),
+      lsn: ctx.lsn,
+      op: 'r',
+    };
+  }
+
+  private begin(message: BeginMessage): void {
+    this.transaction = { xid: message.xid, commitTimeMs: Number(message.commitTimeUs / 1000n) };
+  }
+
+  private commit(_message: CommitMessage): void {
+    this.transaction = null;
+  }
+
+  private tx(): Transaction {
+    if (!this.transaction) throw new Error('change outside a transaction (missing Begin message)');
+    return this.transaction;
+  }
+
+  private relation(relationId: number): RelationPlan | null {
+    const plan = this.relations.get(relationId);
+    if (plan === undefined) throw new Error(`change for relation ${relationId} before its Relation message`);
+    return plan;
+  }
+
+  private insert(message: InsertMessage, lsn: bigint): OutgoingEvent[] {
+    const plan = this.relation(message.relationId);
+    if (!plan) return [];
+    const tx = this.tx();
+    return [this.event(plan, 'c', message.newTuple, 'null', this.renderRow(plan, message.newTuple, null), tx, lsn)];
+  }
+
+  private update(message: UpdateMessage, lsn: bigint): OutgoingEvent[] {
+    const plan = this.relation(message.relationId);
+    if (!plan) return [];
+    const tx = this.tx();
+    const old = message.oldTuple ?? message.keyTuple;
+    const after = this.renderRow(plan, message.newTuple, message.oldTuple);
+    if (old && plan.keyIndexes.length > 0 && this.keyChanged(plan, old, message.newTuple)) {
+      const before = this.renderRow(plan, old, null);
+      const oldKey = this.renderKey(plan, old);
+      const newKey = this.renderKey(plan, message.newTuple, old);
+      const del = this.event(plan, 'd', old, before, 'null', tx, lsn);
+      del.headers = { '__debezium.newkey': newKey ?? 'null' };
+      const create = this.event(plan, 'c', message.newTuple, 'null', after, tx, lsn, old);
+      create.headers = { '__debezium.oldkey': oldKey ?? 'null' };
+      return [del, this.tombstone(plan, oldKey, lsn), create];
+    }
+    const before = message.oldTuple ? this.renderRow(plan, message.oldTuple, null) : 'null';
+    return [this.event(plan, 'u', message.newTuple, before, after, tx, lsn, message.oldTuple ?? undefined)];
+  }
+
+  private delete(message: DeleteMessage, lsn: bigint): OutgoingEvent[] {
+    const plan = this.relation(message.relationId);
+    if (!plan) return [];
+    const tx = this.tx();
+    const old = message.oldTuple ?? message.keyTuple!;
+    const del = this.event(plan, 'd', old, this.renderRow(plan, old, null), 'null', tx, lsn);
+    if (plan.keyIndexes.length === 0) return [del];
+    return [del, this.tombstone(plan, del.key, lsn)];
+  }
+
+  private truncate(relationIds: number[], lsn: bigint): OutgoingEvent[] {
+    const tx = this.tx();
+    const out: OutgoingEvent[] = [];
+    for (const id of relationIds) {
+      const plan = this.relation(id);
+      if (!plan) continue;
+      out.push({
+        topic: plan.topic,
+        key: null,
+        value: this.envelope(plan, 'null', 'null', 't', tx.commitTimeMs, 'false', tx.xid, lsn),
+        allPartitions: true,
+        lsn,
+        op: 't',
+      });
+    }
+    return out;
+  }
+
+  private event(plan: RelationPlan, op: 'c' | 'u' | 'd', keySource: Tuple, before: string, after: string, tx: Transaction, lsn: bigint, keyFallback?: Tuple): OutgoingEvent {
+    const event: OutgoingEvent = {
+      topic: plan.topic,
+      key: this.renderKey(plan, keySource, keyFallback),
+      value: this.envelope(plan, before, after, op, tx.commitTimeMs, 'false', tx.xid, lsn),
+      lsn,
+      op,
+    };
+    if (plan.keyIndexes.length === 0) event.partition = 0;
+    return event;
+  }
+
+  private tombstone(plan: RelationPlan, key: string | null, lsn: bigint): OutgoingEvent {
+    return { topic: plan.topic, key, value: null, lsn, op: 'tombstone' };
+  }
+
+  private envelope(plan: RelationPlan, before: string, after: string, op: string, tsMs: number, snapshot: string, txId: number, lsn: bigint): string {
+    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tsMs},"snapshot":"${snapshot}"${plan.sourceMiddle}${txId},"lsn":${lsn},"xmin":null},"op":"${op}","ts_ms":${this.now()}}`;
+  }
+
+  private keyChanged(plan: RelationPlan, old: Tuple, next: Tuple): boolean {
+    for (const i of plan.keyIndexes) {
+      const n = next[i];
+      if (n !== UNCHANGED_TOAST && n !== old[i]) return true;
+    }
+    return false;
+  }
+
+  /** `{"id":42}` from the key columns, or null for a table without a primary key. */
+  private renderKey(plan: RelationPlan, tuple: readonly TupleValue[], fallback?: Tuple): string | null {
+    if (plan.keyIndexes.length === 0) return null;
+    let out = '{';
+    for (let k = 0; k < plan.keyIndexes.length; k++) {
+      const i = plan.keyIndexes[k]!;
+      let v = tuple[i];
+      if (v === UNCHANGED_TOAST) v = fallback?.[i] ?? UNCHANGED_TOAST;
+      if (k > 0) out += ',';
+      out += plan.columns[i]!.jsonName + this.renderValue(plan, i, v);
+    }
+    return `${out}}`;
+  }
+
+  /**
+   * `{"col":value,...}` for a tuple. Unchanged TOAST values come from `toastSource` (the old tuple)
+   * when it has them, else Debezium's placeholder.
+   */
+  private renderRow(plan: RelationPlan, tuple: readonly TupleValue[], toastSource: Tuple | null): string {
+    let out = '{';
+    const n = plan.columns.length;
+    for (let i = 0; i < n; i++) {
+      let v = i < tuple.length ? tuple[i]! : null;
+      if (v === UNCHANGED_TOAST) {
+        const fromOld = toastSource?.[i];
+        if (typeof fromOld === 'string' || fromOld === null) v = fromOld ?? null;
+        else this.warn({ kind: 'unavailable_toast', schema: plan.schema, table: plan.table, column: plan.columns[i]!.name, reason: 'unchanged TOAST value without a before-image; placeholder sent' });
+      }
+      if (i > 0) out += ',';
+      out += plan.columns[i]!.jsonName + this.renderValue(plan, i, v);
+    }
+    return `${out}}`;
+  }
+
+  private renderValue(plan: RelationPlan, index: number, value: TupleValue | undefined): string {
+    if (value === null || value === undefined) return 'null';
+    if (value === UNCHANGED_TOAST) return `"${UNAVAILABLE_VALUE_PLACEHOLDER}"`;
+    const column = plan.columns[index]!;
+    try {
+      return column.render(value);
+    } catch (err) {
+      if (!(err instanceof UnrenderableValueError)) throw err;
+      this.warn({ kind: 'unrenderable_value', schema: plan.schema, table: plan.table, column: column.name, type: column.typeName, reason: `${err.message}; sent as text` });
+      return JSON.stringify(value);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import {
+  BUILTIN_TYPES, civilFromDays, classifyType, daysFromCivil, isUnknownType, parseArrayLiteral, rendererFor, UnrenderableValueError, type TypeInfo,
+} from './value-render.ts';
+
+const lookup = (oid: number) => BUILTIN_TYPES.get(oid);
+/** Renders `text` as a column of built-in type `oid` and parses the JSON fragment. */
+const render = (oid: number, text: string, typeMod = -1): unknown => JSON.parse(rendererFor(lookup(oid), typeMod, lookup)(text));
+const fragment = (oid: number, text: string, typeMod = -1): string => rendererFor(lookup(oid), typeMod, lookup)(text);
+
+describe('Debezium JSON rendering of PostgreSQL text values', () => {
+  it('integers as JSON numbers, int8 exact beyond 2^53', () => {
+    expect(render(21, '-7')).toBe(-7);
+    expect(render(23, '42')).toBe(42);
+    expect(fragment(20, '9007199254740993')).toBe('9007199254740993');
+  });
+
+  it('floats as numbers; NaN and infinities as strings', () => {
+    expect(render(701, '43.567')).toBe(43.567);
+    expect(render(700, '1e+20')).toBe(1e20);
+    expect(render(701, 'NaN')).toBe('NaN');
+    expect(render(701, '-Infinity')).toBe('-Infinity');
+  });
+
+  it('numeric as a string (decimal.handling.mode=string), exactly as PostgreSQL prints it', () => {
+    expect(render(1700, '42000.00')).toBe('42000.00');
+    expect(render(1700, '-0.000001')).toBe('-0.000001');
+  });
+
+  it('booleans, text, uuid, json and jsonb', () => {
+    expect(render(16, 't')).toBe(true);
+    expect(render(16, 'f')).toBe(false);
+    expect(render(25, 'Bravo "Juliette" \\ 🔥\n')).toBe('Bravo "Juliette" \\ 🔥\n');
+    expect(render(1043, 'Vélo/Trottinette/Autres')).toBe('Vélo/Trottinette/Autres');
+    expect(render(2950, '1b4e28ba-2fa1-11d2-883f-0016d3cca427')).toBe('1b4e28ba-2fa1-11d2-883f-0016d3cca427');
+    expect(render(3802, '{"a": 1, "b": [true, null]}')).toBe('{"a": 1, "b": [true, null]}');
+    expect(render(114, '[1, 2]')).toBe('[1, 2]');
+  });
+
+  it('bytea as base64', () => {
+    expect(render(17, '\\x0001ff')).toBe('AAH/');
+    expect(render(17, '\\x')).toBe('');
+    expect(() => fragment(17, 'abc')).toThrow(UnrenderableValueError);
+  });
+
+  it('date as days since 1970-01-01 (io.debezium.time.Date), BC dates included', () => {
+    expect(render(1082, '2024-01-01')).toBe(19723);
+    expect(render(1082, '1970-01-01')).toBe(0);
+    expect(render(1082, '1969-12-31')).toBe(-1);
+    expect(render(1082, '0001-01-01 BC')).toBe(-719528); // java LocalDate.of(0, 1, 1).toEpochDay()
+    expect(() => fragment(1082, 'infinity')).toThrow(/date infinity/);
+  });
+
+  it('timestamp as epoch microseconds (MicroTimestamp), or milliseconds for precision <= 3', () => {
+    expect(render(1114, '2024-01-01 00:00:00')).toBe(1704067200000000);
+    expect(render(1114, '2024-01-01 08:30:00.123456')).toBe(1704097800123456);
+    expect(render(1114, '2024-01-01 08:30:00.5')).toBe(1704097800500000);
+    expect(render(1114, '1969-12-31 23:59:59.999999')).toBe(-1);
+    expect(render(1114, '2024-01-01 08:30:00.123', 3)).toBe(1704097800123);
+    expect(fragment(1114, '3000-01-01 00:00:00.000001')).toBe((BigInt(Date.UTC(3000, 0, 1)) * 1000n + 1n).toString());
+    expect(() => fragment(1114, '-infinity')).toThrow(UnrenderableValueError);
+  });
+
+  it('timestamptz as ISO-8601 UTC with the column precision (ZonedTimestamp)', () => {
+    expect(render(1184, '2024-01-01 08:30:00+00')).toBe('2024-01-01T08:30:00.000000Z');
+    expect(render(1184, '2024-01-01 10:30:00.5+02')).toBe('2024-01-01T08:30:00.500000Z');
+    expect(render(1184, '2024-01-01 00:15:00+05:30')).toBe('2023-12-31T18:45:00.000000Z');
+    expect(render(1184, '2024-01-01 08:30:00.123+00', 3)).toBe('2024-01-01T08:30:00.123Z');
+    expect(render(1184, '2024-01-01 08:30:00+00', 0)).toBe('2024-01-01T08:30:00Z');
+    expect(render(1184, '0044-03-15 12:00:00+00 BC')).toBe('-0043-03-15T12:00:00.000000Z');
+  });
+
+  it('time as microseconds since midnight (MicroTime), timetz as ISO time in UTC (ZonedTime)', () => {
+    expect(render(1083, '08:30:00.123456')).toBe(30600123456);
+    expect(render(1083, '08:30:00.123', 3)).toBe(30600123);
+    expect(render(1083, '24:00:00')).toBe(86400000000);
+    expect(render(1266, '08:30:00+02')).toBe('06:30:00Z');
+    expect(render(1266, '23:00:00.25-03')).toBe('02:00:00.25Z');
+  });
+
+  it('interval as approximate microseconds (MicroDuration, 365.25/12 days per month)', () => {
+    expect(render(1186, 'P1Y2M3DT4H5M6.5S')).toBe(37091106500000);
+    expect(render(1186, 'PT0S')).toBe(0);
+    expect(render(1186, 'PT-1M')).toBe(-60000000);
+  });
+
+  it('arrays as JSON arrays of rendered elements', () => {
+    expect(render(1007, '{1,2,3}')).toEqual([1, 2, 3]);
+    expect(render(1009, '{"a b",NULL,"q\\"x","back\\\\slash",plain}')).toEqual(['a b', null, 'q"x', 'back\\slash', 'plain']);
+    expect(render(1007, '{{1,2},{3,4}}')).toEqual([[1, 2], [3, 4]]);
+    expect(render(1007, '[0:1]={5,6}')).toEqual([5, 6]);
+    expect(render(1009, '{}')).toEqual([]);
+    expect(render(1182, '{2024-01-01,NULL}')).toEqual([19723, null]);
+    expect(render(1231, '{1.50,2}')).toEqual(['1.50', '2']);
+    expect(render(3807, '{"{\\"a\\": 1}"}')).toEqual(['{"a": 1}']);
+    expect(() => parseArrayLiteral('{1,2')).toThrow(UnrenderableValueError);
+  });
+
+  it('classifies catalog types: enums and string types as text, arrays by element, the rest unknown', () => {
+    expect(classifyType({ oid: 90001, name: 'mood', typtype: 'e', typcategory: 'E', typelem: 0 }).kind).toBe('text');
+    expect(classifyType({ oid: 90002, name: 'citext', typtype: 'b', typcategory: 'S', typelem: 0 }).kind).toBe('text');
+    expect(classifyType({ oid: 90003, name: '_mood', typtype: 'b', typcategory: 'A', typelem: 90001 })).toEqual({ oid: 90003, name: '_mood', kind: 'array', elemOid: 90001 });
+    const point: TypeInfo = classifyType({ oid: 600, name: 'point', typtype: 'b', typcategory: 'G', typelem: 701 });
+    expect(point.kind).toBe('unknown');
+    expect(isUnknownType(point, lookup)).toBe(true);
+    expect(isUnknownType(undefined, lookup)).toBe(true);
+    expect(isUnknownType(lookup(1007), lookup)).toBe(false);
+    // unknown types still render, as text
+    expect(JSON.parse(rendererFor(point, -1, lookup)('(1,2)'))).toBe('(1,2)');
+  });
+
+  it('calendar arithmetic round-trips across eras', () => {
+    for (const days of [-719528, -1, 0, 19723, 2932896]) {
+      const { year, month, day } = civilFromDays(days);
+      expect(daysFromCivil(year, month, day)).toBe(days);
+    }
+    expect(civilFromDays(19723)).toEqual({ year: 2024, month: 1, day: 1 });
+  });
+});

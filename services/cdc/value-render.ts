@@ -1,0 +1,479 @@
+/**
+ * Rendering of PostgreSQL column values as Debezium's JSON converter renders them
+ * (Debezium PostgreSQL connector, "Data type mappings", with `decimal.handling.mode=string`,
+ * `time.precision.mode=adaptive`, `binary.handling.mode=bytes` rendered base64 as the JSON
+ * converter does, `interval.handling.mode=numeric`, `schemas.enable=false`).
+ *
+ * Input is the server's text output form, produced under the session settings the service always
+ * sets ({@link PG_SESSION_OPTIONS}: UTC time zone, ISO dates, hex bytea, ISO-8601 intervals).
+ * Output is a JSON *fragment* (text), so int8 and LSN values stay exact beyond 2^53 and the
+ * envelope can be assembled without a second serialisation pass.
+ *
+ * Pure: no I/O. A value that cannot be rendered (e.g. the date `infinity`) throws
+ * {@link UnrenderableValueError}; the caller sends the raw text instead and logs it.
+ */
+
+/** How a column's values are rendered; see the table in services/cdc/README.md. */
+export type ValueKind =
+  | 'int'
+  | 'float'
+  | 'numeric'
+  | 'bool'
+  | 'text'
+  | 'json'
+  | 'uuid'
+  | 'bytea'
+  | 'date'
+  | 'timestamp'
+  | 'timestamptz'
+  | 'time'
+  | 'timetz'
+  | 'interval'
+  | 'array'
+  | 'unknown';
+
+/** What the service knows about a PostgreSQL type. */
+export interface TypeInfo {
+  oid: number;
+  /** e.g. "int4", "_text", "mood". */
+  name: string;
+  kind: ValueKind;
+  /** Element type of an array type. */
+  elemOid?: number;
+}
+
+/**
+ * Startup options for every PostgreSQL session whose text output the service renders (snapshot
+ * and replication connections), so that the text forms parsed here are fixed.
+ */
+export const PG_SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=1';
+
+/** Debezium's placeholder for an unchanged TOAST value it does not know (`unavailable.value.placeholder`). */
+export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
+
+/** Thrown by a renderer for a value it cannot express in the Debezium form. */
+export class UnrenderableValueError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'UnrenderableValueError';
+  }
+}
+
+const scalar = (oid: number, name: string, kind: ValueKind): [number, TypeInfo] => [oid, { oid, name, kind }];
+const array = (oid: number, name: string, elemOid: number): [number, TypeInfo] => [oid, { oid, name, kind: 'array', elemOid }];
+
+/** Built-in types by OID (pg_type.dat; OIDs of built-in types are fixed across versions). */
+export const BUILTIN_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, TypeInfo>([
+  scalar(16, 'bool', 'bool'),
+  scalar(17, 'bytea', 'bytea'),
+  scalar(18, 'char', 'text'),
+  scalar(19, 'name', 'text'),
+  scalar(20, 'int8', 'int'),
+  scalar(21, 'int2', 'int'),
+  scalar(23, 'int4', 'int'),
+  scalar(25, 'text', 'text'),
+  scalar(26, 'oid', 'int'),
+  scalar(114, 'json', 'json'),
+  scalar(142, 'xml', 'text'),
+  scalar(650, 'cidr', 'text'),
+  scalar(700, 'float4', 'float'),
+  scalar(701, 'float8', 'float'),
+  scalar(829, 'macaddr', 'text'),
+  scalar(869, 'inet', 'text'),
+  scalar(1042, 'bpchar', 'text'),
+  scalar(1043, 'varchar', 'text'),
+  scalar(1082, 'date', 'date'),
+  scalar(1083, 'time', 'time'),
+  scalar(1114, 'timestamp', 'timestamp'),
+  scalar(1184, 'timestamptz', 'timestamptz'),
+  scalar(1186, 'interval', 'interval'),
+  scalar(1266, 'timetz', 'timetz'),
+  scalar(1700, 'numeric', 'numeric'),
+  scalar(2950, 'uuid', 'uuid'),
+  scalar(3802, 'jsonb', 'json'),
+  scalar(4072, 'jsonpath', 'text'),
+  scalar(3904, 'int4range', 'text'),
+  scalar(3906, 'numrange', 'text'),
+  scalar(3908, 'tsrange', 'text'),
+  scalar(3910, 'tstzrange', 'text'),
+  scalar(3912, 'daterange', 'text'),
+  scalar(3926, 'int8range', 'text'),
+  array(1000, '_bool', 16),
+  array(1001, '_bytea', 17),
+  array(1002, '_char', 18),
+  array(1003, '_name', 19),
+  array(1005, '_int2', 21),
+  array(1007, '_int4', 23),
+  array(1009, '_text', 25),
+  array(1014, '_bpchar', 1042),
+  array(1015, '_varchar', 1043),
+  array(1016, '_int8', 20),
+  array(1021, '_float4', 700),
+  array(1022, '_float8', 701),
+  array(1028, '_oid', 26),
+  array(199, '_json', 114),
+  array(143, '_xml', 142),
+  array(651, '_cidr', 650),
+  array(1040, '_macaddr', 829),
+  array(1041, '_inet', 869),
+  array(1115, '_timestamp', 1114),
+  array(1182, '_date', 1082),
+  array(1183, '_time', 1083),
+  array(1185, '_timestamptz', 1184),
+  array(1187, '_interval', 1186),
+  array(1231, '_numeric', 1700),
+  array(1270, '_timetz', 1266),
+  array(2951, '_uuid', 2950),
+  array(3807, '_jsonb', 3802),
+]);
+
+/**
+ * Classifies a non-built-in type from its pg_type row (as read by the catalog adapter).
+ * Domains must already be resolved to their base type by the caller.
+ * @param row `typtype` (b base, e enum, r range, c composite, m multirange), `typcategory`
+ *   (S string, A array, ...), `typelem` (element OID of an array).
+ * @returns enums and string-category types (citext...) as text, arrays as arrays of `typelem`,
+ *   everything else as `unknown` (sent as text and logged).
+ */
+export function classifyType(row: { oid: number; name: string; typtype: string; typcategory: string; typelem: number }): TypeInfo {
+  if (row.typtype === 'e' || row.typcategory === 'S') return { oid: row.oid, name: row.name, kind: 'text' };
+  if (row.typtype === 'r' || row.typtype === 'm') return { oid: row.oid, name: row.name, kind: 'text' };
+  if (row.typcategory === 'A' && row.typelem !== 0) return { oid: row.oid, name: row.name, kind: 'array', elemOid: row.typelem };
+  return { oid: row.oid, name: row.name, kind: 'unknown' };
+}
+
+/** Renders one text value to a JSON fragment. @throws UnrenderableValueError */
+export type Renderer = (text: string) => string;
+
+/** Type lookup used to resolve array element types. */
+export type TypeLookup = (oid: number) => TypeInfo | undefined;
+
+// ------------------------------------------------------------------------------------------------
+// Calendar arithmetic (proleptic Gregorian, as PostgreSQL and java.time use).
+
+/** Days since 1970-01-01 of a civil date (H. Hinnant's days_from_civil); any year, year 0 = 1 BC. */
+export function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const mp = (month + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/** Inverse of {@link daysFromCivil}. */
+export function civilFromDays(days: number): { year: number; month: number; day: number } {
+  const z = days + 719468;
+  const era = Math.floor(z / 146097);
+  const doe = z - era * 146097;
+  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const month = mp < 10 ? mp + 3 : mp - 9;
+  return { year: era * 400 + yoe + (month <= 2 ? 1 : 0), month, day };
+}
+
+const DATE_RE = /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/;
+const TIMESTAMP_RE = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-]\d{2}(?::?\d{2}){0,2})?( BC)?$/;
+const TIME_RE = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-]\d{2}(?::?\d{2}){0,2})?$/;
+
+function infinityCheck(text: string, type: string): void {
+  if (text === 'infinity' || text === '-infinity') {
+    throw new UnrenderableValueError(`${type} ${text} has no Debezium representation`);
+  }
+}
+
+function astronomicalYear(yearText: string, bc: string | undefined): number {
+  const y = Number(yearText);
+  return bc ? 1 - y : y;
+}
+
+/** Microseconds of a fraction string of 1-6 digits ("5" = 500000). */
+function fractionMicros(frac: string | undefined): number {
+  if (!frac) return 0;
+  return Number(frac.padEnd(6, '0'));
+}
+
+/** Offset "+05", "+05:30", "-08:00:15" in seconds. */
+function offsetSeconds(offset: string | undefined): number {
+  if (!offset) return 0;
+  const sign = offset[0] === '-' ? -1 : 1;
+  const parts = offset.slice(1).split(':');
+  const [h, m = '0', s = '0'] = parts.length === 1 && parts[0]!.length > 2
+    ? [parts[0]!.slice(0, 2), parts[0]!.slice(2, 4), parts[0]!.slice(4, 6) || '0']
+    : parts;
+  return sign * (Number(h) * 3600 + Number(m) * 60 + Number(s));
+}
+
+/** seconds * 10^scale + sub, exact even when the result exceeds 2^53. */
+function exactScaled(seconds: number, scale: 1000 | 1_000_000, sub: number): string {
+  const approx = seconds * scale + sub;
+  if (Number.isSafeInteger(approx) && Math.abs(seconds) < Number.MAX_SAFE_INTEGER / scale) return String(approx);
+  return (BigInt(seconds) * BigInt(scale) + BigInt(sub)).toString();
+}
+
+function pad(n: number, width: number): string {
+  return String(n).padStart(width, '0');
+}
+
+/** java.time ISO_LOCAL_DATE year: 4 digits, "+" beyond 9999, "-" before year 0. */
+function isoYear(year: number): string {
+  if (year > 9999) return `+${year}`;
+  if (year < 0) return `-${pad(-year, 4)}`;
+  return pad(year, 4);
+}
+
+/**
+ * Fraction of a second for java.time formatting: exactly `width` digits (Debezium's column
+ * precision formatter), or, for width 0, the minimal digits (none when zero; ISO_OFFSET_DATE_TIME).
+ */
+function isoFraction(micros: number, width: number): string {
+  const six = pad(micros, 6);
+  if (width >= 1) return `.${width <= 6 ? six.slice(0, width) : six.padEnd(width, '0')}`;
+  if (micros === 0) return '';
+  return `.${six.replace(/0+$/, '')}`;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Scalar renderers
+
+const renderInt: Renderer = (text) => text;
+
+const renderFloat: Renderer = (text) => {
+  // JSON has no NaN/Infinity; Debezium's JSON would not be valid JSON there either.
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return `"${text}"`;
+  return text;
+};
+
+const renderQuotedVerbatim: Renderer = (text) => `"${text}"`;
+
+const renderBool: Renderer = (text) => {
+  if (text === 't') return 'true';
+  if (text === 'f') return 'false';
+  throw new UnrenderableValueError(`not a boolean: ${text.length} chars`);
+};
+
+const renderText: Renderer = (text) => JSON.stringify(text);
+
+const renderBytea: Renderer = (text) => {
+  if (!text.startsWith('\\x')) throw new UnrenderableValueError('bytea not in hex output format');
+  return `"${Buffer.from(text.slice(2), 'hex').toString('base64')}"`;
+};
+
+const renderDate: Renderer = (text) => {
+  const m = DATE_RE.exec(text);
+  if (!m) {
+    infinityCheck(text, 'date');
+    throw new UnrenderableValueError('unexpected date format');
+  }
+  return String(daysFromCivil(astronomicalYear(m[1]!, m[4]), Number(m[2]), Number(m[3])));
+};
+
+interface ParsedTimestamp {
+  /** Whole seconds since the epoch, UTC. */
+  seconds: number;
+  micros: number;
+}
+
+function parseTimestamp(text: string, type: string): ParsedTimestamp {
+  const m = TIMESTAMP_RE.exec(text);
+  if (!m) {
+    infinityCheck(text, type);
+    throw new UnrenderableValueError(`unexpected ${type} format`);
+  }
+  const days = daysFromCivil(astronomicalYear(m[1]!, m[9]), Number(m[2]), Number(m[3]));
+  const seconds = days * 86400 + Number(m[4]) * 3600 + Number(m[5]) * 60 + Number(m[6]) - offsetSeconds(m[8]);
+  return { seconds, micros: fractionMicros(m[7]) };
+}
+
+/** timestamp(p): io.debezium.time.Timestamp (ms) for p <= 3, MicroTimestamp (µs) otherwise. */
+function timestampRenderer(typeMod: number): Renderer {
+  const millis = typeMod >= 0 && typeMod <= 3;
+  return (text) => {
+    const { seconds, micros } = parseTimestamp(text, 'timestamp');
+    return millis ? exactScaled(seconds, 1000, Math.floor(micros / 1000)) : exactScaled(seconds, 1_000_000, micros);
+  };
+}
+
+/** timestamptz(p): io.debezium.time.ZonedTimestamp, ISO-8601 in UTC with p fraction digits (6 by default). */
+function timestamptzRenderer(typeMod: number): Renderer {
+  const width = typeMod < 0 ? 6 : typeMod;
+  return (text) => {
+    const { seconds, micros } = parseTimestamp(text, 'timestamptz');
+    const days = Math.floor(seconds / 86400);
+    const secOfDay = seconds - days * 86400;
+    const { year, month, day } = civilFromDays(days);
+    const hh = Math.floor(secOfDay / 3600);
+    const mm = Math.floor((secOfDay % 3600) / 60);
+    const ss = secOfDay % 60;
+    return `"${isoYear(year)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hh, 2)}:${pad(mm, 2)}:${pad(ss, 2)}${isoFraction(micros, width)}Z"`;
+  };
+}
+
+/** time(p): io.debezium.time.Time (ms since midnight) for p <= 3, MicroTime (µs) otherwise. */
+function timeRenderer(typeMod: number): Renderer {
+  const millis = typeMod >= 0 && typeMod <= 3;
+  return (text) => {
+    const m = TIME_RE.exec(text);
+    if (!m || m[5]) throw new UnrenderableValueError('unexpected time format');
+    const seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+    const micros = fractionMicros(m[4]);
+    return millis ? String(seconds * 1000 + Math.floor(micros / 1000)) : String(seconds * 1_000_000 + micros);
+  };
+}
+
+/** timetz: io.debezium.time.ZonedTime, ISO-8601 time in UTC (java ISO_OFFSET_TIME: minimal fraction). */
+const renderTimetz: Renderer = (text) => {
+  const m = TIME_RE.exec(text);
+  if (!m) throw new UnrenderableValueError('unexpected timetz format');
+  let seconds = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]) - offsetSeconds(m[5]);
+  seconds = ((seconds % 86400) + 86400) % 86400;
+  const micros = fractionMicros(m[4]);
+  return `"${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor((seconds % 3600) / 60), 2)}:${pad(seconds % 60, 2)}${isoFraction(micros, 0)}Z"`;
+};
+
+const INTERVAL_RE = /^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)W)?(?:(-?\d+)D)?(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?\d+(?:\.\d+)?)S)?)?$/;
+/** Debezium MicroDuration.DAYS_PER_MONTH_AVG. */
+const DAYS_PER_MONTH_AVG = 365.25 / 12;
+
+/** interval: io.debezium.time.MicroDuration, approximate µs with 365.25/12 days per month. */
+const renderInterval: Renderer = (text) => {
+  const m = INTERVAL_RE.exec(text);
+  if (!m || text === 'P' || text.endsWith('T')) throw new UnrenderableValueError('unexpected interval format');
+  const n = (i: number) => Number(m[i] ?? 0);
+  const days = (n(1) * 12 + n(2)) * DAYS_PER_MONTH_AVG + n(3) * 7 + n(4);
+  const seconds = ((days * 24 + n(5)) * 60 + n(6)) * 60 + n(7);
+  return String(Math.trunc(seconds * 1e6));
+};
+
+// ------------------------------------------------------------------------------------------------
+// Arrays
+
+/** A parsed array literal: nested arrays of element texts or null. */
+export type ArrayNode = (string | null | ArrayNode)[];
+
+/**
+ * Parses PostgreSQL's array output, e.g. `{1,2}`, `{"a b",NULL}`, `{{1,2},{3,4}}`, `[0:1]={1,2}`.
+ * @throws UnrenderableValueError on malformed input.
+ */
+export function parseArrayLiteral(text: string): ArrayNode {
+  let pos = 0;
+  if (text[0] === '[') {
+    const eq = text.indexOf('=');
+    if (eq < 0) throw new UnrenderableValueError('malformed array bounds');
+    pos = eq + 1;
+  }
+  const parseLevel = (): ArrayNode => {
+    if (text[pos] !== '{') throw new UnrenderableValueError('malformed array literal');
+    pos++;
+    const out: ArrayNode = [];
+    if (text[pos] === '}') {
+      pos++;
+      return out;
+    }
+    for (;;) {
+      const c = text[pos];
+      if (c === '{') {
+        out.push(parseLevel());
+      } else if (c === '"') {
+        pos++;
+        let value = '';
+        for (;;) {
+          const ch = text[pos];
+          if (ch === undefined) throw new UnrenderableValueError('unterminated quoted array element');
+          if (ch === '\\') {
+            value += text[pos + 1] ?? '';
+            pos += 2;
+          } else if (ch === '"') {
+            pos++;
+            break;
+          } else {
+            value += ch;
+            pos++;
+          }
+        }
+        out.push(value);
+      } else {
+        let end = pos;
+        while (end < text.length && text[end] !== ',' && text[end] !== '}') end++;
+        const raw = text.slice(pos, end);
+        out.push(raw.toUpperCase() === 'NULL' ? null : raw);
+        pos = end;
+      }
+      const sep = text[pos];
+      pos++;
+      if (sep === '}') return out;
+      if (sep !== ',') throw new UnrenderableValueError('malformed array literal');
+    }
+  };
+  const result = parseLevel();
+  if (pos !== text.length) throw new UnrenderableValueError('trailing characters after array literal');
+  return result;
+}
+
+function renderArrayNode(node: ArrayNode, element: Renderer): string {
+  let out = '[';
+  for (let i = 0; i < node.length; i++) {
+    if (i > 0) out += ',';
+    const item = node[i]!;
+    out += item === null ? 'null' : Array.isArray(item) ? renderArrayNode(item, element) : element(item);
+  }
+  return `${out}]`;
+}
+
+// ------------------------------------------------------------------------------------------------
+
+/**
+ * The renderer for a column.
+ * @param type the column's type (domains resolved to their base type).
+ * @param typeMod the column's atttypmod (timestamp/time precision; -1 when not declared).
+ * @param lookup resolves array element types.
+ * @returns a renderer; for `unknown` types, one that sends the text as a JSON string (the caller
+ *   logs that once per column).
+ */
+export function rendererFor(type: TypeInfo | undefined, typeMod: number, lookup: TypeLookup): Renderer {
+  switch (type?.kind) {
+    case 'int':
+      return renderInt;
+    case 'float':
+      return renderFloat;
+    case 'numeric':
+    case 'uuid':
+      return renderQuotedVerbatim;
+    case 'bool':
+      return renderBool;
+    case 'text':
+    case 'json':
+      return renderText;
+    case 'bytea':
+      return renderBytea;
+    case 'date':
+      return renderDate;
+    case 'timestamp':
+      return timestampRenderer(typeMod);
+    case 'timestamptz':
+      return timestamptzRenderer(typeMod);
+    case 'time':
+      return timeRenderer(typeMod);
+    case 'timetz':
+      return renderTimetz;
+    case 'interval':
+      return renderInterval;
+    case 'array': {
+      const elemType = type.elemOid === undefined ? undefined : lookup(type.elemOid);
+      const element = rendererFor(elemType, typeMod, lookup);
+      return (text) => renderArrayNode(parseArrayLiteral(text), element);
+    }
+    default:
+      return renderText;
+  }
+}
+
+/** True when values of this type are sent as plain text because the service does not know the type. */
+export function isUnknownType(type: TypeInfo | undefined, lookup: TypeLookup): boolean {
+  if (!type || type.kind === 'unknown') return true;
+  if (type.kind === 'array') return isUnknownType(type.elemOid === undefined ? undefined : lookup(type.elemOid), lookup);
+  return false;
+}
