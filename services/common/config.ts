@@ -103,6 +103,45 @@ const envSchema = z.object({
   OFFICE_LAT: z.coerce.number().min(-90).max(90).default(43.567),
   OFFICE_LON: z.coerce.number().min(-180).max(180).default(3.899),
 
+  // Bronze writer (services/bronze-writer). Writes to LAKE_URL.
+  BRONZE_CONSUMER_GROUP: nonEmpty.default('bronze-writer'),
+  BRONZE_TOPICS: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[A-Za-z0-9._-]+$/, 'expected comma-separated topic names')))
+    .optional(),
+  BRONZE_TOPIC_PATTERN: z
+    .string()
+    .refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'expected a JavaScript regular expression')
+    .optional(),
+  BRONZE_MAX_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  BRONZE_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
+  BRONZE_MAX_AGE_S: z.coerce.number().positive().default(60),
+  BRONZE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(48 * 1024 * 1024),
+  BRONZE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  BRONZE_TOPIC_REFRESH_S: z.coerce.number().positive().default(30),
+  BRONZE_SHUTDOWN_TIMEOUT_S: z.coerce.number().positive().default(30),
+  BRONZE_TEST_CRASH_BEFORE_COMMIT: z.coerce.number().int().min(0).default(0),
+
+  // CDC service (services/cdc, services/cdc/README.md).
+  CDC_TABLES: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/, 'expected comma-separated [schema.]table names (lower-case SQL identifiers)')).min(1, 'expected at least one table'))
+    .default(['public.employees', 'public.declared_sports', 'public.activities', 'public.commute_distances']),
+  // 46 = 63 (NAMEDATALEN - 1) minus the "_snapshot_pending" suffix of the snapshot marker slot.
+  CDC_SLOT_NAME: z.string().regex(/^[a-z0-9_]{1,46}$/, 'expected 1-46 lower-case letters, digits or "_"').default('sport_cdc_slot'),
+  CDC_SNAPSHOT_MODE: z.enum(['initial', 'never']).default('initial'),
+  CDC_SNAPSHOT_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  CDC_ADMIN_SETUP: bool.default(true),
+  CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CDC_HEARTBEAT_INTERVAL_S: z.coerce.number().positive().max(3600).default(10),
+  CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5_000),
+  CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
+  CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
+  CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
+  CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
+
   STACK_DIR: nonEmpty.default('.local/stack'),
   LAKEHOUSE_CACHE_DIR: z.string().optional(),
 });
@@ -175,6 +214,46 @@ export interface Config {
     retryMaxMs: number;
     maxRequestsPerSecond: number;
     office: { address: string; lat: number; lon: number };
+  };
+  bronze: {
+    consumerGroup: string;
+    /** Explicit topic list; undefined = every topic matching `topicPattern`. */
+    topics: string[] | undefined;
+    /** Default `^<KAFKA_TOPIC_PREFIX>\.`; `<topic>.dlq` topics are never consumed. */
+    topicPattern: RegExp;
+    /** A file is written after this many rows, bytes or seconds, whichever comes first. */
+    maxRows: number;
+    maxBytes: number;
+    maxAgeMs: number;
+    /** Consumption pauses while buffered plus unwritten bytes exceed this. */
+    maxBufferedBytes: number;
+    uploadConcurrency: number;
+    topicRefreshMs: number;
+    shutdownTimeoutMs: number;
+    /** Test hook: 0 = off; N = SIGKILL itself after the N-th stored file, before committing its offsets. */
+    crashBeforeCommitAfterFiles: number;
+  };
+  cdc: {
+    /** Captured tables as "schema.table" (a bare name means public). */
+    tables: { schema: string; table: string }[];
+    slotName: string;
+    /** initial: snapshot when the slot is new; never: stream only. */
+    snapshotMode: 'initial' | 'never';
+    snapshotChunkRows: number;
+    /** Use the admin role (POSTGRES_USER) to create/alter the publication and grant SELECT when needed. */
+    adminSetup: boolean;
+    /** HTTP port of /metrics (0 = any free port, logged). */
+    metricsPort: number;
+    /** Standby status sent at least this often, and keepalives answered, so an idle slot advances. */
+    heartbeatIntervalMs: number;
+    /** Producer request size and wait, in events and milliseconds. */
+    batchMaxEvents: number;
+    lingerMs: number;
+    compression: 'none' | 'gzip';
+    /** Replication pauses while this many events wait for the broker's acknowledgement. */
+    maxPendingEvents: number;
+    /** Larger values go to <topic>.dlq with a reason instead of the topic. */
+    maxMessageBytes: number;
   };
 }
 
@@ -268,6 +347,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       retryMaxMs: e.DISTANCE_RETRY_MAX_MS,
       maxRequestsPerSecond: e.DISTANCE_MAX_REQUESTS_PER_SECOND,
       office: { address: e.OFFICE_ADDRESS, lat: e.OFFICE_LAT, lon: e.OFFICE_LON },
+    },
+    bronze: {
+      consumerGroup: e.BRONZE_CONSUMER_GROUP,
+      topics: e.BRONZE_TOPICS && e.BRONZE_TOPICS.length > 0 ? e.BRONZE_TOPICS : undefined,
+      topicPattern: new RegExp(e.BRONZE_TOPIC_PATTERN ?? `^${e.KAFKA_TOPIC_PREFIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\.`),
+      maxRows: e.BRONZE_MAX_ROWS,
+      maxBytes: e.BRONZE_MAX_BYTES,
+      maxAgeMs: Math.round(e.BRONZE_MAX_AGE_S * 1000),
+      maxBufferedBytes: e.BRONZE_MAX_BUFFERED_BYTES,
+      uploadConcurrency: e.BRONZE_UPLOAD_CONCURRENCY,
+      topicRefreshMs: Math.round(e.BRONZE_TOPIC_REFRESH_S * 1000),
+      shutdownTimeoutMs: Math.round(e.BRONZE_SHUTDOWN_TIMEOUT_S * 1000),
+      crashBeforeCommitAfterFiles: e.BRONZE_TEST_CRASH_BEFORE_COMMIT,
+    },
+    cdc: {
+      tables: e.CDC_TABLES.map((t) => {
+        const [schema, table] = t.includes('.') ? t.split('.') : ['public', t];
+        return { schema: schema!, table: table! };
+      }),
+      slotName: e.CDC_SLOT_NAME,
+      snapshotMode: e.CDC_SNAPSHOT_MODE,
+      snapshotChunkRows: e.CDC_SNAPSHOT_CHUNK_ROWS,
+      adminSetup: e.CDC_ADMIN_SETUP,
+      metricsPort: e.CDC_METRICS_PORT,
+      heartbeatIntervalMs: Math.round(e.CDC_HEARTBEAT_INTERVAL_S * 1000),
+      batchMaxEvents: e.CDC_BATCH_MAX_EVENTS,
+      lingerMs: e.CDC_LINGER_MS,
+      compression: e.CDC_COMPRESSION,
+      maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
+      maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
     },
   };
 }

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { decodeBronzeMessage, type RawMessage } from './bronze-row.ts';
+
+const source = { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1767258000000, snapshot: 'false', db: 'sport', schema: 'public', table: 'activities', txId: 812, lsn: 24197832, xmin: null };
+
+function message(value: string | null, key: string | null = '{"activity_id":42}', offset = 7): RawMessage {
+  return { offset, timestampMs: 1767258000500, key: key === null ? null : Buffer.from(key), value: value === null ? null : Buffer.from(value) };
+}
+
+describe('decodeBronzeMessage', () => {
+  it('maps an insert to a row with the exact key and row images', () => {
+    const after = '{"activity_id":42,"employee_id":7,"sport_type":"Randonnée","distance_m":10000,"started_at":"2026-01-01T08:30:00.000000Z"}';
+    const value = `{"before":null,"after":${after},"source":${JSON.stringify(source)},"op":"c","ts_ms":1767258000123}`;
+    expect(decodeBronzeMessage(message(value))).toEqual({
+      kind: 'row',
+      row: {
+        offset: 7,
+        kafkaTimestampMs: 1767258000500,
+        key: '{"activity_id":42}',
+        op: 'c',
+        lsn: 24197832,
+        txId: 812,
+        sourceTsMs: 1767258000000,
+        eventTsMs: 1767258000123,
+        snapshot: 'false',
+        sourceSchema: 'public',
+        sourceTable: 'activities',
+        before: null,
+        after,
+      },
+    });
+  });
+
+  it('keeps 64-bit integers beyond 2^53 exactly (lsn and row values)', () => {
+    const value = `{"before":{"id":9223372036854775807},"after":null,"source":${JSON.stringify({ ...source, lsn: 0 }).replace('"lsn":0', '"lsn":9223372036854775807')},"op":"d","ts_ms":1}`;
+    const decoded = decodeBronzeMessage(message(value));
+    expect(decoded.kind).toBe('row');
+    if (decoded.kind !== 'row') return;
+    expect(decoded.row.lsn).toBe(9223372036854775807n);
+    expect(decoded.row.before).toBe('{"id":9223372036854775807}');
+    expect(decoded.row.after).toBeNull();
+  });
+
+  it('treats a null or empty value as a tombstone', () => {
+    expect(decodeBronzeMessage(message(null))).toEqual({ kind: 'tombstone' });
+    expect(decodeBronzeMessage(message(''))).toEqual({ kind: 'tombstone' });
+  });
+
+  it('gives a dead-letter reason for bad input instead of throwing', () => {
+    expect(decodeBronzeMessage(message('{"op":'))).toMatchObject({ kind: 'undecodable', reason: 'invalid_json' });
+    expect(decodeBronzeMessage(message('{"op":"x","source":{"ts_ms":1}}'))).toMatchObject({ kind: 'undecodable', reason: 'invalid_envelope', detail: 'unknown op "x"' });
+    expect(decodeBronzeMessage(message(`{"before":null,"after":null,"source":${JSON.stringify(source)},"op":"c","ts_ms":1}`))).toMatchObject({
+      kind: 'undecodable',
+      reason: 'invalid_envelope',
+    });
+    expect(decodeBronzeMessage(message(`{"before":null,"after":{},"source":${JSON.stringify({ ...source, lsn: 'x' })},"op":"c","ts_ms":1}`))).toEqual({
+      kind: 'undecodable',
+      reason: 'invalid_envelope',
+      detail: 'source.lsn is not an integer',
+    });
+    const hugeLsn = `{"before":null,"after":{},"source":${JSON.stringify({ ...source, lsn: 0 }).replace('"lsn":0', '"lsn":18446744073709551615')},"op":"c","ts_ms":1}`;
+    expect(decodeBronzeMessage(message(hugeLsn))).toEqual({ kind: 'undecodable', reason: 'invalid_envelope', detail: 'source.lsn is outside the 64-bit integer range' });
+    const notUtf8 = { ...message(null), value: Buffer.from([0x7b, 0xff, 0x7d]) };
+    expect(decodeBronzeMessage(notUtf8)).toEqual({ kind: 'undecodable', reason: 'invalid_json', detail: 'value is not valid UTF-8' });
+    expect(decodeBronzeMessage(message(`{"before":null,"after":{},"source":${JSON.stringify(source)},"op":"c","ts_ms":1}`, 'id=42'))).toMatchObject({
+      kind: 'undecodable',
+      reason: 'invalid_key',
+    });
+  });
+
+  it('accepts a message without key and an envelope without ts_ms', () => {
+    const decoded = decodeBronzeMessage(message(`{"before":null,"after":{"a":1},"source":${JSON.stringify(source)},"op":"r"}`, null));
+    expect(decoded).toMatchObject({ kind: 'row', row: { key: null, op: 'r', eventTsMs: null } });
+  });
+});

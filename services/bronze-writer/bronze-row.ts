@@ -1,0 +1,137 @@
+/**
+ * Turns one Kafka message of a CDC topic into one bronze row (docs/contracts/change-events.md).
+ * Pure: no I/O.
+ *
+ * Validation is the shared {@link decodeChangeEvent}, so a message the bronze writer dead-letters
+ * is one every other consumer would reject too. The row images (`before`, `after`) and the key are
+ * kept as the exact JSON text the producer wrote (see json-members.ts for why).
+ */
+import { isUtf8 } from 'node:buffer';
+import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/change-event.ts';
+import { topLevelMembers } from './json-members.ts';
+
+/** One bronze row: the Parquet columns except topic, partition and ingested_at (per file). */
+export interface BronzeRow {
+  offset: number;
+  /** Broker timestamp of the message, ms since epoch. */
+  kafkaTimestampMs: number;
+  /** Key as JSON text, e.g. `{"activity_id":42}`; null for a message without key. */
+  key: string | null;
+  op: ChangeOp;
+  /** source.lsn (a bigint only when it exceeds 2^53). */
+  lsn: number | bigint | null;
+  /** source.txId, the PostgreSQL xid. */
+  txId: number | bigint | null;
+  /** source.ts_ms: commit time, ms since epoch. */
+  sourceTsMs: number | null;
+  /** Envelope ts_ms: when the CDC service processed the event, ms since epoch. */
+  eventTsMs: number | null;
+  /** source.snapshot: "true" | "last" | "false". */
+  snapshot: string | null;
+  sourceSchema: string | null;
+  sourceTable: string | null;
+  /** Row image before the change, JSON text; null for c, r and t. */
+  before: string | null;
+  /** Row image after the change, JSON text; null for d and t. */
+  after: string | null;
+}
+
+/** A consumed message, as the decoder needs it. */
+export interface RawMessage {
+  offset: number;
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+export type DecodedMessage =
+  | { kind: 'row'; row: BronzeRow }
+  /** The null value that follows a delete: no row, but its offset is covered. */
+  | { kind: 'tombstone' }
+  /** Goes to the dead-letter topic with `reason` (stable code) and `detail` (human text). */
+  | { kind: 'undecodable'; reason: string; detail: string };
+
+function invalid(reason: string, detail: string): DecodedMessage {
+  return { kind: 'undecodable', reason, detail };
+}
+
+/** An integer member as number, or as bigint beyond 2^53 (read from the raw text). */
+function integerMember(parsed: unknown, raw: string | undefined, name: string): number | bigint | null {
+  if (parsed === null || parsed === undefined) return null;
+  if (typeof parsed !== 'number' || !Number.isInteger(parsed)) throw new UndecodableEventError('invalid_envelope', `${name} is not an integer`);
+  if (Number.isSafeInteger(parsed)) return parsed;
+  if (raw !== undefined && /^-?\d+$/.test(raw)) {
+    const exact = BigInt(raw);
+    // The Parquet column is a signed 64-bit integer.
+    if (exact >= -(2n ** 63n) && exact < 2n ** 63n) return exact;
+    throw new UndecodableEventError('invalid_envelope', `${name} is outside the 64-bit integer range`);
+  }
+  throw new UndecodableEventError('invalid_envelope', `${name} is not an integer`);
+}
+
+function stringMember(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'boolean') return String(value); // Debezium before 1.x rendered snapshot as a boolean
+  return null;
+}
+
+function jsonText(raw: string | undefined): string | null {
+  return raw === undefined || raw === 'null' ? null : raw;
+}
+
+/**
+ * Decodes `message` into a bronze row, a tombstone, or a reason to dead-letter it.
+ *
+ * Dead-letter reasons: `invalid_json` (value not UTF-8 JSON), `invalid_envelope` (not the
+ * Debezium envelope of the contract: unknown op, no source.ts_ms, missing row image, non-integer
+ * lsn/txId/ts_ms), `invalid_key` (key present but not UTF-8 JSON). Never throws.
+ */
+export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
+  const { value, key } = message;
+  if (value === null || value.length === 0) return { kind: 'tombstone' };
+  if (!isUtf8(value)) return invalid('invalid_json', 'value is not valid UTF-8');
+  let keyText: string | null = null;
+  if (key !== null && key.length > 0) {
+    if (!isUtf8(key)) return invalid('invalid_key', 'key is not valid UTF-8');
+    keyText = key.toString('utf8');
+    try {
+      JSON.parse(keyText);
+    } catch (err) {
+      return invalid('invalid_key', `key is not JSON: ${(err as Error).message}`);
+    }
+  }
+  const text = value.toString('utf8');
+  try {
+    const event = decodeChangeEvent(text);
+    if (event === null) return { kind: 'tombstone' };
+    const members = topLevelMembers(text);
+    const source = event.source;
+    const needsRawSource =
+      (typeof source.lsn === 'number' && !Number.isSafeInteger(source.lsn)) || (typeof source.txId === 'number' && !Number.isSafeInteger(source.txId));
+    const rawSource = needsRawSource ? topLevelMembers(members.get('source') ?? '{}') : undefined;
+    const sourceTs = integerMember(source.ts_ms, undefined, 'source.ts_ms');
+    const eventTsRaw = members.get('ts_ms');
+    const eventTs = eventTsRaw === undefined ? null : integerMember(JSON.parse(eventTsRaw), eventTsRaw, 'ts_ms');
+    return {
+      kind: 'row',
+      row: {
+        offset: message.offset,
+        kafkaTimestampMs: message.timestampMs,
+        key: keyText,
+        op: event.op,
+        lsn: integerMember(source.lsn, rawSource?.get('lsn'), 'source.lsn'),
+        txId: integerMember(source.txId, rawSource?.get('txId'), 'source.txId'),
+        sourceTsMs: sourceTs === null ? null : Number(sourceTs),
+        eventTsMs: eventTs === null ? null : Number(eventTs),
+        snapshot: stringMember(source.snapshot),
+        sourceSchema: stringMember(source.schema),
+        sourceTable: stringMember(source.table),
+        before: jsonText(members.get('before')),
+        after: jsonText(members.get('after')),
+      },
+    };
+  } catch (err) {
+    if (err instanceof UndecodableEventError) return invalid(err.reason, err.message);
+    return invalid('invalid_json', (err as Error).message);
+  }
+}

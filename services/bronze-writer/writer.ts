@@ -1,0 +1,582 @@
+/**
+ * The bronze writer: a Kafka consumer group over the CDC topics that writes every change event,
+ * unchanged, into zstd Parquet files on the lake (docs/contracts/change-events.md,
+ * "Bronze objects"), at least once and never losing one.
+ *
+ * Flow per topic-partition: messages are decoded (bronze-row.ts) into an open segment
+ * (segment.ts); undecodable ones are first published to `<topic>.dlq` (acks=all) and then
+ * covered like tombstones. A full, old or boundary-reaching segment is sealed and flushed:
+ * Parquet file, then manifest entry, both durable, then the offset after the segment is
+ * committed. Flushes of one partition run in order; partitions flush in parallel up to
+ * `uploadConcurrency`. Nothing is committed before the files holding it are stored; a crash
+ * anywhere re-reads from the last commit and rewrites the same keys (recorded-ranges.ts).
+ *
+ * Memory: when buffered plus unwritten message bytes exceed `maxBufferedBytes`, every partition
+ * is paused until they fall below half of it.
+ *
+ * Storage errors are retried with exponential backoff (p-retry) for as long as the service
+ * runs; consumption pauses as unwritten data reaches the memory limit.
+ */
+import { Kafka, logLevel as kafkaLogLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import pRetry from 'p-retry';
+import type { Config } from '../common/config.ts';
+import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
+import { openLake, type LakeStorage } from '../common/lake-storage.ts';
+import type { Logger } from '../common/logger.ts';
+import { decodeBronzeMessage } from './bronze-row.ts';
+import { bronzeObjectKey, manifestKey, type BronzeManifestEntry } from './layout.ts';
+import { DuckDbParquetEncoder, type ParquetEncoder } from './parquet.ts';
+import { RecordedRanges } from './recorded-ranges.ts';
+import { SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { selectTopics } from './topics.ts';
+
+export const SERVICE_NAME = 'bronze-writer';
+
+/** Counters since start. */
+export interface BronzeWriterStats {
+  messages: number;
+  rows: number;
+  tombstones: number;
+  deadLetters: number;
+  files: number;
+  /** Parquet bytes stored. */
+  fileBytes: number;
+  commits: number;
+}
+
+/** The outcome of {@link BronzeWriter.stop}. */
+export interface StopResult {
+  /** False when some buffered data could not be stored before the shutdown timeout. */
+  complete: boolean;
+  /** Sealed segments abandoned at shutdown (their offsets were not committed). */
+  abandonedSegments: number;
+}
+
+interface PartitionState {
+  key: string;
+  topic: string;
+  partition: number;
+  open: SegmentBuilder | null;
+  /** Offsets below this are already in a segment: a redelivery after a rebalance is skipped. */
+  nextOffset: number | null;
+  /** Every offset below this is stored (or was a tombstone / dead letter covered by a stored range). */
+  durableNext: number | null;
+  committedNext: number | null;
+  flushChain: Promise<void>;
+  /** A flush gave up (shutdown): later segments of this partition must not be marked durable. */
+  broken: boolean;
+  revoked: boolean;
+  ranges: RecordedRanges;
+}
+
+/** A counting semaphore for the upload slots. */
+class Slots {
+  private waiting: (() => void)[] = [];
+  constructor(private free: number) {}
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** kafkajs log lines into pino, as child `kafkajs` of the service logger. */
+function kafkaLogCreator(logger: Logger) {
+  const child = logger.child({ component: 'kafkajs' });
+  return () =>
+    ({ level, log }: LogEntry) => {
+      const { message, ...extra } = log;
+      if (level === kafkaLogLevel.ERROR) child.error(extra, message);
+      else if (level === kafkaLogLevel.WARN) child.warn(extra, message);
+      else if (level === kafkaLogLevel.INFO) child.debug(extra, message);
+      else child.trace(extra, message);
+    };
+}
+
+export interface BronzeWriterOptions {
+  config: Config;
+  logger: Logger;
+  /** Default: openLake(config). Closed by stop(). */
+  lake?: LakeStorage;
+  /** Default: a DuckDB encoder. Closed by stop(). */
+  encoder?: ParquetEncoder;
+}
+
+/** See the module documentation. Lifecycle: `start()` once, then `stop()` once. */
+export class BronzeWriter {
+  readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0 };
+  /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
+  readonly crashed: Promise<Error>;
+
+  private readonly config: Config;
+  private readonly settings: Config['bronze'];
+  private readonly policy: RotationPolicy;
+  private readonly logger: Logger;
+  private readonly lake: LakeStorage;
+  private encoder: ParquetEncoder | undefined;
+  private readonly kafka: Kafka;
+  private readonly admin: Admin;
+  private readonly producer: Producer;
+  private readonly consumer: Consumer;
+  private readonly deadLetters: DeadLetterPublisher;
+  private readonly dlqTopicsReady = new Set<string>();
+  private readonly states = new Map<string, PartitionState>();
+  private readonly flushes = new Set<Promise<void>>();
+  private readonly slots: Slots;
+  private readonly abort = new AbortController();
+  private assigned: Set<string> | undefined;
+  private subscribed: string[] = [];
+  private bufferedBytes = 0;
+  private sealedUnflushed = 0;
+  private paused = false;
+  private draining = false;
+  private stopping: Promise<StopResult> | undefined;
+  private restarting: Promise<void> | undefined;
+  private commitRunning: Promise<void> | undefined;
+  private commitAgain = false;
+  private timers: NodeJS.Timeout[] = [];
+  private lastProgressAt = Date.now();
+  private resolveCrashed!: (err: Error) => void;
+
+  constructor(options: BronzeWriterOptions) {
+    this.config = options.config;
+    this.settings = options.config.bronze;
+    this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
+    this.logger = options.logger;
+    this.lake = options.lake ?? openLake(options.config);
+    this.encoder = options.encoder;
+    this.slots = new Slots(this.settings.uploadConcurrency);
+    this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
+    this.kafka = new Kafka({
+      clientId: `${this.config.kafka.clientId}-${SERVICE_NAME}`,
+      brokers: this.config.kafka.brokers,
+      logLevel: kafkaLogLevel.INFO,
+      logCreator: kafkaLogCreator(this.logger),
+    });
+    this.admin = this.kafka.admin();
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.consumer = this.kafka.consumer({
+      groupId: this.settings.consumerGroup,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      maxBytes: 16 * 1024 * 1024,
+      maxWaitTimeInMs: 500,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3_000,
+    });
+    this.deadLetters = new DeadLetterPublisher(this.producer, SERVICE_NAME);
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onAssignment(event.payload.memberAssignment));
+    this.consumer.on(this.consumer.events.CRASH, (event) => {
+      const { error, restart } = event.payload;
+      if (restart) {
+        this.logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
+      } else if (!this.draining) {
+        this.logger.error({ err: error }, 'consumer stopped for good');
+        this.resolveCrashed(error);
+      }
+    });
+  }
+
+  /**
+   * Connects, waits until at least one topic to consume exists, joins the group and starts
+   * consuming. @throws when Kafka cannot be reached (after kafkajs' retries) or DuckDB fails.
+   */
+  async start(): Promise<void> {
+    this.encoder ??= await DuckDbParquetEncoder.open();
+    await this.admin.connect();
+    await this.producer.connect();
+    await this.consumer.connect();
+    const topics = await this.waitForTopics();
+    if (this.stopping) return;
+    await this.subscribeAndRun(topics);
+    const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.maxAgeMs / 4)));
+    this.timers.push(setInterval(() => this.tick(), tickMs));
+    if (!this.settings.topics) this.timers.push(setInterval(() => void this.refreshTopics(), this.settings.topicRefreshMs));
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stops consuming, seals every open segment, stores what can be
+   * stored within `shutdownTimeoutMs`, commits the stored offsets, disconnects.
+   * Idempotent: later calls return the first call's result.
+   */
+  stop(): Promise<StopResult> {
+    this.stopping ??= this.stopNow();
+    return this.stopping;
+  }
+
+  private async stopNow(): Promise<StopResult> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.restarting?.catch(() => undefined);
+    const stored = await this.drain(this.settings.shutdownTimeoutMs);
+    const abandoned = this.sealedUnflushed;
+    if (!stored) this.logger.error({ abandonedSegments: abandoned }, 'shutdown timeout: some buffered rows were not stored; their offsets stay uncommitted and will be re-read');
+    await this.consumer.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'consumer disconnect failed'));
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+    await this.encoder?.close();
+    this.lake.close();
+    this.logger.info({ ...this.stats, maxRssBytes: process.resourceUsage().maxRSS * 1024 }, 'bronze writer stopped');
+    return { complete: stored, abandonedSegments: abandoned };
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Topics and group membership
+
+  private async listSelectedTopics(): Promise<string[]> {
+    return selectTopics(await this.admin.listTopics(), this.settings);
+  }
+
+  private async waitForTopics(): Promise<string[]> {
+    let warned = false;
+    for (;;) {
+      const topics = await this.listSelectedTopics();
+      const missing = this.settings.topics?.filter((t) => !topics.includes(t)) ?? [];
+      if (topics.length > 0 && missing.length === 0) return topics;
+      if (!warned) {
+        this.logger.info({ pattern: this.settings.topicPattern.source, topics: this.settings.topics, missing }, 'waiting for the topics to be created');
+        warned = true;
+      }
+      if (this.stopping) return topics;
+      await sleep(Math.min(this.settings.topicRefreshMs, 2000));
+    }
+  }
+
+  private async subscribeAndRun(topics: string[]): Promise<void> {
+    await this.consumer.subscribe({ topics, fromBeginning: true });
+    this.subscribed = topics;
+    this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url }, 'consuming');
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 2,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+  }
+
+  /** New topics matching the pattern: store and commit what is buffered, then re-subscribe. */
+  private async refreshTopics(): Promise<void> {
+    if (this.stopping || this.restarting) return;
+    let topics: string[];
+    try {
+      topics = await this.listSelectedTopics();
+    } catch (err) {
+      this.logger.warn({ err }, 'cannot list topics');
+      return;
+    }
+    const added = topics.filter((t) => !this.subscribed.includes(t));
+    if (added.length === 0) return;
+    this.restarting = (async () => {
+      this.logger.info({ added }, 'new topics: re-subscribing');
+      await this.drain(Number.POSITIVE_INFINITY);
+      await this.consumer.stop();
+      this.states.clear();
+      this.assigned = undefined;
+      this.paused = false;
+      this.draining = false;
+      if (!this.stopping) await this.subscribeAndRun([...new Set([...this.subscribed, ...topics])].sort());
+    })().finally(() => (this.restarting = undefined));
+    await this.restarting.catch((err: unknown) => this.logger.error({ err }, 're-subscription failed'));
+  }
+
+  /**
+   * After every join: partitions no longer ours drop their open segment (the new owner re-reads
+   * it from the committed offset) and never commit again; kept partitions keep their state.
+   */
+  private onAssignment(memberAssignment: Record<string, number[]>): void {
+    const assigned = new Set<string>();
+    for (const [topic, partitions] of Object.entries(memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
+    for (const [key, st] of this.states) {
+      if (assigned.has(key)) continue;
+      st.revoked = true;
+      if (st.open) this.bufferedBytes -= st.open.bytes;
+      st.open = null;
+      this.states.delete(key);
+    }
+    this.assigned = assigned;
+    this.logger.info({ assignment: memberAssignment }, 'partitions assigned');
+  }
+
+  private stateFor(topic: string, partition: number): PartitionState | undefined {
+    const key = `${topic}/${partition}`;
+    let st = this.states.get(key);
+    if (st) return st;
+    if (this.assigned && !this.assigned.has(key)) return undefined;
+    st = {
+      key,
+      topic,
+      partition,
+      open: null,
+      nextOffset: null,
+      durableNext: null,
+      committedNext: null,
+      flushChain: Promise.resolve(),
+      broken: false,
+      revoked: false,
+      ranges: new RecordedRanges(this.lake, topic, partition, this.logger),
+    };
+    this.states.set(key, st);
+    return st;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Consuming
+
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const { topic, partition } = batch;
+    const st = this.stateFor(topic, partition);
+    if (!st || this.draining) return;
+    for (const message of batch.messages) {
+      if (!isRunning() || isStale() || this.draining || st.revoked) return;
+      const offset = Number(message.offset);
+      if (st.nextOffset !== null && offset < st.nextOffset) {
+        resolveOffset(message.offset);
+        continue;
+      }
+      const timestampMs = Number(message.timestamp);
+      const decoded = decodeBronzeMessage({ offset, timestampMs, key: message.key, value: message.value });
+      if (decoded.kind === 'undecodable') {
+        await this.publishDeadLetter(topic, partition, message, decoded.reason, decoded.detail);
+        if (this.draining || st.revoked) return;
+      }
+      if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
+      if (!st.open) {
+        const boundary = await st.ranges.boundaryFor(offset);
+        if (this.draining || st.revoked) return;
+        st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary);
+      }
+      const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
+      const now = Date.now();
+      st.open.add(offset, timestampMs, decoded.kind === 'row' ? decoded.row : null, bytes, now);
+      this.bufferedBytes += bytes;
+      this.stats.messages++;
+      if (decoded.kind === 'row') this.stats.rows++;
+      else if (decoded.kind === 'tombstone') this.stats.tombstones++;
+      st.nextOffset = offset + 1;
+      resolveOffset(message.offset);
+      const reason = st.open.sealReason(now);
+      if (reason) this.seal(st, reason);
+    }
+    this.applyBackpressure();
+    await heartbeat();
+  }
+
+  private async publishDeadLetter(topic: string, partition: number, message: EachBatchPayload['batch']['messages'][number], reason: string, detail: string): Promise<void> {
+    this.logger.warn({ topic, partition, offset: message.offset, reason, detail }, 'undecodable message: dead-lettering');
+    await pRetry(
+      async () => {
+        if (!this.dlqTopicsReady.has(topic)) {
+          await ensureDeadLetterTopic(this.admin, topic, this.config.kafka.topicPartitions);
+          this.dlqTopicsReady.add(topic);
+        }
+        await this.deadLetters.publish(
+          { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers },
+          reason,
+          detail,
+        );
+      },
+      { retries: 5, minTimeout: 200, signal: this.abort.signal },
+    );
+    this.stats.deadLetters++;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Sealing and flushing
+
+  private seal(st: PartitionState, reason: SealReason): void {
+    const open = st.open;
+    if (!open || open.isEmpty) return;
+    st.open = null;
+    const segment = open.seal(reason);
+    this.sealedUnflushed++;
+    const flush = st.flushChain.then(() => this.flush(st, segment));
+    st.flushChain = flush;
+    this.flushes.add(flush);
+    void flush.finally(() => this.flushes.delete(flush));
+  }
+
+  /** Runs `op` until it succeeds, with exponential backoff; rejects only when aborted (shutdown). */
+  private retrying<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return pRetry(op, {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 500,
+      maxTimeout: 10_000,
+      factor: 2,
+      randomize: true,
+      signal: this.abort.signal,
+      shouldRetry: () => !this.abort.signal.aborted,
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        this.logger[attemptNumber === 1 ? 'warn' : 'debug']({ err: error, attempt: attemptNumber }, `${what} failed; retrying`);
+      },
+    });
+  }
+
+  /** Stores one segment (Parquet, then manifest), then marks its offsets durable. Never rejects. */
+  private async flush(st: PartitionState, segment: Segment): Promise<void> {
+    try {
+      if (st.broken || this.abort.signal.aborted) {
+        st.broken = true;
+        return;
+      }
+      // A revoked partition's new owner re-reads these offsets from the last commit.
+      if (segment.rows.length > 0 && !st.revoked) await this.store(segment);
+      this.sealedUnflushed--;
+      this.bufferedBytes -= segment.bytes;
+      if (st.revoked) return;
+      st.durableNext = segment.lastOffset + 1;
+      const crashAfter = this.settings.crashBeforeCommitAfterFiles;
+      if (crashAfter > 0 && this.stats.files >= crashAfter) {
+        this.logger.warn({ files: this.stats.files }, 'BRONZE_TEST_CRASH_BEFORE_COMMIT: killing this process before the commit');
+        process.kill(process.pid, 'SIGKILL');
+      }
+      void this.requestCommit();
+      this.applyBackpressure();
+    } catch (err) {
+      st.broken = true;
+      if (!this.abort.signal.aborted) this.logger.error({ err, topic: segment.topic, partition: segment.partition }, 'flush failed');
+    }
+  }
+
+  private async store(segment: Segment): Promise<void> {
+    await this.slots.acquire();
+    try {
+      const key = bronzeObjectKey(segment, segment.firstTimestampMs);
+      const body = await this.retrying(`encode ${key}`, () => this.encoder!.encode({ topic: segment.topic, partition: segment.partition, rows: segment.rows, ingestedAt: new Date() }));
+      await this.retrying(`put ${key}`, () => this.lake.put(key, body));
+      const entry: BronzeManifestEntry = {
+        key,
+        topic: segment.topic,
+        partition: segment.partition,
+        firstOffset: segment.firstOffset,
+        lastOffset: segment.lastOffset,
+        rows: segment.rows.length,
+        bytes: body.length,
+        minKafkaTimestampMs: segment.minTimestampMs,
+        maxKafkaTimestampMs: segment.maxTimestampMs,
+        writtenAt: new Date().toISOString(),
+      };
+      const mKey = manifestKey(segment);
+      await this.retrying(`put ${mKey}`, () => this.lake.put(mKey, Buffer.from(JSON.stringify(entry))));
+      this.stats.files++;
+      this.stats.fileBytes += body.length;
+      this.logger.debug({ key, rows: entry.rows, bytes: entry.bytes, sealedBy: segment.sealedBy }, 'stored');
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Committing
+
+  /** Commits every durable, uncommitted offset; coalesces concurrent requests. */
+  private requestCommit(): Promise<void> {
+    if (this.commitRunning) {
+      this.commitAgain = true;
+      return this.commitRunning;
+    }
+    this.commitRunning = (async () => {
+      do {
+        this.commitAgain = false;
+        await this.commitOnce();
+      } while (this.commitAgain);
+    })().finally(() => (this.commitRunning = undefined));
+    return this.commitRunning;
+  }
+
+  private async commitOnce(): Promise<void> {
+    const due = [...this.states.values()].filter((st) => !st.revoked && st.durableNext !== null && st.durableNext !== st.committedNext);
+    if (due.length === 0) return;
+    const offsets = due.map((st) => ({ topic: st.topic, partition: st.partition, offset: String(st.durableNext) }));
+    try {
+      await this.consumer.commitOffsets(offsets);
+      for (const [i, st] of due.entries()) st.committedNext = Number(offsets[i]!.offset);
+      this.stats.commits++;
+    } catch (err) {
+      // Usually a rebalance in progress: the tick retries, and the data is stored either way.
+      this.logger.warn({ err, offsets }, 'offset commit failed; will retry');
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Periodic work, back-pressure, draining
+
+  private tick(): void {
+    const now = Date.now();
+    for (const st of this.states.values()) {
+      const reason = st.open?.sealReason(now);
+      if (reason) this.seal(st, reason);
+    }
+    this.applyBackpressure();
+    void this.requestCommit();
+    if (now - this.lastProgressAt >= 10_000) {
+      this.lastProgressAt = now;
+      this.logger.info(
+        { ...this.stats, bufferedBytes: this.bufferedBytes, unflushedSegments: this.sealedUnflushed, paused: this.paused, partitions: this.states.size },
+        'progress',
+      );
+    }
+  }
+
+  private applyBackpressure(): void {
+    if (this.draining || this.stopping) return;
+    const max = this.settings.maxBufferedBytes;
+    if (this.bufferedBytes > max) {
+      if (!this.paused) {
+        this.paused = true;
+        this.setPaused(true);
+        this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer full: pausing partitions');
+      }
+      // Nothing in flight would ever free memory: write the largest open segment now.
+      if (this.sealedUnflushed === 0) {
+        let largest: PartitionState | undefined;
+        for (const st of this.states.values()) if (st.open && (!largest || st.open.bytes > largest.open!.bytes)) largest = st;
+        if (largest) this.seal(largest, 'forced');
+      }
+    } else if (this.paused && this.bufferedBytes <= max / 2) {
+      this.paused = false;
+      this.setPaused(false);
+      this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer drained: resuming partitions');
+    }
+  }
+
+  private setPaused(paused: boolean): void {
+    const topics = this.subscribed.map((topic) => ({ topic }));
+    try {
+      if (paused) this.consumer.pause(topics);
+      else this.consumer.resume(topics);
+    } catch (err) {
+      this.logger.warn({ err }, paused ? 'pause failed' : 'resume failed');
+    }
+  }
+
+  /**
+   * Stops taking messages, seals every open segment and waits up to `timeoutMs` for all
+   * flushes, then commits what is stored. @returns true when everything was stored.
+   */
+  private async drain(timeoutMs: number): Promise<boolean> {
+    this.draining = true;
+    this.setPaused(true);
+    for (const st of this.states.values()) this.seal(st, 'forced');
+    const all = Promise.all([...this.flushes]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = Number.isFinite(timeoutMs)
+      ? await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), timeoutMs)))])
+      : await all.then(() => false);
+    clearTimeout(timer);
+    if (timedOut) {
+      this.abort.abort(new Error('shutdown timeout'));
+      await all;
+    }
+    await this.requestCommit();
+    return !timedOut && this.sealedUnflushed === 0;
+  }
+}
