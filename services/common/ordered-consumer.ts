@@ -125,6 +125,8 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     groupId,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: heartbeatIntervalMs,
+    // Long-poll bound: a stop waits for the fetch in flight; new messages still arrive at once.
+    maxWaitTimeInMs: 1_000,
   });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
