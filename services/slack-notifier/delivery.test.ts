@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffMs, classifyFailure, parseRetryAfter, PostPacer } from './delivery.ts';
+import { backoffMs, classifyFailure, parseRetryAfter } from './delivery.ts';
 
 describe('parseRetryAfter', () => {
   it('reads delay-seconds and HTTP-dates', () => {
@@ -21,36 +21,6 @@ describe('classifyFailure', () => {
     expect(classifyFailure(400, 'invalid_blocks', null)).toEqual({ kind: 'permanent', reason: 'slack_http_400', detail: 'HTTP 400: invalid_blocks' });
     expect(classifyFailure(404, 'no_service', null)).toMatchObject({ kind: 'permanent', reason: 'slack_http_404' });
     expect(classifyFailure(410, 'channel_is_archived', null)).toMatchObject({ kind: 'permanent', reason: 'slack_http_410' });
-  });
-});
-
-describe('PostPacer', () => {
-  it('lets one post per second through at 1/s', () => {
-    const pacer = new PostPacer(1, 1, 0);
-    expect(pacer.waitMs(0)).toBe(0);
-    pacer.take(0);
-    expect(pacer.waitMs(0)).toBe(1_000);
-    expect(pacer.waitMs(400)).toBe(600);
-    expect(pacer.waitMs(1_000)).toBe(0);
-    pacer.take(1_000);
-    expect(pacer.waitMs(1_500)).toBe(500);
-  });
-  it('allows a burst, then paces', () => {
-    const pacer = new PostPacer(2, 3, 0);
-    for (let i = 0; i < 3; i++) {
-      expect(pacer.waitMs(0)).toBe(0);
-      pacer.take(0);
-    }
-    expect(pacer.waitMs(0)).toBe(500);
-  });
-  it('holds every post until Retry-After is over, then lets one through', () => {
-    const pacer = new PostPacer(1, 5, 0);
-    pacer.take(0);
-    pacer.holdUntil(30_000);
-    expect(pacer.waitMs(1_000)).toBe(29_000);
-    expect(pacer.waitMs(30_000)).toBe(0);
-    pacer.take(30_000);
-    expect(pacer.waitMs(30_000)).toBe(1_000);
   });
 });
 

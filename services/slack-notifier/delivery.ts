@@ -1,6 +1,6 @@
 /**
- * Delivery rules for Slack incoming webhooks (pure): pacing, Retry-After, and which failures are
- * retried.
+ * Delivery rules for Slack incoming webhooks (pure): Retry-After, which failures are retried, and
+ * the backoff. Pacing is services/common/token-bucket.ts.
  *
  * Source: Slack docs, "Rate limits" (incoming webhooks: about 1 message per second per webhook,
  * short bursts tolerated; over the limit Slack answers HTTP 429 with a Retry-After header in
@@ -46,51 +46,6 @@ export function classifyFailure(
   if (status === 429) return { kind: 'rate-limited', retryAfterMs: retryAfterMs ?? fallbackRetryAfterMs };
   if (status >= 500 || status === 408) return { kind: 'transient', detail: `HTTP ${status} ${body}`.trim() };
   return { kind: 'permanent', reason: `slack_http_${status}`, detail: `HTTP ${status}: ${body || '(empty body)'}`.slice(0, 500) };
-}
-
-/**
- * Token bucket pacing posts to `ratePerSecond` with bursts of up to `burst` (Slack's incoming
- * webhook limit is about 1 per second). Time is passed in, so the rule is testable without
- * waiting.
- */
-export class PostPacer {
-  private tokens: number;
-  private lastMs: number;
-
-  constructor(
-    private readonly ratePerSecond: number,
-    private readonly burst: number,
-    nowMs = Date.now(),
-  ) {
-    this.tokens = burst;
-    this.lastMs = nowMs;
-  }
-
-  private refill(nowMs: number): void {
-    if (nowMs <= this.lastMs) return;
-    this.tokens = Math.min(this.burst, this.tokens + ((nowMs - this.lastMs) * this.ratePerSecond) / 1000);
-    this.lastMs = nowMs;
-  }
-
-  /** Milliseconds to wait before the next post may start (0 = now). */
-  waitMs(nowMs = Date.now()): number {
-    this.refill(nowMs);
-    const held = Math.max(0, this.lastMs - nowMs);
-    if (this.tokens >= 1) return held;
-    return held + Math.ceil(((1 - this.tokens) * 1000) / this.ratePerSecond);
-  }
-
-  /** Records a post starting now; call after waiting {@link waitMs}. */
-  take(nowMs = Date.now()): void {
-    this.refill(nowMs);
-    this.tokens -= 1;
-  }
-
-  /** After a 429: nothing is posted before `untilMs`, then one post may go at once. */
-  holdUntil(untilMs: number): void {
-    this.tokens = 1;
-    this.lastMs = Math.max(this.lastMs, untilMs);
-  }
 }
 
 /** Exponential backoff: `minMs * 2^retry`, capped at `maxMs`. */

@@ -17,7 +17,8 @@ import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
 import { buildAnnouncement } from './announcement.ts';
 import { decideActivityMessage } from './decide.ts';
-import { backoffMs, PostPacer } from './delivery.ts';
+import { backoffMs } from './delivery.ts';
+import { TokenBucket } from '../common/token-bucket.ts';
 import { AnnouncementLedger, EmployeeDirectory, type LedgerKey } from './ledger.ts';
 import { DryRunSink, SlackPostError, WebhookSink, type AnnouncementSink } from './sinks.ts';
 
@@ -88,7 +89,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
-  const pacer = new PostPacer(config.slack.ratePerSecond, config.slack.burst);
+  const pacer = new TokenBucket(config.slack.ratePerSecond, config.slack.burst);
 
   logger.info(
     { topic, group: config.slack.consumerGroup, target: sink.target, ...(sink instanceof DryRunSink ? { dryRunFile: sink.file } : { webhookHost: new URL(config.slack.webhookUrl ?? 'http://x').host }) },
