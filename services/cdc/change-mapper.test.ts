@@ -8,7 +8,7 @@ const lookup = (oid: number) => BUILTIN_TYPES.get(oid);
 const COMMIT_MS = Date.UTC(2024, 0, 1, 8, 30, 0, 123);
 const NOW = 1_700_000_000_999;
 
-const ACTIVITY_COLUMNS = [
+const ACTIVITY_COLUMNS: { name: string; typeOid: number; key?: boolean }[] = [
   { name: 'activity_id', typeOid: 20, key: true },
   { name: 'employee_id', typeOid: 23, key: true },
   { name: 'started_at', typeOid: 1184, key: true },

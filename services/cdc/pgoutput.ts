@@ -295,7 +295,8 @@ export function decodePgoutput(buf: Buffer): PgoutputMessage {
       const flags = r.u8();
       const lsn = r.u64();
       const prefix = r.cstring();
-      return { tag: 'message', transactional: (flags & 1) === 1, lsn, prefix, content: r.bytes(r.i32()) };
+      // Copied: the driver reuses its receive buffer once this callback returns.
+      return { tag: 'message', transactional: (flags & 1) === 1, lsn, prefix, content: Buffer.from(r.bytes(r.i32())) };
     }
     default:
       throw new PgoutputDecodeError(`unknown pgoutput message type 0x${tag.toString(16)}`);

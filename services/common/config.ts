@@ -121,6 +121,7 @@ const envSchema = z.object({
   BRONZE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   BRONZE_TOPIC_REFRESH_S: z.coerce.number().positive().default(30),
   BRONZE_SHUTDOWN_TIMEOUT_S: z.coerce.number().positive().default(30),
+  BRONZE_SESSION_TIMEOUT_S: z.coerce.number().min(6).max(300).default(30),
   BRONZE_TEST_CRASH_BEFORE_COMMIT: z.coerce.number().int().min(0).default(0),
 
   // CDC service (services/cdc, services/cdc/README.md).
@@ -141,6 +142,18 @@ const envSchema = z.object({
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
+
+  // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
+  BATCH_STATE_DIR: nonEmpty.default('data/batch'),
+  BATCH_SILVER_DB: z.string().trim().min(1).optional(),
+  BATCH_GOLD_DB: nonEmpty.default('data/gold.duckdb'),
+  BATCH_RUN_LOG: z.string().trim().min(1).optional(),
+  BATCH_REPORT_DIR: z.string().trim().min(1).optional(),
+  BATCH_RULES_FILE: nonEmpty.default('config/rules.json'),
+  BATCH_THREADS: z.coerce.number().int().min(1).max(256).optional(),
+  BATCH_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as "4GB"').optional(),
+  BATCH_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  BATCH_RECONCILE_SOURCE: bool.default(false),
 
   STACK_DIR: nonEmpty.default('.local/stack'),
   LAKEHOUSE_CACHE_DIR: z.string().optional(),
@@ -230,6 +243,8 @@ export interface Config {
     uploadConcurrency: number;
     topicRefreshMs: number;
     shutdownTimeoutMs: number;
+    /** Kafka group session timeout: how long a crashed instance holds its partitions. */
+    sessionTimeoutMs: number;
     /** Test hook: 0 = off; N = SIGKILL itself after the N-th stored file, before committing its offsets. */
     crashBeforeCommitAfterFiles: number;
   };
@@ -254,6 +269,28 @@ export interface Config {
     maxPendingEvents: number;
     /** Larger values go to <topic>.dlq with a reason instead of the topic. */
     maxMessageBytes: number;
+  };
+  batch: {
+    /** Directory of the batch job's own state (silver-state.duckdb, run_log.jsonl, reports/, tmp/). */
+    stateDir: string;
+    /** DuckDB file holding silver (current state, history, quarantine) and run_log; default <stateDir>/silver-state.duckdb. */
+    silverDb: string;
+    /** gold.duckdb that Power BI reads; rebuilt aside and swapped in by rename. */
+    goldDb: string;
+    /** Append-only JSON-lines copy of run_log (one line per run, failed runs included). */
+    runLogFile: string;
+    /** Quality reports: <runId>.json and latest.json. */
+    reportDir: string;
+    /** Versioned business rules (config/rules.json). */
+    rulesFile: string;
+    /** DuckDB worker threads; undefined = DuckDB's default (one per core). */
+    threads: number | undefined;
+    /** DuckDB memory_limit, e.g. "4GB"; undefined = DuckDB's default (80 % of RAM). */
+    memoryLimit: string | undefined;
+    /** Parallel downloads of bronze objects from an s3:// lake. */
+    downloadConcurrency: number;
+    /** Also compare silver row counts with PostgreSQL's tables (needs the cdc role's SELECT). */
+    reconcileSource: boolean;
   };
 }
 
@@ -359,6 +396,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       uploadConcurrency: e.BRONZE_UPLOAD_CONCURRENCY,
       topicRefreshMs: Math.round(e.BRONZE_TOPIC_REFRESH_S * 1000),
       shutdownTimeoutMs: Math.round(e.BRONZE_SHUTDOWN_TIMEOUT_S * 1000),
+      sessionTimeoutMs: Math.round(e.BRONZE_SESSION_TIMEOUT_S * 1000),
       crashBeforeCommitAfterFiles: e.BRONZE_TEST_CRASH_BEFORE_COMMIT,
     },
     cdc: {
@@ -378,6 +416,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
     },
+    batch: (() => {
+      const stateDir = path.resolve(REPO_ROOT, e.BATCH_STATE_DIR);
+      return {
+        stateDir,
+        silverDb: path.resolve(REPO_ROOT, e.BATCH_SILVER_DB ?? path.join(stateDir, 'silver-state.duckdb')),
+        goldDb: path.resolve(REPO_ROOT, e.BATCH_GOLD_DB),
+        runLogFile: path.resolve(REPO_ROOT, e.BATCH_RUN_LOG ?? path.join(stateDir, 'run_log.jsonl')),
+        reportDir: path.resolve(REPO_ROOT, e.BATCH_REPORT_DIR ?? path.join(stateDir, 'reports')),
+        rulesFile: path.resolve(REPO_ROOT, e.BATCH_RULES_FILE),
+        threads: e.BATCH_THREADS,
+        memoryLimit: e.BATCH_MEMORY_LIMIT,
+        downloadConcurrency: e.BATCH_DOWNLOAD_CONCURRENCY,
+        reconcileSource: e.BATCH_RECONCILE_SOURCE,
+      };
+    })(),
   };
 }
 

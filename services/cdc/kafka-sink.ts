@@ -1,0 +1,270 @@
+/**
+ * Kafka side of the CDC service: creates the topics, writes events in order with an idempotent
+ * producer and acks=all, and reports which events the broker acknowledged.
+ *
+ * Ordering and acknowledgement: one produce request is in flight at a time, so requests complete
+ * in the order the events were pushed, and a request that fails is never overtaken by a later one.
+ * Events pushed while a request is in flight form the next request (up to CDC_BATCH_MAX_EVENTS),
+ * which is how batching grows with load; an idle sink waits CDC_LINGER_MS for company.
+ * Partitioning is by key with kafkajs' Java-compatible murmur2 partitioner, so all changes of a
+ * row share a partition; explicit partitions are used for keyless tables and TRUNCATE fan-out.
+ *
+ * A value above CDC_MAX_MESSAGE_BYTES is not dropped: `<topic>.dlq` gets a summary (key, LSN,
+ * size) with `dlq.*` reason headers, as services/common/dead-letter.ts does for consumers.
+ */
+import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Message, type Producer, type TopicMessages } from 'kafkajs';
+import type { Logger } from '../common/logger.ts';
+import { deadLetterTopic } from '../common/dead-letter.ts';
+import type { OutgoingEvent } from './change-mapper.ts';
+
+export interface SinkOptions {
+  brokers: string[];
+  clientId: string;
+  partitions: number;
+  batchMaxEvents: number;
+  lingerMs: number;
+  compression: 'none' | 'gzip';
+  maxPendingEvents: number;
+  maxMessageBytes: number;
+}
+
+/** Called once per pushed event when the broker acknowledged it (for every partition copy). */
+export type AckCallback<T> = (tokens: T[]) => void;
+
+interface Pending<T> {
+  event: OutgoingEvent;
+  token: T;
+}
+
+/** kafkajs log lines go to pino, at warn and above. */
+function kafkaLogCreator(logger: Logger) {
+  return () => ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+    const { message, ...rest } = log;
+    if (level <= KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message);
+    else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: rest }, message);
+  };
+}
+
+export class KafkaSink<T> {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private readonly partitionCounts = new Map<string, number>();
+  private queue: Pending<T>[] = [];
+  private inFlight = 0;
+  private sending = false;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private failure: Error | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private capacityWaiters: (() => void)[] = [];
+  private failureListeners: ((err: Error) => void)[] = [];
+
+  constructor(
+    private readonly options: SinkOptions,
+    private readonly onAck: AckCallback<T>,
+    private readonly logger: Logger,
+    private readonly onSent: (events: OutgoingEvent[], ms: number) => void = () => undefined,
+  ) {
+    this.kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: KafkaLogLevel.WARN, logCreator: kafkaLogCreator(logger) });
+    this.producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects the producer and admin client. */
+  async connect(): Promise<void> {
+    await this.admin.connect();
+    await this.producer.connect();
+  }
+
+  /**
+   * Creates missing topics (and their `.dlq`) with the configured partition count; learns the
+   * partition count of existing ones (an existing topic keeps its count; a difference is logged).
+   */
+  async ensureTopics(topics: string[]): Promise<void> {
+    const wanted = [...new Set(topics.flatMap((t) => [t, deadLetterTopic(t)]))];
+    const existing = new Set(await this.admin.listTopics());
+    const missing = wanted.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions })) });
+      this.logger.info({ topics: missing, partitions: this.options.partitions }, 'created topics');
+    }
+    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
+    for (const t of meta.topics) {
+      this.partitionCounts.set(t.name, t.partitions.length);
+      if (t.partitions.length !== this.options.partitions && !t.name.endsWith('.dlq')) {
+        this.logger.warn({ topic: t.name, partitions: t.partitions.length, configured: this.options.partitions }, 'existing topic has a different partition count; keeping it');
+      }
+    }
+  }
+
+  /** Events pushed and not yet acknowledged. */
+  pending(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  /** True while the pending count is below CDC_MAX_PENDING_EVENTS. */
+  hasCapacity(): boolean {
+    return this.pending() < this.options.maxPendingEvents;
+  }
+
+  /** Resolves when there is capacity again (or at once); rejects if the sink failed. */
+  waitForCapacity(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.hasCapacity()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.capacityWaiters.push(() => (this.failure ? reject(this.failure) : resolve()));
+    });
+  }
+
+  /** Registers a listener for a fatal produce failure (non-retriable error from the broker). */
+  onFailure(listener: (err: Error) => void): void {
+    this.failureListeners.push(listener);
+  }
+
+  /**
+   * Queues one event; `token` comes back through the ack callback once the broker acknowledged it.
+   * @throws the sink's failure, once it has failed.
+   */
+  push(event: OutgoingEvent, token: T): void {
+    if (this.failure) throw this.failure;
+    this.queue.push({ event, token });
+    this.schedule();
+  }
+
+  /** Resolves when every pushed event is acknowledged; rejects if the sink failed. */
+  flush(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.pending() === 0) return Promise.resolve();
+    if (this.lingerTimer) {
+      clearTimeout(this.lingerTimer);
+      this.lingerTimer = null;
+      void this.sendNext();
+    }
+    return new Promise((resolve, reject) => {
+      this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve()));
+    });
+  }
+
+  async disconnect(): Promise<void> {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.sending) return;
+    if (this.queue.length >= this.options.batchMaxEvents || this.options.lingerMs === 0) {
+      if (this.lingerTimer) {
+        clearTimeout(this.lingerTimer);
+        this.lingerTimer = null;
+      }
+      if (this.options.lingerMs === 0) {
+        this.sending = true;
+        setImmediate(() => {
+          this.sending = false;
+          void this.sendNext();
+        });
+      } else {
+        void this.sendNext();
+      }
+      return;
+    }
+    if (!this.lingerTimer) {
+      this.lingerTimer = setTimeout(() => {
+        this.lingerTimer = null;
+        void this.sendNext();
+      }, this.options.lingerMs);
+    }
+  }
+
+  private async sendNext(): Promise<void> {
+    if (this.sending || this.failure || this.queue.length === 0) return;
+    this.sending = true;
+    const batch = this.queue.length <= this.options.batchMaxEvents ? this.queue : this.queue.slice(0, this.options.batchMaxEvents);
+    this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
+    this.inFlight = batch.length;
+    const started = Date.now();
+    try {
+      await this.producer.sendBatch({
+        acks: -1,
+        compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+        topicMessages: this.toTopicMessages(batch),
+      });
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    } finally {
+      this.inFlight = 0;
+      this.sending = false;
+    }
+    const events = batch.map((p) => p.event);
+    this.onSent(events, Date.now() - started);
+    this.onAck(batch.map((p) => p.token));
+    if (this.queue.length > 0) void this.sendNext();
+    this.wake();
+  }
+
+  private toTopicMessages(batch: Pending<T>[]): TopicMessages[] {
+    const byTopic = new Map<string, Message[]>();
+    const add = (topic: string, m: Message) => {
+      let list = byTopic.get(topic);
+      if (!list) byTopic.set(topic, (list = []));
+      list.push(m);
+    };
+    for (const { event } of batch) {
+      if (event.value !== null && Buffer.byteLength(event.value) > this.options.maxMessageBytes) {
+        add(deadLetterTopic(event.topic), this.oversizeSummary(event));
+        continue;
+      }
+      const base: Message = { key: event.key, value: event.value, ...(event.headers ? { headers: event.headers } : {}) };
+      if (event.allPartitions) {
+        const n = this.partitionCounts.get(event.topic) ?? this.options.partitions;
+        for (let p = 0; p < n; p++) add(event.topic, { ...base, partition: p });
+      } else {
+        add(event.topic, event.partition === undefined ? base : { ...base, partition: event.partition });
+      }
+    }
+    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  }
+
+  private oversizeSummary(event: OutgoingEvent): Message {
+    const size = Buffer.byteLength(event.value ?? '');
+    this.logger.error({ topic: event.topic, key: event.key, lsn: event.lsn.toString(), bytes: size }, 'event larger than CDC_MAX_MESSAGE_BYTES sent to the dead-letter topic');
+    return {
+      key: event.key,
+      value: JSON.stringify({ topic: event.topic, key: event.key, lsn: event.lsn.toString(), op: event.op, bytes: size }),
+      headers: {
+        'dlq.reason': 'message_too_large',
+        'dlq.detail': `value of ${size} bytes exceeds CDC_MAX_MESSAGE_BYTES=${this.options.maxMessageBytes}`,
+        'dlq.service': 'cdc',
+        'dlq.source.topic': event.topic,
+        'dlq.failed_at': new Date().toISOString(),
+      },
+    };
+  }
+
+  private fail(err: Error): void {
+    this.failure = err;
+    this.logger.error({ err }, 'producing to Kafka failed');
+    for (const l of this.failureListeners) l(err);
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.capacityWaiters.length > 0 && (this.hasCapacity() || this.failure)) {
+      const waiters = this.capacityWaiters;
+      this.capacityWaiters = [];
+      for (const w of waiters) w();
+    }
+    if (this.idleWaiters.length > 0 && (this.pending() === 0 || this.failure)) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * Prometheus metrics of the CDC service (prom-client), served at `GET /metrics` on
+ * CDC_METRICS_PORT, plus `GET /healthz`.
+ *
+ * - `cdc_events_total{topic,op}`: events acknowledged by the broker (op c/u/d/r/t/tombstone).
+ * - `cdc_events_per_second`: acknowledged events per second over the last 10 s.
+ * - `cdc_replication_lag_bytes`: pg_current_wal_lsn() - confirmed_flush_lsn of the slot, read at
+ *   scrape time (and every heartbeat).
+ * - `cdc_last_received_lsn`, `cdc_confirmed_lsn`: LSNs as numbers (exact below 2^53).
+ * - `cdc_errors_total{kind}`: produce failures, unrenderable values, unknown types, stream errors.
+ * - `cdc_pending_events`: events waiting for the broker's acknowledgement.
+ * - `cdc_snapshot_rows_total{table}`, plus the default process metrics (RSS, CPU, event loop lag).
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import client from 'prom-client';
+
+export class CdcMetrics {
+  readonly registry = new client.Registry();
+  readonly events = new client.Counter({ name: 'cdc_events_total', help: 'Events acknowledged by the broker', labelNames: ['topic', 'op'], registers: [this.registry] });
+  readonly eventsPerSecond = new client.Gauge({ name: 'cdc_events_per_second', help: 'Acknowledged events per second over the last 10 s', registers: [this.registry] });
+  readonly lagBytes: client.Gauge;
+  readonly lastReceivedLsn = new client.Gauge({ name: 'cdc_last_received_lsn', help: 'Last LSN received from PostgreSQL', registers: [this.registry] });
+  readonly confirmedLsn = new client.Gauge({ name: 'cdc_confirmed_lsn', help: 'Last LSN confirmed to PostgreSQL', registers: [this.registry] });
+  readonly errors = new client.Counter({ name: 'cdc_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
+  readonly pendingEvents = new client.Gauge({ name: 'cdc_pending_events', help: 'Events awaiting broker acknowledgement', registers: [this.registry] });
+  readonly snapshotRows = new client.Counter({ name: 'cdc_snapshot_rows_total', help: 'Snapshot rows read', labelNames: ['table'], registers: [this.registry] });
+
+  private readonly window: { at: number; count: number }[] = [];
+  private server: http.Server | null = null;
+  private lagReader: (() => Promise<number | null>) | null = null;
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.registry });
+    const readLag = () => this.readLag();
+    this.lagBytes = new client.Gauge({
+      name: 'cdc_replication_lag_bytes',
+      help: 'pg_current_wal_lsn() - confirmed_flush_lsn of the slot, bytes (measured at scrape time)',
+      registers: [this.registry],
+      async collect() {
+        await readLag();
+      },
+    });
+  }
+
+  /** Sets how the replication lag is measured (a query on the source database). */
+  setLagReader(reader: () => Promise<number | null>): void {
+    this.lagReader = reader;
+  }
+
+  /** Measures the lag now and updates the gauge; null if it could not be read. */
+  async readLag(): Promise<number | null> {
+    if (!this.lagReader) return null;
+    try {
+      const lag = await this.lagReader();
+      if (lag !== null) this.lagBytes.set(lag);
+      return lag;
+    } catch {
+      this.errors.inc({ kind: 'lag_query' });
+      return null;
+    }
+  }
+
+  /** Counts acknowledged events (`counts` by topic and op) for the totals and the 10 s rate. */
+  acknowledged(byTopicOp: Map<string, number>, total: number): void {
+    for (const [k, n] of byTopicOp) {
+      const sep = k.lastIndexOf('|');
+      this.events.inc({ topic: k.slice(0, sep), op: k.slice(sep + 1) }, n);
+    }
+    const now = Date.now();
+    this.window.push({ at: now, count: total });
+    this.updateRate(now);
+  }
+
+  /** Recomputes the events-per-second gauge (also called on a timer so it decays when idle). */
+  updateRate(now = Date.now()): number {
+    while (this.window.length > 0 && this.window[0]!.at < now - 10_000) this.window.shift();
+    const sum = this.window.reduce((s, w) => s + w.count, 0);
+    const rate = sum / 10;
+    this.eventsPerSecond.set(rate);
+    return rate;
+  }
+
+  /**
+   * Serves /metrics and /healthz.
+   * @param port TCP port; 0 picks a free one.
+   * @returns the port actually bound.
+   */
+  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      if (req.url === '/metrics') {
+        this.registry
+          .metrics()
+          .then((body) => {
+            res.writeHead(200, { 'content-type': this.registry.contentType });
+            res.end(body);
+          })
+          .catch((err: Error) => {
+            res.writeHead(500);
+            res.end(err.message);
+          });
+      } else if (req.url === '/healthz') {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
