@@ -5,6 +5,7 @@
  */
 import type pg from 'pg';
 import type { TravelMode } from './commute.ts';
+import type { EmployeeHome } from './decide.ts';
 import type { DistanceResult, DistanceStatus } from './providers/types.ts';
 
 /** A `commute_distances` row as the worker writes it (metres, seconds). */
@@ -24,6 +25,18 @@ export type SaveOutcome = 'written' | 'unchanged' | 'employee_gone';
 
 export class CommuteStore {
   constructor(private readonly pool: pg.Pool) {}
+
+  /**
+   * The employee's current home fields (and nothing else) from `employees`.
+   * @returns null when the employee no longer exists.
+   */
+  async currentHome(employeeId: number): Promise<EmployeeHome | null> {
+    const r = await this.pool.query<EmployeeHome>(
+      'SELECT employee_id, home_address, home_postcode, home_city, home_lat, home_lon, commute_mode FROM employees WHERE employee_id = $1',
+      [employeeId],
+    );
+    return r.rows[0] ?? null;
+  }
 
   /**
    * A cached Google answer for this address and mode, if younger than `ttlDays`.

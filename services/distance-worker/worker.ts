@@ -3,7 +3,9 @@
  * home -> office `commute_distances` row per employee (README.md in this folder).
  *
  * Per message, in partition order: decide (decide.ts) -> for a new employee or a changed
- * address / commute mode: look the normalised address up in the cache, else ask the provider
+ * address / commute mode: read the employee's current home fields from PostgreSQL (so a replay
+ * of old events converges to the current address) -> look the normalised address up in the
+ * cache, else ask the provider
  * (paced; OVER_QUERY_LIMIT, 5xx and network errors retried with backoff, forever) -> upsert the
  * row (CDC captures it) -> the ordered consumer commits the offset. NOT_FOUND / ZERO_RESULTS are
  * rows with that status. A bad key stops the worker (at start-up: the probe); a request Google
@@ -17,7 +19,7 @@ import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-lette
 import type { Logger } from '../common/logger.ts';
 import { FatalConsumerError, ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
 import { TokenBucket } from '../common/token-bucket.ts';
-import { normaliseAddress, originAddress } from './commute.ts';
+import { normaliseAddress, originAddress, travelModeFor } from './commute.ts';
 import { decideEmployeeMessage } from './decide.ts';
 import { DistanceMatrixProvider } from './providers/distance-matrix.ts';
 import { OfflineProvider } from './providers/offline.ts';
@@ -175,13 +177,26 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
         logger.warn({ ...where, reason: decision.reason, detail: decision.detail }, 'dead-lettered');
         return;
       case 'remove':
-        if (await store.remove(decision.employeeId)) stats.removed += 1;
-        logger.info({ ...where, employeeId: decision.employeeId }, 'commute mode not computed (DISTANCE_OTHER_MODES=skip): row removed');
-        return;
       case 'compute':
         break;
     }
-    const { employee, mode } = decision;
+    // The event is the trigger; the employee's current state is the input, so a replay of old
+    // events converges to today's address and mode instead of replaying past ones into
+    // commute_distances (which CDC would capture).
+    const employeeId = decision.kind === 'remove' ? decision.employeeId : decision.employee.employee_id;
+    const employee = await store.currentHome(employeeId);
+    if (employee === null) {
+      stats.skipped += 1;
+      logger.info({ ...where, employeeId }, 'employee deleted meanwhile: nothing to compute');
+      return;
+    }
+    const mode = travelModeFor(employee.commute_mode, config.distance.otherModes);
+    if (mode === undefined) throw new Error(`employees.commute_mode ${JSON.stringify(employee.commute_mode)} of employee ${employeeId} is not an HR value`);
+    if (mode === null) {
+      if (await store.remove(employeeId)) stats.removed += 1;
+      logger.info({ ...where, employeeId }, 'commute mode not computed (DISTANCE_OTHER_MODES=skip): no row');
+      return;
+    }
     const origin = originAddress(employee);
     const addressKey = normaliseAddress(origin);
     const req: DistanceRequest = { origin, mode, originPoint: employee.home_lat !== null && employee.home_lon !== null ? { lat: employee.home_lat, lon: employee.home_lon } : null };
