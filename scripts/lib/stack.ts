@@ -40,7 +40,7 @@ export class StackError extends Error {
   }
 }
 
-type ServiceName = 'postgres' | 'kafka' | 'minio';
+export type ServiceName = 'postgres' | 'kafka' | 'minio';
 const SERVICES: ServiceName[] = ['postgres', 'kafka', 'minio'];
 
 interface ProcessRecord {
@@ -496,6 +496,37 @@ export async function stackUp(config: Config, say: Say = () => undefined): Promi
   );
   await ensureBucket(config, say);
   return endpoints(config);
+}
+
+/**
+ * Stops one server of the stack (by recorded pid), e.g. for a test that needs an outage.
+ * A no-op when it is not running.
+ */
+export async function stopService(config: Config, name: ServiceName, say: Say = () => undefined): Promise<void> {
+  const record = readState(config)[name];
+  if (record && isOurProcess(record)) {
+    say(`${name}: stopping pid ${record.pid}`);
+    await stopPid(record);
+  }
+  const state = readState(config);
+  delete state[name];
+  writeState(config, state);
+}
+
+/**
+ * Starts one server of the stack with the same command and data as {@link stackUp} and waits
+ * until it is healthy. A no-op when it is already running.
+ * @throws MissingBinaryError, StackError as stackUp.
+ */
+export async function startService(config: Config, name: ServiceName, say: Say = () => undefined): Promise<void> {
+  if (isOurProcess(readState(config)[name])) return;
+  const bins = resolveBinaries(config, [name]);
+  const record =
+    name === 'postgres' ? await startPostgres(config, bins, say) : name === 'kafka' ? await startKafka(config, bins, say) : await startMinio(config, bins);
+  const state = readState(config);
+  state[name] = record;
+  writeState(config, state);
+  say(`${name}: healthy (pid ${record.pid})`);
 }
 
 /** Stops the servers this stack started (by recorded pid), newest dependency first. */
