@@ -2,7 +2,8 @@
  * A Kafka consumer-group loop for services whose side effect is one call per message (post to
  * Slack, write a row): messages are handled one at a time, in partition order, and each offset is
  * committed only after its handler resolved, i.e. after the side effect is durable (at-least-once;
- * ARCHITECTURE.md, "Delivery").
+ * ARCHITECTURE.md, "Delivery"). Offsets of messages without a side effect are committed at the
+ * end of their batch, so skipping a large snapshot costs one commit per batch, not per message.
  *
  * - A handler may wait a long time (Retry-After, backoff): {@link HandlerContext.sleep} keeps the
  *   group membership alive with heartbeats and returns early, by throwing {@link ShutdownError},
@@ -41,6 +42,9 @@ export interface HandlerContext {
   heartbeat(): Promise<void>;
 }
 
+/** `no-op`: the message caused no side effect, so its offset may be committed lazily. */
+export type HandleResult = void | 'no-op';
+
 /** A consumed message with its coordinates. */
 export interface ConsumedMessage extends SourceMessage {
   /** Broker timestamp, ms since epoch. */
@@ -56,7 +60,7 @@ export interface OrderedConsumerOptions {
   /** Where a group without committed offsets starts. Default true: nothing produced before the first start is missed. */
   fromBeginning?: boolean;
   /** Resolves once the side effect of `message` is durable; see the module doc for errors. */
-  handle(message: ConsumedMessage, context: HandlerContext): Promise<void>;
+  handle(message: ConsumedMessage, context: HandlerContext): Promise<HandleResult>;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
   /** Polling interval while waiting for the topic to be created by its producer. */
@@ -152,34 +156,49 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
           await heartbeat();
         }
       };
-      for (const message of batch.messages) {
-        if (signal.aborted || !isRunning() || isStale()) return;
-        const consumed: ConsumedMessage = {
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: message.offset,
-          key: message.key,
-          value: message.value,
-          headers: message.headers,
-          timestampMs: Number(message.timestamp),
-          raw: message,
-        };
-        try {
-          await options.handle(consumed, { signal, sleep, heartbeat });
-        } catch (err) {
-          if (err instanceof ShutdownError || signal.aborted) return;
-          if (err instanceof FatalConsumerError) {
-            logger.fatal({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'fatal error, stopping');
-            reportFatal(err);
-            void stop();
-            return;
+      // Offset of the next message to read, once everything before it is finished.
+      let uncommitted: string | null = null;
+      const commit = async () => {
+        if (uncommitted === null) return;
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: uncommitted }]);
+        uncommitted = null;
+      };
+      try {
+        for (const message of batch.messages) {
+          if (signal.aborted || !isRunning() || isStale()) return;
+          const consumed: ConsumedMessage = {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: message.key,
+            value: message.value,
+            headers: message.headers,
+            timestampMs: Number(message.timestamp),
+            raw: message,
+          };
+          let result: HandleResult;
+          try {
+            result = await options.handle(consumed, { signal, sleep, heartbeat });
+          } catch (err) {
+            if (err instanceof ShutdownError || signal.aborted) return;
+            if (err instanceof FatalConsumerError) {
+              logger.fatal({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'fatal error, stopping');
+              reportFatal(err);
+              void stop();
+              return;
+            }
+            logger.error({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'handler failed; the message will be retried');
+            throw err;
           }
-          logger.error({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'handler failed; the message will be retried');
-          throw err;
+          resolveOffset(message.offset);
+          uncommitted = (BigInt(message.offset) + 1n).toString();
+          // A side effect is committed at once (a restart redoes nothing); a run of no-ops
+          // (snapshot rows, replays) is committed at the end of the batch.
+          if (result !== 'no-op') await commit();
+          await heartbeat();
         }
-        resolveOffset(message.offset);
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(message.offset) + 1n).toString() }]);
-        await heartbeat();
+      } finally {
+        await commit().catch((err: unknown) => logger.warn({ err }, 'offset commit failed; those messages will be read again'));
       }
     },
   });

@@ -17,7 +17,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
-import { FatalConsumerError, ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
+import { FatalConsumerError, ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
 import { TokenBucket } from '../common/token-bucket.ts';
 import { normaliseAddress, originAddress, travelModeFor } from './commute.ts';
 import { decideEmployeeMessage } from './decide.ts';
@@ -163,14 +163,14 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
     );
   }
 
-  async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<void> {
+  async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
     const decision = decideEmployeeMessage(message.value, config.distance.otherModes);
     const where = { partition: message.partition, offset: message.offset };
     switch (decision.kind) {
       case 'skip':
         stats.skipped += 1;
         logger.debug({ ...where, reason: decision.reason }, 'nothing to compute');
-        return;
+        return 'no-op';
       case 'dead-letter':
         await deadLetters.publish(message, decision.reason, decision.detail);
         stats.deadLettered += 1;
@@ -188,10 +188,16 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
     if (employee === null) {
       stats.skipped += 1;
       logger.info({ ...where, employeeId }, 'employee deleted meanwhile: nothing to compute');
-      return;
+      return 'no-op';
     }
     const mode = travelModeFor(employee.commute_mode, config.distance.otherModes);
-    if (mode === undefined) throw new Error(`employees.commute_mode ${JSON.stringify(employee.commute_mode)} of employee ${employeeId} is not an HR value`);
+    if (mode === undefined) {
+      const detail = `employees.commute_mode ${JSON.stringify(employee.commute_mode)} of employee ${employeeId} is not one of the HR values`;
+      await deadLetters.publish(message, 'unknown_commute_mode', detail);
+      stats.deadLettered += 1;
+      logger.warn({ ...where, employeeId, reason: 'unknown_commute_mode' }, 'dead-lettered');
+      return;
+    }
     if (mode === null) {
       if (await store.remove(employeeId)) stats.removed += 1;
       logger.info({ ...where, employeeId }, 'commute mode not computed (DISTANCE_OTHER_MODES=skip): no row');
@@ -239,7 +245,13 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
     if (outcome === 'written') stats.written += 1;
     if (outcome === 'unchanged') stats.unchanged += 1;
     // Logged without the address: ids, mode and figures only.
-    logger.info({ ...where, employeeId: employee.employee_id, mode, status: result.status, distanceM: result.distance_m, durationS: result.duration_s, outcome }, outcome === 'employee_gone' ? 'employee deleted meanwhile: no row' : 'commute distance');
+    const fields = { ...where, employeeId: employee.employee_id, mode, status: result.status, distanceM: result.distance_m, durationS: result.duration_s, outcome };
+    if (outcome === 'written') {
+      logger.info(fields, 'commute distance written');
+      return;
+    }
+    logger.debug(fields, outcome === 'employee_gone' ? 'employee deleted meanwhile: no row' : 'commute distance unchanged');
+    return 'no-op';
   }
 
   let consumer: RunningConsumer;

@@ -14,7 +14,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
-import { ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
+import { ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
 import { buildAnnouncement } from './announcement.ts';
 import { decideActivityMessage } from './decide.ts';
 import { backoffMs } from './delivery.ts';
@@ -132,13 +132,13 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
     );
   }
 
-  async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<void> {
+  async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
     const decision = decideActivityMessage(message.value);
     const where = { partition: message.partition, offset: message.offset };
     if (decision.kind === 'skip') {
       stats.skipped += 1;
       logger.debug({ ...where, reason: decision.reason }, 'not announced');
-      return;
+      return 'no-op';
     }
     if (decision.kind === 'dead-letter') {
       await deadLetters.publish(message, decision.reason, decision.detail);
@@ -152,7 +152,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
     if (claim === null) {
       stats.alreadyAnnounced += 1;
       logger.debug({ ...where, activityId: activity.activity_id }, 'already announced or dead-lettered: skipped (re-delivery or replay)');
-      return;
+      return 'no-op';
     }
     if (claim.attempts > 1) logger.warn({ ...where, activityId: activity.activity_id, attempts: claim.attempts }, 'an earlier attempt ended without a recorded outcome; posting again (at-least-once)');
 
