@@ -1,0 +1,208 @@
+/**
+ * The quality checks that look beyond one model (issue 6, "Quality suite"): reconciliation of
+ * counts between layers (and optionally against PostgreSQL), freshness of the newest event,
+ * daily-volume anomaly against the trailing mean and standard deviation, and cost drift against
+ * the previous successful run. Each returns {@link QualityResult}s; thresholds come from the
+ * rules file (`quality.*`).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import pg from 'pg';
+import { pgConnection, type Config } from '../common/config.ts';
+import { queryOne, queryRows } from './duck.ts';
+import { driftVerdict, metricResult, volumeVerdict, type QualityResult } from './quality.ts';
+import type { Rules } from './rules.ts';
+import type { SilverTable } from './silver.ts';
+import { ident, literal } from './source-schemas.ts';
+
+/** Bronze rows read per file against the rows its manifest announces (error: a truncated or foreign file). */
+export function bronzeFileReconciliation(files: readonly { key: string; manifestRows: number; rowsRead: number }[]): QualityResult {
+  const bad = files.filter((f) => f.manifestRows !== f.rowsRead);
+  return metricResult({
+    id: 'bronze.files.rows_match_manifest',
+    model: 'bronze',
+    type: 'reconciliation',
+    severity: 'error',
+    description: 'rows read from each bronze file equal the rows its manifest announces',
+    status: bad.length ? 'fail' : 'pass',
+    observed: `${files.length} files read, ${bad.length} mismatched`,
+    sample: bad.length ? bad.slice(0, 5) : undefined,
+  });
+}
+
+/**
+ * Silver rows against quarantine + valid rows (every row is in exactly one of the two), and gold
+ * activity totals against the valid activities.
+ */
+export async function layerReconciliation(conn: DuckDBConnection, tables: readonly SilverTable[], goldRel: (name: string) => string): Promise<QualityResult[]> {
+  const out: QualityResult[] = [];
+  for (const t of tables) {
+    if (t.source.primaryKey.length === 0) continue;
+    const r = await queryOne<{ silver: number; valid: number; quarantined: number }>(
+      conn,
+      `SELECT (SELECT count(*) FROM silver.${ident(t.name)}) AS silver,
+         (SELECT count(*) FROM silver.${ident(`${t.name}_valid`)}) AS valid,
+         (SELECT count(*) FROM state.${ident(`${t.name}__quarantined`)}) AS quarantined`,
+    );
+    if (!r) continue;
+    out.push(
+      metricResult({
+        id: `silver.${t.name}.valid_plus_quarantined`,
+        model: `silver.${t.name}`,
+        type: 'reconciliation',
+        severity: 'error',
+        description: 'every silver row is either valid or quarantined, exactly once',
+        status: r.silver === r.valid + r.quarantined ? 'pass' : 'fail',
+        observed: `silver ${r.silver} = valid ${r.valid} + quarantined ${r.quarantined}`,
+      }),
+    );
+  }
+  const g = await queryOne<{ valid: number; kpi: number; by_sport: number; wb_cost_kpi: number; wb_cost: number }>(
+    conn,
+    `SELECT (SELECT count(*) FROM g_activities) AS valid,
+       (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('kpi_bu_month')}) AS kpi,
+       (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('activities_by_sport')}) AS by_sport,
+       (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('kpi_bu_month')}) AS wb_cost_kpi,
+       (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('wellbeing_days')}) AS wb_cost`,
+  );
+  if (g) {
+    out.push(
+      metricResult({
+        id: 'gold.activity_totals_match_silver',
+        model: 'gold',
+        type: 'reconciliation',
+        severity: 'error',
+        description: 'activities counted in kpi_bu_month and activities_by_sport equal the valid silver activities',
+        status: g.valid === g.kpi && g.valid === g.by_sport ? 'pass' : 'fail',
+        observed: `valid ${g.valid}, kpi_bu_month ${g.kpi}, activities_by_sport ${g.by_sport}`,
+      }),
+      metricResult({
+        id: 'gold.wellbeing_cost_totals_match',
+        model: 'gold',
+        type: 'reconciliation',
+        severity: 'error',
+        description: 'well-being cost booked by month equals the cost per employee and year',
+        status: Math.abs(g.wb_cost_kpi - g.wb_cost) <= 0.01 ? 'pass' : 'fail',
+        observed: `kpi_bu_month ${g.wb_cost_kpi.toFixed(2)} EUR, wellbeing_days ${g.wb_cost.toFixed(2)} EUR`,
+      }),
+    );
+  }
+  return out;
+}
+
+/** Silver live rows against PostgreSQL's tables (warn: CDC lag makes small gaps normal). */
+export async function sourceReconciliation(config: Config, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
+  const client = new pg.Client(pgConnection(config, 'cdc'));
+  const out: QualityResult[] = [];
+  try {
+    await client.connect();
+    for (const t of tables.filter((x) => x.source.registered)) {
+      const silver = (await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM silver.${ident(t.name)}`))?.n ?? 0;
+      const res = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${pgIdent(t.source.schema)}.${pgIdent(t.source.table)}`);
+      const source = Number(res.rows[0]?.n ?? 0);
+      out.push(
+        metricResult({
+          id: `silver.${t.name}.count_matches_source`,
+          model: `silver.${t.name}`,
+          type: 'reconciliation',
+          severity: 'warn',
+          description: `silver row count equals PostgreSQL ${t.source.schema}.${t.source.table} (lag makes small gaps normal)`,
+          status: silver === source ? 'pass' : 'fail',
+          observed: `silver ${silver}, source ${source}`,
+        }),
+      );
+    }
+  } catch (err) {
+    out.push(
+      metricResult({
+        id: 'silver.count_matches_source',
+        model: 'silver',
+        type: 'reconciliation',
+        severity: 'warn',
+        description: 'silver row counts equal PostgreSQL',
+        status: 'fail',
+        observed: `source not reachable: ${(err as Error).message}`,
+      }),
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return out;
+}
+
+const pgIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
+
+/** Age of the newest source event (commit time) in silver against `asOf`. */
+export async function freshnessCheck(conn: DuckDBConnection, tables: readonly SilverTable[], asOf: Date, rules: Rules): Promise<QualityResult> {
+  const base = { id: 'silver.freshness', model: 'silver', type: 'freshness', severity: 'warn' as const, description: `newest source event is at most ${rules.quality.freshnessMaxHours} h old` };
+  if (tables.length === 0) return metricResult({ ...base, status: 'skipped', observed: 'no silver table yet' });
+  const union = tables.map((t) => `SELECT max(_source_ts_ms) AS ts FROM state.${ident(t.name)}`).join(' UNION ALL ');
+  const row = await queryOne<{ ts: number | null }>(conn, `SELECT max(ts) AS ts FROM (${union})`);
+  if (row?.ts == null) return metricResult({ ...base, status: 'skipped', observed: 'no event yet' });
+  const hours = (asOf.getTime() - row.ts) / 3_600_000;
+  return metricResult({
+    ...base,
+    status: hours > rules.quality.freshnessMaxHours ? 'fail' : 'pass',
+    observed: `newest event ${new Date(row.ts).toISOString()}, ${hours.toFixed(1)} h before ${asOf.toISOString()} (limit ${rules.quality.freshnessMaxHours} h)`,
+  });
+}
+
+/**
+ * Valid activities of the last complete local day before `asOf` against the `trailingDays` days
+ * before it (days without activity count as 0); skipped with fewer than `minHistoryDays` days
+ * with data. Reads the `g_daily` staging table.
+ */
+export async function volumeCheck(conn: DuckDBConnection, asOf: Date, rules: Rules): Promise<QualityResult> {
+  const v = rules.quality.volume;
+  const today = `CAST(timezone(${literal(rules.timezone)}, TIMESTAMPTZ ${literal(asOf.toISOString())}) AS DATE)`;
+  const rows = await queryRows<{ day: string; n: number; checked: boolean }>(
+    conn,
+    `WITH days AS (SELECT CAST(d AS DATE) AS day FROM unnest(generate_series(${today} - ${v.trailingDays + 1}, ${today} - 1, INTERVAL 1 DAY)) t(d))
+     SELECT strftime(days.day, '%Y-%m-%d') AS day, coalesce(g.activity_count, 0) AS n, days.day = ${today} - 1 AS checked
+     FROM days LEFT JOIN g_daily g USING (day) ORDER BY days.day`,
+  );
+  const checked = rows.find((r) => r.checked);
+  const baseline = rows.filter((r) => !r.checked);
+  const verdict = volumeVerdict(checked?.n ?? 0, baseline.map((r) => r.n), baseline.filter((r) => r.n > 0).length, v);
+  return metricResult({
+    id: 'gold.daily_activity_volume',
+    model: 'gold',
+    type: 'volume_anomaly',
+    severity: 'warn',
+    description: `activities of the last complete day within ${v.maxZScore} standard deviations of the trailing ${v.trailingDays}-day mean`,
+    status: verdict.status,
+    observed:
+      verdict.status === 'skipped'
+        ? `fewer than ${v.minHistoryDays} days with activities in the ${v.trailingDays} days before ${checked?.day}`
+        : `${checked?.day}: ${checked?.n} activities; mean ${verdict.mean.toFixed(1)}, stddev ${verdict.stddev.toFixed(1)}, z ${verdict.z === null ? 'inf' : verdict.z.toFixed(2)}`,
+  });
+}
+
+/** Total cost (annual bonus + well-being) against the previous successful run's. */
+export async function costDriftCheck(
+  conn: DuckDBConnection,
+  current: { bonusCostEur: number; wellbeingCostEur: number },
+  paramsHash: string,
+  rules: Rules,
+): Promise<QualityResult> {
+  const prev = await queryOne<{ run_id: string; bonus: number | null; wellbeing: number | null; params_hash: string }>(
+    conn,
+    `SELECT run_id, bonus_cost_eur::DOUBLE AS bonus, wellbeing_cost_eur::DOUBLE AS wellbeing, params_hash FROM meta.run_log
+     WHERE status = 'success' ORDER BY started_at DESC LIMIT 1`,
+  );
+  const total = current.bonusCostEur + current.wellbeingCostEur;
+  const previous = prev ? (prev.bonus ?? 0) + (prev.wellbeing ?? 0) : null;
+  const verdict = driftVerdict(total, previous, rules.quality.costDriftMaxPct);
+  const paramsNote = prev && prev.params_hash !== paramsHash ? ` (parameters changed since run ${prev.run_id})` : '';
+  return metricResult({
+    id: 'gold.cost_drift',
+    model: 'gold',
+    type: 'cost_drift',
+    severity: 'warn',
+    description: `total cost (sport bonus + well-being days) moves at most ${rules.quality.costDriftMaxPct} % against the previous successful run`,
+    status: verdict.status,
+    observed:
+      previous === null
+        ? `no previous successful run; total ${total.toFixed(2)} EUR`
+        : `total ${total.toFixed(2)} EUR vs ${previous.toFixed(2)} EUR in run ${prev!.run_id}: ${verdict.pct === null ? 'from zero' : `${verdict.pct >= 0 ? '+' : ''}${verdict.pct.toFixed(1)} %`}${paramsNote}`,
+  });
+}

@@ -1,0 +1,71 @@
+/**
+ * `npm run refresh [-- --full] [--as-of <ISO time>] [--rules <file>]`: one batch run, bronze ->
+ * silver -> gold (services/batch/README.md).
+ *
+ * Exit codes: 0 success (warnings may have been reported); 1 an error-level quality check failed
+ * (gold was not swapped: the previous gold stays) or the run failed; 2 bad configuration or
+ * rules file (nothing was touched), or another refresh is running.
+ * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError, loadConfig } from '../common/config.ts';
+import { createLogger } from '../common/logger.ts';
+import { BatchLockedError, refresh } from './refresh.ts';
+import { RulesError } from './rules.ts';
+
+function parseAsOf(value: string): Date {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`expected an ISO-8601 time, got "${value}"`);
+  return d;
+}
+
+const program = new Command()
+  .name('refresh')
+  .description('Batch job: bronze -> silver (current state, history, quarantine) -> gold (rules, KPIs, quality), swapped in atomically')
+  .option('--full', 'rebuild silver and gold from all of bronze (backfill), e.g. after a parameter change', false)
+  .option('--as-of <time>', 'reference time for future dates, freshness and volume checks (ISO-8601; default now)', parseAsOf)
+  .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, config/rules.json)')
+  .option('--lake <url>', 'lake URL (default LAKE_URL)')
+  .parse();
+
+const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: string }>();
+
+let config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  throw err;
+}
+const logger = createLogger('batch', config.logLevel);
+
+try {
+  const outcome = await refresh(config, {
+    full: opts.full,
+    asOf: opts.asOf,
+    rulesFile: opts.rules,
+    lakeUrl: opts.lake,
+    logger,
+    progress: (line) => process.stderr.write(`[refresh] ${line}\n`),
+  });
+  const q = outcome.entry.quality;
+  logger.info(
+    { runId: outcome.runId, status: outcome.status, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
+    outcome.status === 'success' ? 'refresh finished: gold swapped in' : 'refresh finished without swapping gold',
+  );
+  process.stderr.write(
+    `[refresh] ${outcome.status === 'success' ? 'gold updated' : 'gold NOT updated (previous gold kept)'}: ${q.checks} checks, ${q.errors.length} errors, ${q.warnings.length} warnings; report ${outcome.reportFile}\n`,
+  );
+  process.exitCode = outcome.status === 'success' ? 0 : 1;
+} catch (err) {
+  if (err instanceof RulesError || err instanceof BatchLockedError) {
+    console.error(err.message);
+    process.exitCode = 2;
+  } else {
+    logger.error({ err }, 'refresh failed');
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * Thin helpers around @duckdb/node-api for the batch job: open a database with the job's
+ * settings, run SQL with progress reporting, and read small results as plain objects.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+
+export type Row = Record<string, unknown>;
+
+export interface DuckOptions {
+  /** DuckDB worker threads; undefined = one per core. */
+  threads?: number;
+  /** e.g. "4GB"; undefined = DuckDB's default. */
+  memoryLimit?: string;
+  /** Where DuckDB spills intermediate results that do not fit in memory. */
+  tempDir?: string;
+  readOnly?: boolean;
+}
+
+/** An open database: the instance and one connection. */
+export interface Duck {
+  instance: DuckDBInstance;
+  conn: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * Opens (creating if needed) the DuckDB database at `file` (':memory:' for none).
+ * @throws the DuckDB error, e.g. "Could not set lock on file" when another process writes it.
+ */
+export async function openDuck(file: string, options: DuckOptions = {}): Promise<Duck> {
+  if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+  const settings: Record<string, string> = {};
+  if (options.threads) settings.threads = String(options.threads);
+  if (options.memoryLimit) settings.memory_limit = options.memoryLimit;
+  if (options.tempDir) {
+    mkdirSync(options.tempDir, { recursive: true });
+    settings.temp_directory = options.tempDir;
+  }
+  if (options.readOnly) settings.access_mode = 'READ_ONLY';
+  // Insertion order only matters where SQL says ORDER BY; dropping it lets DuckDB stream more.
+  settings.preserve_insertion_order = 'false';
+  const instance = await DuckDBInstance.create(file, settings);
+  const conn = await instance.connect();
+  return {
+    instance,
+    conn,
+    close() {
+      conn.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** Converts DuckDB's JS values to plain JSON-friendly ones: safe bigints become numbers. */
+function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Date) return value;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+/** Runs `sql` and returns every row as an object (for small results only). */
+export async function queryRows<T extends Row = Row>(conn: DuckDBConnection, sql: string): Promise<T[]> {
+  const reader = await conn.runAndReadAll(sql);
+  return reader.getRowObjectsJS().map((r) => plain(r) as T);
+}
+
+/** The first row of `sql`, or undefined. */
+export async function queryOne<T extends Row = Row>(conn: DuckDBConnection, sql: string): Promise<T | undefined> {
+  return (await queryRows<T>(conn, sql))[0];
+}
+
+/** Receives DuckDB's own progress for the statement running now. */
+export type ProgressListener = (step: string, percentage: number) => void;
+
+/**
+ * Runs one statement; while it runs longer than 1 s, reports DuckDB's query progress
+ * (`connection.progress`, 0-100, or -1 when unknown) to `onProgress` every 500 ms.
+ * @returns the number of rows changed or returned, as DuckDB reports it.
+ */
+export async function exec(conn: DuckDBConnection, sql: string, step?: string, onProgress?: ProgressListener): Promise<number> {
+  let timer: NodeJS.Timeout | undefined;
+  if (step && onProgress) {
+    const started = Date.now();
+    timer = setInterval(() => {
+      if (Date.now() - started < 1000) return;
+      onProgress(step, conn.progress.percentage);
+    }, 500);
+  }
+  try {
+    const result = await conn.run(sql);
+    return Number(result.rowsChanged);
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}

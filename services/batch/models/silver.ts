@@ -1,0 +1,84 @@
+/**
+ * Quality tests declared on the silver models (dbt style, see quality.ts). Every silver table gets
+ * its primary key tested (not_null + unique, severity error: compaction must leave one row per key);
+ * the registered tables add the checks of their columns below. Rows the quarantine rules catch
+ * are only warned about here, since quarantine already keeps them out of gold.
+ */
+import { COMMUTE_MODES } from '../gold-constants.ts';
+import type { ColumnTest, ModelColumn, ModelTest, TestedModel } from '../quality.ts';
+import { QUARANTINE_RULE_CODES } from '../quarantine.ts';
+import type { SilverTable } from '../silver.ts';
+import { ident } from '../source-schemas.ts';
+
+/** Extra column tests of registered tables, by silver table and column. */
+const COLUMN_TESTS: Record<string, Record<string, ColumnTest[]>> = {
+  employees: {
+    business_unit: [{ test: 'not_null' }],
+    commute_mode: [{ test: 'accepted_values', values: COMMUTE_MODES, severity: 'warn' }],
+    contract_type: [{ test: 'accepted_values', values: ['CDI', 'CDD'], severity: 'warn' }],
+    gross_annual_salary_eur: [
+      { test: 'not_null', severity: 'warn' },
+      { test: 'accepted_range', min: 1, max: 1_000_000, severity: 'warn' },
+    ],
+  },
+  activities: {
+    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
+    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
+    sport_type: [{ test: 'not_null', severity: 'warn' }],
+  },
+  declared_sports: {
+    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
+  },
+  commute_distances: {
+    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
+    status: [{ test: 'accepted_values', values: ['OK', 'NOT_FOUND', 'ZERO_RESULTS'], severity: 'warn' }],
+    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
+  },
+};
+
+/** The tested models of one silver table (its current state, and its history when kept). */
+export function silverModels(table: SilverTable): TestedModel[] {
+  const pk = table.source.primaryKey;
+  const extra = COLUMN_TESTS[table.name] ?? {};
+  const columns: ModelColumn[] = table.source.columns.map((c) => {
+    const tests: ColumnTest[] = [...(extra[c.name] ?? [])];
+    if (pk.includes(c.name)) {
+      tests.unshift({ test: 'not_null' });
+      if (pk.length === 1) tests.splice(1, 0, { test: 'unique' });
+    }
+    return { name: c.name, description: `source column ${c.name} (${c.pgType})`, tests };
+  });
+  const tests: ModelTest[] = pk.length > 1 ? [{ test: 'unique_combination', columns: pk }] : [];
+  const models: TestedModel[] = [{ name: `silver.${table.name}`, relation: `silver.${ident(table.name)}`, key: pk, columns, tests }];
+  if (table.history && pk.length > 0) {
+    models.push({
+      name: `silver.${table.name}_history`,
+      relation: `silver.${ident(`${table.name}_history`)}`,
+      key: [...pk, 'valid_from'],
+      columns: [{ name: 'valid_from', description: 'commit time of the change', tests: [{ test: 'not_null' }] }],
+      tests: [
+        { test: 'unique_combination', columns: [...pk, '_lsn'] },
+        {
+          test: 'expression',
+          name: 'one_current_version',
+          description: 'at most one current version per key, and it is live in silver',
+          failing: `is_current AND (${pk.map(ident).join(', ')}) NOT IN (SELECT (${pk.map(ident).join(', ')}) FROM silver.${ident(table.name)})`,
+        },
+        { test: 'expression', name: 'intervals_ordered', description: 'valid_to is after valid_from', failing: 'valid_to < valid_from' },
+      ],
+    });
+  }
+  return models;
+}
+
+/** Tests of silver.quarantine. */
+export const QUARANTINE_MODEL: TestedModel = {
+  name: 'silver.quarantine',
+  relation: 'silver.quarantine',
+  key: ['table_name', 'record_key'],
+  columns: [
+    { name: 'rule', description: 'first rule broken', tests: [{ test: 'not_null' }, { test: 'accepted_values', values: QUARANTINE_RULE_CODES }] },
+    { name: 'reason', description: 'why, in words', tests: [{ test: 'not_null' }] },
+  ],
+  tests: [{ test: 'unique_combination', columns: ['table_name', 'record_key'] }],
+};

@@ -1,0 +1,257 @@
+/**
+ * The data-quality suite, declared next to each model as dbt declares its tests
+ * (https://docs.getdbt.com/docs/build/data-tests: not_null, unique, relationships, accepted_values,
+ * plus dbt-utils' accepted_range and expression tests), compiled to SQL here, and the checks that
+ * look beyond one model: reconciliation, freshness, volume anomaly and cost drift.
+ *
+ * Every check yields one {@link QualityResult}. A failed check of severity "error" stops the run
+ * before gold is swapped in (the previous gold stays); "warn" is reported only. Results go to
+ * meta.quality_results (every run, failed ones too), gold's quality_results table, and a JSON
+ * report. The compilers are pure; {@link runCompiledTest} executes one.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { queryOne } from './duck.ts';
+import { ident, literal } from './source-schemas.ts';
+
+export type Severity = 'error' | 'warn';
+export type CheckStatus = 'pass' | 'fail' | 'skipped';
+
+/** Column-level tests (dbt's generic tests). `where` restricts the rows tested (SQL predicate). */
+export type ColumnTest =
+  | { test: 'not_null'; severity?: Severity; where?: string }
+  | { test: 'unique'; severity?: Severity }
+  | { test: 'relationships'; to: string; field: string; severity?: Severity; where?: string }
+  | { test: 'accepted_values'; values: readonly (string | number | boolean)[]; severity?: Severity }
+  | { test: 'accepted_range'; min?: number; max?: number; severity?: Severity; where?: string };
+
+/** Model-level tests: failing rows are those matching `failing` (dbt-utils' expression_is_true, negated). */
+export type ModelTest =
+  | { test: 'expression'; name: string; description: string; failing: string; severity?: Severity; show?: readonly string[] }
+  | { test: 'unique_combination'; columns: readonly string[]; severity?: Severity };
+
+export interface ModelColumn {
+  name: string;
+  /** What the column holds, with its unit where it has one. */
+  description: string;
+  tests?: readonly ColumnTest[];
+}
+
+/** What the suite needs to know about a model (a silver table or view, or a gold table). */
+export interface TestedModel {
+  /** Name used in results, e.g. `silver.activities` or `gold.sport_bonus`. */
+  name: string;
+  /** SQL relation the tests read, e.g. `silver.activities` or `gold_next.main.sport_bonus`. */
+  relation: string;
+  /** Columns identifying a row, shown in failure samples. */
+  key: readonly string[];
+  columns: readonly ModelColumn[];
+  tests?: readonly ModelTest[];
+}
+
+/** One compiled check, ready to run. */
+export interface CompiledTest {
+  /** Stable id, e.g. `gold.sport_bonus.employee_id.unique`. */
+  id: string;
+  model: string;
+  column: string | null;
+  type: string;
+  severity: Severity;
+  description: string;
+  /** SELECT of the failing rows (sample columns only). */
+  failingSql: string;
+}
+
+/** The outcome of one check. */
+export interface QualityResult {
+  id: string;
+  model: string;
+  column: string | null;
+  type: string;
+  severity: Severity;
+  status: CheckStatus;
+  /** Failing rows (row tests) or 1 for a failed metric check. */
+  failures: number;
+  description: string;
+  /** What was measured and against what, for metric checks (freshness, volume, drift...). */
+  observed: string | null;
+  /** Up to 5 failing rows as JSON text (key columns and the tested column only). */
+  sample: string | null;
+}
+
+function sqlValue(v: string | number | boolean): string {
+  return typeof v === 'string' ? literal(v) : String(v);
+}
+
+function and(...preds: (string | undefined)[]): string {
+  const p = preds.filter((x): x is string => !!x);
+  return p.length ? p.map((x) => `(${x})`).join(' AND ') : 'true';
+}
+
+/** Compiles every test declared on `model`. */
+export function compileModelTests(model: TestedModel): CompiledTest[] {
+  const out: CompiledTest[] = [];
+  const rel = model.relation;
+  const keyCols = (extra: string[] = []) => [...new Set([...model.key, ...extra])].map(ident).join(', ');
+  for (const column of model.columns) {
+    const c = ident(column.name);
+    for (const t of column.tests ?? []) {
+      const base = { model: model.name, column: column.name, type: t.test, severity: t.severity ?? 'error' };
+      const id = `${model.name}.${column.name}.${t.test}`;
+      switch (t.test) {
+        case 'not_null':
+          out.push({ ...base, id, description: `${column.name} is never NULL${t.where ? ` where ${t.where}` : ''}`, failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${and(`${c} IS NULL`, t.where)}` });
+          break;
+        case 'unique':
+          out.push({ ...base, id, description: `${column.name} is unique`, failingSql: `SELECT ${c}, count(*) AS occurrences FROM ${rel} WHERE ${c} IS NOT NULL GROUP BY ${c} HAVING count(*) > 1` });
+          break;
+        case 'relationships':
+          out.push({
+            ...base,
+            id,
+            description: `every ${column.name} exists in ${t.to}.${t.field}`,
+            failingSql: `SELECT ${keyCols([column.name]).split(', ').map((k) => `c.${k}`).join(', ')} FROM ${rel} c ANTI JOIN ${t.to} p ON c.${c} = p.${ident(t.field)} WHERE ${and(`c.${c} IS NOT NULL`, t.where)}`,
+          });
+          break;
+        case 'accepted_values':
+          out.push({
+            ...base,
+            id,
+            description: `${column.name} is one of ${t.values.map((v) => JSON.stringify(v)).join(', ')}`,
+            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${c} IS NOT NULL AND ${c} NOT IN (${t.values.map(sqlValue).join(', ')})`,
+          });
+          break;
+        case 'accepted_range': {
+          const bounds = [t.min !== undefined ? `${c} < ${t.min}` : undefined, t.max !== undefined ? `${c} > ${t.max}` : undefined].filter(Boolean).join(' OR ');
+          out.push({
+            ...base,
+            id,
+            description: `${column.name} within [${t.min ?? '-inf'}, ${t.max ?? '+inf'}]${t.where ? ` where ${t.where}` : ''}`,
+            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${and(bounds || 'false', t.where)}`,
+          });
+          break;
+        }
+      }
+    }
+  }
+  for (const t of model.tests ?? []) {
+    if (t.test === 'expression') {
+      out.push({
+        id: `${model.name}.${t.name}`,
+        model: model.name,
+        column: null,
+        type: 'expression',
+        severity: t.severity ?? 'error',
+        description: t.description,
+        failingSql: `SELECT ${keyCols([...(t.show ?? [])])} FROM ${rel} WHERE ${t.failing}`,
+      });
+    } else {
+      const cols = t.columns.map(ident).join(', ');
+      out.push({
+        id: `${model.name}.${t.columns.join('+')}.unique_combination`,
+        model: model.name,
+        column: t.columns.join(', '),
+        type: 'unique_combination',
+        severity: t.severity ?? 'error',
+        description: `(${t.columns.join(', ')}) is unique`,
+        failingSql: `SELECT ${cols}, count(*) AS occurrences FROM ${rel} GROUP BY ${cols} HAVING count(*) > 1`,
+      });
+    }
+  }
+  return out;
+}
+
+/** SQL counting the failing rows of `test` and sampling up to 5 of them as JSON text. */
+export function countingSql(test: CompiledTest): string {
+  return `WITH failing AS MATERIALIZED (${test.failingSql})
+    SELECT (SELECT count(*) FROM failing) AS failures,
+      (SELECT CAST(to_json(list(f)) AS VARCHAR) FROM (SELECT * FROM failing LIMIT 5) f) AS sample`;
+}
+
+/** Runs one compiled test. A test whose SQL fails is itself a failed check (its error as `observed`). */
+export async function runCompiledTest(conn: DuckDBConnection, test: CompiledTest): Promise<QualityResult> {
+  const base = { id: test.id, model: test.model, column: test.column, type: test.type, severity: test.severity, description: test.description };
+  try {
+    const row = await queryOne<{ failures: number; sample: string | null }>(conn, countingSql(test));
+    const failures = row?.failures ?? 0;
+    return { ...base, status: failures > 0 ? 'fail' : 'pass', failures, observed: null, sample: failures > 0 ? (row?.sample ?? null) : null };
+  } catch (err) {
+    return { ...base, status: 'fail', failures: 1, observed: `check could not run: ${(err as Error).message.split('\n')[0]}`, sample: null };
+  }
+}
+
+/** A metric check's result (reconciliation, freshness, volume, drift, rule totals). */
+export function metricResult(
+  fields: Pick<QualityResult, 'id' | 'model' | 'type' | 'severity' | 'description'> & { status: CheckStatus; observed: string; column?: string | null; sample?: unknown },
+): QualityResult {
+  return {
+    id: fields.id,
+    model: fields.model,
+    column: fields.column ?? null,
+    type: fields.type,
+    severity: fields.severity,
+    status: fields.status,
+    failures: fields.status === 'fail' ? 1 : 0,
+    description: fields.description,
+    observed: fields.observed,
+    sample: fields.sample === undefined ? null : JSON.stringify(fields.sample),
+  };
+}
+
+/** Volume anomaly verdict on a day's count against its trailing baseline (pure). */
+export function volumeVerdict(
+  count: number,
+  baseline: readonly number[],
+  daysWithData: number,
+  options: { minHistoryDays: number; maxZScore: number },
+): { status: CheckStatus; mean: number; stddev: number; z: number | null } {
+  const n = baseline.length;
+  const mean = n ? baseline.reduce((a, b) => a + b, 0) / n : 0;
+  const stddev = n > 1 ? Math.sqrt(baseline.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  if (daysWithData < options.minHistoryDays) return { status: 'skipped', mean, stddev, z: null };
+  if (stddev === 0) return { status: count === mean ? 'pass' : 'fail', mean, stddev, z: count === mean ? 0 : null };
+  const z = (count - mean) / stddev;
+  return { status: Math.abs(z) > options.maxZScore ? 'fail' : 'pass', mean, stddev, z };
+}
+
+/** Cost drift verdict against the previous successful run (pure). */
+export function driftVerdict(current: number, previous: number | null, maxPct: number): { status: CheckStatus; pct: number | null } {
+  if (previous === null) return { status: 'skipped', pct: null };
+  if (previous === 0) return { status: current === 0 ? 'pass' : 'fail', pct: current === 0 ? 0 : null };
+  const pct = ((current - previous) / Math.abs(previous)) * 100;
+  return { status: Math.abs(pct) > maxPct ? 'fail' : 'pass', pct };
+}
+
+/** True when some result is a failed error-level check. */
+export function hasBlockingFailure(results: readonly QualityResult[]): boolean {
+  return results.some((r) => r.status === 'fail' && r.severity === 'error');
+}
+
+/** Counts per severity and status, and the ids of failed checks, for run_log and logs. */
+export function summarize(results: readonly QualityResult[]) {
+  const failed = results.filter((r) => r.status === 'fail');
+  return {
+    checks: results.length,
+    passed: results.filter((r) => r.status === 'pass').length,
+    skipped: results.filter((r) => r.status === 'skipped').length,
+    errors: failed.filter((r) => r.severity === 'error').map((r) => r.id),
+    warnings: failed.filter((r) => r.severity === 'warn').map((r) => r.id),
+  };
+}
+
+/** DDL of the results table (meta.quality_results in silver, quality_results in gold). */
+export function qualityResultsDdl(relation: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${relation} (
+    run_id VARCHAR, checked_at TIMESTAMPTZ, id VARCHAR, model VARCHAR, "column" VARCHAR, type VARCHAR,
+    severity VARCHAR, status VARCHAR, failures BIGINT, description VARCHAR, observed VARCHAR, sample VARCHAR)`;
+}
+
+/** INSERT of `results` into `relation` (see {@link qualityResultsDdl}). */
+export function insertResultsSql(relation: string, runId: string, checkedAt: Date, results: readonly QualityResult[]): string | undefined {
+  if (results.length === 0) return undefined;
+  const s = (v: string | null) => (v === null ? 'NULL' : literal(v));
+  const rows = results.map(
+    (r) =>
+      `(${literal(runId)}, TIMESTAMPTZ ${literal(checkedAt.toISOString())}, ${literal(r.id)}, ${literal(r.model)}, ${s(r.column)}, ${literal(r.type)}, ${literal(r.severity)}, ${literal(r.status)}, ${r.failures}, ${literal(r.description)}, ${s(r.observed)}, ${s(r.sample)})`,
+  );
+  return `INSERT INTO ${relation} VALUES ${rows.join(',\n')}`;
+}

@@ -1,0 +1,473 @@
+/**
+ * One refresh of the lakehouse: bronze -> silver -> gold, with the quality suite in between
+ * (services/batch/README.md). Steps:
+ * 1. rules file validated (a bad value throws RulesError before anything is opened);
+ * 2. bronze files listed from the manifests: new ones since the last run, or all with `full`;
+ * 3. silver merged in one transaction (a crash leaves the previous silver and the files unread),
+ *    quarantine rebuilt;
+ * 4. gold built aside, quality suite run (silver + gold tests, reconciliation, freshness, volume,
+ *    cost drift); an error-level failure discards the aside file, gold stays as it was;
+ * 5. views created, gold swapped in, gold Parquet published under the lake's gold/ prefix;
+ * 6. run_log appended (silver meta.run_log + JSON line) and the JSON quality report written,
+ *    for every run that got past step 1, failed ones included.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../common/config.ts';
+import { openLake, type LakeStorage } from '../common/lake-storage.ts';
+import { discoverPartitions, listPartitionFiles, materialize, type BronzeFile, type ManifestProblem } from './bronze-inputs.ts';
+import { bronzeFileReconciliation, costDriftCheck, freshnessCheck, layerReconciliation, sourceReconciliation, volumeCheck } from './checks.ts';
+import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
+import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
+import { GOLD_MODELS, stagingStatements, type GoldContext } from './models/gold.ts';
+import { QUARANTINE_MODEL, silverModels } from './models/silver.ts';
+import {
+  compileModelTests,
+  hasBlockingFailure,
+  insertResultsSql,
+  metricResult,
+  qualityResultsDdl,
+  runCompiledTest,
+  summarize,
+  type QualityResult,
+} from './quality.ts';
+import { QUARANTINE_DDL, quarantineStatements } from './quarantine.ts';
+import { loadRules, type LoadedRules } from './rules.ts';
+import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl, type RunLogEntry, type RunStatus } from './run-log.ts';
+import {
+  consumedOffsets,
+  currentViewSql,
+  ensureSilverCatalog,
+  historySql,
+  mergeFiles,
+  partitionKey,
+  resetSilver,
+  resolveTable,
+  scanOps,
+  silverTables,
+  stateTableDdl,
+  HISTORY_TABLES,
+  type SilverTable,
+  type TableMergeResult,
+} from './silver.ts';
+import { KNOWN_TABLES, ident, literal, silverName } from './source-schemas.ts';
+
+/** Catalog alias of the silver database inside the batch's DuckDB instance. */
+const SILVER = 'sdb';
+
+export interface RefreshOptions {
+  /** Rebuild silver from all of bronze (backfill), instead of reading only new files. */
+  full?: boolean;
+  /** Reference time for "future" activities, freshness and volume; default now. */
+  asOf?: Date;
+  /** Rules file; default config.batch.rulesFile. */
+  rulesFile?: string;
+  /** Lake URL; default config.lakeUrl. */
+  lakeUrl?: string;
+  logger: Logger;
+  /** Receives human progress lines (stderr in the CLI). */
+  progress?: (line: string) => void;
+}
+
+export interface RefreshOutcome {
+  runId: string;
+  status: RunStatus;
+  entry: RunLogEntry;
+  results: QualityResult[];
+  reportFile: string;
+  merges: TableMergeResult[];
+}
+
+/** Thrown when another refresh holds the silver database. */
+export class BatchLockedError extends Error {
+  constructor(file: string) {
+    super(`another refresh is running: the silver database ${file} is locked`);
+    this.name = 'BatchLockedError';
+  }
+}
+
+/** `20261121T051200Z-a1b2c3`: sortable by time, unique. */
+export function newRunId(now = new Date()): string {
+  return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Step timing and DuckDB progress, printed as human lines. */
+class Progress {
+  private last = 0;
+  constructor(private readonly say: (line: string) => void) {}
+  async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    this.say(`▶ ${name}`);
+    const out = await fn();
+    this.say(`✔ ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+    return out;
+  }
+  duck = (step: string, pct: number) => {
+    if (Date.now() - this.last < 2000) return;
+    this.last = Date.now();
+    this.say(`  … ${step}${pct >= 0 ? ` ${pct.toFixed(0)} %` : ''}`);
+  };
+}
+
+/**
+ * Runs one refresh.
+ * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or any unexpected error
+ *   after recording the run as `failed` in run_log.
+ */
+export async function refresh(config: Config, options: RefreshOptions): Promise<RefreshOutcome> {
+  const rules = await loadRules(options.rulesFile ?? config.batch.rulesFile);
+  const log = options.logger;
+  const progress = new Progress(options.progress ?? (() => undefined));
+  const startedAt = new Date();
+  const asOf = options.asOf ?? startedAt;
+  const runId = newRunId(startedAt);
+  const mode = options.full ? 'full' : 'incremental';
+  const tmpDir = path.join(config.batch.stateDir, 'tmp', runId);
+  log.info({ runId, mode, rulesVersion: rules.rules.version, paramsHash: rules.hash, asOf: asOf.toISOString() }, 'refresh started');
+
+  const duck = await openDuck(':memory:', { threads: config.batch.threads, memoryLimit: config.batch.memoryLimit, tempDir: path.join(tmpDir, 'spill') });
+  try {
+    await duck.conn.run(`ATTACH ${literal(config.batch.silverDb)} AS ${SILVER}`);
+  } catch (err) {
+    duck.close();
+    await rm(tmpDir, { recursive: true, force: true });
+    if (/lock/i.test((err as Error).message)) throw new BatchLockedError(config.batch.silverDb);
+    throw err;
+  }
+  const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
+  const run = new RunState(config, rules, runId, mode, startedAt, asOf);
+  try {
+    await duck.conn.run(`USE ${SILVER}`);
+    await ensureSilverCatalog(duck.conn);
+    await duck.conn.run(QUARANTINE_DDL);
+    await duck.conn.run(runLogDdl('meta.run_log'));
+    await duck.conn.run(qualityResultsDdl('meta.quality_results'));
+    run.batch = ((await queryOne<{ b: number | null }>(duck.conn, `SELECT max(batch) AS b FROM meta.run_log`))?.b ?? 0) + 1;
+    await removeStaleAsideFiles(config.batch.goldDb);
+
+    const files = await progress.step('listing bronze', () => listInputs(duck, lake, options.full === true, run));
+    const local = await progress.step(`reading ${files.length} bronze files`, () =>
+      materialize(lake, files, tmpDir, config.batch.downloadConcurrency, (done, total) => {
+        if (done % 50 === 0 || done === total) options.progress?.(`  … ${done}/${total} files`);
+      }),
+    );
+    const localByKey = new Map(files.map((f, i) => [f.key, local[i]!]));
+
+    await progress.step('silver', () => mergeSilver(duck, files, localByKey, run, options.full === true, log, progress));
+    const tables = await silverTables(duck.conn);
+    await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId));
+
+    await progress.step('gold', () => buildGold(duck, config, lake, tables, run, tmpDir, progress, log));
+  } catch (err) {
+    run.status = 'failed';
+    run.error = (err as Error).message;
+    log.error({ runId, err }, 'refresh failed');
+  } finally {
+    try {
+      await finishRun(duck, run);
+    } finally {
+      duck.close();
+      lake.close();
+      await rm(tmpDir, { recursive: true, force: true });
+    }
+  }
+  if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
+  return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges };
+}
+
+/** Everything the run learns, for run_log and the report. */
+class RunState {
+  batch = 0;
+  status: RunStatus = 'success';
+  error: string | null = null;
+  files: BronzeFile[] = [];
+  results: QualityResult[] = [];
+  merges: TableMergeResult[] = [];
+  rowCounts: Record<string, number> = {};
+  costs: { bonusCostEur: number; wellbeingCostEur: number } | null = null;
+  manifestProblems: ManifestProblem[] = [];
+  entry: RunLogEntry | undefined;
+  reportFile: string;
+  constructor(
+    readonly config: Config,
+    readonly rules: LoadedRules,
+    readonly runId: string,
+    readonly mode: 'full' | 'incremental',
+    readonly startedAt: Date,
+    readonly asOf: Date,
+  ) {
+    this.reportFile = path.join(config.batch.reportDir, `${runId}.json`);
+  }
+}
+
+async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: RunState): Promise<BronzeFile[]> {
+  const consumed = full ? new Map<string, number>() : await consumedOffsets(duck.conn);
+  const partitions = await discoverPartitions(lake);
+  const files: BronzeFile[] = [];
+  for (const { topic, partition } of partitions) {
+    const { files: found, problem } = await listPartitionFiles(lake, topic, partition, consumed.get(partitionKey(topic, partition)));
+    files.push(...found);
+    if (problem) run.manifestProblems.push(problem);
+  }
+  run.files = files;
+  return files;
+}
+
+async function mergeSilver(
+  duck: Duck,
+  files: readonly BronzeFile[],
+  localByKey: Map<string, string>,
+  run: RunState,
+  full: boolean,
+  log: Logger,
+  progress: Progress,
+): Promise<void> {
+  const conn = duck.conn;
+  const byTopic = new Map<string, BronzeFile[]>();
+  for (const f of files) byTopic.set(f.topic, [...(byTopic.get(f.topic) ?? []), f]);
+  const fileChecks: { key: string; manifestRows: number; rowsRead: number }[] = [];
+
+  await conn.run('BEGIN TRANSACTION');
+  try {
+    if (full) await resetSilver(conn);
+    // Registered tables exist (empty) before their first event, so gold always binds.
+    await ensureRegisteredTables(duck);
+    for (const [topic, topicFiles] of byTopic) {
+      topicFiles.sort((a, b) => a.partition - b.partition || a.firstOffset - b.firstOffset);
+      const paths = topicFiles.map((f) => localByKey.get(f.key)!);
+      const resolved = await resolveTable(conn, topic, paths);
+      if (!resolved) {
+        run.results.push(
+          metricResult({
+            id: `bronze.${topic}.topic_name`,
+            model: 'bronze',
+            type: 'schema',
+            severity: 'warn',
+            description: 'bronze topics are named <prefix>.<schema>.<table>',
+            status: 'fail',
+            observed: `topic ${topic} skipped: its name has no schema and table`,
+          }),
+        );
+        continue;
+      }
+      const { table, unexpectedColumns } = resolved;
+      const before = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM state.${ident(table.name)}`);
+      const merge = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
+        mergeFiles(conn, table, paths, run.batch, run.runId, { fullRebuild: (before?.n ?? 0) === 0, unexpectedColumns, onProgress: progress.duck }),
+      );
+      run.merges.push(merge);
+      log.info({ runId: run.runId, table: table.name, ...merge }, 'silver table merged');
+      const { perFile } = await scanOps(conn, paths);
+      const rowsByPath = new Map(perFile.map((p) => [p.file, p.rows]));
+      for (const f of topicFiles) fileChecks.push({ key: f.key, manifestRows: f.rows, rowsRead: rowsByPath.get(localByKey.get(f.key)!) ?? 0 });
+      const values = topicFiles.map(
+        (f) =>
+          `(${literal(f.key)}, ${literal(f.manifestKey)}, ${literal(f.topic)}, ${f.partition}, ${f.firstOffset}, ${f.lastOffset}, ${f.rows}, ${f.bytes}, ${f.minKafkaTimestampMs}, ${f.maxKafkaTimestampMs}, ${literal(run.runId)}, ${run.batch})`,
+      );
+      await conn.run(`INSERT INTO meta.bronze_files VALUES ${values.join(', ')}`);
+    }
+    await conn.run('COMMIT');
+  } catch (err) {
+    await conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+  run.results.push(bronzeFileReconciliation(fileChecks));
+  if (run.manifestProblems.length > 0) {
+    run.results.push(
+      metricResult({
+        id: 'bronze.manifests_readable',
+        model: 'bronze',
+        type: 'reconciliation',
+        severity: 'error',
+        description: 'every bronze manifest is readable and matches its key (a partition is not read past a bad one)',
+        status: 'fail',
+        observed: `${run.manifestProblems.length} unusable manifests`,
+        sample: run.manifestProblems.slice(0, 5),
+      }),
+    );
+  }
+  for (const m of run.merges) {
+    if (m.unexpectedColumns.length > 0) {
+      run.results.push(
+        metricResult({
+          id: `silver.${m.name}.schema_drift`,
+          model: `silver.${m.name}`,
+          type: 'schema',
+          severity: 'warn',
+          description: 'events carry only the columns the registry knows (source-schemas.ts)',
+          status: 'fail',
+          observed: `columns not in the registry (not loaded): ${m.unexpectedColumns.join(', ')}`,
+        }),
+      );
+    }
+    if (m.unkeyed > 0) {
+      run.results.push(
+        metricResult({
+          id: `silver.${m.name}.unkeyed_events`,
+          model: `silver.${m.name}`,
+          type: 'schema',
+          severity: 'warn',
+          description: 'every event has a usable primary key',
+          status: 'fail',
+          observed: `${m.unkeyed} events without a primary key were left out of silver`,
+          sample: m.unkeyedPositions,
+        }),
+      );
+    }
+  }
+}
+
+async function ensureRegisteredTables(duck: Duck): Promise<void> {
+  const existing = new Set((await silverTables(duck.conn)).map((t) => t.name));
+  for (const source of KNOWN_TABLES) {
+    const name = silverName(source.schema, source.table);
+    if (existing.has(name)) continue;
+    const table: SilverTable = { name, topic: '', source, history: HISTORY_TABLES.has(name) };
+    for (const suffix of table.history ? ['', '__events'] : ['']) await duck.conn.run(stateTableDdl(table, suffix));
+    await duck.conn.run(currentViewSql(table));
+    if (table.history) await duck.conn.run(historySql(table));
+    await duck.conn.run(
+      `INSERT INTO meta.tables VALUES (${literal(name)}, NULL, ${literal(source.schema)}, ${literal(source.table)},
+        [${source.primaryKey.map(literal).join(', ')}]::VARCHAR[], ${literal(JSON.stringify(source.columns))}, true, ${table.history})`,
+    );
+  }
+}
+
+async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string): Promise<void> {
+  await duck.conn.run('BEGIN TRANSACTION');
+  try {
+    for (const t of tables) for (const sql of quarantineStatements(t, rules.rules, asOf, runId)) await duck.conn.run(sql);
+    await duck.conn.run('COMMIT');
+  } catch (err) {
+    await duck.conn.run('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: readonly SilverTable[], run: RunState, tmpDir: string, progress: Progress, log: Logger): Promise<void> {
+  const conn = duck.conn;
+  const aside = asidePath(config.batch.goldDb, run.runId);
+  await attachAside(conn, aside);
+  const ctx: GoldContext = { rules: run.rules.rules, asOf: run.asOf, runId: run.runId, ref: goldRel };
+  try {
+    for (const sql of stagingStatements(ctx)) await exec(conn, sql, 'gold: staging valid activities', progress.duck);
+    for (const model of GOLD_MODELS) {
+      await exec(conn, `CREATE TABLE ${goldRel(model.name)} AS ${model.sql(ctx)}`, `gold ${model.name}`, progress.duck);
+    }
+
+    const results = await progress.step('quality suite', async () => {
+      const models = [...tables.flatMap(silverModels), QUARANTINE_MODEL, ...GOLD_MODELS.map((m) => ({ name: `gold.${m.name}`, relation: goldRel(m.name), key: m.key, columns: m.columns, tests: m.tests }))];
+      const out: QualityResult[] = [];
+      for (const test of models.flatMap(compileModelTests)) out.push(await runCompiledTest(conn, test));
+      out.push(...(await layerReconciliation(conn, tables, goldRel)));
+      if (config.batch.reconcileSource) out.push(...(await sourceReconciliation(config, conn, tables)));
+      out.push(await freshnessCheck(conn, tables, run.asOf, run.rules.rules));
+      out.push(await volumeCheck(conn, run.asOf, run.rules.rules));
+      const costs = await queryOne<{ bonus: number; wellbeing: number }>(
+        conn,
+        `SELECT (SELECT coalesce(sum(bonus_amount_eur), 0)::DOUBLE FROM ${goldRel('sport_bonus')}) AS bonus,
+           (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('wellbeing_days')}) AS wellbeing`,
+      );
+      run.costs = { bonusCostEur: costs?.bonus ?? 0, wellbeingCostEur: costs?.wellbeing ?? 0 };
+      out.push(await costDriftCheck(conn, run.costs, run.rules.hash, run.rules.rules));
+      return out;
+    });
+    run.results.push(...results);
+    await countRows(duck, tables, run);
+
+    const summary = summarize(run.results);
+    if (hasBlockingFailure(run.results)) {
+      run.status = 'failed_quality';
+      run.error = `error-level quality checks failed: ${summary.errors.join(', ')}`;
+      log.error({ runId: run.runId, failed: summary.errors }, 'quality suite failed: gold not swapped, the previous gold stays');
+      await discardAside(conn, aside);
+      return;
+    }
+
+    await conn.run(qualityResultsDdl(goldRel('quality_results')));
+    const insert = insertResultsSql(goldRel('quality_results'), run.runId, new Date(), run.results);
+    if (insert) await conn.run(insert);
+    await conn.run(runLogDdl(goldRel('run_log')));
+    await conn.run(`INSERT INTO ${goldRel('run_log')} SELECT * FROM meta.run_log`);
+    run.entry = entryOf(run, new Date());
+    await conn.run(insertRunLogSql(goldRel('run_log'), run.entry));
+    await conn.run(
+      `CREATE TABLE ${goldRel('build_info')} AS SELECT ${literal(run.runId)} AS run_id, now() AS built_at, ${literal(run.rules.rules.version)} AS rules_version,
+        ${literal(run.rules.hash)} AS params_hash, ${literal(run.rules.canonical)}::JSON AS params, TIMESTAMPTZ ${literal(run.asOf.toISOString())} AS as_of,
+        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts`,
+    );
+    await createViews(conn, SILVER);
+
+    const parquetDir = path.join(tmpDir, 'gold-parquet');
+    await mkdir(parquetDir, { recursive: true });
+    const goldTables = [...GOLD_MODELS.map((m) => m.name), 'quality_results', 'run_log', 'build_info'];
+    const parquet = await exportParquet(conn, goldTables, parquetDir);
+
+    await progress.step('swapping gold.duckdb', () => swapIn(conn, aside, config.batch.goldDb));
+    log.info({ runId: run.runId, goldDb: config.batch.goldDb }, 'gold swapped in');
+    await progress.step('publishing gold Parquet', () =>
+      publishParquet(lake, parquet, { runId: run.runId, builtAt: new Date().toISOString(), rulesVersion: run.rules.rules.version, paramsHash: run.rules.hash }, (p) => readFile(p)),
+    );
+  } catch (err) {
+    await discardAside(conn, aside);
+    throw err;
+  }
+}
+
+async function countRows(duck: Duck, tables: readonly SilverTable[], run: RunState): Promise<void> {
+  const parts = [
+    ...tables.map((t) => `SELECT 'silver.${t.name}' AS t, count(*) AS n FROM silver.${ident(t.name)}`),
+    ...tables.filter((t) => t.history).map((t) => `SELECT 'silver.${t.name}_history', count(*) FROM silver.${ident(`${t.name}_history`)}`),
+    `SELECT 'silver.quarantine', count(*) FROM silver.quarantine`,
+    ...GOLD_MODELS.map((m) => `SELECT 'gold.${m.name}', count(*) FROM ${goldRel(m.name)}`),
+  ];
+  const rows = await queryRows<{ t: string; n: number }>(duck.conn, parts.join(' UNION ALL '));
+  run.rowCounts = Object.fromEntries(rows.map((r) => [r.t, r.n]));
+}
+
+function entryOf(run: RunState, finishedAt: Date): RunLogEntry {
+  return {
+    runId: run.runId,
+    batch: run.batch,
+    status: run.status,
+    mode: run.mode,
+    startedAt: run.startedAt,
+    finishedAt,
+    asOf: run.asOf,
+    rulesFile: run.rules.file,
+    rulesVersion: run.rules.rules.version,
+    paramsHash: run.rules.hash,
+    params: run.rules.canonical,
+    bronzeInputs: bronzeInputRanges(run.files),
+    rowCounts: run.rowCounts,
+    quality: summarize(run.results),
+    bonusCostEur: run.status === 'success' ? (run.costs?.bonusCostEur ?? null) : null,
+    wellbeingCostEur: run.status === 'success' ? (run.costs?.wellbeingCostEur ?? null) : null,
+    goldDb: run.config.batch.goldDb,
+    reportFile: run.reportFile,
+    error: run.error,
+  };
+}
+
+/** Appends run_log (table + JSON line), stores the quality results and writes the report. */
+async function finishRun(duck: Duck, run: RunState): Promise<void> {
+  const finishedAt = new Date();
+  run.entry = entryOf(run, finishedAt);
+  await mkdir(path.dirname(run.reportFile), { recursive: true });
+  const report = { runId: run.runId, status: run.status, finishedAt: finishedAt.toISOString(), summary: run.entry.quality, results: run.results, runLog: run.entry };
+  const reportText = `${JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+  await writeFile(run.reportFile, reportText);
+  await writeFile(path.join(path.dirname(run.reportFile), 'latest.json'), reportText);
+  try {
+    await duck.conn.run(`USE ${SILVER}`);
+    const insert = insertResultsSql('meta.quality_results', run.runId, finishedAt, run.results);
+    if (insert) await duck.conn.run(insert);
+    await duck.conn.run(insertRunLogSql('meta.run_log', run.entry));
+    await duck.conn.run(`CHECKPOINT ${SILVER}`);
+  } finally {
+    await appendRunLogLine(run.config.batch.runLogFile, run.entry);
+  }
+}
+

@@ -1,0 +1,99 @@
+/**
+ * run_log: one row per refresh (successful or not), so anyone can tell which parameters and which
+ * bronze inputs produced which figures (DOMAIN.md: "the run log must say which parameters
+ * produced which figures"). Stored in the silver database (meta.run_log), copied into gold
+ * (run_log, view v_run_log) and appended as one JSON line to BATCH_RUN_LOG.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { literal } from './source-schemas.ts';
+
+/** The bronze files a run read, grouped per topic-partition with their offset range. */
+export interface BronzeInputRange {
+  topic: string;
+  partition: number;
+  firstOffset: number;
+  lastOffset: number;
+  events: number;
+  files: string[];
+}
+
+export type RunStatus = 'success' | 'failed_quality' | 'failed';
+
+export interface RunLogEntry {
+  runId: string;
+  batch: number;
+  status: RunStatus;
+  mode: 'incremental' | 'full';
+  startedAt: Date;
+  finishedAt: Date;
+  asOf: Date;
+  rulesFile: string;
+  rulesVersion: string;
+  paramsHash: string;
+  /** The validated rules, as JSON text. */
+  params: string;
+  bronzeInputs: BronzeInputRange[];
+  /** Rows per table after the run, e.g. `{ "silver.activities": 1000, "gold.sport_bonus": 160 }`. */
+  rowCounts: Record<string, number>;
+  quality: { checks: number; passed: number; skipped: number; errors: string[]; warnings: string[] };
+  /** Total annual sport bonus and total well-being cost in gold after the run, EUR (null: gold not built). */
+  bonusCostEur: number | null;
+  wellbeingCostEur: number | null;
+  goldDb: string;
+  reportFile: string | null;
+  error: string | null;
+}
+
+/** Columns of run_log (silver meta.run_log and gold run_log). */
+export const RUN_LOG_COLUMNS = `run_id VARCHAR, batch INTEGER, status VARCHAR, mode VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
+  duration_s DOUBLE, as_of TIMESTAMPTZ, rules_file VARCHAR, rules_version VARCHAR, params_hash VARCHAR, params JSON,
+  bronze_files INTEGER, bronze_events BIGINT, bronze_inputs JSON, row_counts JSON, quality_checks INTEGER,
+  quality_errors INTEGER, quality_warnings INTEGER, quality JSON, bonus_cost_eur DECIMAL(14,2), wellbeing_cost_eur DECIMAL(14,2),
+  gold_db VARCHAR, report_file VARCHAR, error VARCHAR`;
+
+export function runLogDdl(relation: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${relation} (${RUN_LOG_COLUMNS})`;
+}
+
+const ts = (d: Date) => `TIMESTAMPTZ ${literal(d.toISOString())}`;
+const text = (s: string | null) => (s === null ? 'NULL' : literal(s));
+const num = (n: number | null) => (n === null || !Number.isFinite(n) ? 'NULL' : String(n));
+
+/** INSERT of one entry into `relation`. Pure. */
+export function insertRunLogSql(relation: string, e: RunLogEntry): string {
+  const files = e.bronzeInputs.reduce((a, r) => a + r.files.length, 0);
+  const events = e.bronzeInputs.reduce((a, r) => a + r.events, 0);
+  return `INSERT INTO ${relation} VALUES (${literal(e.runId)}, ${e.batch}, ${literal(e.status)}, ${literal(e.mode)}, ${ts(e.startedAt)}, ${ts(e.finishedAt)},
+    ${(e.finishedAt.getTime() - e.startedAt.getTime()) / 1000}, ${ts(e.asOf)}, ${literal(e.rulesFile)}, ${literal(e.rulesVersion)}, ${literal(e.paramsHash)},
+    ${literal(e.params)}, ${files}, ${events}, ${literal(JSON.stringify(e.bronzeInputs))}, ${literal(JSON.stringify(e.rowCounts))},
+    ${e.quality.checks}, ${e.quality.errors.length}, ${e.quality.warnings.length}, ${literal(JSON.stringify(e.quality))},
+    ${num(e.bonusCostEur)}, ${num(e.wellbeingCostEur)}, ${literal(e.goldDb)}, ${text(e.reportFile)}, ${text(e.error)})`;
+}
+
+/** Appends `entry` as one JSON line to `file` (created with its directory when missing). */
+export async function appendRunLogLine(file: string, entry: RunLogEntry): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await appendFile(file, `${JSON.stringify({ ...entry, params: JSON.parse(entry.params) })}\n`);
+}
+
+/**
+ * Groups files into per-partition offset ranges. Files of one partition that do not follow each
+ * other (a gap) still share one entry: the range is from the smallest first offset to the largest
+ * last offset, and `files` lists exactly what was read.
+ */
+export function bronzeInputRanges(files: readonly { key: string; topic: string; partition: number; firstOffset: number; lastOffset: number; rows: number }[]): BronzeInputRange[] {
+  const groups = new Map<string, BronzeInputRange>();
+  for (const f of [...files].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.firstOffset - b.firstOffset))) {
+    const id = `${f.topic}\u0000${f.partition}`;
+    const g = groups.get(id);
+    if (!g) groups.set(id, { topic: f.topic, partition: f.partition, firstOffset: f.firstOffset, lastOffset: f.lastOffset, events: f.rows, files: [f.key] });
+    else {
+      g.firstOffset = Math.min(g.firstOffset, f.firstOffset);
+      g.lastOffset = Math.max(g.lastOffset, f.lastOffset);
+      g.events += f.rows;
+      g.files.push(f.key);
+    }
+  }
+  return [...groups.values()];
+}

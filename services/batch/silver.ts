@@ -1,0 +1,402 @@
+/**
+ * Bronze -> silver: the current state of every captured table, typed, plus the validity history
+ * of employees. Runs inside the silver DuckDB database (BATCH_SILVER_DB).
+ *
+ * Layout of the silver database:
+ * - `state.<table>`: one row per primary key ever seen, holding the latest event by source order
+ *   (LSN, then Kafka offset), typed, with its position (`_lsn`, `_partition`, `_offset`), `_op` and
+ *   `_deleted` (deletes are kept as tombstones so that a late re-delivery of an older event can
+ *   never resurrect a deleted row).
+ * - `silver.<table>`: view of the live rows of `state.<table>`: exactly the source table's rows.
+ * - `state.<table>__events` and `silver.<table>_history` for history tables (employees): every
+ *   version with `valid_from` / `valid_to` (commit times of the changes).
+ * - `meta.*`: consumed bronze files, effective table schemas, truncations, run_log, quality results.
+ *
+ * Applying a batch of bronze files to a table (one code path for incremental runs and `--full`):
+ * 1. append every c/r/u/d event of the files, typed (see source-schemas.ts), tagged with the batch;
+ * 2. for an update that changed the primary key, append a delete of the old key;
+ * 3. compaction: among the keys touched by the batch, keep only the row with the greatest
+ *    (LSN, offset) and delete the others; this both applies the changes in source order and drops
+ *    re-delivered duplicates (same source position), so a replay never doubles a row.
+ * Truncate events (`op = t`) mark every row older than their LSN deleted.
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { exec, queryOne, queryRows, type ProgressListener } from './duck.ts';
+import {
+  decodingFor,
+  ident,
+  inferColumns,
+  jsonStructure,
+  knownTable,
+  literal,
+  parseTopic,
+  silverName,
+  type SourceColumn,
+  type SourceTable,
+} from './source-schemas.ts';
+
+/** Source tables whose full version history silver keeps (validity intervals). */
+export const HISTORY_TABLES: ReadonlySet<string> = new Set(['employees']);
+
+/** A silver table and what it is built from. */
+export interface SilverTable {
+  /** Silver name, e.g. `activities`. */
+  name: string;
+  topic: string;
+  source: SourceTable;
+  history: boolean;
+}
+
+/** Bookkeeping columns of `state.<table>`, in order. */
+export const STATE_META_COLUMNS: readonly [string, string][] = [
+  ['_op', 'VARCHAR'],
+  ['_deleted', 'BOOLEAN'],
+  ['_lsn', 'BIGINT'],
+  ['_partition', 'INTEGER'],
+  ['_offset', 'BIGINT'],
+  ['_tx_id', 'BIGINT'],
+  ['_source_ts_ms', 'BIGINT'],
+  ['_batch', 'INTEGER'],
+];
+
+/** Creates the schemas and bookkeeping tables of the silver database (idempotent). */
+export async function ensureSilverCatalog(conn: DuckDBConnection): Promise<void> {
+  await conn.run(`
+    CREATE SCHEMA IF NOT EXISTS meta;
+    CREATE SCHEMA IF NOT EXISTS state;
+    CREATE SCHEMA IF NOT EXISTS silver;
+    CREATE TABLE IF NOT EXISTS meta.tables (
+      name VARCHAR, topic VARCHAR, source_schema VARCHAR, source_table VARCHAR,
+      primary_key VARCHAR[], columns JSON, registered BOOLEAN, history BOOLEAN);
+    CREATE TABLE IF NOT EXISTS meta.bronze_files (
+      key VARCHAR, manifest_key VARCHAR, topic VARCHAR, "partition" INTEGER, first_offset BIGINT,
+      last_offset BIGINT, rows BIGINT, bytes BIGINT, min_kafka_ts_ms BIGINT, max_kafka_ts_ms BIGINT,
+      run_id VARCHAR, batch INTEGER);
+    CREATE TABLE IF NOT EXISTS meta.truncations (name VARCHAR, lsn BIGINT, run_id VARCHAR);
+  `);
+}
+
+/** Drops every silver table and forgets every consumed file, for a `--full` rebuild. */
+export async function resetSilver(conn: DuckDBConnection): Promise<void> {
+  const tables = await queryRows<{ schema_name: string; table_name: string }>(
+    conn,
+    `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ('state', 'silver')`,
+  );
+  const views = await queryRows<{ schema_name: string; view_name: string }>(
+    conn,
+    `SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = current_database() AND schema_name = 'silver' AND NOT internal`,
+  );
+  for (const v of views) await conn.run(`DROP VIEW IF EXISTS ${ident(v.schema_name)}.${ident(v.view_name)}`);
+  for (const t of tables) await conn.run(`DROP TABLE IF EXISTS ${ident(t.schema_name)}.${ident(t.table_name)}`);
+  await conn.run(`DELETE FROM meta.bronze_files; DELETE FROM meta.tables; DELETE FROM meta.truncations;`);
+}
+
+/** Last consumed offset per (topic, partition), from meta.bronze_files. */
+export async function consumedOffsets(conn: DuckDBConnection): Promise<Map<string, number>> {
+  const rows = await queryRows<{ topic: string; partition: number; last: number }>(
+    conn,
+    `SELECT topic, "partition", max(last_offset) AS last FROM meta.bronze_files GROUP BY ALL`,
+  );
+  return new Map(rows.map((r) => [`${r.topic}\u0000${r.partition}`, r.last]));
+}
+
+/** Key of {@link consumedOffsets}. */
+export const partitionKey = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+/** DuckDB list literal of file paths. */
+export function fileList(paths: readonly string[]): string {
+  return `[${paths.map(literal).join(', ')}]`;
+}
+
+/** Columns of a state table: bookkeeping first, then the source columns typed. */
+export function stateTableDdl(table: SilverTable, suffix = ''): string {
+  const cols = [
+    ...STATE_META_COLUMNS.map(([n, t]) => `${ident(n)} ${t}`),
+    ...table.source.columns.map((c) => `${ident(c.name)} ${decodingFor(c.pgType).duckType}`),
+  ];
+  return `CREATE TABLE IF NOT EXISTS state.${ident(table.name + suffix)} (${cols.join(', ')})`;
+}
+
+/**
+ * SELECT of the typed events of `files` for `table`, tagged with `batch`. The row image is
+ * `after` for c/r/u and `before` for d (the key when a delete carries no before image).
+ */
+export function typedEventsSql(table: SilverTable, files: readonly string[], batch: number): string {
+  const structure = jsonStructure(table.source.columns);
+  const typed = table.source.columns.map((c) => `${decodingFor(c.pgType).expr(`r.${ident(c.name)}`)} AS ${ident(c.name)}`);
+  return `SELECT op AS _op, op = 'd' AS _deleted, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
+      tx_id AS _tx_id, source_ts_ms AS _source_ts_ms, ${batch} AS _batch,
+      ${typed.join(',\n      ')}
+    FROM (
+      SELECT op, lsn, "partition", "offset", tx_id, source_ts_ms,
+        from_json(CASE WHEN op = 'd' THEN coalesce("before", "key") ELSE "after" END, ${structure}) AS r
+      FROM read_parquet(${fileList(files)})
+      WHERE op IN ('c', 'r', 'u', 'd')
+    )`;
+}
+
+/**
+ * SELECT of the deletes implied by updates that changed the primary key: the old key, from the
+ * `before` image, at the update's position.
+ */
+export function keyChangeDeletesSql(table: SilverTable, files: readonly string[], batch: number): string {
+  const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name));
+  const structure = jsonStructure(pkCols);
+  const typed = (img: string) => pkCols.map((c) => decodingFor(c.pgType).expr(`${img}.${ident(c.name)}`));
+  const changed = pkCols.map((_, i) => `${typed('b')[i]} IS DISTINCT FROM ${typed('a')[i]}`).join(' OR ');
+  return `SELECT 'd' AS _op, true AS _deleted, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
+      tx_id AS _tx_id, source_ts_ms AS _source_ts_ms, ${batch} AS _batch,
+      ${pkCols.map((c, i) => `${typed('b')[i]} AS ${ident(c.name)}`).join(', ')}
+    FROM (
+      SELECT op, lsn, "partition", "offset", tx_id, source_ts_ms,
+        from_json("before", ${structure}) AS b, from_json("after", ${structure}) AS a
+      FROM read_parquet(${fileList(files)})
+      WHERE op = 'u' AND "before" IS NOT NULL
+    )
+    WHERE ${changed}`;
+}
+
+/**
+ * DELETE keeping, for every key touched by `batch` (every key when `batch` is undefined), only
+ * the row with the greatest (LSN, offset, partition).
+ */
+export function compactionSql(table: SilverTable, batch: number | undefined, suffix = ''): string {
+  const name = `state.${ident(table.name + suffix)}`;
+  const pk = table.source.primaryKey.map(ident).join(', ');
+  const candidates =
+    batch === undefined
+      ? `SELECT ${pk} FROM ${name} GROUP BY ALL HAVING count(*) > 1`
+      : `SELECT ${pk} FROM ${name} SEMI JOIN (SELECT DISTINCT ${pk} FROM ${name} WHERE _batch = ${batch}) USING (${pk}) GROUP BY ALL HAVING count(*) > 1`;
+  return `DELETE FROM ${name} WHERE rowid IN (
+    WITH dup AS (${candidates})
+    SELECT rid FROM (
+      SELECT s.rowid AS rid, row_number() OVER (PARTITION BY ${pk} ORDER BY _lsn DESC, _offset DESC, _partition DESC) AS rn
+      FROM ${name} s SEMI JOIN dup USING (${pk})
+    ) WHERE rn > 1)`;
+}
+
+/** DELETE of duplicate events (same key, LSN and op: a re-delivery) in a history events table. */
+export function eventDedupSql(table: SilverTable): string {
+  const name = `state.${ident(`${table.name}__events`)}`;
+  const pk = table.source.primaryKey.map(ident).join(', ');
+  return `DELETE FROM ${name} WHERE rowid IN (
+    SELECT rid FROM (
+      SELECT rowid AS rid, row_number() OVER (PARTITION BY ${pk}, _lsn, _op ORDER BY _offset DESC, _partition DESC) AS rn FROM ${name}
+    ) WHERE rn > 1)`;
+}
+
+/** The `silver.<table>` view: live rows, source columns, plus when and where they last changed. */
+export function currentViewSql(table: SilverTable): string {
+  const cols = table.source.columns.map((c) => ident(c.name)).join(', ');
+  return `CREATE OR REPLACE VIEW silver.${ident(table.name)} AS
+    SELECT ${cols}, make_timestamptz(_source_ts_ms * 1000) AS _changed_at, _lsn
+    FROM state.${ident(table.name)} WHERE NOT _deleted`;
+}
+
+/**
+ * `silver.<table>_history`: one row per version, valid from the commit time of the change that
+ * produced it until the commit time of the next change (update or delete) of the same key;
+ * `valid_to` NULL and `is_current` true for the live version. Snapshot rows (op r) start at the
+ * snapshot's time, the earliest the lake knows of.
+ */
+export function historySql(table: SilverTable): string {
+  const cols = table.source.columns.map((c) => ident(c.name)).join(', ');
+  const pk = table.source.primaryKey.map(ident).join(', ');
+  return `CREATE OR REPLACE TABLE silver.${ident(`${table.name}_history`)} AS
+    SELECT ${cols}, valid_from, valid_to, valid_to IS NULL AS is_current, _op AS change_op, _lsn
+    FROM (
+      SELECT *, make_timestamptz(_source_ts_ms * 1000) AS valid_from,
+        lead(make_timestamptz(_source_ts_ms * 1000)) OVER (PARTITION BY ${pk} ORDER BY _lsn, _offset, _partition) AS valid_to
+      FROM state.${ident(`${table.name}__events`)}
+    )
+    WHERE _op <> 'd'
+    ORDER BY ${pk}, valid_from`;
+}
+
+/** What one table's merge did. */
+export interface TableMergeResult {
+  name: string;
+  topic: string;
+  files: number;
+  eventsRead: number;
+  keyChangeDeletes: number;
+  superseded: number;
+  truncatedRows: number;
+  /** Events whose row image had no usable primary key (kept out of state, counted here). */
+  unkeyed: number;
+  /** Kafka positions of up to 20 of those events, to find them in bronze. */
+  unkeyedPositions: { partition: number; offset: number }[];
+  liveRows: number;
+  /** Columns found in the events that the registry does not know (registered tables only). */
+  unexpectedColumns: string[];
+  opCounts: Record<string, number>;
+}
+
+interface FileStat {
+  file: string;
+  rows: number;
+}
+
+/** Events per op and per file in `files`, and the newest truncate LSN, from a scan of narrow columns. */
+export async function scanOps(conn: DuckDBConnection, files: readonly string[]): Promise<{ ops: Record<string, number>; perFile: FileStat[]; truncateLsn: number | null }> {
+  const rows = await queryRows<{ filename: string; op: string | null; n: number; max_lsn: number | null }>(
+    conn,
+    `SELECT filename, op, count(*) AS n, max(lsn) AS max_lsn FROM read_parquet(${fileList(files)}, filename = true) GROUP BY ALL`,
+  );
+  const ops: Record<string, number> = {};
+  const perFile = new Map<string, number>();
+  let truncateLsn: number | null = null;
+  for (const r of rows) {
+    const op = r.op ?? '(null)';
+    ops[op] = (ops[op] ?? 0) + r.n;
+    perFile.set(r.filename, (perFile.get(r.filename) ?? 0) + r.n);
+    if (r.op === 't' && r.max_lsn !== null) truncateLsn = Math.max(truncateLsn ?? 0, r.max_lsn);
+  }
+  for (const f of files) if (!perFile.has(f)) perFile.set(f, 0);
+  return { ops, perFile: [...perFile].map(([file, n]) => ({ file, rows: n })), truncateLsn };
+}
+
+/**
+ * Works out the silver table of `topic`: registered schema, or columns inferred from a sample of
+ * the new events merged with what earlier runs inferred (types never change once chosen; new
+ * columns are added). Persists the result in meta.tables and creates or widens the state tables.
+ * @returns undefined when the topic name is not `<prefix>.<schema>.<table>`.
+ */
+export async function resolveTable(conn: DuckDBConnection, topic: string, files: readonly string[]): Promise<{ table: SilverTable; unexpectedColumns: string[] } | undefined> {
+  const parsed = parseTopic(topic);
+  if (!parsed) return undefined;
+  const name = silverName(parsed.schema, parsed.table);
+  const stored = await queryOne<{ primary_key: string[]; columns: string; registered: boolean }>(
+    conn,
+    `SELECT primary_key, columns::VARCHAR AS columns, registered FROM meta.tables WHERE name = ${literal(name)}`,
+  );
+  const storedColumns: SourceColumn[] = stored ? JSON.parse(stored.columns) : [];
+  const sample = await queryRows<{ img: string | null; key: string | null }>(
+    conn,
+    `SELECT coalesce("after", "before") AS img, "key" FROM read_parquet(${fileList(files)}) WHERE op IN ('c','r','u','d') LIMIT 2000`,
+  );
+  const images = sample.flatMap((r) => (r.img ? [safeParse(r.img)] : []));
+  const known = knownTable(parsed.schema, parsed.table);
+  let source: SourceTable;
+  let unexpectedColumns: string[] = [];
+  if (known) {
+    source = known;
+    const knownNames = new Set(known.columns.map((c) => c.name));
+    const seen = new Set(images.flatMap((img) => (img && typeof img === 'object' ? Object.keys(img) : [])));
+    unexpectedColumns = [...seen].filter((c) => !knownNames.has(c)).sort();
+  } else {
+    const firstKey = sample.map((r) => (r.key ? safeParse(r.key) : null)).find((k) => k && typeof k === 'object');
+    const primaryKey = stored?.primary_key ?? (firstKey ? Object.keys(firstKey as object) : []);
+    source = { schema: parsed.schema, table: parsed.table, primaryKey, columns: inferColumns(images, storedColumns), registered: false };
+    // The key columns must exist even if no sampled image carried them.
+    for (const k of primaryKey) if (!source.columns.some((c) => c.name === k)) source.columns.push({ name: k, pgType: 'inferred:bigint', nullable: false });
+  }
+  const table: SilverTable = { name, topic, source, history: HISTORY_TABLES.has(name) };
+  await conn.run(`DELETE FROM meta.tables WHERE name = ${literal(name)}`);
+  await conn.run(
+    `INSERT INTO meta.tables VALUES (${literal(name)}, ${literal(topic)}, ${literal(source.schema)}, ${literal(source.table)},
+      [${source.primaryKey.map(literal).join(', ')}]::VARCHAR[], ${literal(JSON.stringify(source.columns))}, ${source.registered}, ${table.history})`,
+  );
+  for (const suffix of table.history ? ['', '__events'] : ['']) {
+    await conn.run(stateTableDdl(table, suffix));
+    const existing = new Set(
+      (await queryRows<{ column_name: string }>(conn, `SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'state' AND table_name = ${literal(name + suffix)}`)).map(
+        (r) => r.column_name,
+      ),
+    );
+    for (const c of source.columns) {
+      if (!existing.has(c.name)) await conn.run(`ALTER TABLE state.${ident(name + suffix)} ADD COLUMN ${ident(c.name)} ${decodingFor(c.pgType).duckType}`);
+    }
+  }
+  return { table, unexpectedColumns };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Applies `files` (one topic) to the table's state, as described in the module comment.
+ * @param fullRebuild the state table was empty before this batch: compaction looks at every key
+ *   without first collecting the batch's keys.
+ */
+export async function mergeFiles(
+  conn: DuckDBConnection,
+  table: SilverTable,
+  files: readonly string[],
+  batch: number,
+  runId: string,
+  options: { fullRebuild: boolean; unexpectedColumns: string[]; onProgress?: ProgressListener },
+): Promise<TableMergeResult> {
+  const name = `state.${ident(table.name)}`;
+  const { ops, truncateLsn } = await scanOps(conn, files);
+  const pkNull = table.source.primaryKey.map((k) => `${ident(k)} IS NULL`).join(' OR ') || 'false';
+  const columns = [...STATE_META_COLUMNS.map(([n]) => n), ...table.source.columns.map((c) => c.name)].map(ident).join(', ');
+
+  const eventsRead = await exec(conn, `INSERT INTO ${name} (${columns}) ${typedEventsSql(table, files, batch)}`, `silver ${table.name}: typing events`, options.onProgress);
+  let keyChangeDeletes = 0;
+  if ((ops.u ?? 0) > 0 && table.source.primaryKey.length > 0) {
+    const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name)).map((c) => ident(c.name));
+    keyChangeDeletes = await exec(
+      conn,
+      `INSERT INTO ${name} (${[...STATE_META_COLUMNS.map(([n]) => ident(n)), ...pkCols].join(', ')}) ${keyChangeDeletesSql(table, files, batch)}`,
+    );
+  }
+  let unkeyed = 0;
+  let unkeyedPositions: { partition: number; offset: number }[] = [];
+  if (table.source.primaryKey.length > 0) {
+    unkeyedPositions = await queryRows(conn, `SELECT _partition AS "partition", _offset AS "offset" FROM ${name} WHERE _batch = ${batch} AND (${pkNull}) ORDER BY ALL LIMIT 20`);
+    if (unkeyedPositions.length > 0) unkeyed = await exec(conn, `DELETE FROM ${name} WHERE _batch = ${batch} AND (${pkNull})`);
+  }
+  if (table.history) {
+    await conn.run(`INSERT INTO state.${ident(`${table.name}__events`)} (${columns}) SELECT ${columns} FROM ${name} WHERE _batch = ${batch}`);
+    await conn.run(eventDedupSql(table));
+  }
+  const superseded =
+    table.source.primaryKey.length > 0
+      ? await exec(conn, compactionSql(table, options.fullRebuild ? undefined : batch), `silver ${table.name}: applying changes in source order`, options.onProgress)
+      : 0;
+  let truncatedRows = 0;
+  if (truncateLsn !== null) {
+    await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${truncateLsn}, ${literal(runId)})`);
+  }
+  const watermark = await queryOne<{ lsn: number | null }>(conn, `SELECT max(lsn) AS lsn FROM meta.truncations WHERE name = ${literal(table.name)}`);
+  if (watermark?.lsn != null) {
+    truncatedRows = await exec(conn, `UPDATE ${name} SET _deleted = true, _op = 't' WHERE NOT _deleted AND _lsn < ${watermark.lsn}`);
+  }
+  await conn.run(currentViewSql(table));
+  if (table.history) await conn.run(historySql(table));
+  const live = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE NOT _deleted`);
+  return {
+    name: table.name,
+    topic: table.topic,
+    files: files.length,
+    eventsRead,
+    keyChangeDeletes,
+    superseded,
+    truncatedRows,
+    unkeyed,
+    unkeyedPositions,
+    liveRows: live?.n ?? 0,
+    unexpectedColumns: options.unexpectedColumns,
+    opCounts: ops,
+  };
+}
+
+/** The silver tables recorded in meta.tables (after any merge). */
+export async function silverTables(conn: DuckDBConnection): Promise<SilverTable[]> {
+  const rows = await queryRows<{ name: string; topic: string; source_schema: string; source_table: string; primary_key: string[]; columns: string; registered: boolean; history: boolean }>(
+    conn,
+    `SELECT name, topic, source_schema, source_table, primary_key, columns::VARCHAR AS columns, registered, history FROM meta.tables ORDER BY name`,
+  );
+  return rows.map((r) => ({
+    name: r.name,
+    topic: r.topic,
+    history: r.history,
+    source: { schema: r.source_schema, table: r.source_table, primaryKey: r.primary_key, columns: JSON.parse(r.columns), registered: r.registered },
+  }));
+}

@@ -1,0 +1,237 @@
+/**
+ * Test fixture: writes bronze exactly as docs/contracts/change-events.md defines it (Parquet per
+ * topic/partition/offset range under `bronze/<topic>/dt=<day>/p<partition>-<first>-<last>.parquet`,
+ * the contract's columns and types, JSON-text key/before/after rendered as Debezium's JSON
+ * converter renders PostgreSQL values, a manifest per file under `_manifest/bronze/...`), so the
+ * batch job can be tested without the CDC service and the bronze writer.
+ *
+ * Rows are given with natural JS values (numbers, strings, Date for timestamptz, 'YYYY-MM-DD' for
+ * dates) and rendered per the table's registered PostgreSQL types (source-schemas.ts). Every
+ * event of a key goes to the same partition (hash of the key), offsets increase per partition,
+ * a delete is followed by a tombstone (an offset covered by the file but not written), and LSNs
+ * increase in the order events are added unless given.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { LakeStorage } from '../../common/lake-storage.ts';
+import { knownTable, literal, type SourceTable } from '../source-schemas.ts';
+
+export type Row = Record<string, unknown>;
+export type Op = 'c' | 'u' | 'd' | 'r' | 't';
+
+export interface FixtureEvent {
+  table: string;
+  op: Op;
+  before: Row | null;
+  after: Row | null;
+  /** Commit time, ms since epoch (source.ts_ms). */
+  tsMs: number;
+  lsn: number;
+  txId: number;
+  /** Override the partition (default: hash of the key). */
+  partition?: number;
+  /** Raw JSON texts, to write malformed events on purpose. */
+  rawAfter?: string | null;
+  rawKey?: string | null;
+}
+
+const pad = (n: number) => String(n).padStart(20, '0');
+
+/** The contract's bronze columns with their types (docs/contracts/change-events.md; as the bronze writer writes them). */
+const CONTRACT_CASTS = [
+  '"topic"::VARCHAR AS "topic"',
+  '"partition"::INTEGER AS "partition"',
+  '"offset"::BIGINT AS "offset"',
+  'kafka_timestamp_ms::BIGINT AS kafka_timestamp_ms',
+  '"key"::VARCHAR AS "key"',
+  'op::VARCHAR AS op',
+  'lsn::BIGINT AS lsn',
+  'tx_id::BIGINT AS tx_id',
+  'source_ts_ms::BIGINT AS source_ts_ms',
+  'event_ts_ms::BIGINT AS event_ts_ms',
+  '"snapshot"::VARCHAR AS "snapshot"',
+  'source_schema::VARCHAR AS source_schema',
+  'source_table::VARCHAR AS source_table',
+  '"before"::VARCHAR AS "before"',
+  '"after"::VARCHAR AS "after"',
+  'ingested_at::TIMESTAMPTZ AS ingested_at',
+].join(', ');
+
+/** Renders one value of PostgreSQL type `pgType` as Debezium's JSON converter would (as a JS value for JSON.stringify). */
+export function renderDebezium(pgType: string, value: unknown): unknown {
+  if (value === null || value === undefined) return null;
+  const t = pgType.toLowerCase();
+  const numeric = /^numeric\s*\(\s*\d+\s*,\s*(\d+)\s*\)$/.exec(t);
+  if (numeric) return Number(value).toFixed(Number(numeric[1]));
+  if (t === 'numeric') return String(value);
+  if (t === 'date') {
+    const d = typeof value === 'string' ? new Date(`${value}T00:00:00Z`) : (value as Date);
+    return Math.round(d.getTime() / 86_400_000);
+  }
+  if (t === 'timestamptz') {
+    const d = value instanceof Date ? value : new Date(String(value));
+    return d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+  }
+  if (t === 'timestamp') {
+    const d = value instanceof Date ? value : new Date(String(value));
+    return d.getTime() * 1000;
+  }
+  return value;
+}
+
+/** Renders a row image of `table` (only the columns present in `row`, in the table's order). */
+export function renderRow(table: SourceTable, row: Row): Row {
+  const out: Row = {};
+  for (const c of table.columns) if (c.name in row) out[c.name] = renderDebezium(c.pgType, row[c.name]);
+  for (const [k, v] of Object.entries(row)) if (!(k in out)) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out;
+}
+
+/** Collects events and writes them as bronze files. */
+export class BronzeFixture {
+  readonly events: FixtureEvent[] = [];
+  private nextLsn = 10_000_000;
+  private nextTx = 700;
+  private clock = Date.UTC(2026, 0, 5, 8, 0, 0);
+  /** Next Kafka offset per topic-partition (persists across flushes, like a real topic). */
+  private readonly offsets = new Map<string, number>();
+  /** Files written so far. */
+  readonly written: { key: string; manifestKey: string; rows: number }[] = [];
+
+  constructor(
+    private readonly lake: LakeStorage,
+    readonly options: { prefix?: string; partitions?: number; schema?: string } = {},
+  ) {}
+
+  topicOf(table: string): string {
+    return `${this.options.prefix ?? 'sport'}.${this.options.schema ?? 'public'}.${table}`;
+  }
+
+  private source(table: string): SourceTable {
+    const t = knownTable(this.options.schema ?? 'public', table);
+    if (!t) throw new Error(`fixture: table ${table} is not registered; use add() with rendered rows`);
+    return t;
+  }
+
+  /** Adds an event; rows are rendered with the table's registered types. */
+  push(table: string, op: Op, before: Row | null, after: Row | null, extra: Partial<FixtureEvent> = {}): FixtureEvent {
+    const src = this.source(table);
+    this.clock += 60_000;
+    const event: FixtureEvent = {
+      table,
+      op,
+      before: before && renderRow(src, before),
+      after: after && renderRow(src, after),
+      tsMs: this.clock,
+      lsn: (this.nextLsn += 16),
+      txId: this.nextTx++,
+      ...extra,
+    };
+    this.events.push(event);
+    return event;
+  }
+
+  insert(table: string, row: Row, extra: Partial<FixtureEvent> = {}) {
+    return this.push(table, 'c', null, row, extra);
+  }
+  snapshot(table: string, row: Row, extra: Partial<FixtureEvent> = {}) {
+    return this.push(table, 'r', null, row, extra);
+  }
+  update(table: string, before: Row, after: Row, extra: Partial<FixtureEvent> = {}) {
+    return this.push(table, 'u', before, after, extra);
+  }
+  delete(table: string, before: Row, extra: Partial<FixtureEvent> = {}) {
+    return this.push(table, 'd', before, null, extra);
+  }
+
+  private keyOf(event: FixtureEvent): string | null {
+    if (event.rawKey !== undefined) return event.rawKey;
+    const src = knownTable(this.options.schema ?? 'public', event.table);
+    const img = event.op === 'd' ? event.before : event.after;
+    if (!src || !img) return null;
+    return JSON.stringify(Object.fromEntries(src.primaryKey.map((k) => [k, img[k] ?? null])));
+  }
+
+  private partitionOf(event: FixtureEvent, key: string | null): number {
+    if (event.partition !== undefined) return event.partition;
+    const n = this.options.partitions ?? 3;
+    return key ? createHash('md5').update(key).digest().readUInt32BE(0) % n : 0;
+  }
+
+  /**
+   * Writes the events added since the last flush: one file per topic-partition (or `filesPer`
+   * files, splitting its events evenly), then each file's manifest.
+   * @returns the lake keys of the Parquet files written.
+   */
+  async flush(options: { filesPer?: number } = {}): Promise<string[]> {
+    const pending = this.events.splice(0);
+    type Positioned = { event: FixtureEvent; key: string | null; topic: string; partition: number; offset: number };
+    const groups = new Map<string, Positioned[]>();
+    for (const event of pending) {
+      const key = this.keyOf(event);
+      const topic = this.topicOf(event.table);
+      const partition = this.partitionOf(event, key);
+      const id = `${topic}/${partition}`;
+      const offset = this.offsets.get(id) ?? 0;
+      // A delete is followed by its tombstone, which takes the next offset but is not written.
+      this.offsets.set(id, offset + (event.op === 'd' ? 2 : 1));
+      groups.set(id, [...(groups.get(id) ?? []), { event, key, topic, partition, offset }]);
+    }
+    const dir = await mkdtemp(path.join(tmpdir(), 'bronze-fixture-'));
+    const instance = await DuckDBInstance.create(':memory:');
+    const conn = await instance.connect();
+    const keys: string[] = [];
+    try {
+      for (const items of groups.values()) {
+        const parts = options.filesPer ?? 1;
+        const size = Math.ceil(items.length / parts);
+        for (let i = 0; i < items.length; i += size) {
+          const chunk = items.slice(i, i + size);
+          const first = chunk[0]!;
+          const last = chunk[chunk.length - 1]!;
+          const lastOffset = last.offset + (last.event.op === 'd' ? 1 : 0);
+          const kafkaTs = (p: Positioned) => p.event.tsMs + 3;
+          const day = new Date(kafkaTs(first)).toISOString().slice(0, 10);
+          const key = `bronze/${first.topic}/dt=${day}/p${first.partition}-${pad(first.offset)}-${pad(lastOffset)}.parquet`;
+          const s = (v: string | null | undefined) => (v === null || v === undefined ? 'NULL' : literal(v));
+          const values = chunk.map(({ event, key: k, topic, partition, offset }) => {
+            const after = event.rawAfter !== undefined ? event.rawAfter : event.after && JSON.stringify(event.after);
+            return `(${literal(topic)}, ${partition}, ${offset}, ${kafkaTs({ event } as Positioned)}, ${s(k)}, ${literal(event.op)}, ${event.lsn}, ${event.txId},
+              ${event.tsMs}, ${event.tsMs + 5}, ${literal(event.op === 'r' ? 'true' : 'false')}, ${literal(this.options.schema ?? 'public')}, ${literal(event.table)},
+              ${s(event.before && JSON.stringify(event.before))}, ${s(after)}, make_timestamptz(${(event.tsMs + 50) * 1000}))`;
+          });
+          const file = path.join(dir, `${keys.length}.parquet`);
+          await conn.run(`COPY (SELECT ${CONTRACT_CASTS} FROM (VALUES ${values.join(',\n')}) AS t(
+              "topic", "partition", "offset", kafka_timestamp_ms, "key", op, lsn, tx_id, source_ts_ms, event_ts_ms, "snapshot",
+              source_schema, source_table, "before", "after", ingested_at)) TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`);
+          const bytes = await readFile(file);
+          await this.lake.put(key, bytes);
+          const manifestKey = `_manifest/bronze/${first.topic}/p${first.partition}/${pad(first.offset)}-${pad(lastOffset)}.json`;
+          const manifest = {
+            key,
+            topic: first.topic,
+            partition: first.partition,
+            firstOffset: first.offset,
+            lastOffset,
+            rows: chunk.length,
+            bytes: bytes.length,
+            minKafkaTimestampMs: Math.min(...chunk.map(kafkaTs)),
+            maxKafkaTimestampMs: Math.max(...chunk.map(kafkaTs)),
+            writtenAt: new Date().toISOString(),
+          };
+          await this.lake.put(manifestKey, Buffer.from(JSON.stringify(manifest)));
+          this.written.push({ key, manifestKey, rows: chunk.length });
+          keys.push(key);
+        }
+      }
+    } finally {
+      conn.closeSync();
+      instance.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    }
+    return keys;
+  }
+}
