@@ -130,7 +130,7 @@ export async function preparePostgres(config: Config, logger: Logger): Promise<T
       );
     }
     await runAsAdmin(config, fixes, logger);
-    return preparePostgresVerified(config, cdc);
+    return await preparePostgresVerified(config, cdc);
   } finally {
     await cdc.end().catch(() => undefined);
   }
