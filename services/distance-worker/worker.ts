@@ -11,7 +11,7 @@
  * rows with that status. A bad key stops the worker (at start-up: the probe); a request Google
  * calls invalid for this employee is dead-lettered.
  */
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
@@ -130,7 +130,7 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
   } finally {
     await admin.disconnect();
   }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
   const bucket = new TokenBucket(config.distance.maxRequestsPerSecond, 1);

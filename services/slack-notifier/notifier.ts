@@ -8,7 +8,7 @@
  * 5xx/timeout: backoff, forever) -> mark posted. The offset is committed by the ordered consumer
  * only after that, i.e. after the post succeeded or the event was dead-lettered.
  */
-import { Kafka, logLevel as kafkaLogLevel, type Producer } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Producer } from 'kafkajs';
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
@@ -86,7 +86,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   } finally {
     await admin.disconnect();
   }
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
   const pacer = new TokenBucket(config.slack.ratePerSecond, config.slack.burst);
