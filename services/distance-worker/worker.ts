@@ -68,7 +68,7 @@ export async function probeProvider(provider: DistanceProvider, config: Config, 
     } catch (err) {
       if (!(err instanceof ProviderError)) throw err;
       if (err.kind === 'auth') {
-        throw new ProviderStartupError(`GOOGLE_MAPS_API_KEY was rejected by the ${api} (${err.code}): ${err.message}. Check the key, its API restrictions and that the API is enabled in the Cloud project, or unset GOOGLE_MAPS_API_KEY to run offline.`);
+        throw new ProviderStartupError(`GOOGLE_MAPS_API_KEY was rejected by the ${api} (${err.code}): ${err.message.replace(/[.\s]+$/, "")}. Check the key, its API restrictions and that the API is enabled in the Cloud project, or unset GOOGLE_MAPS_API_KEY to run offline.`);
       }
       if (err.kind === 'permanent' || attempt >= attempts) {
         throw new ProviderStartupError(`the ${api} probe failed after ${attempt} attempt(s) (${err.code}): ${err.message}`);
