@@ -152,6 +152,7 @@ try {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   await dropSlots(admin, [slot]);
   await admin.query(`DELETE FROM activities WHERE employee_id = $1 AND source = 'bench'`, [EMPLOYEE]);
+  await admin.query('DELETE FROM employees WHERE employee_id = $1 AND NOT EXISTS (SELECT 1 FROM activities WHERE employee_id = $1)', [EMPLOYEE]);
   await slack.close();
   await app.end();
   await admin.end();

@@ -47,19 +47,41 @@ export function deadLetterMessage(source: SourceMessage, service: string, reason
 }
 
 /**
- * Creates `<topic>.dlq` with `partitions` partitions if it does not exist yet (the local broker has
- * auto-creation disabled). Idempotent.
+ * Creates `topic` with `partitions` partitions if it does not exist yet (the local broker has
+ * auto-creation disabled), then waits until every partition has a leader. Idempotent.
+ *
+ * kafkajs' own `waitForLeaders` gives up when a freshly started KRaft broker briefly answers
+ * UNKNOWN_TOPIC_OR_PARTITION for a topic it has just created; this polls the metadata instead.
+ * @throws the broker's error, or a timeout error after `timeoutMs`.
  */
-export async function ensureDeadLetterTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
-  const dlq = deadLetterTopic(topic);
-  const existing = await admin.listTopics();
-  if (existing.includes(dlq)) return;
-  try {
-    await admin.createTopics({ topics: [{ topic: dlq, numPartitions: partitions }], waitForLeaders: true });
-  } catch (err) {
-    // Another instance may have created it in between.
-    if (!(await admin.listTopics()).includes(dlq)) throw err;
+export async function ensureTopic(admin: Admin, topic: string, partitions: number, timeoutMs = 30_000): Promise<void> {
+  if (!(await admin.listTopics()).includes(topic)) {
+    try {
+      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: false });
+    } catch (err) {
+      // Another instance may have created it in between.
+      if (!(await admin.listTopics()).includes(topic)) throw err;
+    }
   }
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let problem: unknown;
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+      const found = topics[0]?.partitions ?? [];
+      if (found.length > 0 && found.every((p) => p.leader >= 0)) return;
+      problem = new Error(`topic ${topic}: partitions without a leader`);
+    } catch (err) {
+      problem = err;
+    }
+    if (Date.now() > deadline) throw problem;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** Creates `<topic>.dlq` (same partition count as the source topics) if needed. Idempotent. */
+export async function ensureDeadLetterTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await ensureTopic(admin, deadLetterTopic(topic), partitions);
 }
 
 /**

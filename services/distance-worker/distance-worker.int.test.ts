@@ -39,6 +39,9 @@ afterEach(async () => {
 
 afterAll(async () => {
   await broker.close();
+  // Leave the shared test database as found (commute rows go with their employees).
+  await admin.query('DELETE FROM employees WHERE employee_id >= 970000 AND employee_id < 980000');
+  await admin.query('DELETE FROM commute_distance_cache');
   await admin.end();
 });
 

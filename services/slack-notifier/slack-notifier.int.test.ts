@@ -55,6 +55,8 @@ afterEach(async () => {
 
 afterAll(async () => {
   await broker.close();
+  // Leave the shared test database as found: other suites count employees.
+  await admin.query('DELETE FROM employees WHERE employee_id = ANY($1)', [EMPLOYEES.map((e) => e.employee_id)]);
   await admin.end();
 });
 

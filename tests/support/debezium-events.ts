@@ -5,6 +5,7 @@
  * watch a consumer group's committed offsets and read a dead-letter topic.
  */
 import { Kafka, logLevel, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import { ensureTopic } from '../../services/common/dead-letter.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -48,7 +49,7 @@ export async function connectTestBroker(brokers: string[]): Promise<TestBroker> 
     admin,
     producer,
     async createTopic(topic, partitions = 3) {
-      await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
+      await ensureTopic(admin, topic, partitions);
     },
     async send(topic, messages) {
       await producer.send({
