@@ -90,10 +90,13 @@ export async function exec(conn: DuckDBConnection, sql: string, step?: string, o
       onProgress(step, conn.progress.percentage);
     }, 500);
   }
+  const t0 = performance.now();
   try {
     const result = await conn.run(sql);
     return Number(result.rowsChanged);
   } finally {
     if (timer) clearInterval(timer);
+    // BATCH_PROFILE=1: one line per statement on stderr, to see where a run's time goes.
+    if (process.env.BATCH_PROFILE === '1') process.stderr.write(`[profile] ${((performance.now() - t0) / 1000).toFixed(2)} s  ${step ?? sql.replace(/\s+/g, ' ').slice(0, 90)}\n`);
   }
 }

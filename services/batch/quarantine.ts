@@ -10,6 +10,8 @@
  *   silver.employees), `impossible_speed` (average speed above the sport's limit,
  *   quarantine.maxSpeedKmhBySport / defaultMaxSpeedKmh, or a distance covered in no time),
  *   `future_date` (starts or ends after the reference time plus quarantine.futureToleranceMinutes).
+ *   Employees are checked first ({@link quarantineOrder}), so an activity of a quarantined
+ *   employee is quarantined as `unknown_employee` too.
  *
  * Quarantine is recomputed from the current silver state on every run, because whether a row is
  * valid can change (an unknown employee may arrive later, a row may be corrected or deleted).
@@ -24,6 +26,11 @@ export interface QuarantineRule {
   code: string;
   predicate: string;
   reason: string;
+}
+
+/** Tables in the order their quarantine must be rebuilt: employees before what refers to them. */
+export function quarantineOrder<T extends { name: string }>(tables: readonly T[]): T[] {
+  return [...tables].sort((a, b) => Number(b.name === 'employees') - Number(a.name === 'employees') || (a.name < b.name ? -1 : 1));
 }
 
 /** Every rule code, for accepted_values tests and documentation. */
@@ -67,8 +74,8 @@ export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date): Q
       { code: 'end_before_start', predicate: 'ended_at < started_at', reason: `printf('ends at %s, before its start %s', CAST(ended_at AS VARCHAR), CAST(started_at AS VARCHAR))` },
       {
         code: 'unknown_employee',
-        predicate: 'employee_id NOT IN (SELECT employee_id FROM silver.employees)',
-        reason: `printf('employee %d is not in silver.employees', employee_id)`,
+        predicate: 'employee_id NOT IN (SELECT employee_id FROM silver.employees_valid)',
+        reason: `printf('employee %d is not in silver.employees (or is quarantined)', employee_id)`,
       },
       {
         code: 'impossible_speed',
@@ -101,23 +108,25 @@ export function quarantineStatements(table: SilverTable, rules: Rules, asOf: Dat
   const statements: string[] = [];
   if (checks.length === 0 || pk.length === 0) {
     statements.push(`DROP TABLE IF EXISTS ${keysTable}`);
-    if (pk.length > 0) statements.push(`CREATE TABLE ${keysTable} (${pkTypes.join(', ')}, rules VARCHAR[], reasons VARCHAR[])`);
+    if (pk.length > 0) statements.push(`CREATE TABLE ${keysTable} (${pkTypes.join(', ')}, rules VARCHAR[], reasons VARCHAR[], record JSON)`);
   } else {
     const codes = checks.map((c) => `CASE WHEN ${c.predicate} THEN ${literal(c.code)} END`).join(',\n        ');
     const reasons = checks.map((c) => `CASE WHEN ${c.predicate} THEN ${c.reason} END`).join(',\n        ');
+    // One pass: the WHERE keeps the few failing rows, and only those get their rules, reasons and JSON.
     statements.push(`CREATE OR REPLACE TABLE ${keysTable} AS
       SELECT ${pkCols},
         list_filter([${codes}], x -> x IS NOT NULL) AS rules,
-        list_filter([${reasons}], x -> x IS NOT NULL) AS reasons
-      FROM silver.${ident(table.name)}
+        list_filter([${reasons}], x -> x IS NOT NULL) AS reasons,
+        to_json(s) AS record
+      FROM silver.${ident(table.name)} s
       WHERE ${checks.map((c) => `coalesce(${c.predicate}, false)`).join('\n         OR ')}`);
   }
   statements.push(`DELETE FROM silver.quarantine WHERE table_name = ${literal(table.name)}`);
   if (pk.length > 0) {
-    const keyJson = `to_json(struct_pack(${pk.map((k) => `${ident(k)} := s.${ident(k)}`).join(', ')}))`;
+    const keyJson = `to_json(struct_pack(${pk.map((k) => `${ident(k)} := ${ident(k)}`).join(', ')}))`;
     statements.push(`INSERT INTO silver.quarantine
-      SELECT ${literal(table.name)}, ${keyJson}, q.rules[1], q.rules, array_to_string(q.reasons, '; '), to_json(s), now(), ${literal(runId)}
-      FROM silver.${ident(table.name)} s JOIN ${keysTable} q USING (${pkCols})`);
+      SELECT ${literal(table.name)}, ${keyJson}, rules[1], rules, array_to_string(reasons, '; '), record, now(), ${literal(runId)}
+      FROM ${keysTable}`);
     statements.push(`CREATE OR REPLACE VIEW silver.${ident(`${table.name}_valid`)} AS
       SELECT * FROM silver.${ident(table.name)} ANTI JOIN ${keysTable} USING (${pkCols})`);
   }

@@ -21,7 +21,7 @@ import { discoverPartitions, listPartitionFiles, materialize, type BronzeFile, t
 import { bronzeFileReconciliation, costDriftCheck, freshnessCheck, layerReconciliation, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
-import { GOLD_MODELS, stagingStatements, type GoldContext } from './models/gold.ts';
+import { BUCKET_RANGE_SQL, GOLD_MODELS, stagingStatements, type GoldContext } from './models/gold.ts';
 import { QUARANTINE_MODEL, silverModels } from './models/silver.ts';
 import {
   compileModelTests,
@@ -33,7 +33,7 @@ import {
   summarize,
   type QualityResult,
 } from './quality.ts';
-import { QUARANTINE_DDL, quarantineStatements } from './quarantine.ts';
+import { QUARANTINE_DDL, quarantineOrder, quarantineStatements } from './quarantine.ts';
 import { loadRules, type LoadedRules } from './rules.ts';
 import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl, type RunLogEntry, type RunStatus } from './run-log.ts';
 import {
@@ -45,7 +45,6 @@ import {
   partitionKey,
   resetSilver,
   resolveTable,
-  scanOps,
   silverTables,
   stateTableDdl,
   HISTORY_TABLES,
@@ -254,12 +253,11 @@ async function mergeSilver(
       }
       const { table, unexpectedColumns } = resolved;
       const before = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM state.${ident(table.name)}`);
-      const merge = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
-        mergeFiles(conn, table, paths, run.batch, run.runId, { fullRebuild: (before?.n ?? 0) === 0, unexpectedColumns, onProgress: progress.duck }),
+      const { perFile, ...merge } = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
+        mergeFiles(conn, table, paths, run.runId, { fullRebuild: (before?.n ?? 0) === 0, unexpectedColumns, onProgress: progress.duck }),
       );
       run.merges.push(merge);
       log.info({ runId: run.runId, table: table.name, ...merge }, 'silver table merged');
-      const { perFile } = await scanOps(conn, paths);
       const rowsByPath = new Map(perFile.map((p) => [p.file, p.rows]));
       for (const f of topicFiles) fileChecks.push({ key: f.key, manifestRows: f.rows, rowsRead: rowsByPath.get(localByKey.get(f.key)!) ?? 0 });
       const values = topicFiles.map(
@@ -268,7 +266,7 @@ async function mergeSilver(
       );
       await conn.run(`INSERT INTO meta.bronze_files VALUES ${values.join(', ')}`);
     }
-    await conn.run('COMMIT');
+    await exec(conn, 'COMMIT', 'silver: commit');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
@@ -338,8 +336,9 @@ async function ensureRegisteredTables(duck: Duck): Promise<void> {
 async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string): Promise<void> {
   await duck.conn.run('BEGIN TRANSACTION');
   try {
-    for (const t of tables) for (const sql of quarantineStatements(t, rules.rules, asOf, runId)) await duck.conn.run(sql);
-    await duck.conn.run('COMMIT');
+    await duck.conn.run(QUARANTINE_DDL);
+    for (const t of quarantineOrder(tables)) for (const sql of quarantineStatements(t, rules.rules, asOf, runId)) await exec(duck.conn, sql);
+    await exec(duck.conn, 'COMMIT', 'quarantine: commit');
   } catch (err) {
     await duck.conn.run('ROLLBACK').catch(() => undefined);
     throw err;
@@ -352,7 +351,8 @@ async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: 
   await attachAside(conn, aside);
   const ctx: GoldContext = { rules: run.rules.rules, asOf: run.asOf, runId: run.runId, ref: goldRel };
   try {
-    for (const sql of stagingStatements(ctx)) await exec(conn, sql, 'gold: staging valid activities', progress.duck);
+    const buckets = await queryOne<{ lo: number | null; hi: number | null }>(conn, BUCKET_RANGE_SQL);
+    for (const sql of stagingStatements(ctx, buckets ?? null)) await exec(conn, sql, 'gold: staging valid activities', progress.duck);
     for (const model of GOLD_MODELS) {
       await exec(conn, `CREATE TABLE ${goldRel(model.name)} AS ${model.sql(ctx)}`, `gold ${model.name}`, progress.duck);
     }

@@ -4,21 +4,27 @@
  *
  * Layout of the silver database:
  * - `state.<table>`: one row per primary key ever seen, holding the latest event by source order
- *   (LSN, then Kafka offset), typed, with its position (`_lsn`, `_partition`, `_offset`), `_op` and
- *   `_deleted` (deletes are kept as tombstones so that a late re-delivery of an older event can
- *   never resurrect a deleted row).
+ *   (LSN, then Kafka offset), typed, with its position (`_lsn`, `_partition`, `_offset`), its
+ *   commit time and `_op`; deletes stay as tombstones (`_op` d, or t after a truncate) so that a
+ *   late re-delivery of an older event can never resurrect a deleted row.
  * - `silver.<table>`: view of the live rows of `state.<table>`: exactly the source table's rows.
  * - `state.<table>__events` and `silver.<table>_history` for history tables (employees): every
  *   version with `valid_from` / `valid_to` (commit times of the changes).
  * - `meta.*`: consumed bronze files, effective table schemas, truncations, run_log, quality results.
  *
  * Applying a batch of bronze files to a table (one code path for incremental runs and `--full`):
- * 1. append every c/r/u/d event of the files, typed (see source-schemas.ts), tagged with the batch;
- * 2. for an update that changed the primary key, append a delete of the old key;
- * 3. compaction: among the keys touched by the batch, keep only the row with the greatest
- *    (LSN, offset) and delete the others; this both applies the changes in source order and drops
- *    re-delivered duplicates (same source position), so a replay never doubles a row.
+ * 1. stage every c/r/u/d event of the files, typed (see source-schemas.ts), in a temporary table,
+ *    plus a delete of the old key for each update that changed the primary key;
+ * 2. within the batch, keep per key only the event with the greatest (LSN, offset, partition):
+ *    this applies the changes in source order and drops re-delivered duplicates (same source
+ *    position), so a replay never doubles a row;
+ * 3. replace the state rows those winners supersede, and insert the winners of new keys.
  * Truncate events (`op = t`) mark every row older than their LSN deleted.
+ *
+ * Keys with several events in a batch are those with an update or delete, or a repeated
+ * insert/snapshot; the latter is ruled out in one linear pass with a bitmap of the key range
+ * (DuckDB's bitstring_agg) when the key is one integer column, so the full group-by over every key
+ * only runs when needed.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { exec, queryOne, queryRows, type ProgressListener } from './duck.ts';
@@ -50,14 +56,14 @@ export interface SilverTable {
 /** Bookkeeping columns of `state.<table>`, in order. */
 export const STATE_META_COLUMNS: readonly [string, string][] = [
   ['_op', 'VARCHAR'],
-  ['_deleted', 'BOOLEAN'],
   ['_lsn', 'BIGINT'],
   ['_partition', 'INTEGER'],
   ['_offset', 'BIGINT'],
-  ['_tx_id', 'BIGINT'],
   ['_source_ts_ms', 'BIGINT'],
-  ['_batch', 'INTEGER'],
 ];
+
+/** SQL predicate: the state row is live (not deleted nor truncated). */
+export const LIVE = `_op NOT IN ('d', 't')`;
 
 /** Creates the schemas and bookkeeping tables of the silver database (idempotent). */
 export async function ensureSilverCatalog(conn: DuckDBConnection): Promise<void> {
@@ -118,18 +124,17 @@ export function stateTableDdl(table: SilverTable, suffix = ''): string {
 }
 
 /**
- * SELECT of the typed events of `files` for `table`, tagged with `batch`. The row image is
+ * SELECT of the typed events of `files` for `table`. The row image is
  * `after` for c/r/u and `before` for d (the key when a delete carries no before image).
  */
-export function typedEventsSql(table: SilverTable, files: readonly string[], batch: number): string {
+export function typedEventsSql(table: SilverTable, files: readonly string[]): string {
   const structure = jsonStructure(table.source.columns);
   const typed = table.source.columns.map((c) => `${decodingFor(c.pgType).expr(`r.${ident(c.name)}`)} AS ${ident(c.name)}`);
-  return `SELECT op AS _op, op = 'd' AS _deleted, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
-      tx_id AS _tx_id, source_ts_ms AS _source_ts_ms, ${batch} AS _batch,
+  return `SELECT op AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset, source_ts_ms AS _source_ts_ms,
       ${typed.join(',\n      ')}
     FROM (
-      SELECT op, lsn, "partition", "offset", tx_id, source_ts_ms,
-        from_json(CASE WHEN op = 'd' THEN coalesce("before", "key") ELSE "after" END, ${structure}) AS r
+      SELECT op, lsn, "partition", "offset", source_ts_ms,
+        from_json(CASE WHEN op = 'd' THEN coalesce(CAST("before" AS VARCHAR), CAST("key" AS VARCHAR)) ELSE CAST("after" AS VARCHAR) END, ${structure}) AS r
       FROM read_parquet(${fileList(files)})
       WHERE op IN ('c', 'r', 'u', 'd')
     )`;
@@ -139,40 +144,52 @@ export function typedEventsSql(table: SilverTable, files: readonly string[], bat
  * SELECT of the deletes implied by updates that changed the primary key: the old key, from the
  * `before` image, at the update's position.
  */
-export function keyChangeDeletesSql(table: SilverTable, files: readonly string[], batch: number): string {
+export function keyChangeDeletesSql(table: SilverTable, files: readonly string[]): string {
   const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name));
   const structure = jsonStructure(pkCols);
   const typed = (img: string) => pkCols.map((c) => decodingFor(c.pgType).expr(`${img}.${ident(c.name)}`));
   const changed = pkCols.map((_, i) => `${typed('b')[i]} IS DISTINCT FROM ${typed('a')[i]}`).join(' OR ');
-  return `SELECT 'd' AS _op, true AS _deleted, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
-      tx_id AS _tx_id, source_ts_ms AS _source_ts_ms, ${batch} AS _batch,
+  return `SELECT 'd' AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset, source_ts_ms AS _source_ts_ms,
       ${pkCols.map((c, i) => `${typed('b')[i]} AS ${ident(c.name)}`).join(', ')}
     FROM (
-      SELECT op, lsn, "partition", "offset", tx_id, source_ts_ms,
-        from_json("before", ${structure}) AS b, from_json("after", ${structure}) AS a
+      SELECT op, lsn, "partition", "offset", source_ts_ms,
+        from_json(CAST("before" AS VARCHAR), ${structure}) AS b, from_json(CAST("after" AS VARCHAR), ${structure}) AS a
       FROM read_parquet(${fileList(files)})
       WHERE op = 'u' AND "before" IS NOT NULL
     )
     WHERE ${changed}`;
 }
 
+/** ORDER BY of source order, newest first. */
+const NEWEST_FIRST = '_lsn DESC, _offset DESC, _partition DESC';
+
 /**
- * DELETE keeping, for every key touched by `batch` (every key when `batch` is undefined), only
- * the row with the greatest (LSN, offset, partition).
+ * SELECT of the rowids of staged events that lose to a newer event of the same key in the
+ * batch. `candidates` is a SELECT of the keys that may have several events (see the module comment).
  */
-export function compactionSql(table: SilverTable, batch: number | undefined, suffix = ''): string {
-  const name = `state.${ident(table.name + suffix)}`;
+export function losersSql(table: SilverTable, stage: string, candidates: string): string {
   const pk = table.source.primaryKey.map(ident).join(', ');
-  const candidates =
-    batch === undefined
-      ? `SELECT ${pk} FROM ${name} GROUP BY ALL HAVING count(*) > 1`
-      : `SELECT ${pk} FROM ${name} SEMI JOIN (SELECT DISTINCT ${pk} FROM ${name} WHERE _batch = ${batch}) USING (${pk}) GROUP BY ALL HAVING count(*) > 1`;
-  return `DELETE FROM ${name} WHERE rowid IN (
-    WITH dup AS (${candidates})
-    SELECT rid FROM (
-      SELECT s.rowid AS rid, row_number() OVER (PARTITION BY ${pk} ORDER BY _lsn DESC, _offset DESC, _partition DESC) AS rn
-      FROM ${name} s SEMI JOIN dup USING (${pk})
-    ) WHERE rn > 1)`;
+  return `SELECT rid FROM (
+      SELECT s.rowid AS rid, row_number() OVER (PARTITION BY ${pk} ORDER BY ${NEWEST_FIRST}) AS rn
+      FROM ${stage} s SEMI JOIN (${candidates}) USING (${pk})
+    ) WHERE rn > 1`;
+}
+
+/** Keys that may have several events: every key seen more than once (one full group-by). */
+export function allDuplicateKeysSql(table: SilverTable, stage: string): string {
+  const pk = table.source.primaryKey.map(ident).join(', ');
+  return `SELECT ${pk} FROM ${stage} GROUP BY ALL HAVING count(*) > 1`;
+}
+
+/** Keys that may have several events when inserts/snapshots are known to be unique: keys updated or deleted. */
+export function changedKeysSql(table: SilverTable, stage: string): string {
+  const pk = table.source.primaryKey.map(ident).join(', ');
+  return `SELECT DISTINCT ${pk} FROM ${stage} WHERE _op NOT IN ('c', 'r')`;
+}
+
+/** A source position `a` newer than `b` (both table aliases with _lsn, _offset, _partition). */
+export function newerSql(a: string, b: string): string {
+  return `(${a}._lsn > ${b}._lsn OR (${a}._lsn = ${b}._lsn AND (${a}._offset > ${b}._offset OR (${a}._offset = ${b}._offset AND ${a}._partition > ${b}._partition))))`;
 }
 
 /** DELETE of duplicate events (same key, LSN and op: a re-delivery) in a history events table. */
@@ -190,7 +207,7 @@ export function currentViewSql(table: SilverTable): string {
   const cols = table.source.columns.map((c) => ident(c.name)).join(', ');
   return `CREATE OR REPLACE VIEW silver.${ident(table.name)} AS
     SELECT ${cols}, make_timestamptz(_source_ts_ms * 1000) AS _changed_at, _lsn
-    FROM state.${ident(table.name)} WHERE NOT _deleted`;
+    FROM state.${ident(table.name)} WHERE ${LIVE}`;
 }
 
 /**
@@ -221,6 +238,8 @@ export interface TableMergeResult {
   eventsRead: number;
   keyChangeDeletes: number;
   superseded: number;
+  /** State rows written (new keys and replacements). */
+  inserted: number;
   truncatedRows: number;
   /** Events whose row image had no usable primary key (kept out of state, counted here). */
   unkeyed: number;
@@ -232,7 +251,7 @@ export interface TableMergeResult {
   opCounts: Record<string, number>;
 }
 
-interface FileStat {
+export interface FileStat {
   file: string;
   rows: number;
 }
@@ -321,56 +340,76 @@ function safeParse(text: string): unknown {
 
 /**
  * Applies `files` (one topic) to the table's state, as described in the module comment.
- * @param fullRebuild the state table was empty before this batch: compaction looks at every key
- *   without first collecting the batch's keys.
+ * @param fullRebuild the state table is empty (first run or `--full`): winners are inserted
+ *   without looking for state rows to replace.
+ * @returns what was done, and the rows read per file (for the manifest reconciliation).
  */
 export async function mergeFiles(
   conn: DuckDBConnection,
   table: SilverTable,
   files: readonly string[],
-  batch: number,
   runId: string,
   options: { fullRebuild: boolean; unexpectedColumns: string[]; onProgress?: ProgressListener },
-): Promise<TableMergeResult> {
+): Promise<TableMergeResult & { perFile: FileStat[] }> {
   const name = `state.${ident(table.name)}`;
-  const { ops, truncateLsn } = await scanOps(conn, files);
-  const pkNull = table.source.primaryKey.map((k) => `${ident(k)} IS NULL`).join(' OR ') || 'false';
+  const stage = `stage_${table.name}`;
+  const { ops, perFile, truncateLsn } = await scanOps(conn, files);
+  const pk = table.source.primaryKey;
+  const pkList = pk.map(ident).join(', ');
+  const pkNull = pk.map((k) => `${ident(k)} IS NULL`).join(' OR ') || 'false';
   const columns = [...STATE_META_COLUMNS.map(([n]) => n), ...table.source.columns.map((c) => c.name)].map(ident).join(', ');
 
-  const eventsRead = await exec(conn, `INSERT INTO ${name} (${columns}) ${typedEventsSql(table, files, batch)}`, `silver ${table.name}: typing events`, options.onProgress);
+  const eventsRead = await exec(conn, `CREATE OR REPLACE TEMP TABLE ${stage} AS ${typedEventsSql(table, files)}`, `silver ${table.name}: typing events`, options.onProgress);
   let keyChangeDeletes = 0;
-  if ((ops.u ?? 0) > 0 && table.source.primaryKey.length > 0) {
-    const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name)).map((c) => ident(c.name));
-    keyChangeDeletes = await exec(
-      conn,
-      `INSERT INTO ${name} (${[...STATE_META_COLUMNS.map(([n]) => ident(n)), ...pkCols].join(', ')}) ${keyChangeDeletesSql(table, files, batch)}`,
-    );
+  if ((ops.u ?? 0) > 0 && pk.length > 0) {
+    const pkCols = table.source.columns.filter((c) => pk.includes(c.name)).map((c) => ident(c.name));
+    keyChangeDeletes = await exec(conn, `INSERT INTO ${stage} (${[...STATE_META_COLUMNS.map(([n]) => ident(n)), ...pkCols].join(', ')}) ${keyChangeDeletesSql(table, files)}`);
   }
   let unkeyed = 0;
   let unkeyedPositions: { partition: number; offset: number }[] = [];
-  if (table.source.primaryKey.length > 0) {
-    unkeyedPositions = await queryRows(conn, `SELECT _partition AS "partition", _offset AS "offset" FROM ${name} WHERE _batch = ${batch} AND (${pkNull}) ORDER BY ALL LIMIT 20`);
-    if (unkeyedPositions.length > 0) unkeyed = await exec(conn, `DELETE FROM ${name} WHERE _batch = ${batch} AND (${pkNull})`);
+  if (pk.length > 0) {
+    unkeyedPositions = await queryRows(conn, `SELECT _partition AS "partition", _offset AS "offset" FROM ${stage} WHERE ${pkNull} ORDER BY ALL LIMIT 20`);
+    if (unkeyedPositions.length > 0) unkeyed = await exec(conn, `DELETE FROM ${stage} WHERE ${pkNull}`);
   }
   if (table.history) {
-    await conn.run(`INSERT INTO state.${ident(`${table.name}__events`)} (${columns}) SELECT ${columns} FROM ${name} WHERE _batch = ${batch}`);
-    await conn.run(eventDedupSql(table));
+    await exec(conn, `INSERT INTO state.${ident(`${table.name}__events`)} (${columns}) SELECT ${columns} FROM ${stage}`);
+    await exec(conn, eventDedupSql(table));
   }
-  const superseded =
-    table.source.primaryKey.length > 0
-      ? await exec(conn, compactionSql(table, options.fullRebuild ? undefined : batch), `silver ${table.name}: applying changes in source order`, options.onProgress)
-      : 0;
+
+  let superseded = 0;
+  let inserted: number;
+  if (pk.length === 0) {
+    inserted = await exec(conn, `INSERT INTO ${name} (${columns}) SELECT ${columns} FROM ${stage}`);
+  } else {
+    const candidates = (await insertsAreUnique(conn, table, stage)) ? changedKeysSql(table, stage) : allDuplicateKeysSql(table, stage);
+    const losers = await exec(conn, `DELETE FROM ${stage} WHERE rowid IN (${losersSql(table, stage, candidates)})`, `silver ${table.name}: applying changes in source order`, options.onProgress);
+    superseded += losers;
+    if (!options.fullRebuild) {
+      superseded += await exec(
+        conn,
+        `DELETE FROM ${name} s USING ${stage} w WHERE ${pk.map((k) => `s.${ident(k)} = w.${ident(k)}`).join(' AND ')} AND ${newerSql('w', 's')}`,
+        `silver ${table.name}: replacing superseded rows`,
+        options.onProgress,
+      );
+    }
+    inserted = await exec(
+      conn,
+      options.fullRebuild
+        ? `INSERT INTO ${name} (${columns}) SELECT ${columns} FROM ${stage}`
+        : `INSERT INTO ${name} (${columns}) SELECT ${columns} FROM ${stage} ANTI JOIN ${name} USING (${pkList})`,
+      `silver ${table.name}: writing`,
+      options.onProgress,
+    );
+  }
+  await conn.run(`DROP TABLE IF EXISTS ${stage}`);
+
   let truncatedRows = 0;
-  if (truncateLsn !== null) {
-    await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${truncateLsn}, ${literal(runId)})`);
-  }
+  if (truncateLsn !== null) await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${truncateLsn}, ${literal(runId)})`);
   const watermark = await queryOne<{ lsn: number | null }>(conn, `SELECT max(lsn) AS lsn FROM meta.truncations WHERE name = ${literal(table.name)}`);
-  if (watermark?.lsn != null) {
-    truncatedRows = await exec(conn, `UPDATE ${name} SET _deleted = true, _op = 't' WHERE NOT _deleted AND _lsn < ${watermark.lsn}`);
-  }
+  if (watermark?.lsn != null) truncatedRows = await exec(conn, `UPDATE ${name} SET _op = 't' WHERE ${LIVE} AND _lsn < ${watermark.lsn}`);
   await conn.run(currentViewSql(table));
-  if (table.history) await conn.run(historySql(table));
-  const live = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE NOT _deleted`);
+  if (table.history) await exec(conn, historySql(table));
+  const live = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE ${LIVE}`);
   return {
     name: table.name,
     topic: table.topic,
@@ -378,13 +417,34 @@ export async function mergeFiles(
     eventsRead,
     keyChangeDeletes,
     superseded,
+    inserted,
     truncatedRows,
     unkeyed,
     unkeyedPositions,
     liveRows: live?.n ?? 0,
     unexpectedColumns: options.unexpectedColumns,
     opCounts: ops,
+    perFile,
   };
+}
+
+/**
+ * True when the insert/snapshot events of the stage have distinct keys, checked with a bitmap
+ * over the key range (one integer key column spanning at most 2^28 values); false when that
+ * cannot be shown cheaply (then every key is grouped).
+ */
+export async function insertsAreUnique(conn: DuckDBConnection, table: SilverTable, stage: string): Promise<boolean> {
+  if (table.source.primaryKey.length !== 1) return false;
+  const k = ident(table.source.primaryKey[0]!);
+  const r = await queryOne<{ lo: number | string | null; hi: number | string | null; n: number; t: string | null }>(
+    conn,
+    `SELECT min(${k}) AS lo, max(${k}) AS hi, count(${k}) AS n, typeof(min(${k})) AS t FROM ${stage} WHERE _op IN ('c', 'r')`,
+  );
+  if (!r || r.n === 0) return true;
+  if (!r.t || !['TINYINT', 'SMALLINT', 'INTEGER', 'BIGINT'].includes(r.t) || typeof r.lo !== 'number' || typeof r.hi !== 'number') return false;
+  if (r.hi - r.lo >= 2 ** 28) return false;
+  const d = await queryOne<{ d: number }>(conn, `SELECT bit_count(bitstring_agg(${k}, ${r.lo}, ${r.hi})) AS d FROM ${stage} WHERE _op IN ('c', 'r')`);
+  return d?.d === r.n;
 }
 
 /** The silver tables recorded in meta.tables (after any merge). */

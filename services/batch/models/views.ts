@@ -133,12 +133,11 @@ export const GOLD_VIEWS: readonly GoldView[] = [
       { name: 'business_unit', description: 'business unit' },
       { name: 'sport_type', description: 'sport type' },
       { name: 'activity_count', description: 'activities' },
-      { name: 'active_employees', description: 'distinct employees' },
       { name: 'distance_km', description: 'distance, km' },
       { name: 'duration_h', description: 'duration, hours' },
       { name: 'avg_speed_kmh', description: 'average speed over activities with a distance, km/h' },
     ],
-    sql: `SELECT month, year, business_unit, sport_type, activity_count, active_employees, distance_km, duration_h, avg_speed_kmh FROM activities_by_sport`,
+    sql: `SELECT month, year, business_unit, sport_type, activity_count, distance_km, duration_h, avg_speed_kmh FROM activities_by_sport`,
   },
   {
     name: 'v_employees',

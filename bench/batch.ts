@@ -1,0 +1,89 @@
+/**
+ * `npm run bench -- batch [--sizes 1000000,10000000] [--dir <dir>] [--keep]`
+ *
+ * For each size: generates that many activities in bronze (bench/lib/synthetic-bronze.ts, with
+ * employees, commute distances, updates and deletes), then measures in the same run
+ * 1. the floor: DuckDB's bare scan and aggregation of the same Parquet (parse employee, start and
+ *    distance from the `after` JSON, count and sum per employee and month), best of two;
+ * 2. `refresh --full` (services/batch): silver typed current state with dedup/compaction,
+ *    history, quarantine, gold, the quality suite, the atomic swap and the gold Parquet export.
+ * Prints both and their ratio. Targets (issue 6): 10M activities within 3x the floor, 1M within 15 s.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { loadConfig } from '../services/common/config.ts';
+import { createLogger } from '../services/common/logger.ts';
+import { refresh } from '../services/batch/refresh.ts';
+import { generateSyntheticBronze } from './lib/synthetic-bronze.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
+const sizes = (arg('--sizes') ?? '1000000,10000000').split(',').map((s) => Number(s.replace(/_/g, '')));
+const baseDir = arg('--dir') ?? path.join(tmpdir(), 'bench-batch');
+const keep = args.includes('--keep');
+const endDay = new Date(Date.UTC(2026, 10, 1));
+
+async function floor(lakeDir: string, threads: number | undefined): Promise<number> {
+  const instance = await DuckDBInstance.create(':memory:', threads ? { threads: String(threads) } : {});
+  const conn = await instance.connect();
+  const glob = path.join(lakeDir, 'bronze', '*.public.activities', '*', '*.parquet');
+  const sql = `SELECT r.employee_id, date_trunc('month', CAST(r.started_at AS TIMESTAMPTZ)) AS month, count(*) AS n, sum(r.distance_m) AS distance_m
+    FROM (SELECT from_json("after", '{"employee_id":"BIGINT","started_at":"VARCHAR","distance_m":"BIGINT"}') AS r FROM read_parquet('${glob}'))
+    GROUP BY ALL`;
+  let best = Infinity;
+  for (let i = 0; i < 2; i++) {
+    const t0 = performance.now();
+    await conn.run(`CREATE OR REPLACE TEMP TABLE floor_result AS ${sql}`);
+    best = Math.min(best, (performance.now() - t0) / 1000);
+  }
+  conn.closeSync();
+  instance.closeSync();
+  return best;
+}
+
+const logger = createLogger('bench-batch', 'warn');
+const rows: string[] = [];
+console.log(`batch benchmark: sizes ${sizes.join(', ')}; data under ${baseDir}`);
+for (const n of sizes) {
+  const dir = path.join(baseDir, `n${n}`);
+  const lakeDir = path.join(dir, 'lake');
+  await mkdir(dir, { recursive: true });
+  const employees = Math.max(160, Math.round(n / 500));
+  const t0 = performance.now();
+  const gen = await generateSyntheticBronze(lakeDir, { activities: n, employees, endDay });
+  const genS = (performance.now() - t0) / 1000;
+  console.log(`\n${n.toLocaleString('en')} activities (${employees.toLocaleString('en')} employees): ${gen.files} bronze files, ${gen.events.toLocaleString('en')} events, ${(gen.bytes / 1e6).toFixed(0)} MB, generated in ${genS.toFixed(1)} s`);
+
+  const config = loadConfig({
+    ...process.env,
+    LAKE_URL: `file:${lakeDir}`,
+    BATCH_STATE_DIR: path.join(dir, 'state'),
+    BATCH_GOLD_DB: path.join(dir, 'gold.duckdb'),
+    LOG_LEVEL: 'warn',
+  });
+  const floorS = await floor(lakeDir, config.batch.threads);
+  console.log(`  floor (bare scan + aggregation of the activities Parquet): ${floorS.toFixed(2)} s`);
+  const t1 = performance.now();
+  const outcome = await refresh(config, {
+    full: true,
+    asOf: endDay,
+    logger,
+    progress: (line) => {
+      if (!line.startsWith('  …')) console.log(`  ${line}`);
+    },
+  });
+  const refreshS = (performance.now() - t1) / 1000;
+  const ratio = refreshS / floorS;
+  const target = n >= 10_000_000 ? `<= 3x floor: ${ratio <= 3 ? 'met' : 'NOT met'}` : n <= 1_000_000 ? `<= 15 s: ${refreshS <= 15 ? 'met' : 'NOT met'}` : '';
+  console.log(`  refresh --full: ${refreshS.toFixed(2)} s (${outcome.status}, silver activities ${outcome.entry.rowCounts['silver.activities']?.toLocaleString('en')}), ratio ${ratio.toFixed(2)}x the floor ${target ? `(target ${target})` : ''}`);
+  rows.push(`| ${n.toLocaleString('en')} | ${employees.toLocaleString('en')} | ${gen.files} | ${(gen.bytes / 1e6).toFixed(0)} MB | ${floorS.toFixed(2)} s | ${refreshS.toFixed(2)} s | ${ratio.toFixed(2)}x | ${target} |`);
+  if (!keep) await rm(dir, { recursive: true, force: true });
+}
+console.log('\n| activities | employees | bronze files | bronze size | floor (scan+agg) | refresh --full | ratio | target |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
+for (const r of rows) console.log(r);
