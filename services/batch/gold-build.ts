@@ -8,7 +8,7 @@
  * half-written one. A run whose quality suite fails at error level deletes its aside file and
  * leaves gold.duckdb untouched.
  */
-import { open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStorage } from '../common/lake-storage.ts';
@@ -43,6 +43,7 @@ export async function removeStaleAsideFiles(goldDb: string): Promise<string[]> {
 
 /** Attaches a fresh aside database as {@link GOLD_NEXT}. */
 export async function attachAside(conn: DuckDBConnection, file: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
   await rm(file, { force: true });
   await rm(`${file}.wal`, { force: true });
   await conn.run(`ATTACH ${literal(file)} AS ${GOLD_NEXT}`);
