@@ -124,8 +124,8 @@ export function stateTableDdl(table: SilverTable, suffix = ''): string {
 }
 
 /**
- * SELECT of the typed events of `files` for `table`. The row image is
- * `after` for c/r/u and `before` for d (the key when a delete carries no before image).
+ * SELECT of the typed events of `files` for `table`. The row image is `after` for c/r/u and
+ * `before` for d (the key when a delete carries no before image); other ops (t) have none.
  */
 export function typedEventsSql(table: SilverTable, files: readonly string[]): string {
   const structure = jsonStructure(table.source.columns);
@@ -134,9 +134,9 @@ export function typedEventsSql(table: SilverTable, files: readonly string[]): st
       ${typed.join(',\n      ')}
     FROM (
       SELECT op, lsn, "partition", "offset", source_ts_ms,
-        from_json(CASE WHEN op = 'd' THEN coalesce(CAST("before" AS VARCHAR), CAST("key" AS VARCHAR)) ELSE CAST("after" AS VARCHAR) END, ${structure}) AS r
+        from_json(CASE WHEN op = 'd' THEN coalesce(CAST("before" AS VARCHAR), CAST("key" AS VARCHAR))
+                       WHEN op IN ('c', 'r', 'u') THEN CAST("after" AS VARCHAR) END, ${structure}) AS r
       FROM read_parquet(${fileList(files)})
-      WHERE op IN ('c', 'r', 'u', 'd')
     )`;
 }
 
@@ -256,23 +256,11 @@ export interface FileStat {
   rows: number;
 }
 
-/** Events per op and per file in `files`, and the newest truncate LSN, from a scan of narrow columns. */
-export async function scanOps(conn: DuckDBConnection, files: readonly string[]): Promise<{ ops: Record<string, number>; perFile: FileStat[]; truncateLsn: number | null }> {
-  const rows = await queryRows<{ filename: string; op: string | null; n: number; max_lsn: number | null }>(
-    conn,
-    `SELECT filename, op, count(*) AS n, max(lsn) AS max_lsn FROM read_parquet(${fileList(files)}, filename = true) GROUP BY ALL`,
-  );
-  const ops: Record<string, number> = {};
-  const perFile = new Map<string, number>();
-  let truncateLsn: number | null = null;
-  for (const r of rows) {
-    const op = r.op ?? '(null)';
-    ops[op] = (ops[op] ?? 0) + r.n;
-    perFile.set(r.filename, (perFile.get(r.filename) ?? 0) + r.n);
-    if (r.op === 't' && r.max_lsn !== null) truncateLsn = Math.max(truncateLsn ?? 0, r.max_lsn);
-  }
-  for (const f of files) if (!perFile.has(f)) perFile.set(f, 0);
-  return { ops, perFile: [...perFile].map(([file, n]) => ({ file, rows: n })), truncateLsn };
+/** Rows per file, from the Parquet footers (no data is read). */
+export async function rowsPerFile(conn: DuckDBConnection, files: readonly string[]): Promise<FileStat[]> {
+  const rows = await queryRows<{ file_name: string; num_rows: number }>(conn, `SELECT file_name, num_rows FROM parquet_file_metadata(${fileList(files)})`);
+  const byFile = new Map(rows.map((r) => [r.file_name, r.num_rows]));
+  return files.map((file) => ({ file, rows: byFile.get(file) ?? 0 }));
 }
 
 /**
@@ -353,13 +341,18 @@ export async function mergeFiles(
 ): Promise<TableMergeResult & { perFile: FileStat[] }> {
   const name = `state.${ident(table.name)}`;
   const stage = `stage_${table.name}`;
-  const { ops, perFile, truncateLsn } = await scanOps(conn, files);
   const pk = table.source.primaryKey;
   const pkList = pk.map(ident).join(', ');
   const pkNull = pk.map((k) => `${ident(k)} IS NULL`).join(' OR ') || 'false';
   const columns = [...STATE_META_COLUMNS.map(([n]) => n), ...table.source.columns.map((c) => c.name)].map(ident).join(', ');
 
   const eventsRead = await exec(conn, `CREATE OR REPLACE TEMP TABLE ${stage} AS ${typedEventsSql(table, files)}`, `silver ${table.name}: typing events`, options.onProgress);
+  const perFile = await rowsPerFile(conn, files);
+  const opRows = await queryRows<{ op: string | null; n: number; max_lsn: number | null }>(conn, `SELECT _op AS op, count(*) AS n, max(_lsn) AS max_lsn FROM ${stage} GROUP BY ALL`);
+  const ops = Object.fromEntries(opRows.map((r) => [r.op ?? '(null)', r.n]));
+  const truncateLsn = opRows.find((r) => r.op === 't')?.max_lsn ?? null;
+  // Truncates were noted above; they and any unknown op carry no row.
+  await exec(conn, `DELETE FROM ${stage} WHERE _op IS NULL OR _op NOT IN ('c', 'r', 'u', 'd')`);
   let keyChangeDeletes = 0;
   if ((ops.u ?? 0) > 0 && pk.length > 0) {
     const pkCols = table.source.columns.filter((c) => pk.includes(c.name)).map((c) => ident(c.name));
