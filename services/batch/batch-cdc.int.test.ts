@@ -198,3 +198,27 @@ describe('silver against PostgreSQL through the CDC service and the bronze write
     }
   });
 });
+
+describe('the source registry (source-schemas.ts)', () => {
+  it('matches PostgreSQL: columns in order, types, nullability and primary keys', async () => {
+    for (const t of KNOWN_TABLES) {
+      const cols = await admin.query<{ column_name: string; data_type: string; numeric_precision: number | null; numeric_scale: number | null; is_nullable: string }>(
+        `SELECT column_name, data_type, numeric_precision, numeric_scale, is_nullable FROM information_schema.columns
+         WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position`,
+        [t.schema, t.table],
+      );
+      const pgType = (c: (typeof cols.rows)[number]) =>
+        c.data_type === 'numeric' && c.numeric_precision !== null ? `numeric(${c.numeric_precision},${c.numeric_scale})` : c.data_type === 'timestamp with time zone' ? 'timestamptz' : c.data_type;
+      expect({ table: t.table, columns: cols.rows.map((c) => ({ name: c.column_name, pgType: pgType(c), nullable: c.is_nullable === 'YES' })) }).toEqual({
+        table: t.table,
+        columns: t.columns,
+      });
+      const pk = await admin.query<{ column_name: string }>(
+        `SELECT a.attname AS column_name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+         WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)`,
+        [`${t.schema}.${t.table}`],
+      );
+      expect(pk.rows.map((r) => r.column_name)).toEqual(t.primaryKey);
+    }
+  });
+});

@@ -4,7 +4,12 @@
  * missing distance, missing salary; well-being days at 14 and 15 activities, including an
  * activity that belongs to the next year in local time; quarantine reasons; KPI figures.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../common/config.ts';
+import { withViewsSection } from './docs.ts';
+import { GOLD_VIEWS } from './models/views.ts';
 import { activity, batchSandbox, commute, dailyActivities, employee, type BatchSandbox } from './testing/batch-kit.ts';
 import type { RefreshOutcome } from './refresh.ts';
 
@@ -160,5 +165,16 @@ describe('KPIs by business unit and month', () => {
       { sport_type: 'Runing', n: 59, km: 15 * 8 + 14 * 8 + 15 * 8 + 5 + 14 * 8 },
       { sport_type: 'Tennis', n: 1, km: 0 },
     ]);
+  });
+});
+
+describe('Power BI views', () => {
+  it('have exactly the columns docs/powerbi.md lists, and the page is up to date', async () => {
+    const actual = await sb.gold<{ view_name: string; cols: string[] }>(
+      `SELECT table_name AS view_name, list(column_name ORDER BY column_index) AS cols FROM duckdb_columns() WHERE table_name LIKE 'v\\_%' ESCAPE '\\' GROUP BY ALL ORDER BY 1`,
+    );
+    expect(actual).toEqual(GOLD_VIEWS.map((v) => ({ view_name: v.name, cols: v.columns.map((c) => c.name) })).sort((a, b) => (a.view_name < b.view_name ? -1 : 1)));
+    const doc = await readFile(path.join(REPO_ROOT, 'docs/powerbi.md'), 'utf8');
+    expect(withViewsSection(doc), 'run `npx tsx services/batch/docs.ts --write`').toBe(doc);
   });
 });
