@@ -1,71 +1,259 @@
 /**
- * `npm run demo [-- --once]`: the main job on real services, from a fresh clone.
+ * `npm run demo [-- --once]`: the main job, end to end, on real services.
  *
- * Today it runs the steps that exist: install the servers if missing, bring the local stack up,
- * migrate, seed the HR data set, simulate 12 months of history and a short live burst, then print
- * a summary. The CDC, bronze, Slack, distance and batch steps join as their services land (see
- * the README's roadmap).
+ *  1. installs the servers if they are missing, brings the local stack up;
+ *  2. migrates and seeds the HR data set;
+ *  3. loads 12 months of activity history (the operational database's past, which CDC's
+ *     initial snapshot publishes as op "r": Slack is not flooded with last year's activities);
+ *  4. starts every service (cdc, bronze-writer, slack-notifier, distance-worker, monitor) as
+ *     supervised child processes, logs in .local/demo/logs; a service that dies (kill -9) is
+ *     restarted, and at-least-once delivery plus idempotent sinks keep the figures the same;
+ *  5. inserts a short burst of live activities (op "c": each announced once on Slack);
+ *  6. waits until the distance worker, the Slack notifier, CDC and the bronze writer have caught
+ *     up, then runs the batch refresh (silver + gold);
+ *  7. prints a summary read from gold.duckdb.
+ * With --once it then stops everything; otherwise the services keep running until Ctrl-C, then
+ * shut down gracefully.
  */
-import { spawnSync } from 'node:child_process';
-import { Command } from 'commander';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import cliProgress from 'cli-progress';
+import { Command, InvalidArgumentError } from 'commander';
+import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
-import { loadConfig, pgConnection, REPO_ROOT } from '../services/common/config.ts';
+import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
+import { groupLag, slotConfirmed, waitFor } from './lib/catch-up.ts';
 import { runMain } from './lib/cli.ts';
 import { migrate } from './lib/migrate.ts';
 import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
 import { loadHistory, runLive } from './lib/simulator.ts';
 import { MissingBinaryError, endpoints, resolveBinaries, stackDown, stackUp } from './lib/stack.ts';
+import { Supervisor, type ServiceSpec } from './lib/supervisor.ts';
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer (got "${value}")`);
+  return n;
+};
 
 const program = new Command('demo')
-  .description('Run the pipeline end to end on the local stack')
-  .option('--once', 'stop the stack at the end')
-  .option('--live-count <n>', 'live activities to insert after the history', (v) => Number(v), 10)
+  .description('Run the whole pipeline end to end on the local stack')
+  .option('--once', 'stop everything at the end (default: keep running until Ctrl-C)')
+  .option('--live-count <n>', 'live activities to insert after the history', positiveInt, 15)
+  .option('--history <days>', 'days of history to load', positiveInt, 365)
+  .option('--timeout <s>', 'how long to wait for the pipeline to catch up, seconds', positiveInt, 300)
   .showHelpAfterError();
 program.parse();
-const opts = program.opts<{ once?: boolean; liveCount: number }>();
+const opts = program.opts<{ once?: boolean; liveCount: number; history: number; timeout: number }>();
 const say = (line: string) => console.log(`[demo] ${line}`);
+
+/** Environment every service of the demo runs with. */
+function demoEnv(config: Config): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    // The demo writes bronze to MinIO, unless LAKE_URL says otherwise.
+    LAKE_URL: process.env.LAKE_URL ?? `s3://${config.s3.bucket}/`,
+    // Small rotation age, so the last rows reach bronze in seconds rather than a minute.
+    BRONZE_MAX_AGE_S: process.env.BRONZE_MAX_AGE_S ?? '3',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+}
+
+const SERVICES: ServiceSpec[] = [
+  { name: 'cdc', entry: 'services/cdc/main.ts' },
+  { name: 'bronze-writer', entry: 'services/bronze-writer/main.ts' },
+  { name: 'slack-notifier', entry: 'services/slack-notifier/main.ts' },
+  { name: 'distance-worker', entry: 'services/distance-worker/main.ts' },
+  { name: 'monitor', entry: 'services/monitor/main.ts' },
+];
+
+async function runRefresh(env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/batch/cli.ts')], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'ignore', 'inherit'], // progress lines (stderr) shown, JSON logs (stdout) not
+  });
+  return new Promise((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
+}
+
+interface Summary {
+  employees: number;
+  bonusEligible: number;
+  bonusTotalEur: number;
+  wellbeing: { year: number; eligible: number; days: number; costEur: number }[];
+  findings: { severity: string; count: number }[];
+  failedChecks: number;
+}
+
+/** Reads the summary figures from gold.duckdb, read-only. */
+export async function readSummary(goldDb: string): Promise<Summary> {
+  const instance = await DuckDBInstance.create(goldDb, { access_mode: 'READ_ONLY' });
+  const conn = await instance.connect();
+  try {
+    const one = async (sql: string) => (await conn.runAndReadAll(sql)).getRowObjectsJson();
+    const [bonus] = await one(`SELECT count(*) AS employees, count(*) FILTER (WHERE eligible) AS eligible,
+      coalesce(sum(bonus_amount_eur), 0) AS total FROM v_prime_sportive`);
+    const wellbeing = await one(`SELECT year, count(*) FILTER (WHERE eligible) AS eligible, coalesce(sum(wellbeing_days), 0) AS days,
+      coalesce(sum(wellbeing_cost_eur), 0) AS cost FROM v_wellbeing GROUP BY year ORDER BY year`);
+    const findings = await one(`SELECT severity, count(*) AS n FROM v_quality_findings GROUP BY severity ORDER BY severity`);
+    const [checks] = await one(`SELECT count(*) FILTER (WHERE status = 'fail') AS failed FROM v_quality_checks`);
+    return {
+      employees: Number(bonus!.employees),
+      bonusEligible: Number(bonus!.eligible),
+      bonusTotalEur: Number(bonus!.total),
+      wellbeing: wellbeing.map((w) => ({ year: Number(w.year), eligible: Number(w.eligible), days: Number(w.days), costEur: Number(w.cost) })),
+      findings: findings.map((f) => ({ severity: String(f.severity), count: Number(f.n) })),
+      failedChecks: Number(checks!.failed),
+    };
+  } finally {
+    conn.closeSync();
+    instance.closeSync();
+  }
+}
+
+const eur = (n: number) => `${n.toLocaleString('fr-FR', { maximumFractionDigits: 0 })} EUR`;
+
+function countLines(file: string): number {
+  if (!existsSync(file)) return 0;
+  return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+}
 
 await runMain('demo', async () => {
   const t0 = Date.now();
   const config = loadConfig();
+  const env = demoEnv(config);
+  const topic = (table: string) => `${config.kafka.topicPrefix}.public.${table}`;
+
   try {
     resolveBinaries(config);
   } catch (err) {
     if (!(err instanceof MissingBinaryError)) throw err;
-    say(`${err.message.split('.')[0]}: installing the services first`);
-    const res = spawnSync('bash', ['scripts/install-services'], { cwd: REPO_ROOT, stdio: 'inherit' });
-    if (res.status !== 0) throw new Error('scripts/install-services failed; see its output above');
+    say(`${err.message.split(' (')[0]}: installing the services first (bash scripts/install-services)`);
+    const res = await new Promise<number>((resolve) =>
+      spawn('bash', ['scripts/install-services'], { cwd: REPO_ROOT, stdio: 'inherit' }).once('exit', (c) => resolve(c ?? 1)),
+    );
+    if (res !== 0) throw new Error('scripts/install-services failed; see its output above');
   }
-  say('starting the stack');
-  await stackUp(config, (l) => say(`  ${l}`));
+
+  say('1/7 starting PostgreSQL, Kafka and MinIO');
+  await stackUp(config, (l) => say(`    ${l}`));
+  say('2/7 migrating and seeding');
   const { applied } = await migrate(config);
-  say(`migrations: ${applied.length} applied`);
   const data = generateHrData();
   writeCsv(data);
   const seeded = await seedDatabase(config, data);
-  say(`seed: ${data.employees.length} employees (${seeded.employeesChanged} changed)`);
-  const history = await loadHistory(config, { days: 365, seed: 2024, editRatio: 0.05, deleteRatio: 0.02 });
-  say(`history: ${history.inserted} activities inserted (${history.generated} generated), ${history.edited} edited, ${history.deleted} deleted`);
-  const live = await runLive(config, { count: opts.liveCount, ratePerSecond: 5, seed: 2024, editRatio: 0.1, deleteRatio: 0.05 });
-  say(`live: ${live.length} activities inserted`);
+  say(`    ${applied.length} migrations applied, ${data.employees.length} employees (${seeded.employeesChanged} changed)`);
+
+  say(`3/7 loading ${opts.history} days of activity history`);
+  const bar = new cliProgress.SingleBar({ format: '[demo]     {bar} {percentage}% | {value}/{total} activities', noTTYOutput: true, notTTYSchedule: 5000 }, cliProgress.Presets.shades_classic);
+  let barStarted = false;
+  const history = await loadHistory(config, { days: opts.history, seed: 2024, editRatio: 0.05, deleteRatio: 0.02 }, (done, total) => {
+    if (!barStarted) {
+      bar.start(total, 0);
+      barStarted = true;
+    }
+    bar.update(done);
+  });
+  bar.stop();
+  say(`    ${history.inserted} inserted (${history.generated - history.inserted} already there), ${history.edited} edited, ${history.deleted} deleted`);
+
+  say('4/7 starting the services (logs in .local/demo/logs)');
+  const slackLinesBefore = countLines(config.slack.dryRunFile);
+  let stopping = false;
+  const supervisor = new Supervisor(path.join(REPO_ROOT, '.local/demo/logs'), env, (name, code, signal) => {
+    if (stopping) return;
+    say(`    ${name} exited (${signal ?? `code ${code}`}); restarting it in 1 s`);
+    setTimeout(() => {
+      if (!stopping) supervisor.restart(name);
+    }, 1000);
+  });
+  for (const spec of SERVICES) {
+    if (!existsSync(path.join(REPO_ROOT, spec.entry))) {
+      say(`    ${spec.name}: not built yet (${spec.entry}), skipped`);
+      continue;
+    }
+    const s = supervisor.start(spec);
+    say(`    ${spec.name}: pid ${s.child.pid}`);
+  }
+
+  const shutdown = async () => {
+    stopping = true;
+    say('stopping the services');
+    const codes = await supervisor.stopAll();
+    say(`    exit codes: ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(', ')}`);
+    await stackDown(config, (l) => say(`    ${l}`));
+  };
 
   const db = new pg.Client(pgConnection(config, 'admin'));
   await db.connect();
-  const counts = (await db.query(`SELECT (SELECT count(*) FROM employees) AS employees, (SELECT count(*) FROM activities) AS activities,
-    (SELECT count(*) FROM declared_sports) AS declared_sports`)).rows[0];
-  await db.end();
-  const ep = endpoints(config);
-  console.log('\nSummary');
-  console.log(`  employees          ${counts.employees}`);
-  console.log(`  declared sports    ${counts.declared_sports}`);
-  console.log(`  activities         ${counts.activities}`);
-  console.log(`  PostgreSQL         ${ep.postgres}`);
-  console.log(`  Kafka              ${ep.kafka}`);
-  console.log(`  S3 (MinIO)         ${ep.s3}, console ${ep.minioConsole}`);
-  console.log(`  wall time          ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  if (opts.once) {
-    await stackDown(config, (l) => say(`  ${l}`));
-  } else {
-    say('the stack keeps running; stop it with `npm run stack -- down`');
+  const kafka = new Kafka({ clientId: 'demo', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const waitOptions = { timeoutMs: opts.timeout * 1000, say: (l: string) => say(`    ${l}`) };
+    // Live inserts must come after the slot exists, or the snapshot would publish them as "r".
+    await waitFor('the CDC replication slot', async () => (await db.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [config.cdc.slotName])).rowCount === 1, waitOptions);
+
+    say(`5/7 inserting ${opts.liveCount} live activities`);
+    const live = await runLive(config, { count: opts.liveCount, ratePerSecond: 2, seed: 2024, editRatio: 0.1, deleteRatio: 0.05 }, (e) => {
+      if (e.kind === 'insert') say(`    + activity ${e.activity.activity_id}: employee ${e.activity.employee_id}, ${e.activity.sport_type}`);
+      else if (e.kind === 'edit') say(`    ~ activity ${e.activityId}: comment edited`);
+      else say(`    - activity ${e.activityId}: deleted`);
+    });
+
+    say('6/7 waiting for the pipeline to catch up');
+    const sourceTopics = (await admin.listTopics()).filter((t) => t.startsWith(`${config.kafka.topicPrefix}.`) && !t.endsWith('.dlq'));
+    const lagOf = (group: string, topics: string[]) => async () => {
+      const lag = await groupLag(admin, group, topics.filter((t) => sourceTopics.includes(t)));
+      return { done: lag === 0, detail: `lag ${lag}` };
+    };
+    await waitFor('the distance worker', lagOf(config.distance.consumerGroup, [topic('employees')]), waitOptions);
+    await waitFor('the Slack notifier', lagOf(config.slack.consumerGroup, [topic('activities')]), waitOptions);
+    const lsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    await waitFor(`CDC to confirm LSN ${lsn}`, async () => slotConfirmed(db, config.cdc.slotName, lsn), waitOptions);
+    const allTopics = (await admin.listTopics()).filter((t) => t.startsWith(`${config.kafka.topicPrefix}.`) && !t.endsWith('.dlq'));
+    sourceTopics.splice(0, sourceTopics.length, ...allTopics);
+    await waitFor('the bronze writer', lagOf(config.bronze.consumerGroup, allTopics), waitOptions);
+
+    say('7/7 refreshing silver and gold');
+    const code = await runRefresh(env);
+    if (code !== 0) throw new Error(`the batch refresh exited with code ${code} (see the quality report under ${config.batch.reportDir})`);
+
+    const s = await readSummary(config.batch.goldDb);
+    const ep = endpoints(config);
+    const monitorPort = (config as unknown as { monitor?: { port: number } }).monitor?.port;
+    console.log('\nSummary');
+    console.log(`  employees                  ${s.employees}`);
+    console.log(`  sport bonus                ${s.bonusEligible} eligible employees, ${eur(s.bonusTotalEur)} a year`);
+    for (const w of s.wellbeing) {
+      console.log(`  well-being days ${w.year}       ${w.eligible} employees, ${w.days} days, ${eur(w.costEur)}`);
+    }
+    const slackPosted = config.slack.webhookUrl ? live.length : countLines(config.slack.dryRunFile) - slackLinesBefore;
+    console.log(`  Slack messages             ${slackPosted} this run${config.slack.webhookUrl ? '' : ` (dry-run: ${path.relative(REPO_ROOT, config.slack.dryRunFile)})`}`);
+    console.log(`  quality findings           ${s.findings.map((f) => `${f.count} ${f.severity}`).join(', ') || 'none'}; ${s.failedChecks} failed checks`);
+    console.log(`  gold                       ${config.batch.goldDb}`);
+    console.log(`  dashboard                  ${monitorPort ? `http://127.0.0.1:${monitorPort}/` : '(monitor not built yet)'}`);
+    console.log(`  lake                       ${env.LAKE_URL} (MinIO console ${ep.minioConsole})`);
+    console.log(`  wall time                  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (err) {
+    await admin.disconnect().catch(() => undefined);
+    await db.end().catch(() => undefined);
+    await shutdown();
+    throw err;
   }
+  await admin.disconnect();
+  await db.end();
+
+  if (opts.once) {
+    await shutdown();
+    return;
+  }
+  say('the services keep running; Ctrl-C stops them');
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await shutdown();
 });
