@@ -1,10 +1,12 @@
 # Image of the project's Node services (cdc, bronze-writer, slack-notifier, distance-worker,
-# batch, monitor): one image, the command picks the service (docker-compose.yml).
+# batch, monitor): one image, docker-compose.yml picks the command of each service. Services run
+# from source with tsx (a runtime dependency), as `node --import tsx <entry>` so signals reach them.
 FROM node:20-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
-COPY . .
+COPY --chown=node:node package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY --chown=node:node . .
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
-CMD ["npm", "run", "demo"]
+CMD ["node", "--import", "tsx", "scripts/demo.ts"]
