@@ -197,6 +197,29 @@ describe('incremental refresh and backfill', () => {
   });
 });
 
+describe('a first run (empty silver) on bronze with re-deliveries', () => {
+  it('writes each key once, at its newest position', async () => {
+    const sb = await batchSandbox();
+    try {
+      const w = new MirroredWorkload(sb.fixture);
+      w.snapshot('employees', employee(501));
+      const acts = dailyActivities(501, '2026-02-01', 6);
+      const events = acts.map((a) => w.insert('activities', a));
+      w.update('activities', acts[0]!, { comment: 'deuxième version' });
+      w.delete('activities', acts[1]!);
+      // Re-deliveries of inserts (same LSN, later offsets), one of them of the updated row.
+      for (const i of [0, 2, 3]) sb.fixture.push('activities', 'c', null, acts[i]!, { lsn: events[i]!.lsn, tsMs: events[i]!.tsMs });
+      await sb.fixture.flush({ filesPer: 3 });
+      const run = await sb.refresh();
+      expect(run.status).toBe('success');
+      expect(run.merges.find((m) => m.name === 'activities')).toMatchObject({ eventsRead: 11, superseded: 5, inserted: 6, liveRows: 5 });
+      await silverMatches(sb, w);
+    } finally {
+      await sb.close();
+    }
+  });
+});
+
 describe('readers of gold.duckdb', () => {
   let sb: BatchSandbox;
   beforeAll(async () => {

@@ -127,15 +127,38 @@ export function stateTableDdl(table: SilverTable, suffix = ''): string {
  * SELECT of the typed events of `files` for `table`. The row image is `after` for c/r/u and
  * `before` for d (the key when a delete carries no before image); other ops (t) have none.
  */
-export function typedEventsSql(table: SilverTable, files: readonly string[]): string {
+export function typedEventsSql(table: SilverTable, files: readonly string[], options: { skipPositionsIn?: string } = {}): string {
   const structure = jsonStructure(table.source.columns);
   const typed = table.source.columns.map((c) => `${decodingFor(c.pgType).expr(`r.${ident(c.name)}`)} AS ${ident(c.name)}`);
+  const skip = options.skipPositionsIn
+    ? `ANTI JOIN ${options.skipPositionsIn} x ON x._partition = b."partition" AND x._offset = b."offset" WHERE b.op IN ('c', 'r', 'u', 'd')`
+    : '';
   return `SELECT op AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset, source_ts_ms AS _source_ts_ms,
       ${typed.join(',\n      ')}
     FROM (
       SELECT op, lsn, "partition", "offset", source_ts_ms,
         from_json(CASE WHEN op = 'd' THEN coalesce(CAST("before" AS VARCHAR), CAST("key" AS VARCHAR))
                        WHEN op IN ('c', 'r', 'u') THEN CAST("after" AS VARCHAR) END, ${structure}) AS r
+      FROM read_parquet(${fileList(files)}) b ${skip}
+    )`;
+}
+
+/**
+ * SELECT of the narrow view of the events used by a full rebuild: position, LSN, op, and the
+ * primary key read from the event key (a small JSON text; the key is the row's primary key in
+ * every well-formed event), plus whether an update changed the key (`before` key differs).
+ */
+export function eventKeysSql(table: SilverTable, files: readonly string[]): string {
+  const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name));
+  const structure = jsonStructure(pkCols);
+  const typed = (img: string) => pkCols.map((c) => decodingFor(c.pgType).expr(`${img}.${ident(c.name)}`));
+  const keyChanged = pkCols.map((_, i) => `${typed('b')[i]} IS DISTINCT FROM ${typed('k')[i]}`).join(' OR ');
+  return `SELECT op AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
+      ${pkCols.map((c, i) => `${typed('k')[i]} AS ${ident(c.name)}`).join(', ')},
+      CASE WHEN op = 'u' AND b IS NOT NULL THEN ${keyChanged} ELSE false END AS _key_changed
+    FROM (
+      SELECT op, lsn, "partition", "offset", from_json(CAST("key" AS VARCHAR), ${structure}) AS k,
+        CASE WHEN op = 'u' THEN from_json(CAST("before" AS VARCHAR), ${structure}) END AS b
       FROM read_parquet(${fileList(files)})
     )`;
 }
@@ -339,6 +362,10 @@ export async function mergeFiles(
   runId: string,
   options: { fullRebuild: boolean; unexpectedColumns: string[]; onProgress?: ProgressListener },
 ): Promise<TableMergeResult & { perFile: FileStat[] }> {
+  if (options.fullRebuild && !table.history && table.source.primaryKey.length > 0) {
+    const fast = await mergeIntoEmpty(conn, table, files, runId, options);
+    if (fast) return fast;
+  }
   const name = `state.${ident(table.name)}`;
   const stage = `stage_${table.name}`;
   const pk = table.source.primaryKey;
@@ -419,6 +446,82 @@ export async function mergeFiles(
     opCounts: ops,
     perFile,
   };
+}
+
+/**
+ * Full rebuild of an empty state table without staging the wide rows: a first pass over the
+ * narrow columns (position, LSN, op, key) finds the events that must not be written (superseded
+ * in the batch, without key, or truncates), then one pass parses, types and writes the others
+ * straight from Parquet. Returns undefined (caller stages instead) when an update changed a
+ * primary key, which needs the staged path's extra delete of the old key.
+ */
+async function mergeIntoEmpty(
+  conn: DuckDBConnection,
+  table: SilverTable,
+  files: readonly string[],
+  runId: string,
+  options: { unexpectedColumns: string[]; onProgress?: ProgressListener },
+): Promise<(TableMergeResult & { perFile: FileStat[] }) | undefined> {
+  const name = `state.${ident(table.name)}`;
+  const keys = `keys_${table.name}`;
+  const skip = `skip_${table.name}`;
+  const pk = table.source.primaryKey;
+  const pkNull = pk.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  const columns = [...STATE_META_COLUMNS.map(([n]) => n), ...table.source.columns.map((c) => c.name)].map(ident).join(', ');
+  try {
+    await exec(conn, `CREATE OR REPLACE TEMP TABLE ${keys} AS ${eventKeysSql(table, files)}`, `silver ${table.name}: reading keys`, options.onProgress);
+    const opRows = await queryRows<{ op: string | null; n: number; max_lsn: number | null; key_changes: number }>(
+      conn,
+      `SELECT _op AS op, count(*) AS n, max(_lsn) AS max_lsn, count(*) FILTER (WHERE _key_changed) AS key_changes FROM ${keys} GROUP BY ALL`,
+    );
+    if (opRows.some((r) => r.key_changes > 0)) return undefined;
+    const ops = Object.fromEntries(opRows.map((r) => [r.op ?? '(null)', r.n]));
+    const truncateLsn = opRows.find((r) => r.op === 't')?.max_lsn ?? null;
+    const rowOps = `_op IN ('c', 'r', 'u', 'd')`;
+    const unkeyedPositions = await queryRows<{ partition: number; offset: number }>(
+      conn,
+      `SELECT _partition AS "partition", _offset AS "offset" FROM ${keys} WHERE ${rowOps} AND (${pkNull}) ORDER BY ALL LIMIT 20`,
+    );
+    const unkeyed = unkeyedPositions.length ? ((await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${keys} WHERE ${rowOps} AND (${pkNull})`))?.n ?? 0) : 0;
+    // Not written: events without a row (truncates) or without a key, and superseded events.
+    const notRows = `_op IS NULL OR NOT (${rowOps}) OR ${pkNull}`;
+    await conn.run(`CREATE OR REPLACE TEMP TABLE ${skip} AS SELECT _partition, _offset FROM ${keys} WHERE ${notRows}`);
+    await conn.run(`DELETE FROM ${keys} WHERE ${notRows}`);
+    const candidates = (await insertsAreUnique(conn, table, keys)) ? changedKeysSql(table, keys) : allDuplicateKeysSql(table, keys);
+    const superseded = await exec(
+      conn,
+      `INSERT INTO ${skip} SELECT _partition, _offset FROM ${keys} WHERE rowid IN (${losersSql(table, keys, candidates)})`,
+      `silver ${table.name}: applying changes in source order`,
+      options.onProgress,
+    );
+    const inserted = await exec(conn, `INSERT INTO ${name} (${columns}) ${typedEventsSql(table, files, { skipPositionsIn: skip })}`, `silver ${table.name}: typing and writing`, options.onProgress);
+    const eventsRead = opRows.reduce((a, r) => a + r.n, 0);
+    let truncatedRows = 0;
+    if (truncateLsn !== null) {
+      await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${truncateLsn}, ${literal(runId)})`);
+      truncatedRows = await exec(conn, `UPDATE ${name} SET _op = 't' WHERE ${LIVE} AND _lsn < ${truncateLsn}`);
+    }
+    await conn.run(currentViewSql(table));
+    const live = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE ${LIVE}`);
+    return {
+      name: table.name,
+      topic: table.topic,
+      files: files.length,
+      eventsRead,
+      keyChangeDeletes: 0,
+      superseded,
+      inserted,
+      truncatedRows,
+      unkeyed,
+      unkeyedPositions,
+      liveRows: live?.n ?? 0,
+      unexpectedColumns: options.unexpectedColumns,
+      opCounts: ops,
+      perFile: await rowsPerFile(conn, files),
+    };
+  } finally {
+    await conn.run(`DROP TABLE IF EXISTS ${keys}; DROP TABLE IF EXISTS ${skip}`);
+  }
 }
 
 /**
