@@ -119,6 +119,7 @@ const envSchema = z.object({
   BRONZE_MAX_AGE_S: z.coerce.number().positive().default(60),
   BRONZE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(48 * 1024 * 1024),
   BRONZE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  BRONZE_ENCODER_THREADS: z.coerce.number().int().min(0).max(16).default(1),
   BRONZE_TOPIC_REFRESH_S: z.coerce.number().positive().default(30),
   BRONZE_SHUTDOWN_TIMEOUT_S: z.coerce.number().positive().default(30),
   BRONZE_SESSION_TIMEOUT_S: z.coerce.number().min(6).max(300).default(30),
@@ -137,10 +138,10 @@ const envSchema = z.object({
   CDC_ADMIN_SETUP: bool.default(true),
   CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   CDC_HEARTBEAT_INTERVAL_S: z.coerce.number().positive().max(3600).default(10),
-  CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(5_000),
+  CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
-  CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(50_000),
+  CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
 
   // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
@@ -154,6 +155,24 @@ const envSchema = z.object({
   BATCH_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as "4GB"').optional(),
   BATCH_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   BATCH_RECONCILE_SOURCE: bool.default(false),
+
+  // Monitor (services/monitor, services/monitor/README.md): /metrics, /healthz, /api/*, dashboard, alerts.
+  MONITOR_HOST: nonEmpty.default('127.0.0.1'),
+  MONITOR_PORT: z.coerce.number().int().min(0).max(65535).default(9400),
+  MONITOR_INTERVAL_S: z.coerce.number().positive().max(3600).default(15),
+  MONITOR_SERVICES: z
+    .string()
+    .transform((s) => s.split(',').map((t) => t.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['cdc', 'bronze-writer', 'slack-notifier', 'distance-worker'])))
+    .default(['cdc', 'bronze-writer', 'slack-notifier', 'distance-worker']),
+  MONITOR_CDC_METRICS_URL: z.url().optional(),
+  MONITOR_STATE_FILE: nonEmpty.default('data/monitor/alert-state.json'),
+  MONITOR_HISTORY_POINTS: z.coerce.number().int().min(2).max(100_000).default(240),
+  ALERT_WEBHOOK_URL: z.url().optional(),
+  ALERT_DRY_RUN_FILE: nonEmpty.default('data/alerts-dry-run.jsonl'),
+  ALERT_LAG_THRESHOLD: z.coerce.number().int().min(0).default(1000),
+  ALERT_SLOT_LAG_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
+  ALERT_FOR_S: z.coerce.number().min(0).max(86_400).default(60),
 
   STACK_DIR: nonEmpty.default('.local/stack'),
   LAKEHOUSE_CACHE_DIR: z.string().optional(),
@@ -241,6 +260,8 @@ export interface Config {
     /** Consumption pauses while buffered plus unwritten bytes exceed this. */
     maxBufferedBytes: number;
     uploadConcurrency: number;
+    /** Worker threads decoding segments and encoding Parquet (one DuckDB each); 0 = on the main thread. */
+    encoderThreads: number;
     topicRefreshMs: number;
     shutdownTimeoutMs: number;
     /** Kafka group session timeout: how long a crashed instance holds its partitions. */
@@ -269,6 +290,32 @@ export interface Config {
     maxPendingEvents: number;
     /** Larger values go to <topic>.dlq with a reason instead of the topic. */
     maxMessageBytes: number;
+  };
+  monitor: {
+    /** Interface and port of the monitor's HTTP server (port 0 = any free port, logged). */
+    host: string;
+    port: number;
+    /** Collection and alert evaluation period, milliseconds. */
+    intervalMs: number;
+    /** Services whose liveness /healthz reports and the service_down alert watches. */
+    services: ('cdc' | 'bronze-writer' | 'slack-notifier' | 'distance-worker')[];
+    /** CDC service's Prometheus endpoint; default http://127.0.0.1:<CDC_METRICS_PORT>/metrics (undefined when CDC_METRICS_PORT=0). */
+    cdcMetricsUrl: string | undefined;
+    /** JSON file keeping the alert states across restarts (so an incident is announced once). */
+    stateFile: string;
+    /** Samples kept in memory for the dashboard's pipeline charts. */
+    historyPoints: number;
+  };
+  alerts: {
+    /** Slack-compatible incoming webhook for alerts (a secret); undefined = dry-run (stdout + JSONL). */
+    webhookUrl: string | undefined;
+    dryRunFile: string;
+    /** Consumer-group lag (messages, summed over partitions) above which consumer_lag fires. */
+    lagThreshold: number;
+    /** Replication slot lag (bytes) above which replication_slot_lag fires. */
+    slotLagBytes: number;
+    /** How long a service_down / lag condition must hold before it fires, milliseconds. */
+    forMs: number;
   };
   batch: {
     /** Directory of the batch job's own state (silver-state.duckdb, run_log.jsonl, reports/, tmp/). */
@@ -394,6 +441,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       maxAgeMs: Math.round(e.BRONZE_MAX_AGE_S * 1000),
       maxBufferedBytes: e.BRONZE_MAX_BUFFERED_BYTES,
       uploadConcurrency: e.BRONZE_UPLOAD_CONCURRENCY,
+      encoderThreads: e.BRONZE_ENCODER_THREADS,
       topicRefreshMs: Math.round(e.BRONZE_TOPIC_REFRESH_S * 1000),
       shutdownTimeoutMs: Math.round(e.BRONZE_SHUTDOWN_TIMEOUT_S * 1000),
       sessionTimeoutMs: Math.round(e.BRONZE_SESSION_TIMEOUT_S * 1000),
@@ -415,6 +463,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
+    },
+    monitor: {
+      host: e.MONITOR_HOST,
+      port: e.MONITOR_PORT,
+      intervalMs: Math.round(e.MONITOR_INTERVAL_S * 1000),
+      services: [...new Set(e.MONITOR_SERVICES)],
+      cdcMetricsUrl: e.MONITOR_CDC_METRICS_URL ?? (e.CDC_METRICS_PORT > 0 ? `http://127.0.0.1:${e.CDC_METRICS_PORT}/metrics` : undefined),
+      stateFile: path.resolve(REPO_ROOT, e.MONITOR_STATE_FILE),
+      historyPoints: e.MONITOR_HISTORY_POINTS,
+    },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      dryRunFile: path.resolve(REPO_ROOT, e.ALERT_DRY_RUN_FILE),
+      lagThreshold: e.ALERT_LAG_THRESHOLD,
+      slotLagBytes: e.ALERT_SLOT_LAG_BYTES,
+      forMs: Math.round(e.ALERT_FOR_S * 1000),
     },
     batch: (() => {
       const stateDir = path.resolve(REPO_ROOT, e.BATCH_STATE_DIR);
