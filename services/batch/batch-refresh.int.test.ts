@@ -198,7 +198,7 @@ describe('incremental refresh and backfill', () => {
 });
 
 describe('a first run (empty silver) on bronze with re-deliveries', () => {
-  it('writes each key once, at its newest position', async () => {
+  it('writes each key once, at its newest position; a run interrupted between its transactions forces a rebuild', async () => {
     const sb = await batchSandbox();
     try {
       const w = new MirroredWorkload(sb.fixture);
@@ -213,6 +213,18 @@ describe('a first run (empty silver) on bronze with re-deliveries', () => {
       const run = await sb.refresh();
       expect(run.status).toBe('success');
       expect(run.merges.find((m) => m.name === 'activities')).toMatchObject({ eventsRead: 11, superseded: 5, inserted: 6, liveRows: 5 });
+      await silverMatches(sb, w);
+
+      // A run that died between its two silver transactions leaves its mark: the next run rebuilds.
+      const instance = await DuckDBInstance.create(':memory:');
+      const conn = await instance.connect();
+      await conn.run(`ATTACH '${sb.config.batch.silverDb}' AS sdb; INSERT INTO sdb.meta.merge_in_progress VALUES ('crashed-run', now()); DETACH sdb`);
+      conn.closeSync();
+      instance.closeSync();
+      const next = await sb.refresh();
+      expect(next.entry.mode).toBe('full');
+      expect(next.entry.bronzeInputs.flatMap((r) => r.files).sort()).toEqual(run.entry.bronzeInputs.flatMap((r) => r.files).sort());
+      expect(await sb.silver(`SELECT count(*)::INTEGER AS n FROM meta.merge_in_progress`)).toEqual([{ n: 0 }]);
       await silverMatches(sb, w);
     } finally {
       await sb.close();

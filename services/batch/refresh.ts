@@ -46,6 +46,8 @@ import {
   resetSilver,
   resolveTable,
   silverTables,
+  compactAppended,
+  type PendingCompaction,
   stateTableDdl,
   HISTORY_TABLES,
   type SilverTable,
@@ -145,6 +147,12 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
     await duck.conn.run(qualityResultsDdl('meta.quality_results'));
     run.batch = ((await queryOne<{ b: number | null }>(duck.conn, `SELECT max(batch) AS b FROM meta.run_log`))?.b ?? 0) + 1;
     await removeStaleAsideFiles(config.batch.goldDb);
+    const interrupted = await queryOne<{ run_id: string }>(duck.conn, `SELECT run_id FROM meta.merge_in_progress LIMIT 1`);
+    if (interrupted && !options.full) {
+      log.warn({ runId, interruptedRun: interrupted.run_id }, 'the silver merge of an earlier run was interrupted: rebuilding everything (--full)');
+      options = { ...options, full: true };
+      run.mode = 'full';
+    }
 
     const files = await progress.step('listing bronze', () => listInputs(duck, lake, options.full === true, run));
     const local = await progress.step(`reading ${files.length} bronze files`, () =>
@@ -193,7 +201,7 @@ class RunState {
     readonly config: Config,
     readonly rules: LoadedRules,
     readonly runId: string,
-    readonly mode: 'full' | 'incremental',
+    public mode: 'full' | 'incremental',
     readonly startedAt: Date,
     readonly asOf: Date,
   ) {
@@ -228,9 +236,15 @@ async function mergeSilver(
   for (const f of files) byTopic.set(f.topic, [...(byTopic.get(f.topic) ?? []), f]);
   const fileChecks: { key: string; manifestRows: number; rowsRead: number }[] = [];
 
+  // Two transactions: (1) append/merge every table and mark the merge in progress; (2) compact
+  // the tables written by the append path, record the consumed files, clear the mark. A crash in
+  // between leaves the mark, and the next run rebuilds everything (see refresh()).
+  const pending: { result: TableMergeResult; pending: PendingCompaction }[] = [];
+  const consumed: string[] = [];
   await conn.run('BEGIN TRANSACTION');
   try {
     if (full) await resetSilver(conn);
+    await conn.run(`DELETE FROM meta.merge_in_progress; INSERT INTO meta.merge_in_progress VALUES (${literal(run.runId)}, now())`);
     // Registered tables exist (empty) before their first event, so gold always binds.
     await ensureRegisteredTables(duck);
     for (const [topic, topicFiles] of byTopic) {
@@ -253,24 +267,33 @@ async function mergeSilver(
       }
       const { table, unexpectedColumns } = resolved;
       const before = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM state.${ident(table.name)}`);
-      const { perFile, ...merge } = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
+      const { perFile, pending: toCompact, ...merge } = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
         mergeFiles(conn, table, paths, run.runId, { fullRebuild: (before?.n ?? 0) === 0, unexpectedColumns, onProgress: progress.duck }),
       );
       run.merges.push(merge);
-      log.info({ runId: run.runId, table: table.name, ...merge }, 'silver table merged');
+      if (toCompact) pending.push({ result: merge, pending: toCompact });
       const rowsByPath = new Map(perFile.map((p) => [p.file, p.rows]));
       for (const f of topicFiles) fileChecks.push({ key: f.key, manifestRows: f.rows, rowsRead: rowsByPath.get(localByKey.get(f.key)!) ?? 0 });
-      const values = topicFiles.map(
-        (f) =>
-          `(${literal(f.key)}, ${literal(f.manifestKey)}, ${literal(f.topic)}, ${f.partition}, ${f.firstOffset}, ${f.lastOffset}, ${f.rows}, ${f.bytes}, ${f.minKafkaTimestampMs}, ${f.maxKafkaTimestampMs}, ${literal(run.runId)}, ${run.batch})`,
+      consumed.push(
+        ...topicFiles.map(
+          (f) =>
+            `(${literal(f.key)}, ${literal(f.manifestKey)}, ${literal(f.topic)}, ${f.partition}, ${f.firstOffset}, ${f.lastOffset}, ${f.rows}, ${f.bytes}, ${f.minKafkaTimestampMs}, ${f.maxKafkaTimestampMs}, ${literal(run.runId)}, ${run.batch})`,
+        ),
       );
-      await conn.run(`INSERT INTO meta.bronze_files VALUES ${values.join(', ')}`);
     }
     await exec(conn, 'COMMIT', 'silver: commit');
+    await conn.run('BEGIN TRANSACTION');
+    for (const { result, pending: p } of pending) {
+      await progress.step(`silver ${p.table.name}: applying changes in source order`, () => compactAppended(conn, p, run.runId, result, progress.duck));
+    }
+    for (let i = 0; i < consumed.length; i += 500) await conn.run(`INSERT INTO meta.bronze_files VALUES ${consumed.slice(i, i + 500).join(', ')}`);
+    await conn.run('DELETE FROM meta.merge_in_progress');
+    await exec(conn, 'COMMIT', 'silver: commit compaction');
   } catch (err) {
     await conn.run('ROLLBACK').catch(() => undefined);
     throw err;
   }
+  for (const m of run.merges) log.info({ runId: run.runId, table: m.name, ...m }, 'silver table merged');
   run.results.push(bronzeFileReconciliation(fileChecks));
   if (run.manifestProblems.length > 0) {
     run.results.push(

@@ -79,6 +79,8 @@ export async function ensureSilverCatalog(conn: DuckDBConnection): Promise<void>
       last_offset BIGINT, rows BIGINT, bytes BIGINT, min_kafka_ts_ms BIGINT, max_kafka_ts_ms BIGINT,
       run_id VARCHAR, batch INTEGER);
     CREATE TABLE IF NOT EXISTS meta.truncations (name VARCHAR, lsn BIGINT, run_id VARCHAR);
+    -- Set by a run between its two silver transactions; found set at start = that run died there.
+    CREATE TABLE IF NOT EXISTS meta.merge_in_progress (run_id VARCHAR, started_at TIMESTAMPTZ);
   `);
 }
 
@@ -127,38 +129,15 @@ export function stateTableDdl(table: SilverTable, suffix = ''): string {
  * SELECT of the typed events of `files` for `table`. The row image is `after` for c/r/u and
  * `before` for d (the key when a delete carries no before image); other ops (t) have none.
  */
-export function typedEventsSql(table: SilverTable, files: readonly string[], options: { skipPositionsIn?: string } = {}): string {
+export function typedEventsSql(table: SilverTable, files: readonly string[]): string {
   const structure = jsonStructure(table.source.columns);
   const typed = table.source.columns.map((c) => `${decodingFor(c.pgType).expr(`r.${ident(c.name)}`)} AS ${ident(c.name)}`);
-  const skip = options.skipPositionsIn
-    ? `ANTI JOIN ${options.skipPositionsIn} x ON x._partition = b."partition" AND x._offset = b."offset" WHERE b.op IN ('c', 'r', 'u', 'd')`
-    : '';
   return `SELECT op AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset, source_ts_ms AS _source_ts_ms,
       ${typed.join(',\n      ')}
     FROM (
       SELECT op, lsn, "partition", "offset", source_ts_ms,
         from_json(CASE WHEN op = 'd' THEN coalesce(CAST("before" AS VARCHAR), CAST("key" AS VARCHAR))
                        WHEN op IN ('c', 'r', 'u') THEN CAST("after" AS VARCHAR) END, ${structure}) AS r
-      FROM read_parquet(${fileList(files)}) b ${skip}
-    )`;
-}
-
-/**
- * SELECT of the narrow view of the events used by a full rebuild: position, LSN, op, and the
- * primary key read from the event key (a small JSON text; the key is the row's primary key in
- * every well-formed event), plus whether an update changed the key (`before` key differs).
- */
-export function eventKeysSql(table: SilverTable, files: readonly string[]): string {
-  const pkCols = table.source.columns.filter((c) => table.source.primaryKey.includes(c.name));
-  const structure = jsonStructure(pkCols);
-  const typed = (img: string) => pkCols.map((c) => decodingFor(c.pgType).expr(`${img}.${ident(c.name)}`));
-  const keyChanged = pkCols.map((_, i) => `${typed('b')[i]} IS DISTINCT FROM ${typed('k')[i]}`).join(' OR ');
-  return `SELECT op AS _op, coalesce(lsn, 0) AS _lsn, "partition" AS _partition, "offset" AS _offset,
-      ${pkCols.map((c, i) => `${typed('k')[i]} AS ${ident(c.name)}`).join(', ')},
-      CASE WHEN op = 'u' AND b IS NOT NULL THEN ${keyChanged} ELSE false END AS _key_changed
-    FROM (
-      SELECT op, lsn, "partition", "offset", from_json(CAST("key" AS VARCHAR), ${structure}) AS k,
-        CASE WHEN op = 'u' THEN from_json(CAST("before" AS VARCHAR), ${structure}) END AS b
       FROM read_parquet(${fileList(files)})
     )`;
 }
@@ -361,11 +340,8 @@ export async function mergeFiles(
   files: readonly string[],
   runId: string,
   options: { fullRebuild: boolean; unexpectedColumns: string[]; onProgress?: ProgressListener },
-): Promise<TableMergeResult & { perFile: FileStat[] }> {
-  if (options.fullRebuild && !table.history && table.source.primaryKey.length > 0) {
-    const fast = await mergeIntoEmpty(conn, table, files, runId, options);
-    if (fast) return fast;
-  }
+): Promise<TableMergeResult & { perFile: FileStat[]; pending?: PendingCompaction }> {
+  if (options.fullRebuild && !table.history && table.source.primaryKey.length > 0) return appendIntoEmpty(conn, table, files, options);
   const name = `state.${ident(table.name)}`;
   const stage = `stage_${table.name}`;
   const pk = table.source.primaryKey;
@@ -448,80 +424,84 @@ export async function mergeFiles(
   };
 }
 
+/** What {@link compactAppended} needs to finish a table written by the append path. */
+export interface PendingCompaction {
+  table: SilverTable;
+  truncateLsn: number | null;
+}
+
 /**
- * Full rebuild of an empty state table without staging the wide rows: a first pass over the
- * narrow columns (position, LSN, op, key) finds the events that must not be written (superseded
- * in the batch, without key, or truncates), then one pass parses, types and writes the others
- * straight from Parquet. Returns undefined (caller stages instead) when an update changed a
- * primary key, which needs the staged path's extra delete of the old key.
+ * First half of a full rebuild of an empty state table, without staging the wide rows: every
+ * event with a row is parsed, typed and written straight from Parquet (plus the old-key deletes of
+ * key-changing updates). Superseded rows are removed by {@link compactAppended} in a following
+ * transaction: deleting rows written in the same transaction would make DuckDB rewrite them all
+ * at commit, while deleting committed rows only marks them.
  */
-async function mergeIntoEmpty(
+async function appendIntoEmpty(
   conn: DuckDBConnection,
   table: SilverTable,
   files: readonly string[],
-  runId: string,
   options: { unexpectedColumns: string[]; onProgress?: ProgressListener },
-): Promise<(TableMergeResult & { perFile: FileStat[] }) | undefined> {
+): Promise<TableMergeResult & { perFile: FileStat[]; pending: PendingCompaction }> {
   const name = `state.${ident(table.name)}`;
-  const keys = `keys_${table.name}`;
-  const skip = `skip_${table.name}`;
   const pk = table.source.primaryKey;
-  const pkNull = pk.map((k) => `${ident(k)} IS NULL`).join(' OR ');
   const columns = [...STATE_META_COLUMNS.map(([n]) => n), ...table.source.columns.map((c) => c.name)].map(ident).join(', ');
-  try {
-    await exec(conn, `CREATE OR REPLACE TEMP TABLE ${keys} AS ${eventKeysSql(table, files)}`, `silver ${table.name}: reading keys`, options.onProgress);
-    const opRows = await queryRows<{ op: string | null; n: number; max_lsn: number | null; key_changes: number }>(
-      conn,
-      `SELECT _op AS op, count(*) AS n, max(_lsn) AS max_lsn, count(*) FILTER (WHERE _key_changed) AS key_changes FROM ${keys} GROUP BY ALL`,
-    );
-    if (opRows.some((r) => r.key_changes > 0)) return undefined;
-    const ops = Object.fromEntries(opRows.map((r) => [r.op ?? '(null)', r.n]));
-    const truncateLsn = opRows.find((r) => r.op === 't')?.max_lsn ?? null;
-    const rowOps = `_op IN ('c', 'r', 'u', 'd')`;
-    const unkeyedPositions = await queryRows<{ partition: number; offset: number }>(
-      conn,
-      `SELECT _partition AS "partition", _offset AS "offset" FROM ${keys} WHERE ${rowOps} AND (${pkNull}) ORDER BY ALL LIMIT 20`,
-    );
-    const unkeyed = unkeyedPositions.length ? ((await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${keys} WHERE ${rowOps} AND (${pkNull})`))?.n ?? 0) : 0;
-    // Not written: events without a row (truncates) or without a key, and superseded events.
-    const notRows = `_op IS NULL OR NOT (${rowOps}) OR ${pkNull}`;
-    await conn.run(`CREATE OR REPLACE TEMP TABLE ${skip} AS SELECT _partition, _offset FROM ${keys} WHERE ${notRows}`);
-    await conn.run(`DELETE FROM ${keys} WHERE ${notRows}`);
-    const candidates = (await insertsAreUnique(conn, table, keys)) ? changedKeysSql(table, keys) : allDuplicateKeysSql(table, keys);
-    const superseded = await exec(
-      conn,
-      `INSERT INTO ${skip} SELECT _partition, _offset FROM ${keys} WHERE rowid IN (${losersSql(table, keys, candidates)})`,
-      `silver ${table.name}: applying changes in source order`,
-      options.onProgress,
-    );
-    const inserted = await exec(conn, `INSERT INTO ${name} (${columns}) ${typedEventsSql(table, files, { skipPositionsIn: skip })}`, `silver ${table.name}: typing and writing`, options.onProgress);
-    const eventsRead = opRows.reduce((a, r) => a + r.n, 0);
-    let truncatedRows = 0;
-    if (truncateLsn !== null) {
-      await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${truncateLsn}, ${literal(runId)})`);
-      truncatedRows = await exec(conn, `UPDATE ${name} SET _op = 't' WHERE ${LIVE} AND _lsn < ${truncateLsn}`);
-    }
-    await conn.run(currentViewSql(table));
-    const live = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE ${LIVE}`);
-    return {
-      name: table.name,
-      topic: table.topic,
-      files: files.length,
-      eventsRead,
-      keyChangeDeletes: 0,
-      superseded,
-      inserted,
-      truncatedRows,
-      unkeyed,
-      unkeyedPositions,
-      liveRows: live?.n ?? 0,
-      unexpectedColumns: options.unexpectedColumns,
-      opCounts: ops,
-      perFile: await rowsPerFile(conn, files),
-    };
-  } finally {
-    await conn.run(`DROP TABLE IF EXISTS ${keys}; DROP TABLE IF EXISTS ${skip}`);
+  const written = await exec(
+    conn,
+    `INSERT INTO ${name} (${columns}) SELECT * FROM (${typedEventsSql(table, files)}) WHERE _op IN ('c', 'r', 'u', 'd')`,
+    `silver ${table.name}: typing and writing`,
+    options.onProgress,
+  );
+  const opRows = await queryRows<{ op: string | null; n: number; max_lsn: number | null }>(
+    conn,
+    `SELECT op, count(*) AS n, max(lsn) AS max_lsn FROM read_parquet(${fileList(files)}) WHERE op IS NULL OR op NOT IN ('c', 'r', 'u', 'd') GROUP BY ALL
+     UNION ALL SELECT _op, count(*), NULL FROM ${name} GROUP BY ALL`,
+  );
+  const ops = Object.fromEntries(opRows.map((r) => [r.op ?? '(null)', r.n]));
+  let keyChangeDeletes = 0;
+  if ((ops.u ?? 0) > 0) {
+    const pkCols = table.source.columns.filter((c) => pk.includes(c.name)).map((c) => ident(c.name));
+    keyChangeDeletes = await exec(conn, `INSERT INTO ${name} (${[...STATE_META_COLUMNS.map(([n]) => ident(n)), ...pkCols].join(', ')}) ${keyChangeDeletesSql(table, files)}`);
   }
+  return {
+    name: table.name,
+    topic: table.topic,
+    files: files.length,
+    eventsRead: opRows.reduce((a, r) => a + r.n, 0),
+    keyChangeDeletes,
+    superseded: 0,
+    inserted: written + keyChangeDeletes,
+    truncatedRows: 0,
+    unkeyed: 0,
+    unkeyedPositions: [],
+    liveRows: 0,
+    unexpectedColumns: options.unexpectedColumns,
+    opCounts: ops,
+    perFile: await rowsPerFile(conn, files),
+    pending: { table, truncateLsn: opRows.find((r) => r.op === 't')?.max_lsn ?? null },
+  };
+}
+
+/**
+ * Second half of the append path, in its own transaction: drops rows without a key and every row
+ * superseded by a newer event of its key (same rules as the staged path), applies truncates,
+ * and (re)creates the view. Updates `result` in place.
+ */
+export async function compactAppended(conn: DuckDBConnection, pending: PendingCompaction, runId: string, result: TableMergeResult, onProgress?: ProgressListener): Promise<void> {
+  const { table } = pending;
+  const name = `state.${ident(table.name)}`;
+  const pkNull = table.source.primaryKey.map((k) => `${ident(k)} IS NULL`).join(' OR ');
+  result.unkeyedPositions = await queryRows(conn, `SELECT _partition AS "partition", _offset AS "offset" FROM ${name} WHERE ${pkNull} ORDER BY ALL LIMIT 20`);
+  if (result.unkeyedPositions.length > 0) result.unkeyed = await exec(conn, `DELETE FROM ${name} WHERE ${pkNull}`);
+  const candidates = (await insertsAreUnique(conn, table, name)) ? changedKeysSql(table, name) : allDuplicateKeysSql(table, name);
+  result.superseded = await exec(conn, `DELETE FROM ${name} WHERE rowid IN (${losersSql(table, name, candidates)})`, `silver ${table.name}: applying changes in source order`, onProgress);
+  result.inserted -= result.superseded + result.unkeyed;
+  if (pending.truncateLsn !== null) {
+    await conn.run(`INSERT INTO meta.truncations VALUES (${literal(table.name)}, ${pending.truncateLsn}, ${literal(runId)})`);
+    result.truncatedRows = await exec(conn, `UPDATE ${name} SET _op = 't' WHERE ${LIVE} AND _lsn < ${pending.truncateLsn}`);
+  }
+  await conn.run(currentViewSql(table));
+  result.liveRows = (await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${name} WHERE ${LIVE}`))?.n ?? 0;
 }
 
 /**
