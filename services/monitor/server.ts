@@ -1,0 +1,214 @@
+/**
+ * The monitor's HTTP server (node:http; read-only, no authentication: bind it to a private
+ * interface, MONITOR_HOST defaults to 127.0.0.1).
+ *
+ * | route | answer |
+ * |---|---|
+ * | `GET /` | the dashboard page (public/), charts drawn with Chart.js served from node_modules |
+ * | `GET /metrics` | Prometheus text format (metrics.ts) |
+ * | `GET /healthz` | JSON: each dependency and service, how it was judged; 200 when all are up, 503 otherwise |
+ * | `GET /livez` | 200 `ok` while the monitor process runs (container healthcheck) |
+ * | `GET /api/status` | JSON: lag, slot, DLQ, throughput, batch, alerts, recent history |
+ * | `GET /api/quality` | JSON: freshness, completeness and anomaly scores, checks, findings |
+ * | `GET /api/alerts` | JSON: firing and pending alerts |
+ * | `GET /api/gold/meta` | JSON: the gold build shown, months and business units for the filters |
+ * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets (gold-queries.ts) |
+ *
+ * `?fresh=1` on /metrics, /healthz, /api/status and /api/quality waits for a collection started
+ * after the request instead of answering from the last one.
+ */
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../common/logger.ts';
+import { GoldMissingError } from './gold-reader.ts';
+import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, QUALITY_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from './gold-queries.ts';
+import type { Monitor } from './monitor.ts';
+import type { MonitorSnapshot } from './collector.ts';
+
+const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+const CHART_JS = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: path.join(PUBLIC_DIR, 'index.html'), type: 'text/html; charset=utf-8' },
+  '/static/dashboard.js': { file: path.join(PUBLIC_DIR, 'dashboard.js'), type: 'text/javascript; charset=utf-8' },
+  '/static/dashboard.css': { file: path.join(PUBLIC_DIR, 'dashboard.css'), type: 'text/css; charset=utf-8' },
+  '/vendor/chart.js': { file: CHART_JS, type: 'text/javascript; charset=utf-8' },
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Summary of /healthz from a snapshot: overall status and the HTTP code. */
+export function healthOf(s: MonitorSnapshot, monitor: { startedAt: number; sink: string }) {
+  const deps = Object.values(s.dependencies);
+  const services = Object.values(s.services);
+  const ok = deps.every((d) => d.up) && services.every((h) => h?.up === true);
+  return {
+    code: ok ? 200 : 503,
+    body: {
+      status: ok ? 'ok' : 'degraded',
+      checkedAt: new Date(s.at).toISOString(),
+      dependencies: s.dependencies,
+      services: s.services,
+      cdcMetrics: s.cdc ? { url: s.cdc.url, up: s.cdc.up, error: s.cdc.error } : null,
+      monitor: { startedAt: new Date(monitor.startedAt).toISOString(), alertSink: monitor.sink },
+    },
+  };
+}
+
+function statusBody(monitor: Monitor, s: MonitorSnapshot) {
+  const b = s.batch;
+  return {
+    checkedAt: new Date(s.at).toISOString(),
+    dependencies: s.dependencies,
+    services: s.services,
+    groups: s.groups.map((g) => ({ groupId: g.groupId, service: g.service, totalLag: g.totalLag, members: g.liveness?.members ?? null, state: g.liveness?.state ?? null, partitions: g.partitions })),
+    replicationSlot: s.slot,
+    deadLetters: s.deadLetters,
+    topics: s.topicMessages,
+    eventsPerSecond: s.eventsPerSecond,
+    cdc: s.cdc,
+    batch: b
+      ? {
+          lastRun: b.lastRun,
+          lastSuccess: b.lastSuccess,
+          runsByStatus: b.runsByStatus,
+          quality: b.quality ? { state: b.quality.state, runId: b.quality.runId, status: b.quality.status, finishedAt: b.quality.finishedAt, checks: b.quality.checks, passed: b.quality.passed, skipped: b.quality.skipped, failed: b.quality.failed } : null,
+          gold: b.gold,
+        }
+      : { error: s.batchError },
+    alerts: monitor.alertsView(),
+    history: monitor.history,
+  };
+}
+
+async function qualityBody(monitor: Monitor, s: MonitorSnapshot, limit: number) {
+  const q = s.batch?.quality ?? null;
+  let recentFindings: Record<string, unknown>[] = [];
+  let goldError = s.quality.goldError;
+  try {
+    recentFindings = await monitor.gold.query(QUALITY_SQL.recentFindings, { limit });
+  } catch (err) {
+    goldError = (err as Error).message;
+  }
+  return {
+    checkedAt: new Date(s.at).toISOString(),
+    run: q ? { runId: q.runId, status: q.status, finishedAt: q.finishedAt, state: q.state } : null,
+    freshness: s.quality.freshness,
+    completeness: s.quality.completeness,
+    anomaly: s.quality.anomaly,
+    checks: q ? { total: q.checks, passed: q.passed, skipped: q.skipped, failed: q.failed } : null,
+    findings: { byType: s.quality.findingsByType, total: s.quality.findingsByType?.reduce((a, f) => a + f.findings, 0) ?? null, recent: recentFindings },
+    goldError,
+  };
+}
+
+async function goldMeta(monitor: Monitor) {
+  const [build] = await monitor.gold.query(GOLD_META_SQL.build);
+  const months = (await monitor.gold.query<{ month: string }>(GOLD_META_SQL.months)).map((r) => r.month);
+  const businessUnits = (await monitor.gold.query<{ business_unit: string }>(GOLD_META_SQL.businessUnits)).map((r) => r.business_unit);
+  return { build: build ?? null, months, businessUnits, defaultPeriod: defaultPeriod(months) };
+}
+
+async function dashboard(monitor: Monitor, query: URLSearchParams) {
+  const meta = await goldMeta(monitor);
+  const period = meta.defaultPeriod;
+  if (!period) throw new HttpError(404, 'gold holds no month yet');
+  const filter = parseDashboardFilter(query, period);
+  const params = filterParams(filter);
+  const entries = await Promise.all(Object.entries(DASHBOARD_SQL).map(async ([name, sql]) => [name, await monitor.gold.query(sql, paramsFor(sql, params))] as const));
+  const data = Object.fromEntries(entries) as Record<keyof typeof DASHBOARD_SQL, Record<string, unknown>[]>;
+  return { filter, build: meta.build, summary: data.summary[0] ?? null, costByBu: data.costByBu, activitiesByMonth: data.activitiesByMonth, activitiesBySport: data.activitiesBySport, eligibility: data.eligibility, wellbeingByBu: data.wellbeingByBu };
+}
+
+/**
+ * Starts the server.
+ * @returns the bound port and a close function.
+ */
+export async function startServer(monitor: Monitor, logger: Logger, host: string, port: number): Promise<{ port: number; close: () => Promise<void> }> {
+  const json = (res: http.ServerResponse, code: number, body: unknown) => {
+    res.writeHead(code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const started = Date.now();
+    const url = new URL(req.url ?? '/', 'http://monitor');
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET');
+    const snap = async () => {
+      if (url.searchParams.get('fresh') === '1') return monitor.fresh(started);
+      await monitor.ready;
+      return monitor.snapshot()!;
+    };
+    const asset = STATIC[url.pathname];
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+      res.end(await readFile(asset.file));
+      return;
+    }
+    switch (url.pathname) {
+      case '/metrics': {
+        await snap();
+        res.writeHead(200, { 'content-type': monitor.metrics.registry.contentType });
+        res.end(await monitor.metrics.registry.metrics());
+        return;
+      }
+      case '/livez':
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('ok\n');
+        return;
+      case '/healthz': {
+        const h = healthOf(await snap(), { startedAt: monitor.startedAt, sink: monitor.sink.description });
+        json(res, h.code, h.body);
+        return;
+      }
+      case '/api/status':
+        json(res, 200, statusBody(monitor, await snap()));
+        return;
+      case '/api/quality': {
+        const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
+        json(res, 200, await qualityBody(monitor, await snap(), limit));
+        return;
+      }
+      case '/api/alerts':
+        json(res, 200, monitor.alertsView());
+        return;
+      case '/api/gold/meta':
+        json(res, 200, await goldMeta(monitor));
+        return;
+      case '/api/gold/dashboard':
+        json(res, 200, await dashboard(monitor, url.searchParams));
+        return;
+      default:
+        throw new HttpError(404, `no route ${url.pathname}`);
+    }
+  };
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : err instanceof FilterError ? 400 : err instanceof GoldMissingError ? 503 : 500;
+      if (status === 500) logger.error({ err, url: req.url }, 'request failed');
+      if (!res.headersSent) json(res, status, { error: (err as Error).message });
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
