@@ -27,6 +27,7 @@ beforeAll(async () => {
   fx.snapshot('employees', employee(106, { commute_mode: 'Transports en commun', gross_annual_salary_eur: 52000 }));
   fx.snapshot('employees', employee(107, { gross_annual_salary_eur: 36000 }));
   fx.snapshot('employees', employee(108, { business_unit: 'R&D', gross_annual_salary_eur: 65400 }));
+  fx.snapshot('employees', employee(109, { business_unit: 'R&D', hire_date: '2026-05-01', commute_mode: 'Transports en commun' }));
   fx.snapshot('commute_distances', commute(101, 15_000));
   fx.snapshot('commute_distances', commute(102, 15_001));
   // 103: no commute row at all.
@@ -40,6 +41,9 @@ beforeAll(async () => {
   // 108: 14 activities in 2026, plus one at 2025-12-31 23:30 UTC = 2026-01-01 00:30 in Paris.
   fx.insert('activities', activity(108, '2025-12-31T23:30:00Z', 5));
   for (const a of dailyActivities(108, '2026-02-01', 14)) fx.insert('activities', a);
+  // 109: the threshold is crossed in January, and the first of the 15 is in December in UTC.
+  fx.insert('activities', activity(109, '2025-12-31T23:30:00Z', 5));
+  for (const a of dailyActivities(109, '2026-01-02', 14)) fx.insert('activities', a);
   // A sport without distance is a valid activity.
   fx.insert('activities', activity(106, '2026-05-04T18:00:00Z', null, { sport_type: 'Tennis' }));
   // Quarantine material.
@@ -71,6 +75,7 @@ describe('sport bonus (prime sportive)', () => {
       { employee_id: 106, commute_distance_m: 2000, distance_limit_m: null, eligible: false, reason_code: 'mode_not_eligible', amount: '0.00' },
       { employee_id: 107, commute_distance_m: null, distance_limit_m: 15000, eligible: false, reason_code: 'distance_missing', amount: '0.00' },
       { employee_id: 108, commute_distance_m: null, distance_limit_m: 15000, eligible: false, reason_code: 'distance_missing', amount: '0.00' },
+      { employee_id: 109, commute_distance_m: null, distance_limit_m: null, eligible: false, reason_code: 'mode_not_eligible', amount: '0.00' },
     ]);
   });
 
@@ -110,7 +115,7 @@ describe('well-being days', () => {
   it('grants 5 days at 15 activities in the calendar year, not at 14, with cost = salary / 218 x 5', async () => {
     const rows = await sb.gold(
       `SELECT employee_id, activity_count::INTEGER AS n, eligible, wellbeing_days, strftime(threshold_reached_on, '%Y-%m-%d') AS reached, day_cost_eur::VARCHAR AS day_cost, wellbeing_cost_eur::VARCHAR AS cost
-       FROM wellbeing_days WHERE year = 2026 AND employee_id IN (101, 102, 104, 108) ORDER BY employee_id`,
+       FROM wellbeing_days WHERE year = 2026 AND employee_id IN (101, 102, 104, 108, 109) ORDER BY employee_id`,
     );
     expect(rows).toEqual([
       { employee_id: 101, n: 15, eligible: true, wellbeing_days: 5, reached: '2026-03-15', day_cost: '183.49', cost: '917.43' },
@@ -118,6 +123,7 @@ describe('well-being days', () => {
       { employee_id: 104, n: 15, eligible: true, wellbeing_days: 5, reached: '2026-04-15', day_cost: null, cost: null },
       // The New Year's Eve run at 23:30 UTC is on 1 January in Paris: 15 activities in 2026.
       { employee_id: 108, n: 15, eligible: true, wellbeing_days: 5, reached: '2026-02-14', day_cost: '300.00', cost: '1500.00' },
+      { employee_id: 109, n: 15, eligible: true, wellbeing_days: 5, reached: '2026-01-15', day_cost: '183.49', cost: '917.43' },
     ]);
     const none2025 = await sb.gold(`SELECT count(*)::INTEGER AS n FROM wellbeing_days WHERE year = 2025 AND activity_count > 0`);
     expect(none2025).toEqual([{ n: 0 }]);
@@ -140,8 +146,8 @@ describe('quarantine', () => {
     ]);
     const silverCount = await sb.silver(`SELECT count(*)::INTEGER AS n FROM silver.activities`);
     const goldCount = await sb.gold(`SELECT sum(activity_count)::INTEGER AS n FROM kpi_bu_month`);
-    expect(silverCount).toEqual([{ n: 15 + 14 + 15 + 15 + 1 + 5 }]);
-    expect(goldCount).toEqual([{ n: 15 + 14 + 15 + 15 + 1 }]);
+    expect(silverCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 + 5 }]);
+    expect(goldCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 }]);
   });
 });
 
@@ -162,7 +168,7 @@ describe('KPIs by business unit and month', () => {
     ]);
     const bySport = await sb.gold(`SELECT sport_type, sum(activity_count)::INTEGER AS n, sum(distance_km) AS km FROM v_activities_by_sport GROUP BY ALL ORDER BY 1`);
     expect(bySport).toEqual([
-      { sport_type: 'Runing', n: 59, km: 15 * 8 + 14 * 8 + 15 * 8 + 5 + 14 * 8 },
+      { sport_type: 'Runing', n: 74, km: 15 * 8 + 14 * 8 + 15 * 8 + (5 + 14 * 8) * 2 },
       { sport_type: 'Tennis', n: 1, km: 0 },
     ]);
   });

@@ -58,7 +58,7 @@ export async function layerReconciliation(conn: DuckDBConnection, tables: readon
   }
   const g = await queryOne<{ valid: number; kpi: number; by_sport: number; wb_cost_kpi: number; wb_cost: number }>(
     conn,
-    `SELECT (SELECT count(*) FROM g_activities) AS valid,
+    `SELECT (SELECT count(*) FROM silver.activities_valid) AS valid,
        (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('kpi_bu_month')}) AS kpi,
        (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('activities_by_sport')}) AS by_sport,
        (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('kpi_bu_month')}) AS wb_cost_kpi,
