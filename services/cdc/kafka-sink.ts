@@ -6,16 +6,21 @@
  * in the order the events were pushed, and a request that fails is never overtaken by a later one.
  * Events pushed while a request is in flight form the next request (up to CDC_BATCH_MAX_EVENTS),
  * which is how batching grows with load; an idle sink waits CDC_LINGER_MS for company.
- * Partitioning is by key with kafkajs' Java-compatible murmur2 partitioner, so all changes of a
- * row share a partition; explicit partitions are used for keyless tables and TRUNCATE fan-out.
+ * Partitioning is by key with Kafka's default murmur2 partitioning (Java client and kafkajs
+ * default partitioner alike; murmur2.ts computes it without kafkajs' per-message allocations), so
+ * all changes of a row share a partition; explicit partitions are used for keyless tables and
+ * TRUNCATE fan-out. Every message leaves with its partition set.
  *
  * A value above CDC_MAX_MESSAGE_BYTES is not dropped: `<topic>.dlq` gets a summary (key, LSN,
  * size) with `dlq.*` reason headers, as services/common/dead-letter.ts does for consumers.
  */
-import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, Partitioners, type Admin, type Message, type Producer, type TopicMessages } from 'kafkajs';
+// Must precede the kafkajs import: see the module comment.
+import { linearGroupingStatus } from './kafkajs-linear-grouping.ts';
+import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, type Admin, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import { deadLetterTopic } from '../common/dead-letter.ts';
 import type { OutgoingEvent } from './change-mapper.ts';
+import { partitionForKey } from './murmur2.ts';
 
 export interface SinkOptions {
   brokers: string[];
@@ -70,13 +75,15 @@ export class KafkaSink<T> {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      createPartitioner: Partitioners.DefaultPartitioner,
+      // Partitions are computed in toTopicMessages; this only passes them through.
+      createPartitioner: () => ({ message, partitionMetadata }) => message.partition ?? (message.key ? partitionForKey(String(message.key), partitionMetadata.length) : 0),
     });
     this.admin = this.kafka.admin();
   }
 
   /** Connects the producer and admin client. */
   async connect(): Promise<void> {
+    this.logger.debug({ linearGroupingStatus }, 'kafkajs message grouping');
     await this.admin.connect();
     await this.producer.connect();
   }
@@ -216,20 +223,28 @@ export class KafkaSink<T> {
       if (!list) byTopic.set(topic, (list = []));
       list.push(m);
     };
+    const maxBytes = this.options.maxMessageBytes;
     for (const { event } of batch) {
-      if (event.value !== null && Buffer.byteLength(event.value) > this.options.maxMessageBytes) {
-        add(deadLetterTopic(event.topic), this.oversizeSummary(event));
+      // A UTF-8 byte is at least one UTF-16 unit and at most three: measure only when it may matter.
+      if (event.value !== null && event.value.length * 3 > maxBytes && Buffer.byteLength(event.value) > maxBytes) {
+        const summary = this.oversizeSummary(event);
+        summary.partition = event.key === null ? 0 : partitionForKey(event.key, this.partitionsOf(deadLetterTopic(event.topic)));
+        add(deadLetterTopic(event.topic), summary);
         continue;
       }
-      const base: Message = { key: event.key, value: event.value, ...(event.headers ? { headers: event.headers } : {}) };
+      const partitions = this.partitionsOf(event.topic);
       if (event.allPartitions) {
-        const n = this.partitionCounts.get(event.topic) ?? this.options.partitions;
-        for (let p = 0; p < n; p++) add(event.topic, { ...base, partition: p });
-      } else {
-        add(event.topic, event.partition === undefined ? base : { ...base, partition: event.partition });
+        for (let p = 0; p < partitions; p++) add(event.topic, { key: event.key, value: event.value, partition: p, headers: event.headers });
+        continue;
       }
+      const partition = event.partition ?? (event.key === null ? 0 : partitionForKey(event.key, partitions));
+      add(event.topic, event.headers ? { key: event.key, value: event.value, partition, headers: event.headers } : { key: event.key, value: event.value, partition });
     }
     return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+  }
+
+  private partitionsOf(topic: string): number {
+    return this.partitionCounts.get(topic) ?? this.options.partitions;
   }
 
   private oversizeSummary(event: OutgoingEvent): Message {

@@ -36,7 +36,7 @@ import { RawPgoutputPlugin, ReplicationStream, type DecodedPayload } from './rep
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** Inbox size above which the replication socket is paused. */
-const INBOX_HIGH_WATER = 20_000;
+const INBOX_HIGH_WATER = 5_000;
 const STATUS_TICK_MS = 200;
 const SHUTDOWN_FLUSH_TIMEOUT_MS = 30_000;
 
@@ -77,9 +77,14 @@ export class CdcService {
   private timers: NodeJS.Timeout[] = [];
   private boundMetricsPort: number | null = null;
 
+  /**
+   * @param hooks instrumentation for benchmarks: `onAcknowledged` gets every batch of events the
+   *   broker acknowledged and the time of the acknowledgement (ms since epoch).
+   */
   constructor(
     private readonly config: Config,
     private readonly logger: Logger,
+    private readonly hooks: { onAcknowledged?: (events: OutgoingEvent[], ackedAtMs: number) => void } = {},
   ) {
     this.tableKeys = new Set(config.cdc.tables.map((t) => `${t.schema}.${t.table}`));
     this.mapper = new ChangeMapper({
@@ -440,6 +445,11 @@ export class CdcService {
 
   private totalAcked = 0;
 
+  /** Events the broker acknowledged since start (snapshot included; TRUNCATE counts once). */
+  get acknowledgedEvents(): number {
+    return this.totalAcked;
+  }
+
   private onAcked(tokens: (Position | null)[]): void {
     const tracker = this.tracker;
     if (!tracker) return;
@@ -459,12 +469,24 @@ export class CdcService {
 
   private countSent(events: OutgoingEvent[]): void {
     const counts = new Map<string, number>();
+    let topic = '';
+    let op = '';
+    let run = 0;
+    // Events come in runs of one topic and op: count runs, not events.
     for (const e of events) {
-      const k = `${e.topic}|${e.op}`;
-      counts.set(k, (counts.get(k) ?? 0) + 1);
+      if (e.topic === topic && e.op === op) {
+        run++;
+        continue;
+      }
+      if (run > 0) counts.set(`${topic}|${op}`, (counts.get(`${topic}|${op}`) ?? 0) + run);
+      topic = e.topic;
+      op = e.op;
+      run = 1;
     }
+    if (run > 0) counts.set(`${topic}|${op}`, (counts.get(`${topic}|${op}`) ?? 0) + run);
     this.totalAcked += events.length;
     this.metrics.acknowledged(counts, events.length);
+    this.hooks.onAcknowledged?.(events, Date.now());
   }
 
   private sendStatus(force: boolean): void {

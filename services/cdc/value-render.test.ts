@@ -116,4 +116,26 @@ describe('Debezium JSON rendering of PostgreSQL text values', () => {
     }
     expect(civilFromDays(19723)).toEqual({ year: 2024, month: 1, day: 1 });
   });
+
+  it('renders random timestamps identically through the UTC fast path, offsets and the general path', () => {
+    const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+    const wall = (ms: number, micros: number) => {
+      const d = new Date(ms);
+      return `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}${micros ? `.${pad(micros, 6).replace(/0+$/, '')}` : ''}`;
+    };
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    for (let i = 0; i < 500; i++) {
+      const seconds = Math.floor((random() - 0.3) * 4e9);
+      const micros = i % 3 === 0 ? 0 : Math.floor(random() * 1e6);
+      const utc = `${wall(seconds * 1000, micros)}+00`;
+      const plus0530 = `${wall((seconds + 19800) * 1000, micros)}+05:30`;
+      const minus08 = `${wall((seconds - 28800) * 1000, micros)}-08`;
+      const expected = `${new Date(seconds * 1000).toISOString().slice(0, 19)}.${pad(micros, 6)}Z`;
+      expect(render(1184, utc)).toBe(expected);
+      expect(render(1184, plus0530)).toBe(expected);
+      expect(render(1184, minus08)).toBe(expected);
+      expect(fragment(1114, wall(seconds * 1000, micros))).toBe(String(seconds * 1_000_000 + micros));
+    }
+  });
 });

@@ -263,6 +263,12 @@ const renderBytea: Renderer = (text) => {
 };
 
 const renderDate: Renderer = (text) => {
+  if (text.length === 10 && text.charCodeAt(4) === 45 && text.charCodeAt(7) === 45) {
+    const year = digitsAt(text, 0, 4);
+    const month = digitsAt(text, 5, 2);
+    const day = digitsAt(text, 8, 2);
+    if ((year | month | day) >= 0) return String(daysFromCivil(year, month, day));
+  }
   const m = DATE_RE.exec(text);
   if (!m) {
     infinityCheck(text, 'date');
@@ -277,7 +283,61 @@ interface ParsedTimestamp {
   micros: number;
 }
 
+/** Digits of text[from, from + n) as a number, or -1 if any is not a digit. */
+function digitsAt(text: string, from: number, n: number): number {
+  let v = 0;
+  for (let i = from; i < from + n; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/**
+ * Allocation-free parse of the common form `YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]`; null for
+ * anything else (BC, 5-digit years, seconds in the offset), which takes the regular expression.
+ */
+function parseTimestampFast(text: string): ParsedTimestamp | null {
+  const n = text.length;
+  if (n < 19 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 32 || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return null;
+  const year = digitsAt(text, 0, 4);
+  const month = digitsAt(text, 5, 2);
+  const day = digitsAt(text, 8, 2);
+  const hh = digitsAt(text, 11, 2);
+  const mi = digitsAt(text, 14, 2);
+  const ss = digitsAt(text, 17, 2);
+  if ((year | month | day | hh | mi | ss) < 0) return null;
+  let pos = 19;
+  let micros = 0;
+  if (pos < n && text.charCodeAt(pos) === 46) {
+    let digits = 0;
+    pos++;
+    while (pos < n && digits < 6) {
+      const d = text.charCodeAt(pos) - 48;
+      if (d < 0 || d > 9) break;
+      micros = micros * 10 + d;
+      digits++;
+      pos++;
+    }
+    if (digits === 0) return null;
+    for (let i = digits; i < 6; i++) micros *= 10;
+  }
+  let offset = 0;
+  if (pos < n) {
+    const sign = text.charCodeAt(pos);
+    if ((sign !== 43 && sign !== 45) || (n !== pos + 3 && n !== pos + 6)) return null;
+    const oh = digitsAt(text, pos + 1, 2);
+    const om = n === pos + 6 ? (text.charCodeAt(pos + 3) === 58 ? digitsAt(text, pos + 4, 2) : -1) : 0;
+    if (oh < 0 || om < 0) return null;
+    offset = (sign === 45 ? -1 : 1) * (oh * 3600 + om * 60);
+  }
+  return { seconds: daysFromCivil(year, month, day) * 86400 + hh * 3600 + mi * 60 + ss - offset, micros };
+}
+
 function parseTimestamp(text: string, type: string): ParsedTimestamp {
+  const fast = parseTimestampFast(text);
+  if (fast) return fast;
   const m = TIMESTAMP_RE.exec(text);
   if (!m) {
     infinityCheck(text, type);
@@ -301,6 +361,13 @@ function timestampRenderer(typeMod: number): Renderer {
 function timestamptzRenderer(typeMod: number): Renderer {
   const width = typeMod < 0 ? 6 : typeMod;
   return (text) => {
+    // Sessions run in UTC, so the usual text is already the UTC wall time: re-shape it.
+    const n = text.length;
+    if (n >= 22 && n <= 29 && text.charCodeAt(n - 3) === 43 && text.charCodeAt(n - 2) === 48 && text.charCodeAt(n - 1) === 48 && text.charCodeAt(4) === 45 && text.charCodeAt(10) === 32) {
+      const frac = n > 22 && text.charCodeAt(19) === 46 ? text.slice(20, n - 3) : '';
+      const fraction = width >= 1 ? `.${(frac + '000000').slice(0, width)}${width > 6 ? '0'.repeat(width - 6) : ''}` : frac.replace(/0+$/, '') ? `.${frac.replace(/0+$/, '')}` : '';
+      return `"${text.slice(0, 10)}T${text.slice(11, 19)}${fraction}Z"`;
+    }
     const { seconds, micros } = parseTimestamp(text, 'timestamptz');
     const days = Math.floor(seconds / 86400);
     const secOfDay = seconds - days * 86400;

@@ -117,12 +117,13 @@ const envSchema = z.object({
   BRONZE_MAX_ROWS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   BRONZE_MAX_BYTES: z.coerce.number().int().min(1024).default(16 * 1024 * 1024),
   BRONZE_MAX_AGE_S: z.coerce.number().positive().default(60),
-  BRONZE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(48 * 1024 * 1024),
+  BRONZE_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(32 * 1024 * 1024),
   BRONZE_UPLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
-  BRONZE_ENCODER_THREADS: z.coerce.number().int().min(0).max(16).default(1),
+  BRONZE_ENCODER_THREADS: z.coerce.number().int().min(0).max(16).default(0),
   BRONZE_TOPIC_REFRESH_S: z.coerce.number().positive().default(30),
   BRONZE_SHUTDOWN_TIMEOUT_S: z.coerce.number().positive().default(30),
   BRONZE_SESSION_TIMEOUT_S: z.coerce.number().min(6).max(300).default(30),
+  BRONZE_PROGRESS_S: z.coerce.number().positive().default(10),
   BRONZE_TEST_CRASH_BEFORE_COMMIT: z.coerce.number().int().min(0).default(0),
 
   // CDC service (services/cdc, services/cdc/README.md).
@@ -266,6 +267,8 @@ export interface Config {
     shutdownTimeoutMs: number;
     /** Kafka group session timeout: how long a crashed instance holds its partitions. */
     sessionTimeoutMs: number;
+    /** How often a `progress` log line (counters, buffered bytes, memory) is written. */
+    progressEveryMs: number;
     /** Test hook: 0 = off; N = SIGKILL itself after the N-th stored file, before committing its offsets. */
     crashBeforeCommitAfterFiles: number;
   };
@@ -445,6 +448,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       topicRefreshMs: Math.round(e.BRONZE_TOPIC_REFRESH_S * 1000),
       shutdownTimeoutMs: Math.round(e.BRONZE_SHUTDOWN_TIMEOUT_S * 1000),
       sessionTimeoutMs: Math.round(e.BRONZE_SESSION_TIMEOUT_S * 1000),
+      progressEveryMs: Math.round(e.BRONZE_PROGRESS_S * 1000),
       crashBeforeCommitAfterFiles: e.BRONZE_TEST_CRASH_BEFORE_COMMIT,
     },
     cdc: {

@@ -1,0 +1,395 @@
+/**
+ * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency] [--port-base 56500] [--stop-stack]`
+ *
+ * Issue 3 benchmark of the CDC service (services/cdc), PostgreSQL, the broker and the service on
+ * this machine:
+ * 1. Throughput, twice: `--rows` rows inserted as single-row transactions, then as 1,000-row
+ *    transactions. The WAL is written first (a procedure committing every N rows) with two slots
+ *    created before it: `pg_recvlogical` (pgoutput, output to /dev/null, stopping at the end LSN)
+ *    decodes it as the ceiling, then the service (in this process, default settings) streams it
+ *    into Kafka; its rate is rows / (time from "streaming" to the broker's acknowledgement of the
+ *    last event). The ratio service/pg_recvlogical is printed.
+ * 2. Latency at a steady `--rate` rows/s (single-row transactions, default synchronous_commit):
+ *    per event, broker acknowledgement time minus the commit time (source.ts_ms); p50/p99/max
+ *    after a 2 s warm-up.
+ * Peak RSS of this process (the service plus the small load driver) is sampled every 100 ms.
+ * Targets: >= 50,000 rows/s with 1,000-row transactions and >= 0.25 of pg_recvlogical; p99 <=
+ * 50 ms at 1,000 rows/s; RSS <= 300 MB.
+ *
+ * Stack: `--port-base N` starts (or reuses) a stack on the test-stack port layout for base N
+ * (PostgreSQL N+432, Kafka N+92); otherwise TEST_STACK_PORT_BASE, otherwise the environment's
+ * stack (`npm run stack -- up`). `--stop-stack` stops a stack started for the run.
+ */
+import { spawn } from 'node:child_process';
+import { Command } from 'commander';
+import pg from 'pg';
+import { readFileSync } from 'node:fs';
+import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
+import { createLogger } from '../services/common/logger.ts';
+import type { OutgoingEvent } from '../services/cdc/change-mapper.ts';
+import { formatLsn, parseLsn } from '../services/cdc/lsn.ts';
+import { CdcService } from '../services/cdc/service.ts';
+import { linearGroupingStatus } from '../services/cdc/kafkajs-linear-grouping.ts';
+// After the service modules, so that kafkajs loads with the service's linear grouping.
+import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
+import { migrate } from '../scripts/lib/migrate.ts';
+import { testEnv } from '../tests/support/test-env.ts';
+import path from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+
+const opts = new Command('bench cdc')
+  .option('--rows <n>', 'rows per throughput run', (v) => Number(v), 200_000)
+  .option('--latency-seconds <n>', 'duration of the latency run', (v) => Number(v), 20)
+  .option('--rate <n>', 'rows per second of the latency run', (v) => Number(v), 1000)
+  .option('--only <part>', '"throughput" or "latency"')
+  .option('--tx-sizes <list>', 'rows per transaction of the throughput runs', (v) => v.split(',').map(Number), [1, 1000])
+  .option('--port-base <n>', 'start/use a stack on the test-stack port layout for this base', (v) => Number(v))
+  .option('--stop-stack', 'stop the stack started for the run at the end')
+  .option('--profile <dir>', 'run the service in this process and write V8 CPU and allocation profiles of each streaming phase to this directory')
+  .option('--in-process', 'run the throughput service in this process instead of as `npm run cdc` would (child process)')
+  .parse(process.argv)
+  .opts<{ rows: number; latencySeconds: number; rate: number; only?: string; txSizes: number[]; portBase?: number; stopStack?: boolean; profile?: string; inProcess?: boolean }>();
+
+const portBase = opts.portBase ?? (process.env.TEST_STACK_PORT_BASE ? Number(process.env.TEST_STACK_PORT_BASE) : undefined);
+const baseEnv: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(portBase) } : { ...process.env };
+const config = loadConfig(baseEnv);
+const RUN = Date.now().toString(36);
+const TABLE = 'bench_cdc_rows';
+const PUBLICATION = 'bench_cdc_pub';
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+
+/** Starts a CPU profile when --profile is set; the returned function writes it as `<name>.cpuprofile`. */
+async function startProfile(name: string): Promise<() => Promise<void>> {
+  if (!opts.profile) return async () => undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 64 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    const { profile: heap } = await session.post('HeapProfiler.stopSampling');
+    mkdirSync(opts.profile!, { recursive: true });
+    const file = path.join(opts.profile!, `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    writeFileSync(path.join(opts.profile!, `${name}.heapprofile`), JSON.stringify(heap));
+    session.disconnect();
+    console.log(`  profile: ${file} (+ .heapprofile: allocations sampled every 64 KiB)`);
+  };
+}
+
+let peakRss = 0;
+let peakHeap = 0;
+let peakExternal = 0;
+const rssSampler = setInterval(() => {
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+  peakExternal = Math.max(peakExternal, m.external + m.arrayBuffers);
+  if (process.env.BENCH_TRACE_MEMORY) console.log(`rss ${mb(m.rss)} heapUsed ${mb(m.heapUsed)} heapTotal ${mb(m.heapTotal)} external ${mb(m.external)} arrayBuffers ${mb(m.arrayBuffers)}`);
+}, 100);
+
+async function admin(): Promise<pg.Client> {
+  const c = new pg.Client(pgConnection(config, 'admin'));
+  await c.connect();
+  return c;
+}
+
+async function setup(db: pg.Client): Promise<void> {
+  await db.query(`
+    DROP TABLE IF EXISTS ${TABLE};
+    DROP PUBLICATION IF EXISTS ${PUBLICATION};
+    CREATE TABLE ${TABLE} (
+      id bigint PRIMARY KEY, employee_id integer NOT NULL, sport_type text NOT NULL, started_at timestamptz NOT NULL,
+      elapsed_seconds integer NOT NULL, distance_m integer, comment text, created_at timestamptz NOT NULL DEFAULT now());
+    ALTER TABLE ${TABLE} REPLICA IDENTITY FULL;
+    GRANT SELECT ON ${TABLE} TO ${config.postgres.cdc.user};
+    CREATE PUBLICATION ${PUBLICATION} FOR TABLE ${TABLE} WITH (publish = 'insert, update, delete, truncate');
+    CREATE OR REPLACE PROCEDURE bench_cdc_load(first_id bigint, n integer, per_tx integer) LANGUAGE plpgsql AS $$
+    DECLARE i integer := 0;
+    BEGIN
+      WHILE i < n LOOP
+        INSERT INTO ${TABLE} (id, employee_id, sport_type, started_at, elapsed_seconds, distance_m, comment)
+        SELECT first_id + g, 1 + g % 160, (ARRAY['Runing','Randonnée','Vélo','Natation'])[1 + g % 4],
+               timestamptz '2024-01-01 07:00:00+00' + g * interval '1 minute', 1800 + g % 3600, 5000 + g % 20000,
+               CASE WHEN g % 3 = 0 THEN 'Sortie du dimanche' END
+          FROM generate_series(i, LEAST(i + per_tx, n) - 1) g;
+        COMMIT;
+        i := i + per_tx;
+      END LOOP;
+    END $$;`);
+}
+
+async function createSlot(db: pg.Client, slot: string): Promise<void> {
+  await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [slot]);
+}
+
+async function dropSlot(db: pg.Client, slot: string): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    const r = await db.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+    if (!r.rows[0]) return;
+    if (!r.rows[0].active) {
+      await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
+/** pg_recvlogical from `slot` to /dev/null up to `endLsn`: seconds taken. */
+async function pgRecvlogical(slot: string, endLsn: bigint): Promise<number> {
+  const bin = path.join(resolveBinaries(config, ['postgres']).pgBinDir, 'pg_recvlogical');
+  const args = [
+    '-h', config.postgres.host, '-p', String(config.postgres.port), '-U', config.postgres.cdc.user, '-d', config.postgres.database,
+    '-S', slot, '--start', '-E', formatLsn(endLsn), '-f', '/dev/null', '-n',
+    '-o', 'proto_version=1', '-o', `publication_names=${PUBLICATION}`,
+  ];
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn(bin, args, { env: { ...process.env, PGPASSWORD: config.postgres.cdc.password }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited ${code}: ${stderr}`))));
+  });
+  return (performance.now() - t0) / 1000;
+}
+
+function serviceEnv(slot: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv,
+    KAFKA_TOPIC_PREFIX: `bench${RUN}`,
+    CDC_SLOT_NAME: slot,
+    CDC_TABLES: TABLE,
+    CDC_PUBLICATION: PUBLICATION,
+    CDC_METRICS_PORT: '0',
+    CDC_SNAPSHOT_MODE: 'never',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
+function serviceConfig(slot: string, extra: Record<string, string> = {}): Config {
+  return loadConfig(serviceEnv(slot, extra));
+}
+
+/** Node flags of `npm run cdc` (package.json), so the child runs as operators run the service. */
+const SERVICE_NODE_FLAGS: string[] = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.cdc!.match(/--[a-z0-9-]+(?:=\S+)?/g) ?? [];
+const TOPIC = () => `bench${RUN}.public.${TABLE}`;
+
+/** utime + stime of a process, in microseconds (Linux /proc; USER_HZ = 100). */
+function processCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+function processRss(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+async function topicRecords(admin: ReturnType<Kafka['admin']>): Promise<number> {
+  try {
+    return (await admin.fetchTopicOffsets(TOPIC())).reduce((n, p) => n + Number(p.high), 0);
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The service as a child process (`node <npm run cdc flags> --import tsx services/cdc/main.ts`)
+ * streaming `rows` backlog rows: seconds from "streaming changes" until the topic holds them all,
+ * CPU per row and peak RSS of that process.
+ */
+async function runServiceChild(slot: string, rows: number): Promise<{ seconds: number; cpuMicrosPerRow: number; peakRss: number }> {
+  const kafka = new Kafka({ clientId: 'bench-cdc', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  // Created here (as the service would create it) so that offsets can be polled from the start.
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC(), numPartitions: config.kafka.topicPartitions }] });
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
+    cwd: REPO_ROOT,
+    env: serviceEnv(slot, { LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    const base = await topicRecords(admin);
+    let output = '';
+    await new Promise<void>((resolve, reject) => {
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('"streaming changes"')) resolve();
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      void exited.then((code) => reject(new Error(`service exited (${code}) before streaming:\n${output}`)));
+    });
+    const t0 = performance.now();
+    const cpu0 = processCpuMicros(child.pid!);
+    let peak = processRss(child.pid!);
+    let exitedEarly = false;
+    void exited.then(() => (exitedEarly = true));
+    for (;;) {
+      if (exitedEarly) throw new Error(`service exited while streaming:\n${output.slice(-4000)}`);
+      if (performance.now() - t0 > 600_000) throw new Error(`${rows} rows not in ${TOPIC()} after 10 minutes`);
+      peak = Math.max(peak, processRss(child.pid!));
+      if ((await topicRecords(admin)) - base >= rows) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = processCpuMicros(child.pid!) - cpu0;
+    return { seconds, cpuMicrosPerRow: cpu / rows, peakRss: Math.max(peak, processRss(child.pid!)) };
+  } finally {
+    child.kill('SIGTERM');
+    await exited;
+    await admin.disconnect();
+  }
+}
+
+interface ThroughputResult { perTx: number; loadSeconds: number; recvSeconds: number; cdcSeconds: number; cpuMicrosPerRow: number; peakRss: number }
+
+async function throughput(db: pg.Client, perTx: number, firstId: number): Promise<ThroughputResult> {
+  const rows = opts.rows;
+  const cdcSlot = `bench_cdc_${RUN}_${perTx}`;
+  const recvSlot = `bench_recv_${RUN}_${perTx}`;
+  await createSlot(db, cdcSlot);
+  await createSlot(db, recvSlot);
+  try {
+    const t0 = performance.now();
+    await db.query('SET synchronous_commit = off');
+    await db.query('CALL bench_cdc_load($1, $2, $3)', [firstId, rows, perTx]);
+    await db.query('RESET synchronous_commit');
+    const loadSeconds = (performance.now() - t0) / 1000;
+    const endLsn = parseLsn((await db.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+
+    const recvSeconds = await pgRecvlogical(recvSlot, endLsn);
+
+    if (!opts.inProcess && !opts.profile) {
+      const child = await runServiceChild(cdcSlot, rows);
+      return { perTx, loadSeconds, recvSeconds, cdcSeconds: child.seconds, cpuMicrosPerRow: child.cpuMicrosPerRow, peakRss: child.peakRss };
+    }
+    peakRss = process.memoryUsage.rss();
+    let acked = 0;
+    let doneAt = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((r) => (resolveDone = r));
+    const service = new CdcService(serviceConfig(cdcSlot), createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'), {
+      onAcknowledged: (events) => {
+        acked += events.length;
+        if (acked >= rows && !doneAt) {
+          doneAt = performance.now();
+          resolveDone();
+        }
+      },
+    });
+    const running = service.run();
+    await service.streaming;
+    const streamingAt = performance.now();
+    const cpuAtStart = process.cpuUsage();
+    const stopProfile = await startProfile(`cdc-throughput-${perTx}`);
+    await done;
+    const cpu = process.cpuUsage(cpuAtStart);
+    await stopProfile();
+    const cdcSeconds = (doneAt - streamingAt) / 1000;
+    const rss = Math.max(peakRss, process.memoryUsage.rss());
+    service.stop();
+    await running;
+    return { perTx, loadSeconds, recvSeconds, cdcSeconds, cpuMicrosPerRow: (cpu.user + cpu.system) / rows, peakRss: rss };
+  } finally {
+    await dropSlot(db, cdcSlot);
+    await dropSlot(db, recvSlot);
+  }
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+async function latency(db: pg.Client, firstId: number): Promise<{ p50: number; p99: number; max: number; samples: number; achievedRate: number; peakRss: number }> {
+  const slot = `bench_lat_${RUN}`;
+  await createSlot(db, slot);
+  const latencies: number[] = [];
+  let warmUntil = 0;
+  const service = new CdcService(serviceConfig(slot), createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'), {
+    onAcknowledged: (events: OutgoingEvent[], ackedAt: number) => {
+      if (ackedAt < warmUntil) return;
+      for (const e of events) {
+        if (e.value === null) continue;
+        const i = e.value.indexOf('"ts_ms":'); // source.ts_ms: the commit time (source precedes the top-level ts_ms)
+        latencies.push(ackedAt - Number(e.value.slice(i + 8, e.value.indexOf(',', i))));
+      }
+    },
+  });
+  const running = service.run();
+  try {
+    await service.streaming;
+    peakRss = process.memoryUsage.rss();
+    const insert = `INSERT INTO ${TABLE} (id, employee_id, sport_type, started_at, elapsed_seconds, distance_m, comment)
+      VALUES ($1, 7, 'Runing', now(), 2760, 10800, 'Sortie du dimanche')`;
+    // Each row is its own transaction, issued on schedule from a small pool so that a slow
+    // commit does not hold back the next one.
+    const pool = new pg.Pool({ ...pgConnection(config, 'admin'), max: 4 });
+    const t0 = performance.now();
+    warmUntil = Date.now() + 2000;
+    const total = opts.latencySeconds * opts.rate;
+    const intervalMs = 1000 / opts.rate;
+    const inserts: Promise<unknown>[] = [];
+    for (let i = 0; i < total; i++) {
+      const wait = t0 + i * intervalMs - performance.now();
+      if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
+      inserts.push(pool.query(insert, [firstId + i]));
+    }
+    await Promise.all(inserts);
+    const achievedRate = total / ((performance.now() - t0) / 1000);
+    await pool.end();
+    await new Promise((r) => setTimeout(r, 1000));
+    const sorted = latencies.sort((a, b) => a - b);
+    return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, samples: sorted.length, achievedRate, peakRss: Math.max(peakRss, process.memoryUsage.rss()) };
+  } finally {
+    service.stop();
+    await running;
+    await dropSlot(db, slot);
+  }
+}
+
+async function main(): Promise<void> {
+  if (portBase) {
+    console.log(`stack: port base ${portBase} (PostgreSQL ${config.postgres.port}, Kafka ${config.kafka.brokers.join(',')})`);
+    await stackUp(config, (l) => console.log(`  ${l}`));
+    await migrate(config);
+  }
+  const db = await admin();
+  try {
+    await setup(db);
+    console.log(`\nCDC benchmark: ${fmt(opts.rows)} rows per throughput run; service defaults: batch ${config.cdc.batchMaxEvents} events, linger ${config.cdc.lingerMs} ms, compression ${config.cdc.compression}; kafkajs linear grouping: ${linearGroupingStatus}\n`);
+    let nextId = 1;
+    if (opts.only !== 'latency') {
+      console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
+      console.log('| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |');
+      console.log('|---:|---:|---:|---:|---:|---:|---:|');
+      for (const perTx of opts.txSizes) {
+        const r = await throughput(db, perTx, nextId);
+        nextId += opts.rows;
+        const recvRate = opts.rows / r.recvSeconds;
+        const cdcRate = opts.rows / r.cdcSeconds;
+        console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |`);
+      }
+    }
+    if (opts.only !== 'throughput') {
+      const l = await latency(db, nextId + 1_000_000);
+      console.log(`\nlatency at ${fmt(l.achievedRate)} rows/s (single-row transactions, ${fmt(l.samples)} samples after warm-up; service in this process): p50 ${fmt(l.p50)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms; peak RSS of this process ${mb(l.peakRss)}`);
+    }
+  } finally {
+    await db.query(`DROP TABLE IF EXISTS ${TABLE}; DROP PUBLICATION IF EXISTS ${PUBLICATION}; DROP PROCEDURE IF EXISTS bench_cdc_load`).catch(() => undefined);
+    await db.end();
+    clearInterval(rssSampler);
+    if (portBase && opts.stopStack) await stackDown(config, (l) => console.log(`  ${l}`));
+  }
+}
+
+await main();
