@@ -14,6 +14,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../common/config.ts';
 import { knownTable } from './source-schemas.ts';
+import { generateSyntheticBronze } from '../../bench/lib/synthetic-bronze.ts';
 import { activity, batchSandbox, canonicalSelect, commute, dailyActivities, employee, MirroredWorkload, type BatchSandbox } from './testing/batch-kit.ts';
 
 const TABLES = ['employees', 'declared_sports', 'activities', 'commute_distances'];
@@ -226,6 +227,42 @@ describe('a first run (empty silver) on bronze with re-deliveries', () => {
       expect(next.entry.bronzeInputs.flatMap((r) => r.files).sort()).toEqual(run.entry.bronzeInputs.flatMap((r) => r.files).sort());
       expect(await sb.silver(`SELECT count(*)::INTEGER AS n FROM meta.merge_in_progress`)).toEqual([{ n: 0 }]);
       await silverMatches(sb, w);
+    } finally {
+      await sb.close();
+    }
+  });
+});
+
+describe('stopping a refresh', () => {
+  it('SIGTERM interrupts the run: exit 0, run logged as interrupted, silver and gold as before, next run completes', async () => {
+    const sb = await batchSandbox();
+    try {
+      await generateSyntheticBronze(path.join(sb.dir, 'lake'), { activities: 300_000, employees: 600, endDay: new Date(Date.UTC(2026, 5, 1)), years: 1 });
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/batch/cli.ts')], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, LAKE_URL: sb.config.lakeUrl, BATCH_STATE_DIR: sb.config.batch.stateDir, BATCH_GOLD_DB: sb.config.batch.goldDb, BATCH_THREADS: '1', LOG_LEVEL: 'warn' },
+      });
+      let stderr = '';
+      let sent = false;
+      child.stderr.on('data', (d) => {
+        stderr += d;
+        if (!sent && stderr.includes('▶ silver activities')) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).toBe(0);
+      expect(stderr).toContain('SIGTERM: stopping');
+      const lines = (await readFile(sb.config.batch.runLogFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({ status: 'interrupted', error: expect.stringContaining('interrupted (SIGTERM)') });
+      await expect(readFile(sb.config.batch.goldDb)).rejects.toThrow(/ENOENT/);
+      expect(await sb.silver(`SELECT count(*)::INTEGER AS n FROM meta.bronze_files`)).toEqual([{ n: 0 }]);
+
+      const next = await sb.refresh();
+      expect(next.status).toBe('success');
+      expect(next.entry.rowCounts['silver.activities']).toBe(300_000 - 300_000 / 200);
     } finally {
       await sb.close();
     }

@@ -2,7 +2,8 @@
  * `npm run refresh [-- --full] [--as-of <ISO time>] [--rules <file>]`: one batch run, bronze ->
  * silver -> gold (services/batch/README.md).
  *
- * Exit codes: 0 success (warnings may have been reported); 1 an error-level quality check failed
+ * Exit codes: 0 success (warnings may have been reported), or stopped cleanly by SIGTERM/SIGINT
+ * (the run is logged as interrupted, gold and silver are as before); 1 an error-level quality check failed
  * (gold was not swapped: the previous gold stays) or the run failed; 2 bad configuration or
  * rules file (nothing was touched), or another refresh is running.
  * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
@@ -42,8 +43,18 @@ try {
 }
 const logger = createLogger('batch', config.logLevel);
 
+// SIGTERM/SIGINT: interrupt the running statement, roll back, log the run, exit 0 (a clean stop).
+const abort = new AbortController();
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`[refresh] ${signal}: stopping (silver rolls back, gold stays as it was)\n`);
+    abort.abort(signal);
+  });
+}
+
 try {
   const outcome = await refresh(config, {
+    signal: abort.signal,
     full: opts.full,
     asOf: opts.asOf,
     rulesFile: opts.rules,
@@ -59,7 +70,7 @@ try {
   process.stderr.write(
     `[refresh] ${outcome.status === 'success' ? 'gold updated' : 'gold NOT updated (previous gold kept)'}: ${q.checks} checks, ${q.errors.length} errors, ${q.warnings.length} warnings; report ${outcome.reportFile}\n`,
   );
-  process.exitCode = outcome.status === 'success' ? 0 : 1;
+  process.exitCode = outcome.status === 'success' || outcome.status === 'interrupted' ? 0 : 1;
 } catch (err) {
   if (err instanceof RulesError || err instanceof BatchLockedError) {
     console.error(err.message);

@@ -70,6 +70,8 @@ export interface RefreshOptions {
   logger: Logger;
   /** Receives human progress lines (stderr in the CLI). */
   progress?: (line: string) => void;
+  /** Aborting interrupts the running DuckDB statement; the run ends as `interrupted`, gold untouched. */
+  signal?: AbortSignal;
 }
 
 export interface RefreshOutcome {
@@ -139,6 +141,8 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
   }
   const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
   const run = new RunState(config, rules, runId, mode, startedAt, asOf);
+  const interrupt = () => duck.conn.interrupt();
+  options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
     await duck.conn.run(`USE ${SILVER}`);
     await ensureSilverCatalog(duck.conn);
@@ -162,16 +166,25 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
     );
     const localByKey = new Map(files.map((f, i) => [f.key, local[i]!]));
 
+    options.signal?.throwIfAborted();
     await progress.step('silver', () => mergeSilver(duck, files, localByKey, run, options.full === true, log, progress));
     const tables = await silverTables(duck.conn);
     await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId));
 
+    options.signal?.throwIfAborted();
     await progress.step('gold', () => buildGold(duck, config, lake, tables, run, tmpDir, progress, log));
   } catch (err) {
-    run.status = 'failed';
-    run.error = (err as Error).message;
-    log.error({ runId, err }, 'refresh failed');
+    if (options.signal?.aborted) {
+      run.status = 'interrupted';
+      run.error = `interrupted (${String(options.signal.reason ?? 'abort')}): gold and silver left as they were`;
+      log.warn({ runId }, run.error);
+    } else {
+      run.status = 'failed';
+      run.error = (err as Error).message;
+      log.error({ runId, err }, 'refresh failed');
+    }
   } finally {
+    options.signal?.removeEventListener('abort', interrupt);
     try {
       await finishRun(duck, run);
     } finally {

@@ -18,7 +18,7 @@ export interface BronzeInputRange {
   files: string[];
 }
 
-export type RunStatus = 'success' | 'failed_quality' | 'failed';
+export type RunStatus = 'success' | 'failed_quality' | 'failed' | 'interrupted';
 
 export interface RunLogEntry {
   runId: string;
