@@ -9,6 +9,7 @@
 import { isUtf8 } from 'node:buffer';
 import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/change-event.ts';
 import { topLevelMembers } from './json-members.ts';
+import { packedMessage, type PackedMessages } from './segment.ts';
 
 /** One bronze row: the Parquet columns except topic, partition and ingested_at (per file). */
 export interface BronzeRow {
@@ -40,8 +41,8 @@ export interface BronzeRow {
 export interface RawMessage {
   offset: number;
   timestampMs: number;
-  key: Buffer | null;
-  value: Buffer | null;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
 }
 
 export type DecodedMessage =
@@ -50,6 +51,11 @@ export type DecodedMessage =
   | { kind: 'tombstone' }
   /** Goes to the dead-letter topic with `reason` (stable code) and `detail` (human text). */
   | { kind: 'undecodable'; reason: string; detail: string };
+
+/** Decodes UTF-8 bytes without copying them first. */
+function utf8(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+}
 
 function invalid(reason: string, detail: string): DecodedMessage {
   return { kind: 'undecodable', reason, detail };
@@ -93,14 +99,14 @@ export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
   let keyText: string | null = null;
   if (key !== null && key.length > 0) {
     if (!isUtf8(key)) return invalid('invalid_key', 'key is not valid UTF-8');
-    keyText = key.toString('utf8');
+    keyText = utf8(key);
     try {
       JSON.parse(keyText);
     } catch (err) {
       return invalid('invalid_key', `key is not JSON: ${(err as Error).message}`);
     }
   }
-  const text = value.toString('utf8');
+  const text = utf8(value);
   try {
     const event = decodeChangeEvent(text);
     if (event === null) return { kind: 'tombstone' };
@@ -134,4 +140,46 @@ export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
     if (err instanceof UndecodableEventError) return invalid(err.reason, err.message);
     return invalid('invalid_json', (err as Error).message);
   }
+}
+
+/** A message of a segment that goes to the dead-letter topic. */
+export interface Undecodable {
+  offset: number;
+  reason: string;
+  detail: string;
+}
+
+/** What a packed segment decodes into. */
+export interface DecodedSegment {
+  /** Rows in offset order. */
+  rows: BronzeRow[];
+  tombstones: number;
+  undecodable: Undecodable[];
+}
+
+/**
+ * Decodes the messages of a packed segment (see {@link decodeBronzeMessage}) `batchSize` at a
+ * time: yields each batch's rows, and counts tombstones and collects dead-letter reasons in
+ * `into` as it goes. Never throws.
+ */
+export function* decodePackedBatches(packed: PackedMessages, into: Omit<DecodedSegment, 'rows'>, batchSize = 2048): Generator<BronzeRow[]> {
+  for (let start = 0; start < packed.count; start += batchSize) {
+    const rows: BronzeRow[] = [];
+    const end = Math.min(packed.count, start + batchSize);
+    for (let i = start; i < end; i++) {
+      const message = packedMessage(packed, i);
+      const decoded = decodeBronzeMessage(message);
+      if (decoded.kind === 'row') rows.push(decoded.row);
+      else if (decoded.kind === 'tombstone') into.tombstones++;
+      else into.undecodable.push({ offset: message.offset, reason: decoded.reason, detail: decoded.detail });
+    }
+    yield rows;
+  }
+}
+
+/** Decodes every message of a packed segment at once (see {@link decodePackedBatches}). */
+export function decodePackedMessages(packed: PackedMessages): DecodedSegment {
+  const out: DecodedSegment = { rows: [], tombstones: 0, undecodable: [] };
+  for (const rows of decodePackedBatches(packed, out, packed.count || 1)) out.rows.push(...rows);
+  return out;
 }

@@ -20,6 +20,12 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
+/** Index of the first non-whitespace character at or after `i`. */
+function skipSpace(text: string, i: number): number {
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  return i;
+}
+
 /** Index just past the closing quote of the string starting at `start` (which is a quote). */
 function skipString(text: string, start: number): number {
   let i = start + 1;
@@ -73,30 +79,22 @@ function skipValue(text: string, start: number): number {
  */
 export function topLevelMembers(text: string): Map<string, string> {
   const members = new Map<string, string>();
-  let i = 0;
-  const skipSpace = () => {
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  };
-  skipSpace();
+  let i = skipSpace(text, 0);
   if (text.charCodeAt(i) !== OPEN_BRACE) throw new SyntaxError('not a JSON object');
-  i++;
-  skipSpace();
+  i = skipSpace(text, i + 1);
   if (text.charCodeAt(i) === CLOSE_BRACE) return members;
   for (;;) {
-    skipSpace();
+    i = skipSpace(text, i);
     if (text.charCodeAt(i) !== QUOTE) throw new SyntaxError(`expected a member name at ${i}`);
     const nameEnd = skipString(text, i);
     const rawName = text.slice(i + 1, nameEnd - 1);
     const name = rawName.includes('\\') ? (JSON.parse(text.slice(i, nameEnd)) as string) : rawName;
-    i = nameEnd;
-    skipSpace();
+    i = skipSpace(text, nameEnd);
     if (text.charCodeAt(i) !== COLON) throw new SyntaxError(`expected ":" at ${i}`);
-    i++;
-    skipSpace();
+    i = skipSpace(text, i + 1);
     const valueEnd = skipValue(text, i);
     members.set(name, text.slice(i, valueEnd));
-    i = valueEnd;
-    skipSpace();
+    i = skipSpace(text, valueEnd);
     const sep = text.charCodeAt(i);
     if (sep === COMMA) {
       i++;

@@ -5,7 +5,8 @@
  *
  * Rows go into a temporary DuckDB table through the appender, in data chunks of up to 2048 rows,
  * and `COPY ... TO '<tmp>.parquet' (FORMAT parquet, COMPRESSION zstd)` writes the file, which is
- * read back and deleted. DuckDB runs in memory with a small memory limit, one encoding at a time.
+ * read back and deleted with the table. DuckDB runs in memory with a small memory limit, one
+ * encoding at a time per encoder (the writer runs one encoder per worker thread, encoder-pool.ts).
  *
  * Columns (docs/contracts/change-events.md, "Bronze objects"):
  * topic VARCHAR, partition INTEGER, offset BIGINT, kafka_timestamp_ms BIGINT, key VARCHAR (JSON),
@@ -17,20 +18,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import {
-  BIGINT,
-  DuckDBDataChunk,
-  DuckDBInstance,
-  DuckDBTimestampTZValue,
-  INTEGER,
-  TIMESTAMPTZ,
-  VARCHAR,
-  type DuckDBConnection,
-  type DuckDBValue,
-} from '@duckdb/node-api';
+import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import type { BronzeRow } from './bronze-row.ts';
 
-/** The bronze columns in file order, with their DuckDB types. */
+/** The bronze columns in file order, with their Parquet (DuckDB) types. */
 export const BRONZE_COLUMNS = [
   ['topic', 'VARCHAR'],
   ['partition', 'INTEGER'],
@@ -50,26 +41,84 @@ export const BRONZE_COLUMNS = [
   ['ingested_at', 'TIMESTAMPTZ'],
 ] as const;
 
-const CHUNK_TYPES = [VARCHAR, INTEGER, BIGINT, BIGINT, VARCHAR, VARCHAR, BIGINT, BIGINT, BIGINT, BIGINT, VARCHAR, VARCHAR, VARCHAR, VARCHAR, VARCHAR, TIMESTAMPTZ];
+/*
+ * Staging table. Every string crosses into DuckDB with one native call, so only the per-row
+ * JSON texts do: per-file constants (topic, partition, ingested_at) are SQL literals, and the
+ * few distinct op / snapshot / schema / table values are sent as dictionary codes. Integers
+ * travel as DOUBLE (exact below 2^53) and are cast back to BIGINT; the rare lsn or tx_id beyond
+ * 2^53 travels as text.
+ */
+const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
+  ['offset', 'DOUBLE', DOUBLE],
+  ['kafka_timestamp_ms', 'DOUBLE', DOUBLE],
+  ['key', 'VARCHAR', VARCHAR],
+  ['op', 'INTEGER', INTEGER],
+  ['lsn', 'DOUBLE', DOUBLE],
+  ['lsn_exact', 'VARCHAR', VARCHAR],
+  ['tx_id', 'DOUBLE', DOUBLE],
+  ['tx_id_exact', 'VARCHAR', VARCHAR],
+  ['source_ts_ms', 'DOUBLE', DOUBLE],
+  ['event_ts_ms', 'DOUBLE', DOUBLE],
+  ['snapshot', 'INTEGER', INTEGER],
+  ['source_schema', 'INTEGER', INTEGER],
+  ['source_table', 'INTEGER', INTEGER],
+  ['before', 'VARCHAR', VARCHAR],
+  ['after', 'VARCHAR', VARCHAR],
+];
+const STAGING_TYPES = STAGING.map(([, , type]) => type);
+const STAGING_SQL = STAGING.map(([name, type]) => `"${name}" ${type}`).join(', ');
 /** DuckDB's vector size: the most rows one data chunk holds. */
-const CHUNK_ROWS = 2048;
+export const CHUNK_ROWS = 2048;
 const TABLE = 'bronze_segment';
 
-const big = (v: number | bigint | null): bigint | null => (v === null ? null : BigInt(v));
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Codes (1-based, as DuckDB list indexes) for the distinct values of a low-cardinality column. */
+class Dictionary {
+  private readonly codes = new Map<string, number>();
+  code(value: string | null): number | null {
+    if (value === null) return null;
+    let code = this.codes.get(value);
+    if (code === undefined) {
+      code = this.codes.size + 1;
+      this.codes.set(value, code);
+    }
+    return code;
+  }
+  /** `['a', 'b'][column]` */
+  sql(column: string): string {
+    return this.codes.size === 0 ? 'NULL::VARCHAR' : `[${[...this.codes.keys()].map(sqlString).join(', ')}][${column}]`;
+  }
+}
+
+const approximate = (v: number | bigint | null): number | null => (v === null ? null : Number(v));
+const exactText = (v: number | bigint | null): string | null => (typeof v === 'bigint' ? v.toString() : null);
 
 /** What one Parquet file holds. */
 export interface ParquetInput {
   topic: string;
   partition: number;
-  rows: readonly BronzeRow[];
+  /**
+   * The rows in offset order, in batches. A generator lets the caller decode one batch at a
+   * time, so decoded rows die young instead of piling up in the old generation.
+   */
+  batches: Iterable<readonly BronzeRow[]>;
   ingestedAt: Date;
 }
 
 /** Encodes bronze rows as one zstd Parquet file. */
 export interface ParquetEncoder {
-  /** @returns the bytes of the Parquet file. @throws when DuckDB fails (disk full, ...). */
-  encode(input: ParquetInput): Promise<Buffer>;
+  /**
+   * @returns the bytes of the Parquet file, or null when the batches held no row.
+   * @throws when DuckDB fails (disk full, ...).
+   */
+  encode(input: ParquetInput): Promise<Buffer | null>;
   close(): Promise<void>;
+}
+
+/** `rows` as batches of at most {@link CHUNK_ROWS}. */
+export function* inBatches<T>(rows: readonly T[], size = CHUNK_ROWS): Iterable<readonly T[]> {
+  for (let start = 0; start < rows.length; start += size) yield rows.slice(start, start + size);
 }
 
 export interface DuckDbEncoderOptions {
@@ -77,7 +126,7 @@ export interface DuckDbEncoderOptions {
   tempDir?: string;
   /** DuckDB worker threads. Default 1: the writer's own work keeps the other core busy. */
   threads?: number;
-  /** DuckDB memory_limit, e.g. "128MB". */
+  /** DuckDB memory_limit, e.g. "64MB" (the default; a 10,000-row file needs far less). */
   memoryLimit?: string;
   /** Parquet compression codec. Default zstd. */
   compression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
@@ -99,53 +148,54 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     const dir = await mkdtemp(path.join(options.tempDir ?? tmpdir(), 'bronze-writer-'));
     const instance = await DuckDBInstance.create(':memory:', {
       threads: String(options.threads ?? 1),
-      memory_limit: options.memoryLimit ?? '128MB',
+      memory_limit: options.memoryLimit ?? '64MB',
       temp_directory: path.join(dir, 'spill'),
       preserve_insertion_order: 'true',
+      // Hand freed memory back to the system early: the process has a resident-memory budget.
+      allocator_flush_threshold: '8MB',
     });
     const connection = await instance.connect();
-    const columns = BRONZE_COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ');
-    await connection.run(`CREATE TEMP TABLE ${TABLE} (${columns})`);
     return new DuckDbParquetEncoder(instance, connection, dir, options.compression ?? 'zstd');
   }
 
-  encode(input: ParquetInput): Promise<Buffer> {
+  encode(input: ParquetInput): Promise<Buffer | null> {
     // One connection, one temp table: encodings run one after the other.
     const run = this.queue.then(() => this.encodeNow(input));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async encodeNow({ topic, partition, rows, ingestedAt }: ParquetInput): Promise<Buffer> {
+  private async encodeNow({ topic, partition, batches, ingestedAt }: ParquetInput): Promise<Buffer | null> {
     const file = path.join(this.dir, `${randomBytes(8).toString('hex')}.parquet`);
-    await this.connection.run(`DELETE FROM ${TABLE}`);
+    // A fresh table per file: DuckDB returns a dropped table's memory, not a deleted one's rows'.
+    await this.connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${STAGING_SQL})`);
+    const dictionaries = { op: new Dictionary(), snapshot: new Dictionary(), schema: new Dictionary(), table: new Dictionary() };
     const appender = await this.connection.createAppender(TABLE, 'main', 'temp');
+    let total = 0;
     try {
-      const ingested = new DuckDBTimestampTZValue(BigInt(ingestedAt.getTime()) * 1000n);
-      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-        const part = rows.slice(start, start + CHUNK_ROWS);
-        const chunk = DuckDBDataChunk.create(CHUNK_TYPES, part.length);
-        const n = part.length;
-        const columns: DuckDBValue[][] = CHUNK_TYPES.map(() => new Array<DuckDBValue>(n));
+      for (const rows of batches) for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, rows.length - start);
+        total += n;
+        const columns: DuckDBValue[][] = STAGING.map(() => new Array<DuckDBValue>(n));
         for (let i = 0; i < n; i++) {
-          const r = part[i]!;
-          columns[0]![i] = topic;
-          columns[1]![i] = partition;
-          columns[2]![i] = BigInt(r.offset);
-          columns[3]![i] = BigInt(r.kafkaTimestampMs);
-          columns[4]![i] = r.key;
-          columns[5]![i] = r.op;
-          columns[6]![i] = big(r.lsn);
-          columns[7]![i] = big(r.txId);
-          columns[8]![i] = big(r.sourceTsMs);
-          columns[9]![i] = big(r.eventTsMs);
-          columns[10]![i] = r.snapshot;
-          columns[11]![i] = r.sourceSchema;
-          columns[12]![i] = r.sourceTable;
+          const r = rows[start + i]!;
+          columns[0]![i] = r.offset;
+          columns[1]![i] = r.kafkaTimestampMs;
+          columns[2]![i] = r.key;
+          columns[3]![i] = dictionaries.op.code(r.op);
+          columns[4]![i] = approximate(r.lsn);
+          columns[5]![i] = exactText(r.lsn);
+          columns[6]![i] = approximate(r.txId);
+          columns[7]![i] = exactText(r.txId);
+          columns[8]![i] = r.sourceTsMs;
+          columns[9]![i] = r.eventTsMs;
+          columns[10]![i] = dictionaries.snapshot.code(r.snapshot);
+          columns[11]![i] = dictionaries.schema.code(r.sourceSchema);
+          columns[12]![i] = dictionaries.table.code(r.sourceTable);
           columns[13]![i] = r.before;
           columns[14]![i] = r.after;
-          columns[15]![i] = ingested;
         }
+        const chunk = DuckDBDataChunk.create(STAGING_TYPES, n);
         chunk.setColumns(columns);
         appender.appendDataChunk(chunk);
       }
@@ -153,10 +203,33 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     } finally {
       appender.closeSync();
     }
+    if (total === 0) {
+      await this.connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
+      return null;
+    }
+    const select = [
+      `${sqlString(topic)} AS topic`,
+      `${partition}::INTEGER AS "partition"`,
+      `"offset"::BIGINT AS "offset"`,
+      `kafka_timestamp_ms::BIGINT AS kafka_timestamp_ms`,
+      `"key"`,
+      `${dictionaries.op.sql('op')} AS op`,
+      `COALESCE(lsn_exact::BIGINT, lsn::BIGINT) AS lsn`,
+      `COALESCE(tx_id_exact::BIGINT, tx_id::BIGINT) AS tx_id`,
+      `source_ts_ms::BIGINT AS source_ts_ms`,
+      `event_ts_ms::BIGINT AS event_ts_ms`,
+      `${dictionaries.snapshot.sql('snapshot')} AS snapshot`,
+      `${dictionaries.schema.sql('source_schema')} AS source_schema`,
+      `${dictionaries.table.sql('source_table')} AS source_table`,
+      `"before"`,
+      `"after"`,
+      `'${ingestedAt.toISOString()}'::TIMESTAMPTZ AS ingested_at`,
+    ].join(', ');
     try {
-      await this.connection.run(`COPY ${TABLE} TO '${file}' (FORMAT parquet, COMPRESSION ${this.compression})`);
+      await this.connection.run(`COPY (SELECT ${select} FROM ${TABLE}) TO '${file}' (FORMAT parquet, COMPRESSION ${this.compression})`);
       return await readFile(file);
     } finally {
+      await this.connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       await rm(file, { force: true });
     }
   }

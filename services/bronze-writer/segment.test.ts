@@ -1,74 +1,102 @@
 import { describe, expect, it } from 'vitest';
-import type { BronzeRow } from './bronze-row.ts';
-import { boundaryFor, SegmentBuilder } from './segment.ts';
+import { boundaryFor, packedMessage, SegmentBuilder } from './segment.ts';
 
 const policy = { maxRows: 3, maxBytes: 1000, maxAgeMs: 60_000 };
-const row = (offset: number) => ({ offset }) as BronzeRow;
+const b = (text: string) => Buffer.from(text);
+const text = (bytes: Uint8Array | null) => (bytes === null ? null : Buffer.from(bytes).toString());
 
 describe('SegmentBuilder', () => {
-  it('covers every offset, counts only rows, and seals at maxRows', () => {
+  it('packs every covered message (tombstones included), counts valued messages, seals at maxRows', () => {
     const s = new SegmentBuilder('t', 0, policy);
-    s.add(10, 5_000, row(10), 10, 0);
-    s.add(11, 4_000, null, 0, 0); // tombstone
-    s.add(12, 6_000, row(12), 10, 0);
+    s.add(10, 5_000, b('{"id":1}'), b('{"op":"c"}'), 0);
+    s.add(11, 4_000, b('{"id":1}'), null, 0, { trace: Buffer.from('abc') }); // tombstone with a header
+    s.add(12, 6_000, null, b('{"op":"u"}'), 0);
     expect(s.sealReason(0)).toBeUndefined();
-    s.add(14, 7_000, row(14), 10, 0); // 13 compacted away
+    s.add(14, 7_000, b('k'), b(''), 0); // 13 compacted away; an empty value is a tombstone too
+    expect(s.sealReason(0)).toBeUndefined();
+    s.add(15, 8_000, b('k'), b('v'), 0);
     expect(s.sealReason(0)).toBe('rows');
-    expect(s.seal('rows')).toEqual({
+    const sealed = s.seal('rows');
+    expect({ ...sealed, packed: undefined, headers: undefined }).toEqual({
       topic: 't',
       partition: 0,
       firstOffset: 10,
-      lastOffset: 14,
+      lastOffset: 15,
       firstTimestampMs: 5_000,
       minTimestampMs: 4_000,
-      maxTimestampMs: 7_000,
-      rows: [row(10), row(12), row(14)],
-      messages: 4,
-      bytes: 30,
+      maxTimestampMs: 8_000,
+      messages: 5,
+      valued: 3,
+      bytes: 8 + 10 + 8 + 10 + 1 + 1 + 1,
+      packed: undefined,
+      headers: undefined,
       sealedBy: 'rows',
     });
+    const unpacked = Array.from({ length: sealed.packed.count }, (_, i) => packedMessage(sealed.packed, i)).map((m) => [m.offset, m.timestampMs, text(m.key), text(m.value)]);
+    expect(unpacked).toEqual([
+      [10, 5_000, '{"id":1}', '{"op":"c"}'],
+      [11, 4_000, '{"id":1}', null],
+      [12, 6_000, null, '{"op":"u"}'],
+      [14, 7_000, 'k', null],
+      [15, 8_000, 'k', 'v'],
+    ]);
+    expect(sealed.headers.get(11)?.trace?.toString()).toBe('abc');
+  });
+
+  it('copies the bytes it is given, and grows past its initial capacity', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 10_000, maxBytes: 10_000_000 });
+    const scratch = Buffer.from('x'.repeat(1000));
+    for (let o = 0; o < 500; o++) {
+      scratch.write(String(o).padStart(4, '0'));
+      s.add(o, o, null, scratch, 0);
+    }
+    scratch.fill('y');
+    const sealed = s.seal('forced');
+    expect(text(packedMessage(sealed.packed, 499).value)!.slice(0, 5)).toBe('0499x');
+    expect(sealed.packed.bytes.length).toBe(500_000);
   });
 
   it('seals by bytes and by age since the first message', () => {
     const big = new SegmentBuilder('t', 0, policy);
-    big.add(0, 0, row(0), 1000, 0);
+    big.add(0, 0, null, Buffer.alloc(1000), 0);
     expect(big.sealReason(0)).toBe('bytes');
     const old = new SegmentBuilder('t', 0, policy);
-    old.add(0, 0, row(0), 1, 1_000);
-    old.add(1, 0, row(1), 1, 50_000);
+    old.add(0, 0, null, b('a'), 1_000);
+    old.add(1, 0, null, b('b'), 50_000);
     expect(old.sealReason(60_999)).toBeUndefined();
     expect(old.sealReason(61_000)).toBe('age');
   });
 
   it('follows a recorded range exactly, ignoring rows and age while messages flow', () => {
     const s = new SegmentBuilder('t', 0, policy, { exactLastOffset: 5 });
-    for (let o = 0; o <= 4; o++) s.add(o, 0, row(o), 1, o * 30_000);
+    for (let o = 0; o <= 4; o++) s.add(o, 0, null, b('v'), o * 30_000);
     expect(s.sealReason(4 * 30_000)).toBeUndefined();
-    s.add(5, 0, row(5), 1, 150_000);
+    s.add(5, 0, null, b('v'), 150_000);
     expect(s.sealReason(150_000)).toBe('boundary');
   });
 
   it('does not wait forever for a recorded end that never comes (idle partition)', () => {
     const s = new SegmentBuilder('t', 0, policy, { exactLastOffset: 5 });
-    s.add(0, 0, row(0), 1, 0);
+    s.add(0, 0, null, b('v'), 0);
     expect(s.sealReason(59_999)).toBeUndefined();
     expect(s.sealReason(60_000)).toBe('age');
   });
 
   it('ends before the next recorded range and reports an offset that skips the end', () => {
     const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 }, { maxLastOffset: 3 });
-    s.add(2, 0, row(2), 1, 0);
+    s.add(2, 0, null, b('v'), 0);
     expect(s.sealReason(0)).toBeUndefined();
     expect(s.endsBefore(3)).toBe(false);
     expect(s.endsBefore(4)).toBe(true);
-    s.add(3, 0, row(3), 1, 0);
+    s.add(3, 0, null, b('v'), 0);
     expect(s.sealReason(0)).toBe('boundary');
   });
 
-  it('refuses offsets that do not increase', () => {
+  it('refuses offsets that do not increase, and sealing when empty', () => {
     const s = new SegmentBuilder('t', 0, policy);
-    s.add(5, 0, row(5), 1, 0);
-    expect(() => s.add(5, 0, row(5), 1, 0)).toThrow(RangeError);
+    expect(() => s.seal('forced')).toThrow(/empty/);
+    s.add(5, 0, null, b('v'), 0);
+    expect(() => s.add(5, 0, null, b('v'), 0)).toThrow(RangeError);
   });
 });
 

@@ -2,9 +2,13 @@
  * The buffer of one topic-partition and when to rotate it into a bronze file. Pure: no I/O;
  * time comes in as arguments.
  *
- * A segment covers a contiguous run of consumed offsets, tombstones and dead letters included,
- * and holds the rows among them. It is sealed by whichever comes first: `maxRows` rows,
- * `maxBytes` of consumed message bytes, or `maxAgeMs` since its first message.
+ * A segment covers a contiguous run of consumed offsets, tombstones and dead letters included.
+ * It keeps the messages' key and value bytes packed in one growing buffer (a few typed arrays
+ * index them), not as JavaScript objects: memory stays close to the consumed bytes, and the
+ * whole segment is one cheap copy away from the encoder thread, which decodes it.
+ *
+ * It is sealed by whichever comes first: `maxRows` messages with a value (tombstones do not
+ * count), `maxBytes` of key and value bytes, or `maxAgeMs` since its first message.
  *
  * Replays must write the same object keys (ARCHITECTURE.md, "Replay"), but age- and
  * fetch-dependent rotation is not reproducible. So when the manifest already records a range
@@ -12,13 +16,12 @@
  * exactly at the recorded last offset (only the byte limit, a memory guard, still applies), and
  * no segment ever runs past the start of the next recorded range.
  */
-import type { BronzeRow } from './bronze-row.ts';
 
 /** Rotation thresholds; whichever is reached first seals the segment. */
 export interface RotationPolicy {
-  /** Rows per file (tombstones and dead letters do not count). */
+  /** Messages with a value (rows, or dead letters) per file. */
   maxRows: number;
-  /** Consumed message bytes (key + value + headers) per file. */
+  /** Consumed key + value bytes per file. */
   maxBytes: number;
   /** Milliseconds from a segment's first message to its rotation. */
   maxAgeMs: number;
@@ -34,6 +37,26 @@ export interface Boundary {
 
 export type SealReason = 'rows' | 'bytes' | 'age' | 'boundary' | 'forced';
 
+/**
+ * Messages packed for transfer: message `i` has offset `offsets[i]`, Kafka timestamp
+ * `timestamps[i]` (ms), key bytes `bytes[spans[4i] .. +spans[4i+1]]` and value bytes
+ * `bytes[spans[4i+2] .. +spans[4i+3]]`; a length of -1 means null (a tombstone's value).
+ */
+export interface PackedMessages {
+  count: number;
+  offsets: Float64Array;
+  timestamps: Float64Array;
+  spans: Int32Array;
+  bytes: Uint8Array;
+}
+
+/** The key and value of packed message `i` (views into `packed.bytes`, not copies). */
+export function packedMessage(packed: PackedMessages, i: number): { offset: number; timestampMs: number; key: Uint8Array | null; value: Uint8Array | null } {
+  const s = packed.spans;
+  const at = (start: number, length: number) => (length < 0 ? null : packed.bytes.subarray(start, start + length));
+  return { offset: packed.offsets[i]!, timestampMs: packed.timestamps[i]!, key: at(s[4 * i]!, s[4 * i + 1]!), value: at(s[4 * i + 2]!, s[4 * i + 3]!) };
+}
+
 /** A sealed segment, ready to be written as one Parquet file. */
 export interface Segment {
   topic: string;
@@ -44,22 +67,53 @@ export interface Segment {
   firstTimestampMs: number;
   minTimestampMs: number;
   maxTimestampMs: number;
-  /** Rows in offset order. */
-  rows: BronzeRow[];
   /** Messages consumed (rows + tombstones + dead letters). */
   messages: number;
-  /** Consumed message bytes. */
+  /** Messages with a value. */
+  valued: number;
+  /** Consumed key + value bytes. */
   bytes: number;
+  packed: PackedMessages;
+  /** Headers of the messages that had any, by offset (kept for dead letters). */
+  headers: Map<number, Record<string, Buffer>>;
   sealedBy: SealReason;
+}
+
+/** `array`, or a copy twice as large (at least `needed`) when it is too small. */
+function growFloat64(array: Float64Array<ArrayBuffer>, needed: number): Float64Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const next = new Float64Array(Math.max(needed, array.length * 2));
+  next.set(array);
+  return next;
+}
+
+function growInt32(array: Int32Array<ArrayBuffer>, needed: number): Int32Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const next = new Int32Array(Math.max(needed, array.length * 2));
+  next.set(array);
+  return next;
+}
+
+function growBytes(array: Uint8Array<ArrayBuffer>, needed: number): Uint8Array<ArrayBuffer> {
+  if (needed <= array.length) return array;
+  const next = new Uint8Array(Math.max(needed, array.length * 2));
+  next.set(array);
+  return next;
 }
 
 /** An open segment of one topic-partition. */
 export class SegmentBuilder {
-  readonly rows: BronzeRow[] = [];
   firstOffset = -1;
   lastOffset = -1;
   messages = 0;
+  valued = 0;
   bytes = 0;
+  private offsets: Float64Array<ArrayBuffer>;
+  private timestamps: Float64Array<ArrayBuffer>;
+  private spans: Int32Array<ArrayBuffer>;
+  private data: Uint8Array<ArrayBuffer>;
+  private used = 0;
+  private readonly headers = new Map<number, Record<string, Buffer>>();
   private firstTimestampMs = 0;
   private minTimestampMs = Number.POSITIVE_INFINITY;
   private maxTimestampMs = Number.NEGATIVE_INFINITY;
@@ -68,13 +122,22 @@ export class SegmentBuilder {
 
   /**
    * @param boundary what the manifest recorded from the first offset on (see module doc).
+   * @param sizeHint the previous segment's size: buffers start that large, so a steady stream
+   *   fills them without growing (each growth copies and leaves garbage behind).
    */
   constructor(
     readonly topic: string,
     readonly partition: number,
     private readonly policy: RotationPolicy,
     readonly boundary: Boundary = {},
-  ) {}
+    sizeHint: { messages: number; bytes: number } = { messages: 256, bytes: 64 * 1024 },
+  ) {
+    const messages = Math.max(16, Math.ceil(sizeHint.messages * 1.05));
+    this.offsets = new Float64Array(messages);
+    this.timestamps = new Float64Array(messages);
+    this.spans = new Int32Array(4 * messages);
+    this.data = new Uint8Array(Math.max(1024, Math.ceil(sizeHint.bytes * 1.05)));
+  }
 
   get isEmpty(): boolean {
     return this.messages === 0;
@@ -90,14 +153,23 @@ export class SegmentBuilder {
     return end !== undefined && offset > end;
   }
 
+  /** Appends `bytes` to the data buffer; returns where they start. */
+  private put(bytes: Uint8Array): number {
+    this.data = growBytes(this.data, this.used + bytes.length);
+    this.data.set(bytes, this.used);
+    const start = this.used;
+    this.used += bytes.length;
+    return start;
+  }
+
   /**
-   * Adds one consumed message.
-   * @param row the decoded row, or null for a tombstone or a dead-lettered message.
-   * @param bytes its size in bytes (key + value + headers).
+   * Adds one consumed message; its bytes are copied.
+   * @param value null for a tombstone.
+   * @param headers its Kafka headers, kept only when non-empty.
    * @param nowMs wall-clock time, ms since epoch.
    * @throws RangeError when offsets do not increase.
    */
-  add(offset: number, timestampMs: number, row: BronzeRow | null, bytes: number, nowMs: number): void {
+  add(offset: number, timestampMs: number, key: Uint8Array | null, value: Uint8Array | null, nowMs: number, headers?: Record<string, Buffer>): void {
     if (this.isEmpty) {
       this.firstOffset = offset;
       this.firstTimestampMs = timestampMs;
@@ -105,13 +177,26 @@ export class SegmentBuilder {
     } else if (offset <= this.lastOffset) {
       throw new RangeError(`offset ${offset} after ${this.lastOffset} in ${this.topic}/${this.partition}`);
     }
+    const i = this.messages;
+    this.offsets = growFloat64(this.offsets, i + 1);
+    this.timestamps = growFloat64(this.timestamps, i + 1);
+    this.spans = growInt32(this.spans, 4 * (i + 1));
+    this.offsets[i] = offset;
+    this.timestamps[i] = timestampMs;
+    const keyLength = key === null ? -1 : key.length;
+    const valueLength = value === null || value.length === 0 ? -1 : value.length;
+    this.spans[4 * i] = keyLength < 0 ? 0 : this.put(key!);
+    this.spans[4 * i + 1] = keyLength;
+    this.spans[4 * i + 2] = valueLength < 0 ? 0 : this.put(value!);
+    this.spans[4 * i + 3] = valueLength;
+    if (headers && Object.keys(headers).length > 0) this.headers.set(offset, headers);
     this.lastOffset = offset;
     this.lastAppendAtMs = nowMs;
     this.messages++;
-    this.bytes += bytes;
+    if (valueLength >= 0) this.valued++;
+    this.bytes += Math.max(0, keyLength) + Math.max(0, valueLength);
     if (timestampMs < this.minTimestampMs) this.minTimestampMs = timestampMs;
     if (timestampMs > this.maxTimestampMs) this.maxTimestampMs = timestampMs;
-    if (row) this.rows.push(row);
   }
 
   /** Why the segment should be sealed now, or undefined to keep filling it. */
@@ -126,14 +211,20 @@ export class SegmentBuilder {
       return nowMs - this.lastAppendAtMs >= this.policy.maxAgeMs ? 'age' : undefined;
     }
     if (maxLastOffset !== undefined && this.lastOffset >= maxLastOffset) return 'boundary';
-    if (this.rows.length >= this.policy.maxRows) return 'rows';
+    if (this.valued >= this.policy.maxRows) return 'rows';
     if (nowMs - this.openedAtMs >= this.policy.maxAgeMs) return 'age';
     return undefined;
   }
 
-  /** The sealed segment. @throws Error when empty. */
+  /**
+   * The sealed segment; the builder must not be used afterwards. Buffers mostly filled are
+   * handed over as they are, others are trimmed copies. @throws Error when empty.
+   */
   seal(reason: SealReason): Segment {
     if (this.isEmpty) throw new Error(`cannot seal an empty segment of ${this.topic}/${this.partition}`);
+    const n = this.messages;
+    const fitted = <T extends Float64Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Uint8Array<ArrayBuffer>>(array: T, length: number): T =>
+      (length >= array.length * 0.8 ? array.subarray(0, length) : array.slice(0, length)) as T;
     return {
       topic: this.topic,
       partition: this.partition,
@@ -142,9 +233,17 @@ export class SegmentBuilder {
       firstTimestampMs: this.firstTimestampMs,
       minTimestampMs: this.minTimestampMs,
       maxTimestampMs: this.maxTimestampMs,
-      rows: this.rows,
-      messages: this.messages,
+      messages: n,
+      valued: this.valued,
       bytes: this.bytes,
+      packed: {
+        count: n,
+        offsets: fitted(this.offsets, n),
+        timestamps: fitted(this.timestamps, n),
+        spans: fitted(this.spans, 4 * n),
+        bytes: fitted(this.data, this.used),
+      },
+      headers: this.headers,
       sealedBy: reason,
     };
   }

@@ -3,13 +3,13 @@
  * unchanged, into zstd Parquet files on the lake (docs/contracts/change-events.md,
  * "Bronze objects"), at least once and never losing one.
  *
- * Flow per topic-partition: messages are decoded (bronze-row.ts) into an open segment
- * (segment.ts); undecodable ones are first published to `<topic>.dlq` (acks=all) and then
- * covered like tombstones. A full, old or boundary-reaching segment is sealed and flushed:
- * Parquet file, then manifest entry, both durable, then the offset after the segment is
- * committed. Flushes of one partition run in order; partitions flush in parallel up to
- * `uploadConcurrency`. Nothing is committed before the files holding it are stored; a crash
- * anywhere re-reads from the last commit and rewrites the same keys (recorded-ranges.ts).
+ * Flow per topic-partition: consumed messages are packed into an open segment (segment.ts). A
+ * full, old or boundary-reaching segment is sealed and flushed: an encoder thread decodes it
+ * (bronze-row.ts) and writes the Parquet file (encoder-pool.ts); undecodable messages are
+ * published to `<topic>.dlq` (acks=all); then the Parquet object and the manifest entry are
+ * stored, and only then is the offset after the segment committed. Flushes of one partition run
+ * in order; partitions flush in parallel up to `uploadConcurrency`. A crash anywhere re-reads
+ * from the last commit and rewrites the same keys (recorded-ranges.ts).
  *
  * Memory: when buffered plus unwritten message bytes exceed `maxBufferedBytes`, every partition
  * is paused until they fall below half of it.
@@ -17,17 +17,17 @@
  * Storage errors are retried with exponential backoff (p-retry) for as long as the service
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
-import { Kafka, logLevel as kafkaLogLevel, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
-import { decodeBronzeMessage } from './bronze-row.ts';
+import type { Undecodable } from './bronze-row.ts';
+import { openSegmentEncoder, type EncodedSegment, type SegmentEncoder } from './encoder-pool.ts';
 import { bronzeObjectKey, manifestKey, type BronzeManifestEntry } from './layout.ts';
-import { DuckDbParquetEncoder, type ParquetEncoder } from './parquet.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
-import { SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 import { selectTopics } from './topics.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
@@ -67,6 +67,8 @@ interface PartitionState {
   broken: boolean;
   revoked: boolean;
   ranges: RecordedRanges;
+  /** Size of the last sealed segment, to size the next one's buffers. */
+  lastSize: { messages: number; bytes: number } | undefined;
 }
 
 /** A counting semaphore for the upload slots. */
@@ -89,14 +91,39 @@ class Slots {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** Copies Kafka headers out of the fetch buffer they point into (kafkajs values are Buffer slices). */
+function copyHeaders(headers: Record<string, unknown>): Record<string, Buffer> | undefined {
+  const out: Record<string, Buffer> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (Buffer.isBuffer(value)) out[name] = Buffer.from(value);
+    else if (typeof value === 'string') out[name] = Buffer.from(value);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** Index of `offset` in the sorted `offsets`. @throws RangeError when absent. */
+function indexOfOffset(offsets: Float64Array, offset: number): number {
+  let lo = 0;
+  let hi = offsets.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const v = offsets[mid]!;
+    if (v === offset) return mid;
+    if (v < offset) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  throw new RangeError(`offset ${offset} not in segment`);
+}
+
 /** kafkajs log lines into pino, as child `kafkajs` of the service logger. */
 function kafkaLogCreator(logger: Logger) {
   const child = logger.child({ component: 'kafkajs' });
   return () =>
     ({ level, log }: LogEntry) => {
       const { message, ...extra } = log;
-      if (level === kafkaLogLevel.ERROR) child.error(extra, message);
-      else if (level === kafkaLogLevel.WARN) child.warn(extra, message);
+      // kafkajs logs retried, transient failures (coordinator loading, rebalances) as errors;
+      // what really fails surfaces as a consumer crash event, logged by the writer.
+      if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.WARN) child.warn(extra, message);
       else if (level === kafkaLogLevel.INFO) child.debug(extra, message);
       else child.trace(extra, message);
     };
@@ -107,8 +134,8 @@ export interface BronzeWriterOptions {
   logger: Logger;
   /** Default: openLake(config). Closed by stop(). */
   lake?: LakeStorage;
-  /** Default: a DuckDB encoder. Closed by stop(). */
-  encoder?: ParquetEncoder;
+  /** Default: per `config.bronze.encoderThreads`. Closed by stop(). */
+  encoders?: SegmentEncoder;
 }
 
 /** See the module documentation. Lifecycle: `start()` once, then `stop()` once. */
@@ -122,7 +149,7 @@ export class BronzeWriter {
   private readonly policy: RotationPolicy;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
-  private encoder: ParquetEncoder | undefined;
+  private encoders: SegmentEncoder | undefined;
   private readonly kafka: Kafka;
   private readonly admin: Admin;
   private readonly producer: Producer;
@@ -153,7 +180,7 @@ export class BronzeWriter {
     this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
     this.lake = options.lake ?? openLake(options.config);
-    this.encoder = options.encoder;
+    this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
     this.kafka = new Kafka({
@@ -163,12 +190,13 @@ export class BronzeWriter {
       logCreator: kafkaLogCreator(this.logger),
     });
     this.admin = this.kafka.admin();
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
     this.consumer = this.kafka.consumer({
       groupId: this.settings.consumerGroup,
       allowAutoTopicCreation: false,
-      maxBytesPerPartition: 4 * 1024 * 1024,
-      maxBytes: 16 * 1024 * 1024,
+      // One fetch response is held in memory while its messages are packed: keep it small.
+      maxBytesPerPartition: 1024 * 1024,
+      maxBytes: 4 * 1024 * 1024,
       maxWaitTimeInMs: 500,
       sessionTimeout: this.settings.sessionTimeoutMs,
       heartbeatInterval: Math.min(3_000, Math.floor(this.settings.sessionTimeoutMs / 3)),
@@ -191,7 +219,7 @@ export class BronzeWriter {
    * consuming. @throws when Kafka cannot be reached (after kafkajs' retries) or DuckDB fails.
    */
   async start(): Promise<void> {
-    this.encoder ??= await DuckDbParquetEncoder.open();
+    this.encoders ??= await openSegmentEncoder(this.settings.encoderThreads);
     await this.admin.connect();
     await this.producer.connect();
     await this.consumer.connect();
@@ -223,9 +251,10 @@ export class BronzeWriter {
     await this.consumer.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'consumer disconnect failed'));
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);
-    await this.encoder?.close();
+    await this.encoders?.close();
     this.lake.close();
-    this.logger.info({ ...this.stats, maxRssBytes: process.resourceUsage().maxRSS * 1024 }, 'bronze writer stopped');
+    const usage = process.resourceUsage();
+    this.logger.info({ ...this.stats, maxRssBytes: usage.maxRSS * 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 }, 'bronze writer stopped');
     return { complete: stored, abandonedSegments: abandoned };
   }
 
@@ -323,6 +352,7 @@ export class BronzeWriter {
       broken: false,
       revoked: false,
       ranges: new RecordedRanges(this.lake, topic, partition, this.logger),
+      lastSize: undefined,
     };
     this.states.set(key, st);
     return st;
@@ -342,25 +372,17 @@ export class BronzeWriter {
         resolveOffset(message.offset);
         continue;
       }
-      const timestampMs = Number(message.timestamp);
-      const decoded = decodeBronzeMessage({ offset, timestampMs, key: message.key, value: message.value });
-      if (decoded.kind === 'undecodable') {
-        await this.publishDeadLetter(topic, partition, message, decoded.reason, decoded.detail);
-        if (this.draining || st.revoked) return;
-      }
       if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
       if (!st.open) {
         const boundary = await st.ranges.boundaryFor(offset);
         if (this.draining || st.revoked) return;
-        st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary);
+        st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary, st.lastSize);
       }
-      const bytes = (message.key?.length ?? 0) + (message.value?.length ?? 0);
       const now = Date.now();
-      st.open.add(offset, timestampMs, decoded.kind === 'row' ? decoded.row : null, bytes, now);
-      this.bufferedBytes += bytes;
+      const before = st.open.bytes;
+      st.open.add(offset, Number(message.timestamp), message.key, message.value, now, message.headers && copyHeaders(message.headers));
+      this.bufferedBytes += st.open.bytes - before;
       this.stats.messages++;
-      if (decoded.kind === 'row') this.stats.rows++;
-      else if (decoded.kind === 'tombstone') this.stats.tombstones++;
       st.nextOffset = offset + 1;
       resolveOffset(message.offset);
       const reason = st.open.sealReason(now);
@@ -370,22 +392,24 @@ export class BronzeWriter {
     await heartbeat();
   }
 
-  private async publishDeadLetter(topic: string, partition: number, message: EachBatchPayload['batch']['messages'][number], reason: string, detail: string): Promise<void> {
-    this.logger.warn({ topic, partition, offset: message.offset, reason, detail }, 'undecodable message: dead-lettering');
-    await pRetry(
-      async () => {
-        if (!this.dlqTopicsReady.has(topic)) {
-          await ensureDeadLetterTopic(this.admin, topic, this.config.kafka.topicPartitions);
-          this.dlqTopicsReady.add(topic);
-        }
-        await this.deadLetters.publish(
-          { topic, partition, offset: message.offset, key: message.key, value: message.value, headers: message.headers },
-          reason,
-          detail,
-        );
-      },
-      { retries: 5, minTimeout: 200, signal: this.abort.signal },
-    );
+  /** Publishes one undecodable message of `segment`, unchanged, to `<topic>.dlq` (acks=all). */
+  private async publishDeadLetter(segment: Segment, bad: Undecodable): Promise<void> {
+    const { topic, partition } = segment;
+    this.logger.warn({ topic, partition, offset: bad.offset, reason: bad.reason, detail: bad.detail }, 'undecodable message: dead-lettering');
+    const index = indexOfOffset(segment.packed.offsets, bad.offset);
+    const { key, value } = packedMessage(segment.packed, index);
+    const asBuffer = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    await this.retrying(`dead-letter ${topic}/${partition}@${bad.offset}`, async () => {
+      if (!this.dlqTopicsReady.has(topic)) {
+        await ensureDeadLetterTopic(this.admin, topic, this.config.kafka.topicPartitions);
+        this.dlqTopicsReady.add(topic);
+      }
+      await this.deadLetters.publish(
+        { topic, partition, offset: String(bad.offset), key: asBuffer(key), value: asBuffer(value), headers: segment.headers.get(bad.offset) },
+        bad.reason,
+        bad.detail,
+      );
+    });
     this.stats.deadLetters++;
   }
 
@@ -397,8 +421,13 @@ export class BronzeWriter {
     if (!open || open.isEmpty) return;
     st.open = null;
     const segment = open.seal(reason);
+    // Only a partition that fills its segments is worth pre-sized buffers.
+    st.lastSize = reason === 'rows' || reason === 'bytes' ? { messages: segment.messages, bytes: segment.packed.bytes.length } : undefined;
     this.sealedUnflushed++;
-    const flush = st.flushChain.then(() => this.flush(st, segment));
+    // Encoding starts now and overlaps with earlier segments' uploads; storing stays in order.
+    const encoding = this.encoders!.encode(segment, new Date());
+    encoding.catch(() => undefined); // awaited (and retried) by the flush
+    const flush = st.flushChain.then(() => this.flush(st, segment, encoding));
     st.flushChain = flush;
     this.flushes.add(flush);
     void flush.finally(() => this.flushes.delete(flush));
@@ -421,14 +450,25 @@ export class BronzeWriter {
   }
 
   /** Stores one segment (Parquet, then manifest), then marks its offsets durable. Never rejects. */
-  private async flush(st: PartitionState, segment: Segment): Promise<void> {
+  private async flush(st: PartitionState, segment: Segment, encoding: Promise<EncodedSegment>): Promise<void> {
     try {
       if (st.broken || this.abort.signal.aborted) {
         st.broken = true;
         return;
       }
       // A revoked partition's new owner re-reads these offsets from the last commit.
-      if (segment.rows.length > 0 && !st.revoked) await this.store(segment);
+      if (!st.revoked) {
+        let started: Promise<EncodedSegment> | undefined = encoding;
+        const encoded = await this.retrying(`encode ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => {
+          const attempt = started ?? this.encoders!.encode(segment, new Date());
+          started = undefined; // a retry encodes again
+          return attempt;
+        });
+        for (const bad of encoded.undecodable) await this.publishDeadLetter(segment, bad);
+        if (encoded.parquet) await this.store(segment, encoded);
+        this.stats.rows += encoded.rows;
+        this.stats.tombstones += encoded.tombstones;
+      }
       this.sealedUnflushed--;
       this.bufferedBytes -= segment.bytes;
       if (st.revoked) return;
@@ -446,11 +486,12 @@ export class BronzeWriter {
     }
   }
 
-  private async store(segment: Segment): Promise<void> {
+  /** Stores the Parquet object, then its manifest entry; resolves once both are durable. */
+  private async store(segment: Segment, encoded: EncodedSegment): Promise<void> {
+    const body = encoded.parquet!;
     await this.slots.acquire();
     try {
       const key = bronzeObjectKey(segment, segment.firstTimestampMs);
-      const body = await this.retrying(`encode ${key}`, () => this.encoder!.encode({ topic: segment.topic, partition: segment.partition, rows: segment.rows, ingestedAt: new Date() }));
       await this.retrying(`put ${key}`, () => this.lake.put(key, body));
       const entry: BronzeManifestEntry = {
         key,
@@ -458,7 +499,7 @@ export class BronzeWriter {
         partition: segment.partition,
         firstOffset: segment.firstOffset,
         lastOffset: segment.lastOffset,
-        rows: segment.rows.length,
+        rows: encoded.rows,
         bytes: body.length,
         minKafkaTimestampMs: segment.minTimestampMs,
         maxKafkaTimestampMs: segment.maxTimestampMs,
@@ -517,10 +558,21 @@ export class BronzeWriter {
     }
     this.applyBackpressure();
     void this.requestCommit();
-    if (now - this.lastProgressAt >= 10_000) {
+    if (now - this.lastProgressAt >= this.settings.progressEveryMs) {
       this.lastProgressAt = now;
+      const memory = process.memoryUsage();
       this.logger.info(
-        { ...this.stats, bufferedBytes: this.bufferedBytes, unflushedSegments: this.sealedUnflushed, paused: this.paused, partitions: this.states.size },
+        {
+          ...this.stats,
+          bufferedBytes: this.bufferedBytes,
+          unflushedSegments: this.sealedUnflushed,
+          paused: this.paused,
+          partitions: this.states.size,
+          rssBytes: memory.rss,
+          heapUsedBytes: memory.heapUsed,
+          heapTotalBytes: memory.heapTotal,
+          externalBytes: memory.external,
+        },
         'progress',
       );
     }
@@ -549,6 +601,7 @@ export class BronzeWriter {
   }
 
   private setPaused(paused: boolean): void {
+    if (this.subscribed.length === 0) return; // not consuming yet
     const topics = this.subscribed.map((topic) => ({ topic }));
     try {
       if (paused) this.consumer.pause(topics);

@@ -1,0 +1,250 @@
+/**
+ * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep]`
+ *
+ * 1. Parquet writers on the same bronze rows (files of 10,000 rows, the default rotation):
+ *    parquetjs-lite (baseline), @dsnp/parquetjs, DuckDB; rows/s, bytes, ratio to the baseline.
+ * 2. Kafka -> Parquet on MinIO: a backlog of `--messages` change events (3 partitions) is
+ *    produced first; a bare kafkajs consumer reading it is the baseline; then the real service
+ *    (`services/bronze-writer/main.ts`, default settings) runs as a child process until every
+ *    offset is committed: rows/s and peak RSS (VmHWM) of that process.
+ *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
+ *
+ * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
+ * starts/uses the test stack on those ports.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Command } from 'commander';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
+import { openLake } from '../services/common/lake-storage.ts';
+import { decodeBronzeMessage, type BronzeRow } from '../services/bronze-writer/bronze-row.ts';
+import { DuckDbParquetEncoder, inBatches, type ParquetEncoder } from '../services/bronze-writer/parquet.ts';
+import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce } from '../services/bronze-writer/testing/bronze-kit.ts';
+import { stackUp } from '../scripts/lib/stack.ts';
+import { testEnv } from '../tests/support/test-env.ts';
+import { parquetJsEncoder } from './lib/parquetjs-encoders.ts';
+
+const opts = new Command('bench bronze')
+  .option('--messages <n>', 'backlog size for the Kafka -> MinIO run', (v) => Number(v), 1_000_000)
+  .option('--writer-rows <n>', 'rows for the Parquet writer comparison', (v) => Number(v), 50_000)
+  .option('--only <part>', 'run only "writers" or "e2e"')
+  .option('--keep', 'keep the benchmark topic and objects')
+  .parse(process.argv)
+  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean }>();
+
+const portBase = process.env.TEST_STACK_PORT_BASE;
+const env: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(Number(portBase)) } : { ...process.env };
+const config = loadConfig(env);
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const mb = (bytes: number) => `${fmt(bytes / 1024 / 1024, 1)} MB`;
+
+/** Decoded bronze rows of `count` generated change events (tombstones dropped). */
+function bronzeRows(count: number): BronzeRow[] {
+  const rows: BronzeRow[] = [];
+  let offset = 0;
+  for (const m of activityMessages(count, 1)) {
+    const decoded = decodeBronzeMessage({ offset: offset++, timestampMs: Date.now(), key: Buffer.from(m.key), value: m.value === null ? null : Buffer.from(m.value) });
+    if (decoded.kind === 'row') rows.push(decoded.row);
+  }
+  return rows.slice(0, count);
+}
+
+/** Row count DuckDB reads back from a Parquet file (checks each writer's output is valid). */
+async function parquetRowCount(bytes: Buffer, dir: string): Promise<number> {
+  const file = path.join(dir, 'check.parquet');
+  await writeFile(file, bytes);
+  const db = await DuckDBInstance.create(':memory:');
+  const con = await db.connect();
+  try {
+    const rows = (await con.runAndReadAll(`SELECT count(*)::INTEGER AS n FROM read_parquet('${file}')`)).getRowObjectsJS();
+    return Number(rows[0]!.n);
+  } finally {
+    con.closeSync();
+    db.closeSync();
+  }
+}
+
+async function benchWriters(): Promise<void> {
+  const rows = bronzeRows(opts.writerRows);
+  const perFile = config.bronze.maxRows;
+  const files: BronzeRow[][] = [];
+  for (let i = 0; i < rows.length; i += perFile) files.push(rows.slice(i, i + perFile));
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-parquet-'));
+  const candidates: { name: string; codec: string; open: () => Promise<ParquetEncoder> }[] = [
+    { name: 'parquetjs-lite 0.8', codec: 'SNAPPY', open: async () => parquetJsEncoder('parquetjs-lite', 'SNAPPY', dir) },
+    { name: 'parquetjs-lite 0.8', codec: 'GZIP', open: async () => parquetJsEncoder('parquetjs-lite', 'GZIP', dir) },
+    { name: '@dsnp/parquetjs 1.8', codec: 'SNAPPY', open: async () => parquetJsEncoder('@dsnp/parquetjs', 'SNAPPY', dir) },
+    { name: '@dsnp/parquetjs 1.8', codec: 'GZIP', open: async () => parquetJsEncoder('@dsnp/parquetjs', 'GZIP', dir) },
+    { name: 'DuckDB (node-api)', codec: 'SNAPPY', open: () => DuckDbParquetEncoder.open({ compression: 'snappy' }) },
+    { name: 'DuckDB (node-api)', codec: 'ZSTD', open: () => DuckDbParquetEncoder.open({ compression: 'zstd' }) },
+  ];
+  console.log(`\n## Parquet writers: ${fmt(rows.length)} bronze rows in files of ${fmt(perFile)} rows (${mb(rows.reduce((a, r) => a + (r.after?.length ?? 0) + (r.before?.length ?? 0) + 200, 0))} of row text)`);
+  console.log('| writer | codec | rows/s | file bytes | x baseline (speed) | valid |');
+  console.log('|---|---|---:|---:|---:|---|');
+  let baseline = 0;
+  try {
+    for (const c of candidates) {
+      const encoder = await c.open();
+      const ingestedAt = new Date();
+      await encoder.encode({ topic: 't', partition: 0, batches: inBatches(files[0]!), ingestedAt }); // warm-up
+      const t0 = performance.now();
+      let bytes = 0;
+      let last: Buffer = Buffer.alloc(0);
+      for (const f of files) {
+        last = (await encoder.encode({ topic: 'sport.public.activities', partition: 0, batches: inBatches(f), ingestedAt }))!;
+        bytes += last.length;
+      }
+      const rate = rows.length / ((performance.now() - t0) / 1000);
+      await encoder.close();
+      baseline ||= rate;
+      const valid = (await parquetRowCount(last, dir)) === files.at(-1)!.length;
+      console.log(`| ${c.name} | ${c.codec} | ${fmt(rate)} | ${mb(bytes)} | ${fmt(rate / baseline, 2)} | ${valid ? 'yes' : 'NO'} |`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Peak and current resident set of a process, in bytes, from /proc. */
+function memoryOf(pid: number): { hwm: number; rss: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { hwm: kb('VmHWM'), rss: kb('VmRSS') };
+  } catch {
+    return undefined;
+  }
+}
+
+async function benchEndToEnd(): Promise<void> {
+  const run = `bench${Date.now().toString(36)}`;
+  const topic = `${run}.public.activities`;
+  const kafka = kafkaClient(config.kafka.brokers, 'bench-bronze');
+  const admin = kafka.admin();
+  await admin.connect().catch((err: Error) => {
+    throw new Error(`Kafka at ${config.kafka.brokers.join(',')} unreachable (${err.message}): start the stack (npm run stack -- up) or set TEST_STACK_PORT_BASE`);
+  });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const lakeUrl = `s3://${config.s3.bucket}/${run}`;
+  const lake = openLake(config, lakeUrl);
+  try {
+    console.log(`\n## Kafka -> Parquet on MinIO: backlog of ${fmt(opts.messages)} messages, topic ${topic} (3 partitions)`);
+    await createTopic(admin, topic, 3);
+    let produced = 0;
+    let tombstones = 0;
+    const t0 = performance.now();
+    for (let seed = 1; produced < opts.messages; seed++) {
+      const batch = activityMessages(10_000, seed).slice(0, opts.messages - produced);
+      tombstones += batch.filter((m) => m.value === null).length;
+      await produce(producer, topic, batch, 10_000);
+      produced += batch.length;
+    }
+    const produceS = (performance.now() - t0) / 1000;
+    const rows = produced - tombstones;
+    console.log(`produced ${fmt(produced)} messages (${fmt(tombstones)} tombstones) in ${fmt(produceS, 1)} s`);
+
+    // Baseline: a kafkajs consumer that only counts (the ceiling of the Kafka client).
+    const bare = kafka.consumer({ groupId: `${run}-bare`, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
+    await bare.connect();
+    await bare.subscribe({ topics: [topic], fromBeginning: true });
+    let seen = 0;
+    let bareStart = 0;
+    const bareDone = new Promise<number>((resolve) => {
+      void bare.run({
+        autoCommit: false,
+        eachBatch: async ({ batch }) => {
+          bareStart ||= performance.now();
+          seen += batch.messages.length;
+          if (seen >= produced) resolve(performance.now());
+        },
+      });
+    });
+    const bareS = ((await bareDone) - bareStart) / 1000;
+    await bare.disconnect();
+    const bareRate = produced / bareS;
+    console.log(`baseline: bare kafkajs consumer read ${fmt(produced)} messages in ${fmt(bareS, 1)} s = ${fmt(bareRate)} msg/s`);
+
+    // The service itself, started by the command of `npm run bronze` (`exec`, so that the pid
+    // measured is the Node.js process's).
+    const group = `${run}-bronze`;
+    const script = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.bronze!;
+    const extraNodeArgs = process.env.BENCH_WRITER_NODE_ARGS ?? ''; // for tuning experiments
+    const child = spawn('sh', ['-c', `exec ${script.replace(' node ', ` node ${extraNodeArgs} `)}`], {
+      cwd: REPO_ROOT,
+      // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
+      // first message instead of 60 s (the default), so the run measures throughput, not the wait.
+      env: { ...env, KAFKA_TOPIC_PREFIX: run, BRONZE_CONSUMER_GROUP: group, LAKE_URL: lakeUrl, LOG_LEVEL: 'info', BRONZE_MAX_AGE_S: env.BRONZE_MAX_AGE_S ?? '2', BRONZE_PROGRESS_S: '5' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const spawnedAt = performance.now();
+    let assignedAt = 0;
+    let stoppedLine: Record<string, unknown> | undefined;
+    let pending = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        const msg = (JSON.parse(line) as { msg?: string }).msg;
+        if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
+        if (msg === 'bronze writer stopped') stoppedLine = JSON.parse(line) as Record<string, unknown>;
+        if (msg === 'progress') {
+          const p = JSON.parse(line) as Record<string, number>;
+          console.log(`  writer: ${fmt(p.messages!)} msgs, ${p.files} files, buffered ${mb(p.bufferedBytes!)}, rss ${mb(p.rssBytes!)}, heap ${mb(p.heapUsedBytes!)}/${mb(p.heapTotalBytes!)}, external ${mb(p.externalBytes!)}, paused ${String(p.paused)}`);
+        }
+      }
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let peak = 0;
+    let doneAt = 0;
+    for (;;) {
+      const mem = memoryOf(child.pid!);
+      if (mem) peak = Math.max(peak, mem.hwm);
+      const committed = [...(await committedOffsets(admin, group, topic)).values()].reduce((a, b) => a + Math.max(0, b), 0);
+      if (committed >= produced) {
+        doneAt = performance.now();
+        break;
+      }
+      if (child.exitCode !== null) throw new Error(`bronze writer exited with ${child.exitCode} before the end`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    child.kill('SIGTERM');
+    const code = await exited;
+    const entries = await manifestEntries(lake, topic);
+    const stored = entries.reduce((a, e) => a + e.rows, 0);
+    const fileBytes = entries.reduce((a, e) => a + e.bytes, 0);
+    const consumeS = (doneAt - (assignedAt || spawnedAt)) / 1000;
+    const rate = rows / consumeS;
+    const selfReported = Number(stoppedLine?.maxRssBytes ?? 0);
+    console.log('\n| measure | value | target |');
+    console.log('|---|---:|---|');
+    console.log(`| rows stored / expected | ${fmt(stored)} / ${fmt(rows)} in ${fmt(entries.length)} files (${mb(fileBytes)}) | all |`);
+    console.log(`| time, group joined -> all offsets committed | ${fmt(consumeS, 1)} s (${fmt((doneAt - spawnedAt) / 1000, 1)} s from process start) | |`);
+    console.log(`| rows/s Kafka -> Parquet on MinIO | ${fmt(rate)} (${fmt(produced / consumeS)} msg/s) | >= 100,000 ${rate >= 100_000 ? 'met' : 'MISSED'} |`);
+    console.log(`| ratio to the bare kafkajs consumer | ${fmt(produced / consumeS / bareRate, 2)} | |`);
+    console.log(`| peak RSS (VmHWM) of the writer process | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
+    const cpuSeconds = Number(stoppedLine?.cpuSeconds ?? 0);
+    console.log(`| CPU time of the writer process (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
+    console.log(`| exit code after SIGTERM | ${code} | 0 |`);
+    if (stored !== rows) throw new Error(`stored ${stored} rows, expected ${rows}`);
+  } finally {
+    if (!opts.keep) {
+      for await (const o of lake.list('')) await lake.delete(o.key);
+      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    }
+    lake.close();
+    await producer.disconnect();
+    await admin.disconnect();
+  }
+}
+
+if (portBase) await stackUp(config, (l) => console.log(`[stack] ${l}`));
+console.log(`# bench bronze (${new Date().toISOString()}, node ${process.version}, ${config.kafka.brokers.join(',')}, ${config.s3.endpoint})`);
+if (opts.only !== 'e2e') await benchWriters();
+if (opts.only !== 'writers') await benchEndToEnd();
+process.exit(0);
