@@ -182,6 +182,10 @@ export class CdcService {
     }
     if (config.cdc.snapshotMode === 'never') {
       if (marker) await dropSlotIfExists(db, marker.name);
+      if (slot) {
+        logger.warn({ slot: slotName }, 'an unfinished snapshot is abandoned (CDC_SNAPSHOT_MODE=never): resuming from the slot');
+        return slot.confirmedFlushLsn ?? 0n;
+      }
       const created = await this.withReplicationConnection((repl) => createSlotWithSnapshot(repl, slotName, false));
       logger.info({ slot: slotName, consistentPoint: formatLsn(created.consistentPoint) }, 'created slot (CDC_SNAPSHOT_MODE=never: no snapshot)');
       return created.consistentPoint;
