@@ -97,6 +97,12 @@ describe('alert rules', () => {
     expect(evaluateRules(atThreshold, T).active).toEqual([]);
   });
 
+  it('holds the lag alert of a group whose offsets could not be read', () => {
+    const s = snapshot({ batch: batch() });
+    s.groups[0] = { ...s.groups[0]!, lagUnknown: true, error: 'The coordinator is loading', totalLag: 0, partitions: [] };
+    expect(evaluateRules(s, T)).toEqual({ active: [], heldRules: [], heldKeys: ['consumer_lag:bronze-writer'] });
+  });
+
   it('holds lag and DLQ alerts while Kafka is unreachable', () => {
     const s = snapshot({ dependencies: { postgres: { up: true, latencyMs: 1, error: null }, kafka: { up: false, latencyMs: null, error: 'timeout' }, lake: { up: true, latencyMs: 1, error: null } }, groups: [], deadLetters: null });
     const e = evaluateRules(s, T);

@@ -78,7 +78,8 @@ export function evaluateRules(s: Snapshot, t: AlertThresholds): Evaluation {
   if (!s.dependencies.kafka.up) heldRules.push('consumer_lag', 'dlq_not_empty');
   else {
     for (const g of s.groups) {
-      if (g.totalLag > t.lagThreshold) {
+      if (g.lagUnknown) heldKeys.push(`consumer_lag:${g.groupId}`);
+      else if (g.totalLag > t.lagThreshold) {
         const worst = [...g.partitions].sort((a, b) => b.lag - a.lag)[0];
         active.push({
           key: `consumer_lag:${g.groupId}`,
@@ -222,11 +223,13 @@ export function alertMessage(t: Transition, source: string): AlertMessage {
     t.kind === 'firing'
       ? `${c.severity === 'critical' ? ':red_circle:' : ':warning:'} FIRING [${c.severity}] ${c.rule}${labels ? ` (${labels})` : ''}: ${c.summary}`
       : `:white_check_mark: RESOLVED ${c.rule}${labels ? ` (${labels})` : ''} after ${formatDuration(t.at - t.since)}: was "${c.summary}"`;
+  // Slack caps a section's text at 3000 characters.
+  const sectionText = head.length > 2900 ? `${head.slice(0, 2899)}…` : head;
   const context = `${source} monitor · incident started ${new Date(t.since).toISOString()}${t.kind === 'resolved' ? ` · resolved ${new Date(t.at).toISOString()}` : ''}`;
   return {
     text: head,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: head } },
+      { type: 'section', text: { type: 'mrkdwn', text: sectionText } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
     ],
   };

@@ -26,6 +26,7 @@ import {
   watchedGroups,
   type BatchRun,
   type BatchState,
+  type GroupLiveness,
   type QualityReport,
 } from '../common/pipeline-status.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
@@ -115,7 +116,7 @@ export class Collector {
       logLevel: kafkaLogLevel.NOTHING,
       connectionTimeout: 3_000,
       requestTimeout: timeoutMs,
-      retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 },
+      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 1_000 },
     });
     this.pool = new pg.Pool({ ...pgConnection(config, 'cdc'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
     this.pool.on('error', () => undefined); // a dropped idle connection is reported by the next probe
@@ -190,11 +191,28 @@ export class Collector {
           const ours = topics.filter((t) => t.startsWith(prefix));
           const marks = await readWatermarks(admin, ours);
           const groups = watchedGroups(this.config);
-          const lag = await readConsumerLag(admin, groups, topics, marks);
-          const liveness = await readGroupLiveness(admin, groups.map((g) => g.groupId));
+          // Group reads can fail on their own (coordinator loading or moving): that group is
+          // unknown for this collection, Kafka itself is not down.
+          let liveness: GroupLiveness[] | null = null;
+          let livenessError: string | null = null;
+          try {
+            liveness = await readGroupLiveness(admin, groups.map((g) => g.groupId));
+          } catch (err) {
+            livenessError = errorText(err);
+          }
+          const statuses: GroupStatus[] = [];
+          for (const g of groups) {
+            const live = liveness?.find((x) => x.groupId === g.groupId) ?? null;
+            try {
+              const [lag] = await readConsumerLag(admin, [g], topics, marks);
+              statuses.push({ ...lag!, liveness: live, error: livenessError });
+            } catch (err) {
+              statuses.push({ groupId: g.groupId, service: g.service, topics: [], partitions: [], totalLag: 0, liveness: live, error: errorText(err), lagUnknown: true });
+            }
+          }
           return {
             probeMs,
-            groups: lag.map((l) => ({ ...l, liveness: liveness.find((x) => x.groupId === l.groupId) ?? null })),
+            groups: statuses,
             deadLetters: ours.filter(isDeadLetterTopic).sort().map((topic) => ({ topic, messages: retainedMessages(marks.get(topic) ?? []) })),
             topicMessages: ours.filter((t) => !isDeadLetterTopic(t)).sort().map((topic) => ({ topic, messages: (marks.get(topic) ?? []).reduce((s, w) => s + w.high, 0) })),
           };

@@ -95,9 +95,13 @@ export class MonitorMetrics {
       this.groupLag.reset();
       this.members.reset();
       for (const g of s.groups) {
+        if (g.liveness) this.members.set({ group: g.groupId }, g.liveness.members);
+        if (g.lagUnknown) {
+          this.collectErrors.inc({ part: 'consumer_group' });
+          continue;
+        }
         this.groupLag.set({ group: g.groupId }, g.totalLag);
         for (const p of g.partitions) this.partitionLag.set({ group: g.groupId, topic: p.topic, partition: String(p.partition) }, p.lag);
-        if (g.liveness) this.members.set({ group: g.groupId }, g.liveness.members);
       }
       this.dlq.reset();
       for (const d of s.deadLetters ?? []) this.dlq.set({ topic: d.topic }, d.messages);

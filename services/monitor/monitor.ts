@@ -139,7 +139,7 @@ export class Monitor {
     this.history.push({
       at: s.at,
       eventsPerSecond: s.eventsPerSecond,
-      lagByGroup: Object.fromEntries(s.groups.map((g) => [g.groupId, g.totalLag])),
+      lagByGroup: Object.fromEntries(s.groups.filter((g) => !g.lagUnknown).map((g) => [g.groupId, g.totalLag])),
       slotLagBytes: s.slot?.lagBytes ?? null,
       dlqMessages: s.deadLetters ? s.deadLetters.reduce((a, d) => a + d.messages, 0) : null,
       cdcEventsPerSecond: s.cdc?.eventsPerSecond ?? null,

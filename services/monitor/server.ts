@@ -71,7 +71,7 @@ function statusBody(monitor: Monitor, s: MonitorSnapshot) {
     checkedAt: new Date(s.at).toISOString(),
     dependencies: s.dependencies,
     services: s.services,
-    groups: s.groups.map((g) => ({ groupId: g.groupId, service: g.service, totalLag: g.totalLag, members: g.liveness?.members ?? null, state: g.liveness?.state ?? null, partitions: g.partitions })),
+    groups: s.groups.map((g) => ({ groupId: g.groupId, service: g.service, totalLag: g.lagUnknown ? null : g.totalLag, members: g.liveness?.members ?? null, state: g.liveness?.state ?? null, error: g.error ?? null, partitions: g.partitions })),
     replicationSlot: s.slot,
     deadLetters: s.deadLetters,
     topics: s.topicMessages,

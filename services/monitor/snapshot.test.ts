@@ -25,6 +25,8 @@ describe('service liveness', () => {
     expect(serviceHealth('slack-notifier', parts)).toEqual({ up: false, how: 'consumer group has live members (DescribeGroups)', detail: 'group sn has no live member (Empty)' });
     expect(serviceHealth('distance-worker', parts).up).toBeNull();
     expect(serviceHealth('bronze-writer', { ...parts, kafkaUp: false })).toMatchObject({ up: null, detail: 'Kafka unreachable' });
+    const unreadable = { ...group('bw', 'Stable', 1), liveness: null, error: 'The coordinator is loading' };
+    expect(serviceHealth('bronze-writer', { ...parts, groups: [unreadable] })).toMatchObject({ up: null, detail: 'group bw not described: The coordinator is loading' });
   });
 });
 

@@ -50,7 +50,11 @@ export interface CdcMetricsReading {
   eventsPerSecond: number | null;
 }
 
-export type GroupStatus = GroupLag & { liveness: GroupLiveness | null };
+/**
+ * A consumer group as collected. `liveness` null: membership could not be read; `lagUnknown`:
+ * offsets could not be read (`error` says why), so `totalLag` means nothing.
+ */
+export type GroupStatus = GroupLag & { liveness: GroupLiveness | null; error?: string | null; lagUnknown?: boolean };
 
 export interface Snapshot {
   /** When the collection started, ms since epoch. */
@@ -94,8 +98,9 @@ export function serviceHealth(
   const groupId = parts.groupIds[service];
   const how = 'consumer group has live members (DescribeGroups)';
   if (!parts.kafkaUp) return { up: null, how, detail: 'Kafka unreachable' };
-  const liveness = parts.groups.find((g) => g.groupId === groupId)?.liveness;
-  if (!liveness) return { up: null, how, detail: `group ${groupId} not described` };
+  const group = parts.groups.find((g) => g.groupId === groupId);
+  const liveness = group?.liveness;
+  if (!liveness) return { up: null, how, detail: `group ${groupId} not described${group?.error ? `: ${group.error}` : ''}` };
   return liveness.live
     ? { up: true, how, detail: `group ${groupId}: ${liveness.members} member(s), ${liveness.state}` }
     : { up: false, how, detail: `group ${groupId} has no live member (${liveness.state})` };

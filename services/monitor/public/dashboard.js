@@ -78,7 +78,7 @@ function renderGold(d) {
     'chart-cost-by-bu',
     () => ({
       type: 'bar',
-      data: { labels: [], datasets: [{ label: 'Sport bonus', backgroundColor: '#1f7a8c', data: [] }, { label: 'Well-being days', backgroundColor: '#e07a5f', data: [] }] },
+      data: { labels: [], datasets: [{ label: 'Sport bonus', backgroundColor: '#1f7a8c', data: [], maxBarThickness: 42 }, { label: 'Well-being days', backgroundColor: '#e07a5f', data: [], maxBarThickness: 42 }] },
       options: { indexAxis: 'y', maintainAspectRatio: false, scales: { x: { ...moneyAxis, stacked: true }, y: { stacked: true, grid: { display: false } } }, plugins: { tooltip: moneyTooltip } },
     }),
     (c) => {
@@ -129,7 +129,7 @@ function renderGold(d) {
     'chart-activities-by-sport',
     () => ({
       type: 'bar',
-      data: { labels: [], datasets: [{ label: 'Activities', data: [], backgroundColor: [] }] },
+      data: { labels: [], datasets: [{ label: 'Activities', data: [], backgroundColor: [], maxBarThickness: 28 }] },
       options: { indexAxis: 'y', maintainAspectRatio: false, plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, grid: { color: '#eef1f5' } }, y: { grid: { display: false } } } },
     }),
     (c) => {
@@ -144,7 +144,7 @@ function renderGold(d) {
     'chart-wellbeing-by-bu',
     () => ({
       type: 'bar',
-      data: { labels: [], datasets: [{ label: 'Well-being days', data: [], backgroundColor: '#81b29a' }] },
+      data: { labels: [], datasets: [{ label: 'Well-being days', data: [], backgroundColor: '#81b29a', maxBarThickness: 64 }] },
       options: {
         maintainAspectRatio: false,
         plugins: { legend: { display: false }, tooltip: { callbacks: { afterLabel: (ctx) => { const r = d.wellbeingByBu[ctx.dataIndex]; return r ? `${r.employees_reaching_threshold} employee(s), ${eurCents.format(r.wellbeing_cost_eur)}` : ''; } } } },
@@ -281,6 +281,8 @@ function renderHealth(st) {
   $('health-quality-note').textContent = q ? `${q.passed}/${q.checks} checks passed, ${q.failed.length} failed` : 'no report yet';
 
   const hist = st.history || [];
+  // With few samples a line has nothing to join: show the points.
+  const radius = hist.length < 3 ? 3 : 0;
   const labels = hist.map((p) => new Date(p.at).toLocaleTimeString('en-GB'));
   const groups = [...new Set(hist.flatMap((p) => Object.keys(p.lagByGroup)))].sort();
   chart(
@@ -289,7 +291,7 @@ function renderHealth(st) {
     () => ({ type: 'line', data: { labels: [], datasets: [] }, options: { maintainAspectRatio: false, animation: false, scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6 } } }, elements: { point: { radius: 0 } } } }),
     (c) => {
       c.data.labels = labels;
-      c.data.datasets = groups.map((g, i) => ({ label: g, data: hist.map((p) => p.lagByGroup[g] ?? null), borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], tension: 0.2 }));
+      c.data.datasets = groups.map((g, i) => ({ label: g, data: hist.map((p) => p.lagByGroup[g] ?? null), borderColor: PALETTE[i % PALETTE.length], backgroundColor: PALETTE[i % PALETTE.length], tension: 0.2, pointRadius: radius }));
     },
   );
   chart(
@@ -303,6 +305,7 @@ function renderHealth(st) {
     (c) => {
       c.data.labels = labels;
       c.data.datasets[0].data = hist.map((p) => p.eventsPerSecond);
+      c.data.datasets[0].pointRadius = radius;
     },
   );
 
@@ -320,7 +323,15 @@ function renderHealth(st) {
 function renderQuality(q) {
   const box = $('quality-scores');
   box.replaceChildren();
-  for (const [name, s, higherIsBetter] of [['Freshness', q.freshness, true], ['Completeness', q.completeness, true], ['Anomaly', q.anomaly, false]]) {
+  const f = q.freshness;
+  const c = q.completeness;
+  const a = q.anomaly;
+  const notes = {
+    Freshness: f.eventAgeHours === null ? 'no event measured yet' : `newest event ${num.format(f.eventAgeHours)} h old (limit ${f.limitHours} h)`,
+    Completeness: `${num.format(c.rows.quarantined)} of ${num.format(c.rows.silver)} rows quarantined · ${c.commuteDistances.withDistance}/${c.commuteDistances.qualifyingEmployees} commute distances known`,
+    Anomaly: `volume ${a.volume.status}${a.volume.z === null ? '' : ` (z ${a.volume.z})`} · cost drift ${a.costDrift.status}${a.costDrift.pct === null ? '' : ` (${a.costDrift.pct} %)`}`,
+  };
+  for (const [name, s, higherIsBetter] of [['Freshness', f, true], ['Completeness', c, true], ['Anomaly', a, false]]) {
     const div = el('div', 'score');
     const row = el('div', 'row');
     row.append(el('span', '', name), el('span', '', s.score === null ? 'unknown' : s.score.toFixed(2)));
@@ -329,7 +340,7 @@ function renderQuality(q) {
     const fill = el('span');
     fill.style.width = `${Math.round((s.score ?? 0) * 100)}%`;
     bar.append(fill);
-    div.append(row, bar);
+    div.append(row, bar, el('div', 'score-note', notes[name]));
     box.append(div);
   }
   const checks = $('quality-checks');
