@@ -24,7 +24,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
-import { groupLag, slotConfirmed, waitFor } from './lib/catch-up.ts';
+import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/pipeline-status.ts';
+import { slotConfirmed, waitFor } from './lib/catch-up.ts';
 import { runMain } from './lib/cli.ts';
 import { migrate } from './lib/migrate.ts';
 import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
@@ -124,7 +125,6 @@ await runMain('demo', async () => {
   const t0 = Date.now();
   const config = loadConfig();
   const env = demoEnv(config);
-  const topic = (table: string) => `${config.kafka.topicPrefix}.public.${table}`;
 
   try {
     resolveBinaries(config);
@@ -204,18 +204,15 @@ await runMain('demo', async () => {
     });
 
     say('6/7 waiting for the pipeline to catch up');
-    const sourceTopics = (await admin.listTopics()).filter((t) => t.startsWith(`${config.kafka.topicPrefix}.`) && !t.endsWith('.dlq'));
-    const lagOf = (group: string, topics: string[]) => async () => {
-      const lag = await groupLag(admin, group, topics.filter((t) => sourceTopics.includes(t)));
-      return { done: lag === 0, detail: `lag ${lag}` };
+    const lagOf = (service: ConsumerService) => async () => {
+      const [lag] = await readConsumerLag(admin, watchedGroups(config).filter((g) => g.service === service));
+      return { done: lag!.totalLag === 0 && lag!.topics.length > 0, detail: `lag ${lag!.totalLag}` };
     };
-    await waitFor('the distance worker', lagOf(config.distance.consumerGroup, [topic('employees')]), waitOptions);
-    await waitFor('the Slack notifier', lagOf(config.slack.consumerGroup, [topic('activities')]), waitOptions);
+    await waitFor('the distance worker', lagOf('distance-worker'), waitOptions);
+    await waitFor('the Slack notifier', lagOf('slack-notifier'), waitOptions);
     const lsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
     await waitFor(`CDC to confirm LSN ${lsn}`, async () => slotConfirmed(db, config.cdc.slotName, lsn), waitOptions);
-    const allTopics = (await admin.listTopics()).filter((t) => t.startsWith(`${config.kafka.topicPrefix}.`) && !t.endsWith('.dlq'));
-    sourceTopics.splice(0, sourceTopics.length, ...allTopics);
-    await waitFor('the bronze writer', lagOf(config.bronze.consumerGroup, allTopics), waitOptions);
+    await waitFor('the bronze writer', lagOf('bronze-writer'), waitOptions);
 
     say('7/7 refreshing silver and gold');
     const code = await runRefresh(env);

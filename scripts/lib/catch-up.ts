@@ -1,10 +1,8 @@
 /**
- * "Has the pipeline caught up?" checks used by the demo before it runs the batch:
- * the CDC slot has confirmed a given LSN, and consumer groups have committed every offset of
- * their topics (lag 0). Each wait polls, prints what it is still waiting for, and times out with
- * an error naming the laggard.
+ * "Has the pipeline caught up?" waits used by the demo before it runs the batch: the CDC slot
+ * has confirmed a given LSN; consumer-group lag comes from services/common/pipeline-status.ts.
+ * Each wait polls, prints what it is still waiting for, and times out with an error naming it.
  */
-import type { Admin } from 'kafkajs';
 import type pg from 'pg';
 
 export class CatchUpTimeout extends Error {
@@ -12,22 +10,6 @@ export class CatchUpTimeout extends Error {
     super(message);
     this.name = 'CatchUpTimeout';
   }
-}
-
-/** Sum of (high watermark - committed offset) over the group's partitions of `topics`. */
-export async function groupLag(admin: Admin, groupId: string, topics: string[]): Promise<number> {
-  if (topics.length === 0) return 0;
-  const committed = await admin.fetchOffsets({ groupId, topics });
-  let lag = 0;
-  for (const { topic, partitions } of committed) {
-    const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-    for (const p of partitions) {
-      const end = ends.get(p.partition) ?? 0;
-      const at = Number(p.offset) < 0 ? 0 : Number(p.offset);
-      lag += Math.max(0, end - at);
-    }
-  }
-  return lag;
 }
 
 /** The CDC slot's confirmed_flush_lsn is at or past `lsn`. */

@@ -73,8 +73,9 @@ export interface HistoryResult {
 
 /**
  * Loads `days` of history ending at today's UTC midnight, in transactions of `batchSize` rows.
- * Ids are deterministic, so re-running the same day inserts nothing new. After the load,
- * `editRatio` of the newly inserted activities get an edited comment and `deleteRatio` are deleted.
+ * Ids are deterministic, so re-running the same day inserts nothing new (not even the rows the
+ * first run deleted). After the load, `editRatio` of the newly inserted activities get an edited
+ * comment and `deleteRatio` are deleted.
  * @param onProgress called after each batch with (rows done, rows total).
  */
 export async function loadHistory(
@@ -88,7 +89,15 @@ export async function loadHistory(
     const habits = await loadHabits(client, options.seed);
     const today = new Date();
     const endDay = options.endDay ?? new Date(Date.UTC(today.getUTCFullYear(), today.getUTCMonth(), today.getUTCDate()));
-    const activities = generateHistory(habits, { seed: options.seed, endDay, days: options.days });
+    const generated = generateHistory(habits, { seed: options.seed, endDay, days: options.days });
+    // Edits and deletes are chosen by a hash of (seed, id). On a re-run (some of these rows are
+    // already there), the rows an earlier run deleted are not inserted again: a re-run leaves the
+    // table as it is and produces no change events.
+    const draw = (id: number) => unitHash(`${options.seed}:${id}`);
+    const isDeleted = (id: number) => draw(id) >= options.editRatio && draw(id) < options.editRatio + options.deleteRatio;
+    const existing = await client.query<{ n: string }>('SELECT count(*) AS n FROM activities WHERE activity_id = ANY($1::bigint[])', [generated.map((a) => a.activity_id!)]);
+    const rerun = Number(existing.rows[0]!.n) > 0;
+    const activities = rerun ? generated.filter((a) => !isDeleted(a.activity_id!)) : generated;
     const batchSize = options.batchSize ?? 1000;
     const insertedIds: number[] = [];
     onProgress(0, activities.length);
@@ -106,17 +115,15 @@ export async function loadHistory(
       insertedIds.push(...res.rows.map((r) => Number(r.activity_id)));
       onProgress(Math.min(i + batchSize, activities.length), activities.length);
     }
-    // Edits and deletes touch only rows this run inserted, each chosen by a hash of (seed, id):
-    // a re-run re-inserts exactly the rows an earlier run deleted, and deletes them again.
+    // Edits and deletes touch only rows this run inserted.
     const faker = newFaker(options.seed);
-    const draw = (id: number) => unitHash(`${options.seed}:${id}`);
     const toEdit = insertedIds.filter((id) => draw(id) < options.editRatio);
-    const toDelete = insertedIds.filter((id) => draw(id) >= options.editRatio && draw(id) < options.editRatio + options.deleteRatio);
+    const toDelete = insertedIds.filter(isDeleted);
     for (const id of toEdit) {
       await client.query('UPDATE activities SET comment = $2, updated_at = now() WHERE activity_id = $1', [id, editedComment(faker)]);
     }
     if (toDelete.length) await client.query('DELETE FROM activities WHERE activity_id = ANY($1::bigint[])', [toDelete]);
-    return { generated: activities.length, inserted: insertedIds.length, edited: toEdit.length, deleted: toDelete.length };
+    return { generated: generated.length, inserted: insertedIds.length, edited: toEdit.length, deleted: toDelete.length };
   } finally {
     await client.end();
   }

@@ -28,6 +28,19 @@ describe('decideActivityMessage', () => {
     expect(decideActivityMessage(JSON.stringify({ before: null, after: null, source: { ts_ms: 1 }, op: 't', ts_ms: 1 }))).toEqual({ kind: 'skip', reason: 'truncate' });
     expect(decideActivityMessage(null)).toEqual({ kind: 'skip', reason: 'tombstone' });
   });
+  it('skips an insert of an activity that ended long before the commit (an import), within the limit announces', () => {
+    // The row ended at 2024-05-02T07:46:00Z; move its commit time around the 24 h limit.
+    const committed = (iso: string) => {
+      const e = JSON.parse(envelope('c'));
+      e.source.ts_ms = Date.parse(iso);
+      return JSON.stringify(e);
+    };
+    const day = 24 * 3_600_000;
+    expect(decideActivityMessage(committed('2024-05-03T07:46:00Z'), { maxActivityAgeMs: day })).toMatchObject({ kind: 'announce' });
+    expect(decideActivityMessage(committed('2024-05-03T07:46:01Z'), { maxActivityAgeMs: day })).toEqual({ kind: 'skip', reason: 'imported_past_activity' });
+    expect(decideActivityMessage(committed('2025-05-03T07:46:01Z'), { maxActivityAgeMs: 0 })).toMatchObject({ kind: 'announce' });
+    expect(decideActivityMessage(committed('2025-05-03T07:46:01Z'))).toMatchObject({ kind: 'announce' });
+  });
   it('dead-letters undecodable messages and rows missing what the message needs', () => {
     expect(decideActivityMessage('{nope')).toMatchObject({ kind: 'dead-letter', reason: 'invalid_json' });
     expect(decideActivityMessage('{"op":"x"}')).toMatchObject({ kind: 'dead-letter', reason: 'invalid_envelope' });

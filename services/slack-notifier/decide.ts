@@ -3,14 +3,16 @@
  *
  * Only inserts are announced: op "c" outside a snapshot. Snapshot reads ("r"), updates, deletes,
  * truncates and tombstones are skipped (DOMAIN.md: "never for snapshot rows"). Replays and
- * re-deliveries of a "c" are filtered later, by the idempotency ledger. A message that cannot be
+ * re-deliveries of a "c" are filtered later, by the idempotency ledger. An insert of an activity
+ * that ended long before the commit (an import of past activities, e.g. a history load) is not a
+ * new activity and is skipped too (SLACK_MAX_ACTIVITY_AGE_HOURS). A message that cannot be
  * decoded, or whose row lacks the fields an announcement needs, is dead-lettered with a reason.
  */
 import { z } from 'zod';
 import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
 import type { ActivityFacts } from './announcement.ts';
 
-export type SkipReason = 'tombstone' | 'snapshot' | 'update' | 'delete' | 'truncate';
+export type SkipReason = 'tombstone' | 'snapshot' | 'update' | 'delete' | 'truncate' | 'imported_past_activity';
 
 export type Decision =
   | {
@@ -30,13 +32,16 @@ const activityRow = z.object({
   elapsed_seconds: z.number().int().min(0),
   distance_m: z.number().int().min(0).nullable(),
   comment: z.string().nullable().optional(),
+  ended_at: z.string().nullable().optional(),
 });
 
 /**
  * @param value raw Kafka message value (null = tombstone).
+ * @param options.maxActivityAgeMs skip an insert whose `ended_at` is more than this before the
+ *   commit (source.ts_ms), in ms; 0 or absent = no limit.
  * @returns the decision; never throws.
  */
-export function decideActivityMessage(value: Buffer | string | null): Decision {
+export function decideActivityMessage(value: Buffer | string | null, options: { maxActivityAgeMs?: number } = {}): Decision {
   let event;
   try {
     event = decodeChangeEvent(value);
@@ -63,7 +68,11 @@ export function decideActivityMessage(value: Buffer | string | null): Decision {
     const detail = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
     return { kind: 'dead-letter', reason: 'invalid_activity', detail };
   }
-  const row = parsed.data;
+  const { ended_at: endedAt, ...row } = parsed.data;
+  const endedAtMs = endedAt ? Date.parse(endedAt) : Number.NaN;
+  if (options.maxActivityAgeMs && Number.isFinite(endedAtMs) && event.source.ts_ms - endedAtMs > options.maxActivityAgeMs) {
+    return { kind: 'skip', reason: 'imported_past_activity' };
+  }
   return {
     kind: 'announce',
     activity: { ...row, comment: row.comment ?? null },

@@ -133,7 +133,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   }
 
   async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
-    const decision = decideActivityMessage(message.value);
+    const decision = decideActivityMessage(message.value, { maxActivityAgeMs: config.slack.maxActivityAgeHours * 3_600_000 });
     const where = { partition: message.partition, offset: message.offset };
     if (decision.kind === 'skip') {
       stats.skipped += 1;

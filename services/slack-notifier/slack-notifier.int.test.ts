@@ -87,8 +87,9 @@ function activity(overrides: Row = {}): Row {
     activity_id: nextActivityId,
     employee_id: 950_001,
     sport_type: 'Runing',
-    started_at: '2024-05-02T07:00:00.000000Z',
-    ended_at: '2024-05-02T07:46:00.000000Z',
+    // Ended just now: an activity that ended long before its commit is an import, not announced.
+    started_at: new Date(Date.now() - 2_760_000).toISOString(),
+    ended_at: new Date().toISOString(),
     elapsed_seconds: 2760,
     distance_m: 10_800,
     comment: null,
