@@ -85,6 +85,7 @@ const envSchema = z.object({
   SLACK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   SLACK_RETRY_MIN_MS: z.coerce.number().int().min(1).default(1_000),
   SLACK_RETRY_MAX_MS: z.coerce.number().int().min(1).default(60_000),
+  SLACK_MAX_ACTIVITY_AGE_HOURS: z.coerce.number().min(0).default(24),
 
   // Distance worker (services/distance-worker). No API key = offline estimates.
   GOOGLE_MAPS_API_KEY: z.string().trim().min(1).optional(),
@@ -228,6 +229,11 @@ export interface Config {
     timeoutMs: number;
     retryMinMs: number;
     retryMaxMs: number;
+    /**
+     * An insert whose activity ended more than this before its commit is an import of past
+     * activities (history, backfill), not a new activity: it is not announced. Hours; 0 = no limit.
+     */
+    maxActivityAgeHours: number;
   };
   distance: {
     /** Google Maps Platform key (a secret); undefined = offline estimates. */
@@ -419,6 +425,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       timeoutMs: e.SLACK_TIMEOUT_MS,
       retryMinMs: e.SLACK_RETRY_MIN_MS,
       retryMaxMs: e.SLACK_RETRY_MAX_MS,
+      maxActivityAgeHours: e.SLACK_MAX_ACTIVITY_AGE_HOURS,
     },
     distance: {
       apiKey: e.GOOGLE_MAPS_API_KEY,
