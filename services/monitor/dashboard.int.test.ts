@@ -4,6 +4,7 @@
  * figures of gold, recomputed here from gold's tables (not through the dashboard's SQL), for the
  * default period, a business unit and a shorter period. Screenshots go to test-artifacts/.
  */
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,7 @@ import { startServer } from './server.ts';
 import { fixtureSandbox } from './testing/gold-fixture.ts';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let sb: BatchSandbox;
@@ -125,6 +127,7 @@ async function expectChartsToShowGold(from: string, to: string, bu: string): Pro
 }
 
 beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: run scripts/install-services (or apt-get install -y chromium), or set CHROMIUM_PATH`);
   dir = await mkdtemp(path.join(tmpdir(), 'dashboard-test-'));
   ({ sb } = await fixtureSandbox());
   const config = loadConfig({
@@ -143,7 +146,7 @@ beforeAll(async () => {
   await monitor.start();
   await mkdir(ARTIFACTS, { recursive: true });
   context = await chromium.launchPersistentContext(path.join(dir, 'chromium-profile'), {
-    executablePath: '/usr/bin/chromium',
+    executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 1000 },

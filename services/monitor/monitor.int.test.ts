@@ -337,10 +337,17 @@ describe('alerts', () => {
       expect(quality).toEqual([
         `:red_circle: FIRING [critical] quality_error: quality error, gold not refreshed: refresh ${failed.runId} ended failed_quality: error-level quality checks failed: bronze.files.rows_match_manifest`,
       ]);
-      // Repaired: the next refresh succeeds, the incident resolves.
+      // Repaired: the next refresh succeeds (and swaps gold while the monitor holds it open), the incident resolves.
+      const opensBefore = m.monitor.gold.opens;
+      expect(opensBefore).toBeGreaterThanOrEqual(1);
       await sb.lake.put(written.manifestKey, Buffer.from(JSON.stringify(manifest)));
-      expect((await sb.refresh()).status).toBe('success');
+      const repaired = await sb.refresh();
+      expect(repaired.status).toBe('success');
       await m.monitor.refresh();
+      // The monitor reopened the new gold file once and reads the new build.
+      expect(m.monitor.gold.opens).toBe(opensBefore + 1);
+      expect((await m.json<{ run: { runId: string } }>('/api/quality')).body.run.runId).toBe(repaired.runId);
+      expect((await m.monitor.gold.query<{ run_id: string }>('SELECT run_id FROM build_info'))[0]?.run_id).toBe(repaired.runId);
       expect(texts().filter((t) => String(t).includes('quality_error'))).toEqual([quality[0], expect.stringMatching(/^:white_check_mark: RESOLVED quality_error after \d+ (s|min): was "quality error/)]);
       expect(slack.violations).toEqual([]);
     } finally {
