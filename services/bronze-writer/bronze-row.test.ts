@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBronzeMessage, decodePackedMessages, type RawMessage } from './bronze-row.ts';
 import { SegmentBuilder } from './segment.ts';
+import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
 
 const source = { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1767258000000, snapshot: 'false', db: 'sport', schema: 'public', table: 'activities', txId: 812, lsn: 24197832, xmin: null };
 
@@ -90,5 +91,57 @@ describe('decodePackedMessages', () => {
     ]);
     expect(decoded.tombstones).toBe(1);
     expect(decoded.undecodable).toEqual([{ offset: 5, reason: 'invalid_json', detail: expect.stringContaining('value is not JSON') }]);
+  });
+});
+
+describe('decodeBronzeMessage and the shared decodeChangeEvent', () => {
+  it('agree on every variant and mutation of an envelope (same verdict, op and row images)', () => {
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const envelopes = [
+      `{"before":null,"after":{"id":1,"s":"é"},"source":${JSON.stringify(source)},"op":"c","ts_ms":1}`,
+      `{"before":{"id":1},"after":{"id":1,"x":[1,2]},"source":${JSON.stringify(source)},"op":"u","ts_ms":2}`,
+      `{"before":{"id":1},"after":null,"source":${JSON.stringify(source)},"op":"d","ts_ms":3}`,
+      `{"before":null,"after":null,"source":${JSON.stringify(source)},"op":"t","ts_ms":4}`,
+      `{"before":null,"after":{"id":2},"source":${JSON.stringify({ ...source, snapshot: 'true' })},"op":"r"}`,
+    ];
+    const tokens = ['"c"', '"d"', '"x"', 'null', '{}', '[]', '1.5', '7', '"', ',', '}', 'true'];
+    let agreedRows = 0;
+    for (const envelope of envelopes) {
+      for (let n = 0; n < 1500; n++) {
+        let text = envelope;
+        if (n > 0) {
+          const at = Math.floor(next() * text.length);
+          const cut = Math.floor(next() * 8);
+          text = text.slice(0, at) + tokens[Math.floor(next() * tokens.length)] + text.slice(at + cut);
+        }
+        let shared: ReturnType<typeof decodeChangeEvent> | Error;
+        try {
+          shared = decodeChangeEvent(text);
+        } catch (err) {
+          shared = err as Error;
+        }
+        const ours = decodeBronzeMessage(message(text, null));
+        if (shared instanceof UndecodableEventError) {
+          expect(ours, text).toMatchObject({ kind: 'undecodable', reason: shared.reason });
+        } else if (shared === null) {
+          expect(ours.kind).toBe('tombstone');
+        } else if (ours.kind === 'undecodable') {
+          // Only bronze's own rules (integers that fit the BIGINT columns) may reject more.
+          expect(ours.detail, text).toMatch(/is not an integer|outside the 64-bit integer range/);
+        } else {
+          expect(ours.kind).toBe('row');
+          if (ours.kind !== 'row') continue;
+          agreedRows++;
+          expect(ours.row.op).toBe((shared as { op: string }).op);
+          expect(ours.row.before === null ? null : JSON.parse(ours.row.before)).toEqual((shared as { before: unknown }).before);
+          expect(ours.row.after === null ? null : JSON.parse(ours.row.after)).toEqual((shared as { after: unknown }).after);
+        }
+      }
+    }
+    expect(agreedRows).toBeGreaterThan(500);
   });
 });
