@@ -176,8 +176,10 @@ function serviceConfig(slot: string, extra: Record<string, string> = {}): Config
   return loadConfig(serviceEnv(slot, extra));
 }
 
-/** Node flags of `npm run cdc` (package.json), so the child runs as operators run the service. */
-const SERVICE_NODE_FLAGS: string[] = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.cdc!.match(/--[a-z0-9-]+(?:=\S+)?/g) ?? [];
+/** Node flags and `env` assignments of `npm run cdc` (package.json), so the child runs as operators run it. */
+const CDC_SCRIPT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.cdc!;
+const SERVICE_NODE_FLAGS: string[] = CDC_SCRIPT.match(/--[a-z0-9-]+(?:=\S+)?/g) ?? [];
+const SERVICE_ENV: Record<string, string> = Object.fromEntries([...CDC_SCRIPT.matchAll(/\b([A-Z][A-Z0-9_]*)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
 const TOPIC = () => `bench${RUN}.public.${TABLE}`;
 
 /** utime + stime of a process, in microseconds (Linux /proc; USER_HZ = 100). */
@@ -213,7 +215,7 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC(), numPartitions: config.kafka.topicPartitions }] });
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
     cwd: REPO_ROOT,
-    env: serviceEnv(slot, { LOG_LEVEL: 'info' }),
+    env: serviceEnv(slot, { LOG_LEVEL: 'info', ...SERVICE_ENV }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -369,7 +371,7 @@ async function main(): Promise<void> {
     console.log(`\nCDC benchmark: ${fmt(opts.rows)} rows per throughput run; service defaults: batch ${config.cdc.batchMaxEvents} events, linger ${config.cdc.lingerMs} ms, compression ${config.cdc.compression}; kafkajs linear grouping: ${linearGroupingStatus}\n`);
     let nextId = 1;
     if (opts.only !== 'latency') {
-      console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
+      console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v} `).join('')}node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
       console.log('| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |');
       console.log('|---:|---:|---:|---:|---:|---:|---:|');
       for (const perTx of opts.txSizes) {

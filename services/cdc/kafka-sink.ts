@@ -22,6 +22,9 @@ import { deadLetterTopic } from '../common/dead-letter.ts';
 import type { OutgoingEvent } from './change-mapper.ts';
 import { partitionForKey } from './murmur2.ts';
 
+/** Replication also pauses above this much pending event text (UTF-16 units), whatever the count: wide rows. */
+export const MAX_PENDING_TEXT = 64 * 1024 * 1024;
+
 export interface SinkOptions {
   brokers: string[];
   clientId: string;
@@ -57,6 +60,8 @@ export class KafkaSink<T> {
   private readonly partitionCounts = new Map<string, number>();
   private queue: Pending<T>[] = [];
   private inFlight = 0;
+  private pendingText = 0;
+  private inFlightText = 0;
   private sending = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private failure: Error | null = null;
@@ -114,9 +119,9 @@ export class KafkaSink<T> {
     return this.queue.length + this.inFlight;
   }
 
-  /** True while the pending count is below CDC_MAX_PENDING_EVENTS. */
+  /** True while fewer than CDC_MAX_PENDING_EVENTS events and {@link MAX_PENDING_TEXT} of text are pending. */
   hasCapacity(): boolean {
-    return this.pending() < this.options.maxPendingEvents;
+    return this.pending() < this.options.maxPendingEvents && this.pendingText < MAX_PENDING_TEXT;
   }
 
   /** Resolves when there is capacity again (or at once); rejects if the sink failed. */
@@ -140,6 +145,7 @@ export class KafkaSink<T> {
   push(event: OutgoingEvent, token: T): void {
     if (this.failure) throw this.failure;
     this.queue.push({ event, token });
+    this.pendingText += (event.value?.length ?? 0) + (event.key?.length ?? 0);
     this.schedule();
   }
 
@@ -195,6 +201,9 @@ export class KafkaSink<T> {
     const batch = this.queue.length <= this.options.batchMaxEvents ? this.queue : this.queue.slice(0, this.options.batchMaxEvents);
     this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
     this.inFlight = batch.length;
+    let batchText = 0;
+    for (const p of batch) batchText += (p.event.value?.length ?? 0) + (p.event.key?.length ?? 0);
+    this.inFlightText = batchText;
     const started = Date.now();
     try {
       await this.producer.sendBatch({
@@ -207,6 +216,8 @@ export class KafkaSink<T> {
       return;
     } finally {
       this.inFlight = 0;
+      this.pendingText -= this.inFlightText;
+      this.inFlightText = 0;
       this.sending = false;
     }
     const events = batch.map((p) => p.event);
