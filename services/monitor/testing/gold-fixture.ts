@@ -90,7 +90,7 @@ export async function buildFixtureGold(sb: BatchSandbox): Promise<RefreshOutcome
   return sb.refresh({ full: true });
 }
 
-/** A sandbox with the fixture gold built (for scripts: `npx tsx services/monitor/testing/gold-fixture.ts`). */
+/** A fresh batch sandbox (services/batch/testing) with the fixture gold built; `env` overrides its variables. */
 export async function fixtureSandbox(env: Record<string, string> = {}): Promise<{ sb: BatchSandbox; outcome: RefreshOutcome }> {
   const sb = await batchSandbox(env);
   return { sb, outcome: await buildFixtureGold(sb) };
