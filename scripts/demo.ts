@@ -170,10 +170,6 @@ await runMain('demo', async () => {
     }, 1000);
   });
   for (const spec of SERVICES) {
-    if (!existsSync(path.join(REPO_ROOT, spec.entry))) {
-      say(`    ${spec.name}: not built yet (${spec.entry}), skipped`);
-      continue;
-    }
     const s = supervisor.start(spec);
     say(`    ${spec.name}: pid ${s.child.pid}`);
   }
@@ -220,7 +216,6 @@ await runMain('demo', async () => {
 
     const s = await readSummary(config.batch.goldDb);
     const ep = endpoints(config);
-    const monitorPort = (config as unknown as { monitor?: { port: number } }).monitor?.port;
     console.log('\nSummary');
     console.log(`  employees                  ${s.employees}`);
     console.log(`  sport bonus                ${s.bonusEligible} eligible employees, ${eur(s.bonusTotalEur)} a year`);
@@ -231,7 +226,7 @@ await runMain('demo', async () => {
     console.log(`  Slack messages             ${slackPosted} this run${config.slack.webhookUrl ? '' : ` (dry-run: ${path.relative(REPO_ROOT, config.slack.dryRunFile)})`}`);
     console.log(`  quality findings           ${s.findings.map((f) => `${f.count} ${f.severity}`).join(', ') || 'none'}; ${s.failedChecks} failed checks`);
     console.log(`  gold                       ${config.batch.goldDb}`);
-    console.log(`  dashboard                  ${monitorPort ? `http://127.0.0.1:${monitorPort}/` : '(monitor not built yet)'}`);
+    console.log(`  dashboard                  http://${config.monitor.host}:${config.monitor.port}/ (metrics /metrics, quality /api/quality)`);
     console.log(`  lake                       ${env.LAKE_URL} (MinIO console ${ep.minioConsole})`);
     console.log(`  wall time                  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (err) {
