@@ -1,18 +1,22 @@
 /**
- * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency] [--port-base 56500] [--stop-stack]`
+ * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency]
+ *   [--tx-sizes 1,1000] [--port-base 56500] [--stop-stack] [--in-process] [--profile <dir>]`
  *
  * Issue 3 benchmark of the CDC service (services/cdc), PostgreSQL, the broker and the service on
  * this machine:
  * 1. Throughput, twice: `--rows` rows inserted as single-row transactions, then as 1,000-row
  *    transactions. The WAL is written first (a procedure committing every N rows) with two slots
  *    created before it: `pg_recvlogical` (pgoutput, output to /dev/null, stopping at the end LSN)
- *    decodes it as the ceiling, then the service (in this process, default settings) streams it
- *    into Kafka; its rate is rows / (time from "streaming" to the broker's acknowledgement of the
- *    last event). The ratio service/pg_recvlogical is printed.
+ *    decodes it as the ceiling, then the service (default settings) streams it into Kafka; its
+ *    rate is rows / (time from "streaming" until the topic holds every row, i.e. the broker
+ *    acknowledged the last event). The ratio service/pg_recvlogical is printed.
  * 2. Latency at a steady `--rate` rows/s (single-row transactions, default synchronous_commit):
  *    per event, broker acknowledgement time minus the commit time (source.ts_ms); p50/p99/max
  *    after a 2 s warm-up.
- * Peak RSS of this process (the service plus the small load driver) is sampled every 100 ms.
+ * 3. kafkajs alone, in this process: the same number of pre-rendered events produced with the
+ *    service's settings, as the producer's share of the cost.
+ * The throughput runs start the service as `npm run cdc` does (child process, the script's node
+ * flags) and report its CPU per row and peak RSS; `--in-process`/`--profile` run it in this process.
  * Targets: >= 50,000 rows/s with 1,000-row transactions and >= 0.25 of pg_recvlogical; p99 <=
  * 50 ms at 1,000 rows/s; RSS <= 300 MB.
  *
@@ -308,6 +312,35 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
   }
 }
 
+/**
+ * kafkajs alone, in this process: `rows` pre-rendered envelopes of the benchmark row's size, sent
+ * as the service sends them (idempotent, acks=all, CDC_BATCH_MAX_EVENTS per request, one request
+ * in flight, partition set). The producer's share of the service's cost.
+ */
+async function producerCeiling(rows: number): Promise<{ rate: number; cpuMicrosPerMessage: number }> {
+  const kafka = new Kafka({ clientId: 'bench-cdc-producer', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING });
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `bench${RUN}.producer-ceiling`;
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: config.kafka.topicPartitions }] });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    const value = (i: number) => `{"before":null,"after":{"id":${i},"employee_id":${1 + (i % 160)},"sport_type":"Runing","started_at":"2024-01-01T07:00:00.000000Z","elapsed_seconds":2760,"distance_m":10800,"comment":"Sortie du dimanche","created_at":"2024-01-01T07:00:00.000000Z"},"source":{"version":"0.1.0","connector":"postgresql","name":"bench","ts_ms":1700000000000,"snapshot":"false","db":"sport","schema":"public","table":"${TABLE}","txId":12345,"lsn":${123456789 + i * 100},"xmin":null},"op":"c","ts_ms":1700000000123}`;
+    const messages = Array.from({ length: rows }, (_, i) => ({ key: `{"id":${i}}`, value: value(i), partition: i % config.kafka.topicPartitions }));
+    const batch = config.cdc.batchMaxEvents;
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < rows; i += batch) await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(i, i + batch) }] });
+    const cpu = process.cpuUsage(cpu0);
+    return { rate: rows / ((performance.now() - t0) / 1000), cpuMicrosPerMessage: (cpu.user + cpu.system) / rows };
+  } finally {
+    await producer.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
@@ -381,6 +414,10 @@ async function main(): Promise<void> {
         const cdcRate = opts.rows / r.cdcSeconds;
         console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |`);
       }
+    }
+    if (opts.only !== 'latency') {
+      const p = await producerCeiling(opts.rows);
+      console.log(`\nkafkajs alone (same settings, pre-rendered events, this process): ${fmt(p.rate)} messages/s, ${fmt(p.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
     if (opts.only !== 'throughput') {
       const l = await latency(db, nextId + 1_000_000);
