@@ -152,6 +152,31 @@ describe('bronze writer', () => {
     s.lake.close();
   });
 
+  it('picks up a topic created after it started (pattern), and never consumes a .dlq topic', async () => {
+    const s = scenario();
+    await createTopic(admin, s.topic, 1);
+    const first = activityMessages(20, 8);
+    await produce(producer, s.topic, first);
+    const writer = await startWriter(s.config);
+    const later = `${s.name}.public.employees`;
+    try {
+      await waitForCommitted(admin, s.group, s.topic);
+      await createTopic(admin, later, 2);
+      await createTopic(admin, `${s.topic}.dlq`, 1);
+      await produce(producer, `${s.topic}.dlq`, [{ key: '{"x":1}', value: 'not for bronze' }]);
+      const second = activityMessages(30, 9);
+      await produce(producer, later, second);
+      await waitForCommitted(admin, s.group, later, 30_000);
+      const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, later));
+      expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka, admin, later), second));
+    } finally {
+      await writer.stop();
+    }
+    expect(await bronzeKeys(s.lake, `${s.topic}.dlq`)).toEqual([]);
+    expect((await committedOffsets(admin, s.group, `${s.topic}.dlq`)).get(0)).toBe(-1);
+    s.lake.close();
+  });
+
   it('dead-letters undecodable messages with reason and origin headers, and still writes the messages after them', async () => {
     // Encoding on a worker thread here (the other tests encode on the main thread).
     const s = scenario({ BRONZE_ENCODER_THREADS: '1' });

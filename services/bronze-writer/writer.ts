@@ -244,7 +244,8 @@ export class BronzeWriter {
   private async stopNow(): Promise<StopResult> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.restarting?.catch(() => undefined);
+    // A re-subscription in progress waits for its flushes; the drain below aborts them on timeout.
+    if (this.restarting) await Promise.race([this.restarting.catch(() => undefined), sleep(this.settings.shutdownTimeoutMs)]);
     const stored = await this.drain(this.settings.shutdownTimeoutMs);
     const abandoned = this.sealedUnflushed;
     if (!stored) this.logger.error({ abandonedSegments: abandoned }, 'shutdown timeout: some buffered rows were not stored; their offsets stay uncommitted and will be re-read');
@@ -310,7 +311,9 @@ export class BronzeWriter {
       await this.consumer.stop();
       this.states.clear();
       this.assigned = undefined;
+      this.bufferedBytes = 0;
       this.paused = false;
+      if (this.stopping) return;
       this.draining = false;
       if (!this.stopping) await this.subscribeAndRun([...new Set([...this.subscribed, ...topics])].sort());
     })().finally(() => (this.restarting = undefined));
