@@ -12,7 +12,7 @@ import { CdcSetupError } from './postgres-setup.ts';
 import { CdcService } from './service.ts';
 import { createLogger } from '../common/logger.ts';
 import {
-  adminClient, cdcEnv, confirmedFlushLsn, currentWalLsn, dropSlots, envelope, eventually, runId, startCdc, type Envelope,
+  adminClient, cdcEnv, confirmedFlushLsn, currentWalLsn, dropSlots, envelope, eventually, runId, startCdc, stopAllCdc, type Envelope,
 } from './testing/harness.ts';
 import { readTopic, testKafka, waitForRecords, type ReadRecord } from './testing/kafka-read.ts';
 
@@ -28,6 +28,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await stopAllCdc();
   await dropSlots(db, slots);
   await db.end();
 });

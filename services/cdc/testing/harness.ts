@@ -28,21 +28,31 @@ export interface InProcessCdc {
   stop(): Promise<void>;
 }
 
+const running = new Set<InProcessCdc>();
+
 /** Starts the service in this process and waits until it streams. */
 export async function startCdc(overrides: Record<string, string>): Promise<InProcessCdc> {
   const config = loadConfig(cdcEnv(overrides));
   const service = new CdcService(config, createLogger('cdc-test', process.env.LOG_LEVEL ?? 'warn'));
   const done = service.run();
-  await Promise.race([service.streaming, done.then(() => { throw new Error('cdc stopped before streaming'); })]);
-  return {
+  const handle: InProcessCdc = {
     service,
     config,
     done,
     stop: async () => {
       service.stop();
       await done;
+      running.delete(handle);
     },
   };
+  running.add(handle);
+  await Promise.race([service.streaming, done.then(() => { throw new Error('cdc stopped before streaming'); })]);
+  return handle;
+}
+
+/** Stops every in-process service a test left running (e.g. after a failed assertion). */
+export async function stopAllCdc(): Promise<void> {
+  await Promise.all([...running].map((h) => h.stop().catch(() => undefined)));
 }
 
 /** The service as a child process (`node --import tsx services/cdc/main.ts`), so it can be SIGKILLed. */
