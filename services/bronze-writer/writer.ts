@@ -93,12 +93,13 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** Copies Kafka headers out of the fetch buffer they point into (kafkajs values are Buffer slices). */
 function copyHeaders(headers: Record<string, unknown>): Record<string, Buffer> | undefined {
-  const out: Record<string, Buffer> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (Buffer.isBuffer(value)) out[name] = Buffer.from(value);
-    else if (typeof value === 'string') out[name] = Buffer.from(value);
+  let out: Record<string, Buffer> | undefined;
+  // for-in, not Object.entries: called for every message, and CDC messages have no headers.
+  for (const name in headers) {
+    const value = headers[name];
+    if (Buffer.isBuffer(value) || typeof value === 'string') (out ??= {})[name] = Buffer.from(value);
   }
-  return Object.keys(out).length > 0 ? out : undefined;
+  return out;
 }
 
 /** Index of `offset` in the sorted `offsets`. @throws RangeError when absent. */
