@@ -3,6 +3,8 @@
  * between upload and commit, a replay from offset zero, and a MinIO outage.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Admin, Kafka, Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -153,7 +155,9 @@ describe('bronze writer', () => {
   });
 
   it('picks up a topic created after it started (pattern), and never consumes a .dlq topic', async () => {
-    const s = scenario();
+    // On the default storage: a local directory.
+    const lakeDir = await mkdtemp(path.join(tmpdir(), 'bronze-lake-'));
+    const s = scenario({ LAKE_URL: `file:${lakeDir}` });
     await createTopic(admin, s.topic, 1);
     const first = activityMessages(20, 8);
     await produce(producer, s.topic, first);
@@ -175,6 +179,7 @@ describe('bronze writer', () => {
     expect(await bronzeKeys(s.lake, `${s.topic}.dlq`)).toEqual([]);
     expect((await committedOffsets(admin, s.group, `${s.topic}.dlq`)).get(0)).toBe(-1);
     s.lake.close();
+    await rm(lakeDir, { recursive: true, force: true });
   });
 
   it('dead-letters undecodable messages with reason and origin headers, and still writes the messages after them', async () => {

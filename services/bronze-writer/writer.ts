@@ -448,7 +448,9 @@ export class BronzeWriter {
       signal: this.abort.signal,
       shouldRetry: () => !this.abort.signal.aborted,
       onFailedAttempt: ({ error, attemptNumber }) => {
-        this.logger[attemptNumber === 1 ? 'warn' : 'debug']({ err: error, attempt: attemptNumber }, `${what} failed; retrying`);
+        // First failure: a warning; then an error every 10 attempts (~1.5 min at the 10 s cap).
+        const level = attemptNumber === 1 ? 'warn' : attemptNumber % 10 === 0 ? 'error' : 'debug';
+        this.logger[level]({ err: error, attempt: attemptNumber }, `${what} failed; retrying`);
       },
     });
   }
