@@ -64,7 +64,8 @@ function demoEnv(config: Config): NodeJS.ProcessEnv {
 
 const SERVICES: ServiceSpec[] = [
   { name: 'cdc', entry: 'services/cdc/main.ts' },
-  { name: 'bronze-writer', entry: 'services/bronze-writer/main.ts' },
+  // Memory settings of `npm run bronze` (services/bronze-writer/README.md: RSS bounded under 300 MB).
+  { name: 'bronze-writer', entry: 'services/bronze-writer/main.ts', nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=256'], env: { MALLOC_ARENA_MAX: '2' } },
   { name: 'slack-notifier', entry: 'services/slack-notifier/main.ts' },
   { name: 'distance-worker', entry: 'services/distance-worker/main.ts' },
   { name: 'monitor', entry: 'services/monitor/main.ts' },

@@ -1,6 +1,6 @@
 /**
  * The two pure-JavaScript Parquet writers the bronze benchmark compares with DuckDB
- * (docs/decisions/0004-parquet-writer.md): parquetjs-lite 0.8 and @dsnp/parquetjs 1.8, writing
+ * (docs/decisions/0003-parquet-writer.md): parquetjs-lite 0.8 and @dsnp/parquetjs 1.8, writing
  * the same bronze columns. Neither offers zstd (their codecs: UNCOMPRESSED, GZIP, SNAPPY, plus
  * BROTLI in @dsnp/parquetjs), so they are measured with SNAPPY and GZIP.
  */

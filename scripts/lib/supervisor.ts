@@ -17,6 +17,8 @@ export interface ServiceSpec {
   entry: string;
   /** Extra environment for this service. */
   env?: Record<string, string>;
+  /** Extra node options, e.g. heap limits (the same as the service's npm script). */
+  nodeArgs?: string[];
 }
 
 export interface RunningService {
@@ -45,7 +47,7 @@ export class Supervisor {
     if (existing && existing.child.exitCode === null && existing.child.signalCode === null) return existing;
     const logFile = path.join(this.logDir, `${spec.name}.log`);
     const out = openSync(logFile, 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, spec.entry)], {
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, spec.entry)], {
       cwd: REPO_ROOT,
       env: { ...this.baseEnv, ...spec.env },
       stdio: ['ignore', out, out],

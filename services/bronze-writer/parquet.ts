@@ -1,6 +1,6 @@
 /**
  * Parquet encoding of bronze segments with DuckDB (@duckdb/node-api), zstd-compressed
- * (docs/decisions/0004-parquet-writer.md: DuckDB was the fastest of the three writers measured and
+ * (docs/decisions/0003-parquet-writer.md: DuckDB was the fastest of the three writers measured and
  * the only one with zstd).
  *
  * Rows go into a temporary DuckDB table through the appender, in data chunks of up to 2048 rows,
