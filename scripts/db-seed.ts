@@ -2,21 +2,15 @@
  * `npm run db:seed [-- --seed N --count N]`: loads the deterministic HR data set
  * (employees and declared sports) and writes it as CSV under data/. Safe to re-run.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { loadConfig } from '../services/common/config.ts';
-import { runMain } from './lib/cli.ts';
+import { positiveInt, runMain } from './lib/cli.ts';
 import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
-
-const positiveInt = (name: string) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer (got "${value}")`);
-  return n;
-};
 
 const program = new Command('db:seed')
   .description('Load the seeded HR data set into PostgreSQL and write it as CSV under data/')
-  .option('--seed <n>', 'PRNG seed of the data set', positiveInt('--seed'), 2024)
-  .option('--count <n>', 'number of employees', positiveInt('--count'), 160)
+  .option('--seed <n>', 'PRNG seed of the data set', positiveInt, 2024)
+  .option('--count <n>', 'number of employees', positiveInt, 160)
   .option('--csv-only', 'only write the CSV files')
   .showHelpAfterError();
 program.parse();

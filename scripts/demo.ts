@@ -20,24 +20,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import cliProgress from 'cli-progress';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
 import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/pipeline-status.ts';
 import { slotConfirmed, waitFor } from './lib/catch-up.ts';
-import { runMain } from './lib/cli.ts';
+import { positiveInt, runMain } from './lib/cli.ts';
 import { migrate } from './lib/migrate.ts';
 import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
 import { loadHistory, runLive } from './lib/simulator.ts';
 import { MissingBinaryError, endpoints, resolveBinaries, stackDown, stackUp } from './lib/stack.ts';
 import { Supervisor, type ServiceSpec } from './lib/supervisor.ts';
-
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer (got "${value}")`);
-  return n;
-};
 
 const program = new Command('demo')
   .description('Run the whole pipeline end to end on the local stack')

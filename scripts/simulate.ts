@@ -9,7 +9,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { loadConfig } from '../services/common/config.ts';
-import { runMain } from './lib/cli.ts';
+import { positiveInt, runMain } from './lib/cli.ts';
 import { loadHistory, parsePeriod, parseRate, runLive, SimulatorError } from './lib/simulator.ts';
 
 const wrap = <T>(parse: (v: string) => T) => (value: string): T => {
@@ -24,12 +24,6 @@ const ratio = (name: string) => (value: string) => {
   if (!Number.isFinite(n) || n < 0 || n > 1) throw new InvalidArgumentError(`${name} must be a number between 0 and 1 (got "${value}")`);
   return n;
 };
-const positiveInt = (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`expected a positive integer (got "${value}")`);
-  return n;
-};
-
 const program = new Command('simulate')
   .description('Generate Strava-like activities in the source database')
   .addOption(new Option('--history <period>', 'bulk-load this much history, e.g. 12mo, 90d, 8w, 1y').argParser(wrap(parsePeriod)))

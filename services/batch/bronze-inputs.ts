@@ -16,24 +16,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { LakeStorage } from '../common/lake-storage.ts';
-import { manifestPrefix, manifestStartAfter, parseManifestKey } from '../bronze-writer/layout.ts';
+import { manifestPrefix, manifestStartAfter, parseManifestKey, type BronzeManifestEntry } from '../bronze-writer/layout.ts';
 
 export const MANIFEST_ROOT = '_manifest/bronze/';
 
-/** One bronze file to read, as its manifest describes it. */
-export interface BronzeFile {
-  /** Lake key of the Parquet object. */
-  key: string;
-  manifestKey: string;
-  topic: string;
-  partition: number;
-  firstOffset: number;
-  lastOffset: number;
-  rows: number;
-  bytes: number;
-  minKafkaTimestampMs: number;
-  maxKafkaTimestampMs: number;
-}
+/** One bronze file to read, as its manifest (the bronze writer's entry) describes it, plus where that manifest is. */
+export type BronzeFile = Omit<BronzeManifestEntry, 'writtenAt'> & { manifestKey: string };
 
 /** A manifest that could not be used; the partition is not read past it. */
 export interface ManifestProblem {

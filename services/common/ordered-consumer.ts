@@ -204,3 +204,32 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
   });
   return { stop, crashed, consumer };
 }
+
+/**
+ * Starts a consumer that owns other resources (producer, database pool), closing them with
+ * `cleanup` if the start fails, and returns one idempotent `stop` that stops the consumer first
+ * (so nothing in flight uses the resources), then runs `cleanup`, then `onStopped`.
+ */
+export async function startConsumerWithResources(
+  startConsumer: () => Promise<RunningConsumer>,
+  cleanup: () => Promise<void>,
+  onStopped: () => void = () => undefined,
+): Promise<{ consumer: RunningConsumer; stop: () => Promise<void>; crashed: Promise<FatalConsumerError> }> {
+  let consumer: RunningConsumer;
+  try {
+    consumer = await startConsumer();
+  } catch (err) {
+    await cleanup().catch(() => undefined);
+    throw err;
+  }
+  let stopped: Promise<void> | null = null;
+  const stop = () => {
+    stopped ??= (async () => {
+      await consumer.stop();
+      await cleanup();
+      onStopped();
+    })();
+    return stopped;
+  };
+  return { consumer, stop, crashed: consumer.crashed };
+}

@@ -17,7 +17,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
-import { FatalConsumerError, ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
+import { FatalConsumerError, ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
 import { TokenBucket } from '../common/token-bucket.ts';
 import { normaliseAddress, originAddress, travelModeFor } from './commute.ts';
 import { decideEmployeeMessage } from './decide.ts';
@@ -254,23 +254,13 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
     return 'no-op';
   }
 
-  let consumer: RunningConsumer;
-  try {
-    consumer = await startOrderedConsumer({ kafka, groupId: config.distance.consumerGroup, topic, logger, handle });
-  } catch (err) {
-    await producer.disconnect().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
-  let stopped: Promise<void> | null = null;
-  const stop = () => {
-    stopped ??= (async () => {
-      await consumer.stop();
+  const { stop, crashed } = await startConsumerWithResources(
+    () => startOrderedConsumer({ kafka, groupId: config.distance.consumerGroup, topic, logger, handle }),
+    async () => {
       await producer.disconnect();
       await pool.end();
-      logger.info({ ...stats }, 'stopped');
-    })();
-    return stopped;
-  };
-  return { stats, provider, stop, crashed: consumer.crashed };
+    },
+    () => logger.info({ ...stats }, 'stopped'),
+  );
+  return { stats, provider, stop, crashed };
 }

@@ -14,7 +14,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
-import { ShutdownError, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext, type RunningConsumer } from '../common/ordered-consumer.ts';
+import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
 import { buildAnnouncement } from './announcement.ts';
 import { decideActivityMessage } from './decide.ts';
 import { backoffMs } from './delivery.ts';
@@ -187,24 +187,13 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
     logger.info({ ...where, activityId: activity.activity_id, target: sink.target, commitToPostMs: latencyMs }, 'announced');
   }
 
-  let consumer: RunningConsumer;
-  try {
-    consumer = await startOrderedConsumer({ kafka, groupId: config.slack.consumerGroup, topic, logger, handle });
-  } catch (err) {
-    await producer.disconnect().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-    throw err;
-  }
-
-  let stopped: Promise<void> | null = null;
-  const stop = () => {
-    stopped ??= (async () => {
-      await consumer.stop();
+  const { stop, crashed } = await startConsumerWithResources(
+    () => startOrderedConsumer({ kafka, groupId: config.slack.consumerGroup, topic, logger, handle }),
+    async () => {
       await producer.disconnect();
       await pool.end();
-      logger.info({ ...stats }, 'stopped');
-    })();
-    return stopped;
-  };
-  return { stats, sink, stop, crashed: consumer.crashed };
+    },
+    () => logger.info({ ...stats }, 'stopped'),
+  );
+  return { stats, sink, stop, crashed };
 }
