@@ -182,7 +182,8 @@ function serviceConfig(slot: string, extra: Record<string, string> = {}): Config
 
 /** Node flags and `env` assignments of `npm run cdc` (package.json), so the child runs as operators run it. */
 const CDC_SCRIPT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.cdc!;
-const SERVICE_NODE_FLAGS: string[] = CDC_SCRIPT.match(/--[a-z0-9-]+(?:=\S+)?/g) ?? [];
+// `--import tsx` is added explicitly below; keep only the other node flags of the script.
+const SERVICE_NODE_FLAGS: string[] = (CDC_SCRIPT.match(/--[a-z0-9-]+(?:=\S+)?/g) ?? []).filter((f) => f !== '--import');
 const SERVICE_ENV: Record<string, string> = Object.fromEntries([...CDC_SCRIPT.matchAll(/\b([A-Z][A-Z0-9_]*)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
 const TOPIC = () => `bench${RUN}.public.${TABLE}`;
 

@@ -42,6 +42,8 @@ const program = new Command('demo')
   .showHelpAfterError();
 program.parse();
 const opts = program.opts<{ once?: boolean; liveCount: number; history: number; timeout: number }>();
+// `npm run demo --once` (without `--`) hands the flag to npm, which exposes it as npm_config_once.
+if (process.env.npm_config_once === 'true') opts.once = true;
 const say = (line: string) => console.log(`[demo] ${line}`);
 
 /** Environment every service of the demo runs with. */

@@ -16,6 +16,7 @@
  */
 // Must precede the kafkajs import: see the module comment.
 import { linearGroupingStatus } from './kafkajs-linear-grouping.ts';
+import { recordEncodingStatus } from './kafkajs-record-encoding.ts';
 import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, type Admin, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import type { Logger } from '../common/logger.ts';
 import { deadLetterTopic } from '../common/dead-letter.ts';
@@ -88,7 +89,7 @@ export class KafkaSink<T> {
 
   /** Connects the producer and admin client. */
   async connect(): Promise<void> {
-    this.logger.debug({ linearGroupingStatus }, 'kafkajs message grouping');
+    this.logger.debug({ linearGroupingStatus, recordEncodingStatus }, 'kafkajs message grouping and record encoding');
     await this.admin.connect();
     await this.producer.connect();
   }
