@@ -39,9 +39,10 @@ const program = new Command('demo')
   .option('--live-count <n>', 'live activities to insert after the history', positiveInt, 15)
   .option('--history <days>', 'days of history to load', positiveInt, 365)
   .option('--timeout <s>', 'how long to wait for the pipeline to catch up, seconds', positiveInt, 300)
+  .option('--keep-stack', 'leave PostgreSQL, Kafka and MinIO running when the demo stops')
   .showHelpAfterError();
 program.parse();
-const opts = program.opts<{ once?: boolean; liveCount: number; history: number; timeout: number }>();
+const opts = program.opts<{ once?: boolean; liveCount: number; history: number; timeout: number; keepStack?: boolean }>();
 // `npm run demo --once` (without `--`) hands the flag to npm, which exposes it as npm_config_once.
 if (process.env.npm_config_once === 'true') opts.once = true;
 const say = (line: string) => console.log(`[demo] ${line}`);
@@ -176,7 +177,7 @@ await runMain('demo', async () => {
     say('stopping the services');
     const codes = await supervisor.stopAll();
     say(`    exit codes: ${Object.entries(codes).map(([n, c]) => `${n}=${c}`).join(', ')}`);
-    await stackDown(config, (l) => say(`    ${l}`));
+    if (!opts.keepStack) await stackDown(config, (l) => say(`    ${l}`));
   };
 
   const db = new pg.Client(pgConnection(config, 'admin'));
