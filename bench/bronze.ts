@@ -173,8 +173,8 @@ async function benchEndToEnd(): Promise<void> {
     // measured is the Node.js process's).
     const group = `${run}-bronze`;
     const script = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.bronze!;
-    const extraNodeArgs = process.env.BENCH_WRITER_NODE_ARGS ?? ''; // for tuning experiments
-    const child = spawn('sh', ['-c', `exec ${script.replace(' node ', ` node ${extraNodeArgs} `)}`], {
+    const extraNodeArgs = process.env.BENCH_WRITER_NODE_ARGS ?? ''; // for tuning experiments; after the script's flags, so they can override them
+    const child = spawn('sh', ['-c', `exec ${script.replace(' --import ', ` ${extraNodeArgs} --import `)}`], {
       cwd: REPO_ROOT,
       // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
       // first message instead of 60 s (the default), so the run measures throughput, not the wait.

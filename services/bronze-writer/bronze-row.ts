@@ -8,7 +8,6 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/change-event.ts';
-import { isJsonText, scanEnvelope } from './envelope-scan.ts';
 import { topLevelMembers } from './json-members.ts';
 import { packedMessage, type PackedMessages } from './segment.ts';
 
@@ -53,14 +52,9 @@ export type DecodedMessage =
   /** Goes to the dead-letter topic with `reason` (stable code) and `detail` (human text). */
   | { kind: 'undecodable'; reason: string; detail: string };
 
-/** `bytes` as a Buffer, without copying them. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-}
-
 /** Decodes UTF-8 bytes without copying them first. */
 function utf8(bytes: Uint8Array): string {
-  return asBuffer(bytes).toString('utf8');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
 }
 
 function invalid(reason: string, detail: string): DecodedMessage {
@@ -99,44 +93,6 @@ function jsonText(raw: string | undefined): string | null {
  * lsn/txId/ts_ms), `invalid_key` (key present but not UTF-8 JSON). Never throws.
  */
 export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
-  const { value, key } = message;
-  // Fast path (envelope-scan.ts): the common shape, read without parsing the row images.
-  if (value !== null && value.length > 0 && isUtf8(value) && (key === null || key.length === 0 || isUtf8(key))) {
-    const keyBytes = key === null || key.length === 0 ? null : asBuffer(key);
-    if (keyBytes === null || isJsonText(keyBytes)) {
-      const keyText = keyBytes === null ? null : keyBytes.toString('utf8');
-      const e = scanEnvelope(asBuffer(value));
-      if (e !== undefined) {
-        return {
-          kind: 'row',
-          row: {
-            offset: message.offset,
-            kafkaTimestampMs: message.timestampMs,
-            key: keyText,
-            op: e.op,
-            lsn: e.lsn,
-            txId: e.txId,
-            sourceTsMs: e.sourceTsMs,
-            eventTsMs: e.eventTsMs,
-            snapshot: e.snapshot,
-            sourceSchema: e.sourceSchema,
-            sourceTable: e.sourceTable,
-            before: e.before,
-            after: e.after,
-          },
-        };
-      }
-    }
-  }
-  return decodeBronzeMessageReference(message);
-}
-
-/**
- * The reference decoder behind {@link decodeBronzeMessage}: JSON.parse of the whole envelope,
- * validated by the shared {@link decodeChangeEvent}. Every message the fast path declines comes
- * here, so dead-letter reasons and details are this function's. Never throws.
- */
-export function decodeBronzeMessageReference(message: RawMessage): DecodedMessage {
   const { value, key } = message;
   if (value === null || value.length === 0) return { kind: 'tombstone' };
   if (!isUtf8(value)) return invalid('invalid_json', 'value is not valid UTF-8');
