@@ -10,7 +10,8 @@
  * - `dlq.source.topic`, `dlq.source.partition`, `dlq.source.offset`: where the message came from
  * - `dlq.failed_at`: ISO-8601 time of the decision
  */
-import type { Admin, IHeaders, Producer } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type IHeaders, type Producer } from 'kafkajs';
+import type { Config } from './config.ts';
 
 /** Name of the dead-letter topic of `topic` (docs/contracts/change-events.md). */
 export function deadLetterTopic(topic: string): string {
@@ -104,4 +105,25 @@ export class DeadLetterPublisher {
       messages: [deadLetterMessage(source, this.service, reason, detail)],
     });
   }
+}
+
+/**
+ * The Kafka side of a consumer service that dead-letters: a client named after the service,
+ * `<topic>.dlq` created if missing (same partition count as its source), and a connected
+ * idempotent producer (acks=all, one request in flight, so dead letters keep their order) with
+ * the publisher that writes through it.
+ * @returns the client (for the consumer), the producer (to disconnect at stop) and the publisher.
+ */
+export async function connectDeadLetterProducer(config: Config, service: string, topic: string): Promise<{ kafka: Kafka; producer: Producer; deadLetters: DeadLetterPublisher }> {
+  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${service}`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);
+  } finally {
+    await admin.disconnect();
+  }
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+  await producer.connect();
+  return { kafka, producer, deadLetters: new DeadLetterPublisher(producer, service) };
 }

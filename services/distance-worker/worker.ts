@@ -11,11 +11,10 @@
  * rows with that status. A bad key stops the worker (at start-up: the probe); a request Google
  * calls invalid for this employee is dead-lettered.
  */
-import { Kafka, logLevel as kafkaLogLevel, Partitioners } from 'kafkajs';
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
-import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
+import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { FatalConsumerError, ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
 import { TokenBucket } from '../common/token-bucket.ts';
@@ -122,17 +121,7 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
   await pool.query('SELECT 1 FROM commute_distance_cache LIMIT 0');
   const store = new CommuteStore(pool);
 
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${SERVICE_NAME}`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);
-  } finally {
-    await admin.disconnect();
-  }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
+  const { kafka, producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic);
   const bucket = new TokenBucket(config.distance.maxRequestsPerSecond, 1);
 
   /** Asks the provider, paced, retrying transient failures forever. */

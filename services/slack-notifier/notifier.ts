@@ -8,11 +8,10 @@
  * 5xx/timeout: backoff, forever) -> mark posted. The offset is committed by the ordered consumer
  * only after that, i.e. after the post succeeded or the event was dead-lettered.
  */
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Producer } from 'kafkajs';
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type Config } from '../common/config.ts';
-import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
+import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
 import { buildAnnouncement } from './announcement.ts';
@@ -78,17 +77,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
 
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${SERVICE_NAME}`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);
-  } finally {
-    await admin.disconnect();
-  }
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  const deadLetters = new DeadLetterPublisher(producer, SERVICE_NAME);
+  const { kafka, producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic);
   const pacer = new TokenBucket(config.slack.ratePerSecond, config.slack.burst);
 
   logger.info(
