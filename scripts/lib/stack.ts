@@ -15,7 +15,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, closeSync, lstatSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, closeSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
@@ -210,8 +210,8 @@ function pgCommand(bin: string, args: string[]): [string, string[]] {
   return isRoot() ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
 }
 
-function run(cmd: string, args: string[], what: string): string {
-  const res = spawnSync(cmd, args, { encoding: 'utf8' });
+function run(cmd: string, args: string[], what: string, cwd?: string): string {
+  const res = spawnSync(cmd, args, { encoding: 'utf8', cwd });
   if (res.status !== 0) {
     throw new StackError(`${what} failed (exit ${res.status}): ${(res.stderr || res.stdout || String(res.error ?? '')).trim()}`);
   }
@@ -242,8 +242,10 @@ function preparePgDir(config: Config): string {
       symlinkSync(target, dir);
     }
   }
-  run('chown', ['-R', 'postgres:postgres', path.join(dir, '.')], 'chown of the PostgreSQL directory');
-  return dir;
+  // The server and its tools get the real path: the `postgres` user may not traverse the link's parents.
+  const real = realpathSync(dir);
+  run('chown', ['-R', 'postgres:postgres', real], 'chown of the PostgreSQL directory');
+  return real;
 }
 
 async function pgHealthy(config: Config): Promise<boolean> {
@@ -279,7 +281,7 @@ async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<
         '-D', data, '-U', config.postgres.admin.user, `--pwfile=${pwfile}`,
         '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '--encoding=UTF8', '--locale=C.UTF-8',
       ]);
-      run(cmd, args, 'initdb');
+      run(cmd, args, 'initdb', dir);
     } finally {
       rmSync(pwfile, { force: true });
     }
@@ -302,7 +304,7 @@ async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<
     '-c wal_sender_timeout=60s',
   ].join(' ');
   const [cmd, args] = pgCommand(path.join(bins.pgBinDir, 'pg_ctl'), ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', serverOptions, 'start']);
-  run(cmd, args, `pg_ctl start (see ${logFile})`);
+  run(cmd, args, `pg_ctl start (see ${logFile})`, dir);
   const pid = Number(readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const record: ProcessRecord = { pid, cmdlineMarker: data, port: config.postgres.port, startedAt: new Date().toISOString() };
   await waitUntil('postgres', 60_000, () => pgHealthy(config), () => isOurProcess(record));
