@@ -29,6 +29,19 @@ function runScript(entry: string, args: string[]): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0))));
 }
 
+interface BatchOptions {
+  asOf?: string;
+  rules?: string;
+}
+
+/** Runs the batch job (services/batch/cli.ts) with `extra` flags and the shared options; resolves its exit code. */
+function runBatch(opts: BatchOptions, extra: string[] = []): Promise<number> {
+  const args = [...extra];
+  if (opts.asOf) args.push('--as-of', opts.asOf);
+  if (opts.rules) args.push('--rules', opts.rules);
+  return runScript('services/batch/cli.ts', args);
+}
+
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -79,11 +92,8 @@ program
   .description('run the batch job incrementally: new bronze files -> silver -> gold')
   .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks')
   .option('--rules <file>', 'rules file (default config/rules.json)')
-  .action(async (opts: { asOf?: string; rules?: string }) => {
-    const args: string[] = [];
-    if (opts.asOf) args.push('--as-of', opts.asOf);
-    if (opts.rules) args.push('--rules', opts.rules);
-    process.exitCode = await runScript('services/batch/cli.ts', args);
+  .action(async (opts: BatchOptions) => {
+    process.exitCode = await runBatch(opts);
   });
 
 program
@@ -91,11 +101,8 @@ program
   .description('rebuild silver and gold from all of bronze, e.g. after a rule or parameter change')
   .option('--rules <file>', 'rules file (default config/rules.json)')
   .option('--as-of <time>', 'reference time (ISO-8601)')
-  .action(async (opts: { rules?: string; asOf?: string }) => {
-    const args = ['--full'];
-    if (opts.rules) args.push('--rules', opts.rules);
-    if (opts.asOf) args.push('--as-of', opts.asOf);
-    process.exitCode = await runScript('services/batch/cli.ts', args);
+  .action(async (opts: BatchOptions) => {
+    process.exitCode = await runBatch(opts, ['--full']);
   });
 
 program

@@ -9,7 +9,7 @@
  * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { ConfigError, loadConfig } from '../common/config.ts';
+import { loadConfigOrExit } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { BatchLockedError, refresh } from './refresh.ts';
 import { RulesError } from './rules.ts';
@@ -31,16 +31,7 @@ const program = new Command()
 
 const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: string }>();
 
-let config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadConfigOrExit('refresh');
 const logger = createLogger('batch', config.logLevel);
 
 // SIGTERM/SIGINT: interrupt the running statement, roll back, log the run, exit 0 (a clean stop).

@@ -5,21 +5,13 @@
  * is invalid, the consumer failed for good, or the shutdown timeout left rows unstored (their
  * offsets stay uncommitted, so a restart re-reads them: nothing is lost).
  */
-import { ConfigError, loadConfig } from '../common/config.ts';
+import { loadConfigOrExit } from '../common/config.ts';
 import { createLogger, redactUrl } from '../common/logger.ts';
 import { BronzeWriter, SERVICE_NAME } from './writer.ts';
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      return 1;
-    }
-    throw err;
-  }
+  // A bad configuration exits 1, as before (the writer's exit codes: 0 stopped, 1 failed).
+  const config = loadConfigOrExit(SERVICE_NAME, 1);
   const logger = createLogger(SERVICE_NAME, config.logLevel);
   const { bronze } = config;
   logger.info(

@@ -14,20 +14,12 @@
  */
 import { Command } from 'commander';
 import pg from 'pg';
-import { ConfigError, loadConfig, pgConnection, type Config } from '../common/config.ts';
+import { loadConfigOrExit, pgConnection, type Config } from '../common/config.ts';
 import { formatLsn } from './lsn.ts';
 import { cdcConnection, dropSlotIfExists, readSlot, snapshotMarkerSlot } from './postgres-setup.ts';
 
 function config(): Config {
-  try {
-    return loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  return loadConfigOrExit('cdc:admin');
 }
 
 async function withClient<T>(settings: pg.ClientConfig, fn: (c: pg.Client) => Promise<T>): Promise<T> {

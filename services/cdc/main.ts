@@ -5,20 +5,11 @@
  * runtime error (the slot keeps the last confirmed LSN, so a restart resumes there), 2 on a bad
  * configuration (reported before any connection opens).
  */
-import { ConfigError, loadConfig, type Config } from '../common/config.ts';
+import { loadConfigOrExit } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { CdcService } from './service.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`cdc: ${err.message}`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadConfigOrExit('cdc');
 
 const logger = createLogger('cdc', config.logLevel);
 logger.info(

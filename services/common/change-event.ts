@@ -85,3 +85,21 @@ export function decodeChangeEvent(value: Buffer | string | null | undefined): Ch
     ts_ms: typeof parsed.ts_ms === 'number' ? parsed.ts_ms : source.ts_ms,
   };
 }
+
+/** A decoded value, or why it goes to the dead-letter topic (reason codes of {@link UndecodableEventError}). */
+export type DecodeOutcome =
+  | { kind: 'event'; event: ChangeEvent | null }
+  | { kind: 'dead-letter'; reason: UndecodableEventError['reason']; detail: string };
+
+/**
+ * {@link decodeChangeEvent} for consumers that dead-letter what they cannot read: never throws.
+ * @returns the event (`null` for a tombstone), or a dead-letter decision with reason and detail.
+ */
+export function decodeOrDeadLetter(value: Buffer | string | null | undefined): DecodeOutcome {
+  try {
+    return { kind: 'event', event: decodeChangeEvent(value) };
+  } catch (err) {
+    if (err instanceof UndecodableEventError) return { kind: 'dead-letter', reason: err.reason, detail: err.message };
+    throw err;
+  }
+}

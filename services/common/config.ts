@@ -542,3 +542,21 @@ export function pgConnection(config: Config, role: 'admin' | 'cdc' | 'app', data
     application_name: `sport-lakehouse-${role}`,
   };
 }
+
+/**
+ * {@link loadConfig} for a service's entry point: a configuration error is printed as one
+ * `<service>: Invalid configuration: ...` block naming each variable, and the process exits with
+ * `exitCode` (2, "bad configuration", unless the service documents another) before any connection
+ * opens. Other errors are rethrown.
+ */
+export function loadConfigOrExit(service: string, exitCode = 2): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`${service}: ${err.message}`);
+      process.exit(exitCode);
+    }
+    throw err;
+  }
+}

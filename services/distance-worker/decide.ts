@@ -12,7 +12,7 @@
  * - Undecodable messages and rows without the fields needed: dead-letter with the reason.
  */
 import { z } from 'zod';
-import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
+import { decodeOrDeadLetter } from '../common/change-event.ts';
 import { travelModeFor, type TravelMode } from './commute.ts';
 
 /** The employee fields the worker reads (nothing else is kept). */
@@ -50,13 +50,9 @@ const WATCHED = ['home_address', 'home_postcode', 'home_city', 'home_lat', 'home
  * @returns the decision; never throws.
  */
 export function decideEmployeeMessage(value: Buffer | string | null, otherModes: 'compute' | 'skip'): Decision {
-  let event;
-  try {
-    event = decodeChangeEvent(value);
-  } catch (err) {
-    if (err instanceof UndecodableEventError) return { kind: 'dead-letter', reason: err.reason, detail: err.message };
-    throw err;
-  }
+  const decoded = decodeOrDeadLetter(value);
+  if (decoded.kind === 'dead-letter') return decoded;
+  const event = decoded.event;
   if (event === null) return { kind: 'skip', reason: 'tombstone' };
   if (event.op === 'd') return { kind: 'skip', reason: 'delete' };
   if (event.op === 't') return { kind: 'skip', reason: 'truncate' };

@@ -6,21 +6,12 @@
  * alert state, close the server), 1 on a fatal error (e.g. the port is taken), 2 on a bad
  * configuration (reported before anything starts).
  */
-import { ConfigError, loadConfig, type Config } from '../common/config.ts';
+import { loadConfigOrExit } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { Monitor } from './monitor.ts';
 import { startServer } from './server.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(`monitor: ${err.message}`);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadConfigOrExit('monitor');
 
 const logger = createLogger('monitor', config.logLevel);
 const monitor = new Monitor(config, logger);

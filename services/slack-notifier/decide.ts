@@ -9,7 +9,7 @@
  * decoded, or whose row lacks the fields an announcement needs, is dead-lettered with a reason.
  */
 import { z } from 'zod';
-import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
+import { decodeOrDeadLetter } from '../common/change-event.ts';
 import type { ActivityFacts } from './announcement.ts';
 
 export type SkipReason = 'tombstone' | 'snapshot' | 'update' | 'delete' | 'truncate' | 'imported_past_activity';
@@ -42,13 +42,9 @@ const activityRow = z.object({
  * @returns the decision; never throws.
  */
 export function decideActivityMessage(value: Buffer | string | null, options: { maxActivityAgeMs?: number } = {}): Decision {
-  let event;
-  try {
-    event = decodeChangeEvent(value);
-  } catch (err) {
-    if (err instanceof UndecodableEventError) return { kind: 'dead-letter', reason: err.reason, detail: err.message };
-    throw err;
-  }
+  const decoded = decodeOrDeadLetter(value);
+  if (decoded.kind === 'dead-letter') return decoded;
+  const event = decoded.event;
   if (event === null) return { kind: 'skip', reason: 'tombstone' };
   switch (event.op) {
     case 'r':
