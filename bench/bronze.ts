@@ -10,10 +10,10 @@
  *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
  *
  * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
- * starts/uses the test stack on those ports.
+ * starts/uses the test stack on those ports. BENCH_WRITER_LOG=<file> appends the service's log lines there.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -191,6 +191,7 @@ async function benchEndToEnd(): Promise<void> {
       pending = lines.pop()!;
       for (const line of lines) {
         const msg = (JSON.parse(line) as { msg?: string }).msg;
+        if (process.env.BENCH_WRITER_LOG) appendFileSync(process.env.BENCH_WRITER_LOG, `${line}\n`);
         if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
         if (msg === 'bronze writer stopped') stoppedLine = JSON.parse(line) as Record<string, unknown>;
         if (msg === 'progress') {

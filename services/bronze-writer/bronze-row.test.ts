@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBronzeMessage, decodePackedMessages, type RawMessage } from './bronze-row.ts';
-import { SegmentBuilder } from './segment.ts';
+import { decodeBronzeMessage, type RawMessage } from './bronze-row.ts';
 import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
 
 const source = { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1767258000000, snapshot: 'false', db: 'sport', schema: 'public', table: 'activities', txId: 812, lsn: 24197832, xmin: null };
@@ -73,24 +72,6 @@ describe('decodeBronzeMessage', () => {
   it('accepts a message without key and an envelope without ts_ms', () => {
     const decoded = decodeBronzeMessage(message(`{"before":null,"after":{"a":1},"source":${JSON.stringify(source)},"op":"r"}`, null));
     expect(decoded).toMatchObject({ kind: 'row', row: { key: null, op: 'r', eventTsMs: null } });
-  });
-});
-
-describe('decodePackedMessages', () => {
-  it('decodes a packed segment into rows, tombstones and dead-letter reasons, in offset order', () => {
-    const builder = new SegmentBuilder('t', 0, { maxRows: 100, maxBytes: 1_000_000, maxAgeMs: 60_000 });
-    const good = (id: number) => `{"before":null,"after":{"id":${id}},"source":${JSON.stringify(source)},"op":"c","ts_ms":1}`;
-    builder.add(3, 10, Buffer.from('{"id":1}'), Buffer.from(good(1)), 0);
-    builder.add(4, 11, Buffer.from('{"id":1}'), null, 0);
-    builder.add(5, 12, Buffer.from('{"id":2}'), Buffer.from('nope'), 0);
-    builder.add(6, 13, Buffer.from('{"id":3}'), Buffer.from(good(3)), 0);
-    const decoded = decodePackedMessages(builder.seal('forced').packed);
-    expect(decoded.rows.map((r) => [r.offset, r.kafkaTimestampMs, r.key, r.after])).toEqual([
-      [3, 10, '{"id":1}', '{"id":1}'],
-      [6, 13, '{"id":3}', '{"id":3}'],
-    ]);
-    expect(decoded.tombstones).toBe(1);
-    expect(decoded.undecodable).toEqual([{ offset: 5, reason: 'invalid_json', detail: expect.stringContaining('value is not JSON') }]);
   });
 });
 

@@ -2,6 +2,9 @@
  * Turns one Kafka message of a CDC topic into one bronze row (docs/contracts/change-events.md).
  * Pure: no I/O.
  *
+ * This is the reference decoder. The writer's hot path is the envelope scanner
+ * (envelope-scanner.ts), which hands every message it does not fully understand back to this one.
+ *
  * Validation is the shared {@link decodeChangeEvent}, so a message the bronze writer dead-letters
  * is one every other consumer would reject too. The row images (`before`, `after`) and the key are
  * kept as the exact JSON text the producer wrote (see json-members.ts for why).
@@ -9,7 +12,6 @@
 import { isUtf8 } from 'node:buffer';
 import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/change-event.ts';
 import { topLevelMembers } from './json-members.ts';
-import { packedMessage, type PackedMessages } from './segment.ts';
 
 /** One bronze row: the Parquet columns except topic, partition and ingested_at (per file). */
 export interface BronzeRow {
@@ -147,39 +149,4 @@ export interface Undecodable {
   offset: number;
   reason: string;
   detail: string;
-}
-
-/** What a packed segment decodes into. */
-export interface DecodedSegment {
-  /** Rows in offset order. */
-  rows: BronzeRow[];
-  tombstones: number;
-  undecodable: Undecodable[];
-}
-
-/**
- * Decodes the messages of a packed segment (see {@link decodeBronzeMessage}) `batchSize` at a
- * time: yields each batch's rows, and counts tombstones and collects dead-letter reasons in
- * `into` as it goes. Never throws.
- */
-export function* decodePackedBatches(packed: PackedMessages, into: Omit<DecodedSegment, 'rows'>, batchSize = 2048): Generator<BronzeRow[]> {
-  for (let start = 0; start < packed.count; start += batchSize) {
-    const rows: BronzeRow[] = [];
-    const end = Math.min(packed.count, start + batchSize);
-    for (let i = start; i < end; i++) {
-      const message = packedMessage(packed, i);
-      const decoded = decodeBronzeMessage(message);
-      if (decoded.kind === 'row') rows.push(decoded.row);
-      else if (decoded.kind === 'tombstone') into.tombstones++;
-      else into.undecodable.push({ offset: message.offset, reason: decoded.reason, detail: decoded.detail });
-    }
-    yield rows;
-  }
-}
-
-/** Decodes every message of a packed segment at once (see {@link decodePackedBatches}). */
-export function decodePackedMessages(packed: PackedMessages): DecodedSegment {
-  const out: DecodedSegment = { rows: [], tombstones: 0, undecodable: [] };
-  for (const rows of decodePackedBatches(packed, out, packed.count || 1)) out.rows.push(...rows);
-  return out;
 }

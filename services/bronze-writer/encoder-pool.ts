@@ -8,8 +8,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { decodePackedBatches, type Undecodable } from './bronze-row.ts';
-import { DuckDbParquetEncoder, type DuckDbEncoderOptions, type ParquetEncoder } from './parquet.ts';
+import type { Undecodable } from './bronze-row.ts';
+import { DuckDbParquetEncoder, type DuckDbEncoderOptions } from './parquet.ts';
 import type { PackedMessages, Segment } from './segment.ts';
 
 /** Main thread -> worker. */
@@ -43,18 +43,10 @@ export interface SegmentEncoder {
   close(): Promise<void>;
 }
 
-/** Decodes `packed` batch by batch into `encoder` (one place for the inline and worker paths). */
-export async function encodeSegment(encoder: ParquetEncoder, topic: string, partition: number, packed: PackedMessages, ingestedAt: Date): Promise<EncodedSegment> {
-  const counts = { tombstones: 0, undecodable: [] as Undecodable[] };
-  let rows = 0;
-  const batches = (function* () {
-    for (const batch of decodePackedBatches(packed, counts)) {
-      rows += batch.length;
-      yield batch;
-    }
-  })();
-  const parquet = await encoder.encode({ topic, partition, batches, ingestedAt });
-  return { parquet, rows, tombstones: counts.tombstones, undecodable: counts.undecodable };
+/** Decodes `packed` and encodes its rows with `encoder` (one place for the inline and worker paths). */
+export async function encodeSegment(encoder: DuckDbParquetEncoder, topic: string, partition: number, packed: PackedMessages, ingestedAt: Date): Promise<EncodedSegment> {
+  const { parquet, rows, tombstones, undecodable } = await encoder.encodePacked(topic, partition, packed, ingestedAt);
+  return { parquet, rows, tombstones, undecodable };
 }
 
 /**

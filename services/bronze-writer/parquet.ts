@@ -18,8 +18,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
-import type { BronzeRow } from './bronze-row.ts';
+import { isUtf8 } from 'node:buffer';
+import { BLOB, DOUBLE, DuckDBBlobValue, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
+import { decodeBronzeMessage, type BronzeRow, type Undecodable } from './bronze-row.ts';
+import { isJsonValue, newScannedEnvelope, scanEnvelope, type ScannedEnvelope } from './envelope-scanner.ts';
+import type { PackedMessages } from './segment.ts';
 
 /** The bronze columns in file order, with their Parquet (DuckDB) types. */
 export const BRONZE_COLUMNS = [
@@ -42,16 +45,17 @@ export const BRONZE_COLUMNS = [
 ] as const;
 
 /*
- * Staging table. Every string crosses into DuckDB with one native call, so only the per-row
- * JSON texts do: per-file constants (topic, partition, ingested_at) are SQL literals, and the
- * few distinct op / snapshot / schema / table values are sent as dictionary codes. Integers
- * travel as DOUBLE (exact below 2^53) and are cast back to BIGINT; the rare lsn or tx_id beyond
- * 2^53 travels as text.
+ * Staging table. Every value crosses into DuckDB with at most one native call, and strings only
+ * as bytes: the message key and the row images are BLOBs holding the exact UTF-8 bytes of the
+ * message (decoded to VARCHAR by DuckDB when the file is written), per-file constants (topic,
+ * partition, ingested_at) are SQL literals, and the few distinct op / snapshot / schema / table
+ * values are sent as dictionary codes. Integers travel as DOUBLE (exact below 2^53) and are cast
+ * back to BIGINT; the rare lsn or tx_id beyond 2^53 travels as text.
  */
 const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
   ['offset', 'DOUBLE', DOUBLE],
   ['kafka_timestamp_ms', 'DOUBLE', DOUBLE],
-  ['key', 'VARCHAR', VARCHAR],
+  ['key', 'BLOB', BLOB],
   ['op', 'INTEGER', INTEGER],
   ['lsn', 'DOUBLE', DOUBLE],
   ['lsn_exact', 'VARCHAR', VARCHAR],
@@ -62,8 +66,8 @@ const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
   ['snapshot', 'INTEGER', INTEGER],
   ['source_schema', 'INTEGER', INTEGER],
   ['source_table', 'INTEGER', INTEGER],
-  ['before', 'VARCHAR', VARCHAR],
-  ['after', 'VARCHAR', VARCHAR],
+  ['before', 'BLOB', BLOB],
+  ['after', 'BLOB', BLOB],
 ];
 const STAGING_TYPES = STAGING.map(([, , type]) => type);
 const STAGING_SQL = STAGING.map(([name, type]) => `"${name}" ${type}`).join(', ');
@@ -91,8 +95,112 @@ class Dictionary {
   }
 }
 
+/**
+ * {@link Dictionary} codes looked up by the value's UTF-8 bytes, so that the scanned fast path
+ * never makes a string for them. Past a few distinct values it falls back to decoding.
+ */
+class BytesDictionary {
+  private readonly entries: { bytes: Uint8Array; code: number }[] = [];
+  constructor(readonly dictionary: Dictionary) {}
+  /** The code of the (escape-free) string in bytes[start, end); null when start is -1. */
+  code(bytes: Uint8Array, start: number, end: number): number | null {
+    if (start < 0) return null;
+    const length = end - start;
+    next: for (const entry of this.entries) {
+      const known = entry.bytes;
+      if (known.length !== length) continue;
+      for (let k = 0; k < length; k++) if (known[k] !== bytes[start + k]) continue next;
+      return entry.code;
+    }
+    const code = this.dictionary.code(Buffer.from(bytes.buffer, bytes.byteOffset + start, length).toString('utf8'))!;
+    if (this.entries.length < 16) this.entries.push({ bytes: bytes.slice(start, end), code });
+    return code;
+  }
+}
+
 const approximate = (v: number | bigint | null): number | null => (v === null ? null : Number(v));
 const exactText = (v: number | bigint | null): string | null => (typeof v === 'bigint' ? v.toString() : null);
+const nullIfNaN = (v: number): number | null => (Number.isNaN(v) ? null : v);
+const blob = (bytes: Uint8Array | null): DuckDBBlobValue | null => (bytes === null ? null : new DuckDBBlobValue(bytes));
+const textBlob = (text: string | null): DuckDBBlobValue | null => (text === null ? null : new DuckDBBlobValue(Buffer.from(text, 'utf8')));
+
+/**
+ * Rows for the staging table, buffered column-wise and appended one data chunk
+ * ({@link CHUNK_ROWS} rows) at a time. Rows come either from the envelope scanner (byte ranges
+ * into the message) or decoded by the reference decoder ({@link BronzeRow}).
+ */
+export class StagingRows {
+  readonly op = new Dictionary();
+  readonly snapshot = new BytesDictionary(new Dictionary());
+  readonly schema = new BytesDictionary(new Dictionary());
+  readonly table = new BytesDictionary(new Dictionary());
+  total = 0;
+  private n = 0;
+  private readonly columns: DuckDBValue[][] = STAGING.map(() => new Array<DuckDBValue>(CHUNK_ROWS).fill(null));
+
+  constructor(private readonly appender: DuckDBAppender) {}
+
+  /** A row the scanner accepted; `value` is the whole message value the ranges of `scanned` index. */
+  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope): void {
+    const c = this.columns;
+    const i = this.n;
+    c[0]![i] = offset;
+    c[1]![i] = kafkaTimestampMs;
+    c[2]![i] = blob(key);
+    c[3]![i] = this.op.code(String.fromCharCode(scanned.op));
+    c[4]![i] = nullIfNaN(scanned.lsn);
+    c[5]![i] = null;
+    c[6]![i] = nullIfNaN(scanned.txId);
+    c[7]![i] = null;
+    c[8]![i] = scanned.sourceTsMs;
+    c[9]![i] = nullIfNaN(scanned.eventTsMs);
+    c[10]![i] = this.snapshot.code(value, scanned.snapshotStart, scanned.snapshotEnd);
+    c[11]![i] = this.schema.code(value, scanned.schemaStart, scanned.schemaEnd);
+    c[12]![i] = this.table.code(value, scanned.tableStart, scanned.tableEnd);
+    c[13]![i] = scanned.beforeStart < 0 ? null : new DuckDBBlobValue(value.subarray(scanned.beforeStart, scanned.beforeEnd));
+    c[14]![i] = scanned.afterStart < 0 ? null : new DuckDBBlobValue(value.subarray(scanned.afterStart, scanned.afterEnd));
+    this.rowAdded();
+  }
+
+  /** A row of the reference decoder. */
+  addRow(r: BronzeRow): void {
+    const c = this.columns;
+    const i = this.n;
+    c[0]![i] = r.offset;
+    c[1]![i] = r.kafkaTimestampMs;
+    c[2]![i] = textBlob(r.key);
+    c[3]![i] = this.op.code(r.op);
+    c[4]![i] = approximate(r.lsn);
+    c[5]![i] = exactText(r.lsn);
+    c[6]![i] = approximate(r.txId);
+    c[7]![i] = exactText(r.txId);
+    c[8]![i] = r.sourceTsMs;
+    c[9]![i] = r.eventTsMs;
+    c[10]![i] = this.snapshot.dictionary.code(r.snapshot);
+    c[11]![i] = this.schema.dictionary.code(r.sourceSchema);
+    c[12]![i] = this.table.dictionary.code(r.sourceTable);
+    c[13]![i] = textBlob(r.before);
+    c[14]![i] = textBlob(r.after);
+    this.rowAdded();
+  }
+
+  private rowAdded(): void {
+    this.n++;
+    this.total++;
+    if (this.n === CHUNK_ROWS) this.appendChunk();
+  }
+
+  /** Appends the buffered rows (a full or, at the end, partial chunk). */
+  appendChunk(): void {
+    const n = this.n;
+    if (n === 0) return;
+    const chunk = DuckDBDataChunk.create(STAGING_TYPES, n);
+    chunk.setColumns(n === CHUNK_ROWS ? this.columns : this.columns.map((column) => column.slice(0, n)));
+    this.appender.appendDataChunk(chunk);
+    for (const column of this.columns) column.fill(null, 0, n); // let the row images be collected
+    this.n = 0;
+  }
+}
 
 /** What one Parquet file holds. */
 export interface ParquetInput {
@@ -119,6 +227,53 @@ export interface ParquetEncoder {
 /** `rows` as batches of at most {@link CHUNK_ROWS}. */
 export function* inBatches<T>(rows: readonly T[], size = CHUNK_ROWS): Iterable<readonly T[]> {
   for (let start = 0; start < rows.length; start += size) yield rows.slice(start, start + size);
+}
+
+/** The outcome of {@link DuckDbParquetEncoder.encodePacked}. */
+export interface EncodedPacked {
+  /** The Parquet file; null when the segment holds no row (only tombstones / dead letters). */
+  parquet: Buffer | null;
+  rows: number;
+  tombstones: number;
+  /** Rows decoded by the envelope scanner (the rest by the reference decoder). */
+  scanned: number;
+  /** Messages to dead-letter, in offset order. */
+  undecodable: Undecodable[];
+}
+
+/**
+ * Decodes every message of `packed` into `rows`: tombstones (null or empty value) are counted,
+ * the envelope scanner decodes what it accepts, the reference decoder everything else (and its
+ * verdict, a row or a dead letter, stands). Counts go to `into`.
+ */
+export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { rows: number; tombstones: number; scanned: number; undecodable: Undecodable[] }): void {
+  const scanned = newScannedEnvelope();
+  const { offsets, timestamps, spans, bytes } = packed;
+  for (let i = 0; i < packed.count; i++) {
+    const valueLength = spans[4 * i + 3]!;
+    if (valueLength < 0) {
+      into.tombstones++;
+      continue;
+    }
+    const keyStart = spans[4 * i]!;
+    const keyLength = spans[4 * i + 1]!;
+    const valueStart = spans[4 * i + 2]!;
+    const key = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
+    const value = bytes.subarray(valueStart, valueStart + valueLength);
+    const keyOk = key === null || key.length === 0 || (isUtf8(key) && isJsonValue(key));
+    if (keyOk && isUtf8(value) && scanEnvelope(value, scanned)) {
+      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned);
+      into.scanned++;
+      into.rows++;
+      continue;
+    }
+    const decoded = decodeBronzeMessage({ offset: offsets[i]!, timestampMs: timestamps[i]!, key, value });
+    if (decoded.kind === 'row') {
+      rows.addRow(decoded.row);
+      into.rows++;
+    } else if (decoded.kind === 'tombstone') into.tombstones++;
+    else into.undecodable.push({ offset: offsets[i]!, reason: decoded.reason, detail: decoded.detail });
+  }
 }
 
 export interface DuckDbEncoderOptions {
@@ -158,52 +313,50 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     return new DuckDbParquetEncoder(instance, connection, dir, options.compression ?? 'zstd');
   }
 
-  encode(input: ParquetInput): Promise<Buffer | null> {
+  /** Encodes rows already decoded by the reference decoder (the writers' comparison uses it). */
+  encode({ topic, partition, batches, ingestedAt }: ParquetInput): Promise<Buffer | null> {
+    return this.enqueue(topic, partition, ingestedAt, (rows) => {
+      for (const batch of batches) for (const row of batch) rows.addRow(row);
+    });
+  }
+
+  /**
+   * Decodes the messages of a sealed segment and encodes their rows as one Parquet file.
+   * Decoding: the envelope scanner where it accepts a message, else the reference decoder
+   * (bronze-row.ts); tombstones are counted, undecodable messages listed for the dead-letter
+   * topic, in offset order.
+   * @throws when DuckDB fails; nothing is half-done, the caller may retry.
+   */
+  async encodePacked(topic: string, partition: number, packed: PackedMessages, ingestedAt: Date): Promise<EncodedPacked> {
+    const decoded = { rows: 0, tombstones: 0, scanned: 0, undecodable: [] as Undecodable[] };
+    const parquet = await this.enqueue(topic, partition, ingestedAt, (rows) => {
+      Object.assign(decoded, { rows: 0, tombstones: 0, scanned: 0, undecodable: [] });
+      stagePacked(packed, rows, decoded);
+    });
+    return { parquet, ...decoded };
+  }
+
+  private enqueue(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
     // One connection, one temp table: encodings run one after the other.
-    const run = this.queue.then(() => this.encodeNow(input));
+    const run = this.queue.then(() => this.encodeNow(topic, partition, ingestedAt, fill));
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async encodeNow({ topic, partition, batches, ingestedAt }: ParquetInput): Promise<Buffer | null> {
+  private async encodeNow(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
     const file = path.join(this.dir, `${randomBytes(8).toString('hex')}.parquet`);
     // A fresh table per file: DuckDB returns a dropped table's memory, not a deleted one's rows'.
     await this.connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${STAGING_SQL})`);
-    const dictionaries = { op: new Dictionary(), snapshot: new Dictionary(), schema: new Dictionary(), table: new Dictionary() };
     const appender = await this.connection.createAppender(TABLE, 'main', 'temp');
-    let total = 0;
+    const rows = new StagingRows(appender);
     try {
-      for (const rows of batches) for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-        const n = Math.min(CHUNK_ROWS, rows.length - start);
-        total += n;
-        const columns: DuckDBValue[][] = STAGING.map(() => new Array<DuckDBValue>(n));
-        for (let i = 0; i < n; i++) {
-          const r = rows[start + i]!;
-          columns[0]![i] = r.offset;
-          columns[1]![i] = r.kafkaTimestampMs;
-          columns[2]![i] = r.key;
-          columns[3]![i] = dictionaries.op.code(r.op);
-          columns[4]![i] = approximate(r.lsn);
-          columns[5]![i] = exactText(r.lsn);
-          columns[6]![i] = approximate(r.txId);
-          columns[7]![i] = exactText(r.txId);
-          columns[8]![i] = r.sourceTsMs;
-          columns[9]![i] = r.eventTsMs;
-          columns[10]![i] = dictionaries.snapshot.code(r.snapshot);
-          columns[11]![i] = dictionaries.schema.code(r.sourceSchema);
-          columns[12]![i] = dictionaries.table.code(r.sourceTable);
-          columns[13]![i] = r.before;
-          columns[14]![i] = r.after;
-        }
-        const chunk = DuckDBDataChunk.create(STAGING_TYPES, n);
-        chunk.setColumns(columns);
-        appender.appendDataChunk(chunk);
-      }
+      fill(rows);
+      rows.appendChunk();
       appender.flushSync();
     } finally {
       appender.closeSync();
     }
-    if (total === 0) {
+    if (rows.total === 0) {
       await this.connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       return null;
     }
@@ -212,17 +365,17 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       `${partition}::INTEGER AS "partition"`,
       `"offset"::BIGINT AS "offset"`,
       `kafka_timestamp_ms::BIGINT AS kafka_timestamp_ms`,
-      `"key"`,
-      `${dictionaries.op.sql('op')} AS op`,
+      `decode("key") AS "key"`,
+      `${rows.op.sql('op')} AS op`,
       `COALESCE(lsn_exact::BIGINT, lsn::BIGINT) AS lsn`,
       `COALESCE(tx_id_exact::BIGINT, tx_id::BIGINT) AS tx_id`,
       `source_ts_ms::BIGINT AS source_ts_ms`,
       `event_ts_ms::BIGINT AS event_ts_ms`,
-      `${dictionaries.snapshot.sql('snapshot')} AS snapshot`,
-      `${dictionaries.schema.sql('source_schema')} AS source_schema`,
-      `${dictionaries.table.sql('source_table')} AS source_table`,
-      `"before"`,
-      `"after"`,
+      `${rows.snapshot.dictionary.sql('snapshot')} AS snapshot`,
+      `${rows.schema.dictionary.sql('source_schema')} AS source_schema`,
+      `${rows.table.dictionary.sql('source_table')} AS source_table`,
+      `decode("before") AS "before"`,
+      `decode("after") AS "after"`,
       `'${ingestedAt.toISOString()}'::TIMESTAMPTZ AS ingested_at`,
     ].join(', ');
     try {

@@ -89,6 +89,9 @@ class Slots {
   }
 }
 
+/** See onBatch. */
+const STALENESS_CHECK_EVERY = 256;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Copies Kafka headers out of the fetch buffer they point into (kafkajs values are Buffer slices). */
@@ -369,28 +372,41 @@ export class BronzeWriter {
     const { topic, partition } = batch;
     const st = this.stateFor(topic, partition);
     if (!st || this.draining) return;
-    for (const message of batch.messages) {
-      if (!isRunning() || isStale() || this.draining || st.revoked) return;
-      const offset = Number(message.offset);
-      if (st.nextOffset !== null && offset < st.nextOffset) {
-        resolveOffset(message.offset);
-        continue;
-      }
-      if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
-      if (!st.open) {
-        const boundary = await st.ranges.boundaryFor(offset);
+    // kafkajs' resolveOffset and isStale cost a few Long and string conversions per call: resolve
+    // once per batch (the last message taken, which is all kafkajs keeps), check staleness every
+    // STALENESS_CHECK_EVERY messages (a revoked partition is caught per message by st.revoked).
+    let lastTaken: string | undefined;
+    try {
+      let sinceCheck = 0;
+      for (const message of batch.messages) {
         if (this.draining || st.revoked) return;
-        st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary, st.lastSize);
+        if (sinceCheck-- === 0) {
+          if (!isRunning() || isStale()) return;
+          sinceCheck = STALENESS_CHECK_EVERY;
+        }
+        const offset = Number(message.offset);
+        if (st.nextOffset !== null && offset < st.nextOffset) {
+          lastTaken = message.offset;
+          continue;
+        }
+        if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
+        if (!st.open) {
+          const boundary = await st.ranges.boundaryFor(offset);
+          if (this.draining || st.revoked) return;
+          st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary, st.lastSize);
+        }
+        const now = Date.now();
+        const before = st.open.bytes;
+        st.open.add(offset, Number(message.timestamp), message.key, message.value, now, message.headers && copyHeaders(message.headers));
+        this.bufferedBytes += st.open.bytes - before;
+        this.stats.messages++;
+        st.nextOffset = offset + 1;
+        lastTaken = message.offset;
+        const reason = st.open.sealReason(now);
+        if (reason) this.seal(st, reason);
       }
-      const now = Date.now();
-      const before = st.open.bytes;
-      st.open.add(offset, Number(message.timestamp), message.key, message.value, now, message.headers && copyHeaders(message.headers));
-      this.bufferedBytes += st.open.bytes - before;
-      this.stats.messages++;
-      st.nextOffset = offset + 1;
-      resolveOffset(message.offset);
-      const reason = st.open.sealReason(now);
-      if (reason) this.seal(st, reason);
+    } finally {
+      if (lastTaken !== undefined) resolveOffset(lastTaken);
     }
     this.applyBackpressure();
     await heartbeat();
