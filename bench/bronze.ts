@@ -190,8 +190,9 @@ async function benchEndToEnd(): Promise<void> {
       const lines = pending.split('\n');
       pending = lines.pop()!;
       for (const line of lines) {
-        const msg = (JSON.parse(line) as { msg?: string }).msg;
         if (process.env.BENCH_WRITER_LOG) appendFileSync(process.env.BENCH_WRITER_LOG, `${line}\n`);
+        if (!line.startsWith('{')) continue; // e.g. --trace-gc output of a tuning run
+        const msg = (JSON.parse(line) as { msg?: string }).msg;
         if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
         if (msg === 'bronze writer stopped') stoppedLine = JSON.parse(line) as Record<string, unknown>;
         if (msg === 'progress') {

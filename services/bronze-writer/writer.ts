@@ -17,7 +17,7 @@
  * Storage errors are retried with exponential backoff (p-retry) for as long as the service
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type LogEntry, type Producer } from 'kafkajs';
+import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
@@ -88,9 +88,6 @@ class Slots {
     else this.free++;
   }
 }
-
-/** See onBatch. */
-const STALENESS_CHECK_EVERY = 256;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -166,7 +163,11 @@ export class BronzeWriter {
   private readonly abort = new AbortController();
   private assigned: Set<string> | undefined;
   private subscribed: string[] = [];
+  /** Open segments' bytes plus batches queued for packing (`pendingBytes`). */
   private bufferedBytes = 0;
+  private readonly pending: { st: PartitionState; messages: KafkaMessage[]; bytes: number }[] = [];
+  private pendingBytes = 0;
+  private packing: Promise<void> | undefined;
   private sealedUnflushed = 0;
   private paused = false;
   private draining = false;
@@ -316,6 +317,8 @@ export class BronzeWriter {
       this.states.clear();
       this.assigned = undefined;
       this.bufferedBytes = 0;
+      this.pending.length = 0;
+      this.pendingBytes = 0;
       this.paused = false;
       if (this.stopping) return;
       this.draining = false;
@@ -368,31 +371,45 @@ export class BronzeWriter {
   // ----------------------------------------------------------------------------------------------
   // Consuming
 
+  /**
+   * Takes a fetched batch: resolves its offsets and queues it for packing, then returns at once,
+   * so that kafkajs sends the next fetch request right away and the broker prepares it while
+   * this batch is packed (kafkajs fetches again only after every batch of the previous fetch has
+   * been handled). Queued bytes count towards `maxBufferedBytes`.
+   */
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { topic, partition } = batch;
+    const { topic, partition, messages } = batch;
     const st = this.stateFor(topic, partition);
-    if (!st || this.draining) return;
-    // kafkajs' resolveOffset and isStale cost a few Long and string conversions per call: resolve
-    // once per batch (the last message taken, which is all kafkajs keeps), check staleness every
-    // STALENESS_CHECK_EVERY messages (a revoked partition is caught per message by st.revoked).
-    let lastTaken: string | undefined;
-    try {
-      let sinceCheck = 0;
-      for (const message of batch.messages) {
-        if (this.draining || st.revoked) return;
-        if (sinceCheck-- === 0) {
-          if (!isRunning() || isStale()) return;
-          sinceCheck = STALENESS_CHECK_EVERY;
-        }
+    if (!st || this.draining || messages.length === 0 || !isRunning() || isStale()) return;
+    let bytes = 0;
+    for (const m of messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+    this.pending.push({ st, messages, bytes });
+    this.pendingBytes += bytes;
+    this.bufferedBytes += bytes;
+    // kafkajs' resolveOffset costs a few Long and string conversions: once per batch.
+    resolveOffset(messages[messages.length - 1]!.offset);
+    this.packing ??= this.packPending().finally(() => (this.packing = undefined));
+    this.applyBackpressure();
+    await heartbeat();
+  }
+
+  /** Packs queued batches into their partitions' open segments, in order, until none is left. */
+  private async packPending(): Promise<void> {
+    // Let kafkajs send its next fetch request first (it does so once onBatch has resolved).
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let next = this.pending.shift(); next; next = this.pending.shift()) {
+      this.pendingBytes -= next.bytes;
+      this.bufferedBytes -= next.bytes;
+      const { st, messages } = next;
+      const { topic, partition } = st;
+      for (const message of messages) {
+        if (st.revoked) break;
         const offset = Number(message.offset);
-        if (st.nextOffset !== null && offset < st.nextOffset) {
-          lastTaken = message.offset;
-          continue;
-        }
+        if (st.nextOffset !== null && offset < st.nextOffset) continue; // redelivered after a rebalance
         if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
         if (!st.open) {
           const boundary = await st.ranges.boundaryFor(offset);
-          if (this.draining || st.revoked) return;
+          if (st.revoked) break;
           st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary, st.lastSize);
         }
         const now = Date.now();
@@ -401,15 +418,11 @@ export class BronzeWriter {
         this.bufferedBytes += st.open.bytes - before;
         this.stats.messages++;
         st.nextOffset = offset + 1;
-        lastTaken = message.offset;
         const reason = st.open.sealReason(now);
         if (reason) this.seal(st, reason);
       }
-    } finally {
-      if (lastTaken !== undefined) resolveOffset(lastTaken);
+      this.applyBackpressure();
     }
-    this.applyBackpressure();
-    await heartbeat();
   }
 
   /** Publishes one undecodable message of `segment`, unchanged, to `<topic>.dlq` (acks=all). */
@@ -587,6 +600,7 @@ export class BronzeWriter {
         {
           ...this.stats,
           bufferedBytes: this.bufferedBytes,
+          pendingBytes: this.pendingBytes,
           unflushedSegments: this.sealedUnflushed,
           paused: this.paused,
           partitions: this.states.size,
@@ -640,6 +654,8 @@ export class BronzeWriter {
   private async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;
     this.setPaused(true);
+    // Batches already taken from kafkajs go into segments first.
+    if (this.packing) await Promise.race([this.packing, sleep(Number.isFinite(timeoutMs) ? timeoutMs : 2 ** 31 - 1)]);
     for (const st of this.states.values()) this.seal(st, 'forced');
     const all = Promise.all([...this.flushes]);
     let timer: NodeJS.Timeout | undefined;
