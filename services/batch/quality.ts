@@ -10,7 +10,7 @@
  * report. The compilers are pure; {@link runCompiledTest} executes one.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { queryOne } from './duck.ts';
+import { profileEnd, profileStart, queryOne } from './duck.ts';
 import { ident, literal } from './source-schemas.ts';
 
 export type Severity = 'error' | 'warn';
@@ -192,12 +192,12 @@ async function uniqueByBitmap(conn: DuckDBConnection, on: { relation: string; co
 /** Runs one compiled test. A test whose SQL fails is itself a failed check (its error as `observed`). */
 export async function runCompiledTest(conn: DuckDBConnection, test: CompiledTest): Promise<QualityResult> {
   const base = { id: test.id, model: test.model, column: test.column, type: test.type, severity: test.severity, description: test.description };
-  const t0 = performance.now();
+  const started = profileStart();
   try {
     // The group-by of a unique test is costly on millions of rows; a bitmap proves the common case.
     if (test.uniqueOn && (await uniqueByBitmap(conn, test.uniqueOn))) return { ...base, status: 'pass', failures: 0, observed: null, sample: null };
     const row = await queryOne<{ failures: number; sample: string | null }>(conn, countingSql(test));
-    if (process.env.BATCH_PROFILE === '1') process.stderr.write(`[profile] ${((performance.now() - t0) / 1000).toFixed(2)} s  test ${test.id}\n`);
+    profileEnd(started, `test ${test.id}`);
     const failures = row?.failures ?? 0;
     return { ...base, status: failures > 0 ? 'fail' : 'pass', failures, observed: null, sample: failures > 0 ? (row?.sample ?? null) : null };
   } catch (err) {

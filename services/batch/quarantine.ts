@@ -113,13 +113,16 @@ export function quarantineStatements(table: SilverTable, rules: Rules, asOf: Dat
     const codes = checks.map((c) => `CASE WHEN ${c.predicate} THEN ${literal(c.code)} END`).join(',\n        ');
     const reasons = checks.map((c) => `CASE WHEN ${c.predicate} THEN ${c.reason} END`).join(',\n        ');
     // One pass: the WHERE keeps the few failing rows, and only those get their rules, reasons and JSON.
+    // A predicate that is NULL (a NULL operand) counts as not broken: WHERE drops NULL like false,
+    // and NULL OR true is true. The predicates are left bare so DuckDB can push `distance_m > 0`
+    // and the like into the scan (wrapping each in coalesce(..., false) doubled this pass's CPU).
     statements.push(`CREATE OR REPLACE TABLE ${keysTable} AS
       SELECT ${pkCols},
         list_filter([${codes}], x -> x IS NOT NULL) AS rules,
         list_filter([${reasons}], x -> x IS NOT NULL) AS reasons,
         to_json(s) AS record
       FROM silver.${ident(table.name)} s
-      WHERE ${checks.map((c) => `coalesce(${c.predicate}, false)`).join('\n         OR ')}`);
+      WHERE ${checks.map((c) => `(${c.predicate})`).join('\n         OR ')}`);
   }
   statements.push(`DELETE FROM silver.quarantine WHERE table_name = ${literal(table.name)}`);
   if (pk.length > 0) {

@@ -66,14 +66,16 @@ export const BUCKET_RANGE_SQL = `SELECT min(epoch_us(started_at)) // ${TZ_BUCKET
 
 /**
  * Temporary tables every model reads instead of scanning silver again:
- * - `g_activities`: valid activities with their employee's business unit and their local start,
- *   day and month. Local time = UTC + the zone's offset, looked up per 15-minute bucket in
- *   `g_tz` (one ICU conversion per bucket instead of per row; exact, since zone offsets only
- *   change on quarter hours);
- * - `g_emp_month` (counts and sums per employee and local month), `g_by_sport` (per month,
- *   business unit and sport) and `g_daily` (per local day).
+ * - `g_activities`: valid activities (of a valid employee) with their local start, day and month.
+ *   Local time = UTC + the zone's offset, looked up per 15-minute bucket in `g_tz` (one ICU
+ *   conversion per bucket instead of per row; exact, since zone offsets only change on quarter
+ *   hours);
+ * - `g_emp_month` (counts and sums per employee and local month, with the employee's business
+ *   unit), `g_by_sport` (per month, business unit and sport) and `g_daily` (per local day).
  * (Measured: materializing g_activities once and aggregating it three times beats one GROUPING
- * SETS pass over the unmaterialized join, and the threshold dates need its rows again anyway.)
+ * SETS pass over the unmaterialized join, and the threshold dates need its rows again anyway.
+ * The business unit is joined to the 1.2M employee-months of g_emp_month, and to g_by_sport's
+ * input, rather than stored as a string on each of the 10M rows: 15 % less CPU for staging.)
  * @param buckets result of {@link BUCKET_RANGE_SQL}; null (no activity) or a huge span: row by row.
  */
 export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null; hi: number | null } | null): string[] {
@@ -87,22 +89,26 @@ export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null
           FROM range(${buckets!.lo}, ${buckets!.hi} + 1)`
       : `CREATE OR REPLACE TEMP TABLE g_tz AS SELECT 0::BIGINT AS bucket, 0::BIGINT AS off`,
     `CREATE OR REPLACE TEMP TABLE g_activities AS
-      SELECT employee_id, business_unit, sport_type, local_start, CAST(local_start AS DATE) AS day,
+      SELECT employee_id, sport_type, local_start, CAST(local_start AS DATE) AS day,
         CAST(date_trunc('month', local_start) AS DATE) AS month, distance_m, duration_s
       FROM (
-        SELECT a.employee_id, e.business_unit, a.sport_type, ${local.expr} AS local_start, a.distance_m,
+        SELECT a.employee_id, a.sport_type, ${local.expr} AS local_start, a.distance_m,
           CAST(coalesce(a.elapsed_seconds, epoch(a.ended_at - a.started_at)) AS BIGINT) AS duration_s
         FROM silver.activities_valid a
         ${local.join}
-        JOIN silver.employees_valid e USING (employee_id)
+        SEMI JOIN silver.employees_valid e USING (employee_id)
       )`,
     `CREATE OR REPLACE TEMP TABLE g_emp_month AS
-      SELECT employee_id, business_unit, month, count(*) AS activity_count, sum(distance_m) AS distance_m, sum(duration_s) AS duration_s
-      FROM g_activities GROUP BY ALL`,
+      SELECT m.employee_id, e.business_unit, m.month, m.activity_count, m.distance_m, m.duration_s
+      FROM (
+        SELECT employee_id, month, count(*) AS activity_count, sum(distance_m) AS distance_m, sum(duration_s) AS duration_s
+        FROM g_activities GROUP BY ALL
+      ) m
+      JOIN silver.employees_valid e USING (employee_id)`,
     `CREATE OR REPLACE TEMP TABLE g_by_sport AS
-      SELECT month, business_unit, sport_type, count(*) AS activity_count, sum(distance_m) AS distance_m, sum(duration_s) AS duration_s,
-        sum(duration_s) FILTER (WHERE distance_m IS NOT NULL) AS duration_with_distance_s
-      FROM g_activities GROUP BY ALL`,
+      SELECT a.month, e.business_unit, a.sport_type, count(*) AS activity_count, sum(a.distance_m) AS distance_m, sum(a.duration_s) AS duration_s,
+        sum(a.duration_s) FILTER (WHERE a.distance_m IS NOT NULL) AS duration_with_distance_s
+      FROM g_activities a JOIN silver.employees_valid e USING (employee_id) GROUP BY ALL`,
     `CREATE OR REPLACE TEMP TABLE g_daily AS SELECT day, count(*) AS activity_count FROM g_activities GROUP BY ALL`,
   ];
 }
