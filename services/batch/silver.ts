@@ -53,9 +53,16 @@ export interface SilverTable {
   history: boolean;
 }
 
+/**
+ * Type of `_op` in state tables: the Debezium ops a state row can hold (c, r, u, d) plus t for a
+ * row a truncate removed. An ENUM is stored as one byte per row: writing 10M VARCHAR ops cost
+ * about as much CPU as a source text column (string statistics and compression analysis).
+ */
+export const OP_TYPE = "ENUM('c', 'r', 'u', 'd', 't')";
+
 /** Bookkeeping columns of `state.<table>`, in order. */
 export const STATE_META_COLUMNS: readonly [string, string][] = [
-  ['_op', 'VARCHAR'],
+  ['_op', OP_TYPE],
   ['_lsn', 'BIGINT'],
   ['_partition', 'INTEGER'],
   ['_offset', 'BIGINT'],
@@ -222,7 +229,7 @@ export function historySql(table: SilverTable): string {
   const cols = table.source.columns.map((c) => ident(c.name)).join(', ');
   const pk = table.source.primaryKey.map(ident).join(', ');
   return `CREATE OR REPLACE TABLE silver.${ident(`${table.name}_history`)} AS
-    SELECT ${cols}, valid_from, valid_to, valid_to IS NULL AS is_current, _op AS change_op, _lsn
+    SELECT ${cols}, valid_from, valid_to, valid_to IS NULL AS is_current, CAST(_op AS VARCHAR) AS change_op, _lsn
     FROM (
       SELECT *, make_timestamptz(_source_ts_ms * 1000) AS valid_from,
         lead(make_timestamptz(_source_ts_ms * 1000)) OVER (PARTITION BY ${pk} ORDER BY _lsn, _offset, _partition) AS valid_to
