@@ -12,7 +12,7 @@
  * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
  * starts/uses the test stack on those ports. BENCH_WRITER_LOG=<file> appends the service's log lines there.
  */
-import { spawn } from 'node:child_process';
+import { execSync, spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -173,8 +173,12 @@ async function benchEndToEnd(): Promise<void> {
     // measured is the Node.js process's).
     const group = `${run}-bronze`;
     const script = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.bronze!;
+    // The script builds the bundle, then runs it: build first, then exec the run command.
+    const steps = script.split(' && ');
+    const runCommand = steps.pop()!;
+    for (const step of steps) execSync(step, { cwd: REPO_ROOT, stdio: 'inherit' });
     const extraNodeArgs = process.env.BENCH_WRITER_NODE_ARGS ?? ''; // for tuning experiments; after the script's flags, so they can override them
-    const child = spawn('sh', ['-c', `exec ${script.replace(' --import ', ` ${extraNodeArgs} --import `)}`], {
+    const child = spawn('sh', ['-c', `exec ${runCommand.replace(/ (dist\/\S+\.js)$/, ` ${extraNodeArgs} $1`)}`], {
       cwd: REPO_ROOT,
       // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
       // first message instead of 60 s (the default), so the run measures throughput, not the wait.

@@ -32,6 +32,7 @@ import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
 import { loadHistory, runLive } from './lib/simulator.ts';
 import { MissingBinaryError, endpoints, resolveBinaries, stackDown, stackUp } from './lib/stack.ts';
 import { Supervisor, type ServiceSpec } from './lib/supervisor.ts';
+import { bundleService } from './build-services.ts';
 
 const program = new Command('demo')
   .description('Run the whole pipeline end to end on the local stack')
@@ -61,8 +62,14 @@ function demoEnv(config: Config): NodeJS.ProcessEnv {
 
 const SERVICES: ServiceSpec[] = [
   { name: 'cdc', entry: 'services/cdc/main.ts' },
-  // Memory settings of `npm run bronze` (services/bronze-writer/README.md: RSS bounded under 300 MB).
-  { name: 'bronze-writer', entry: 'services/bronze-writer/main.ts', nodeArgs: ['--max-semi-space-size=8', '--max-old-space-size=256'], env: { MALLOC_ARENA_MAX: '2' } },
+  // As `npm run bronze` runs it: the JavaScript bundle (built in step 4) and the same memory
+  // settings (services/bronze-writer/README.md: RSS bounded under 300 MB).
+  {
+    name: 'bronze-writer',
+    entry: 'dist/bronze-writer/main.js',
+    nodeArgs: ['--enable-source-maps', '--max-semi-space-size=8', '--max-old-space-size=256'],
+    env: { MALLOC_ARENA_MAX: '2' },
+  },
   { name: 'slack-notifier', entry: 'services/slack-notifier/main.ts' },
   { name: 'distance-worker', entry: 'services/distance-worker/main.ts' },
   { name: 'monitor', entry: 'services/monitor/main.ts' },
@@ -167,6 +174,7 @@ await runMain('demo', async () => {
       if (!stopping) supervisor.restart(name);
     }, 1000);
   });
+  await bundleService('bronze-writer');
   for (const spec of SERVICES) {
     const s = supervisor.start(spec);
     say(`    ${spec.name}: pid ${s.child.pid}`);

@@ -1,6 +1,7 @@
 /**
  * Runs the project's long-lived services as child processes for the demo: one process per
- * service (`node --import tsx <entry>`; signals reach the service itself, not a wrapper), its
+ * service (`node --import tsx <entry>`, or `node <entry>` for a bundle already built to JavaScript;
+ * signals reach the service itself, not a wrapper), its
  * stdout and stderr appended to `<logDir>/<name>.log`, and a graceful stop (SIGTERM, then SIGKILL
  * after a timeout). A service that exits on its own is reported through `onExit` and can be
  * restarted with {@link Supervisor.restart}, so a kill -9 during the demo is recovered from.
@@ -47,7 +48,8 @@ export class Supervisor {
     if (existing && existing.child.exitCode === null && existing.child.signalCode === null) return existing;
     const logFile = path.join(this.logDir, `${spec.name}.log`);
     const out = openSync(logFile, 'a');
-    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), '--import', 'tsx', path.join(REPO_ROOT, spec.entry)], {
+    const loader = spec.entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), ...loader, path.join(REPO_ROOT, spec.entry)], {
       cwd: REPO_ROOT,
       env: { ...this.baseEnv, ...spec.env },
       stdio: ['ignore', out, out],
