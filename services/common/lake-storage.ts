@@ -122,7 +122,10 @@ export class FileLakeStorage implements LakeStorage {
     // Walk only the deepest directory the prefix names, then filter by the full prefix.
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash) : '';
-    const keys: LakeObject[] = [];
+    // Sizes are read (one stat each) only for the objects actually yielded: a caller that takes
+    // the first object after `startAfter` (the batch's partition skip-scan) does not pay a stat
+    // for every object under the prefix.
+    const keys: { key: string; abs: string }[] = [];
     const walk = async (dirKey: string): Promise<void> => {
       const abs = dirKey ? path.join(this.root, ...dirKey.split('/')) : this.root;
       let entries;
@@ -138,7 +141,7 @@ export class FileLakeStorage implements LakeStorage {
         if (entry.isDirectory()) {
           if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
         } else if (entry.isFile() && key.startsWith(prefix)) {
-          keys.push({ key, size: (await stat(path.join(abs, entry.name))).size });
+          keys.push({ key, abs: path.join(abs, entry.name) });
         }
       }
     };
@@ -146,7 +149,15 @@ export class FileLakeStorage implements LakeStorage {
     keys.sort((a, b) => Buffer.compare(Buffer.from(a.key), Buffer.from(b.key)));
     for (const obj of keys) {
       if (options.startAfter !== undefined && Buffer.compare(Buffer.from(obj.key), Buffer.from(options.startAfter)) <= 0) continue;
-      yield obj;
+      let size: number;
+      try {
+        size = (await stat(obj.abs)).size;
+      } catch (err) {
+        // Deleted since the directory was read: as if listed a moment later.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      yield { key: obj.key, size };
     }
   }
 
