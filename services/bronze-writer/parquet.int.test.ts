@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBronzeMessage, type BronzeRow } from './bronze-row.ts';
 import { DuckDbParquetEncoder } from './parquet.ts';
 import { SegmentBuilder } from './segment.ts';
+import { activityMessages } from './testing/bronze-kit.ts';
 
 const source = { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1767258000000, snapshot: 'false', db: 'sport', schema: 'public', table: 'activities', txId: 812, lsn: 24197832, xmin: null };
 const src = JSON.stringify(source);
@@ -113,6 +114,20 @@ describe('DuckDbParquetEncoder.encodePacked', () => {
     expect(rows[5]!.lsn).toBe(9223372036854775807n);
     expect(rows[6]!.source_schema).toBe('public');
     expect(rows[7]!.snapshot).toBe('false');
+  });
+
+  it('keeps every row exact across data chunks (5,000 rows: three chunks, nulls and 64-bit values in each)', async () => {
+    const builder = new SegmentBuilder('sport.public.activities', 2, { maxRows: 10_000, maxBytes: 100_000_000, maxAgeMs: 60_000 });
+    const raw = activityMessages(5000, 4).map((m, i) => ({ offset: i, timestampMs: 1767258000000 + i, key: Buffer.from(m.key), value: m.value === null ? null : Buffer.from(m.value) }));
+    for (const m of raw) builder.add(m.offset, m.timestampMs, m.key, m.value, 0);
+    const ingestedAt = new Date('2026-11-21T08:00:00Z');
+    const encoded = await encoder.encodePacked('sport.public.activities', 2, builder.seal('rows').packed, ingestedAt);
+    const referenceRows = raw.flatMap((m) => {
+      const d = decodeBronzeMessage(m);
+      return d.kind === 'row' ? [d.row] : [];
+    });
+    expect(encoded.scanned).toBe(referenceRows.length);
+    expect(await readParquet(encoded.parquet!)).toEqual(referenceRows.map((r) => expected(r, ingestedAt)));
   });
 
   it('returns no file for a segment of tombstones and dead letters only', async () => {
