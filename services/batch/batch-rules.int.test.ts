@@ -108,6 +108,10 @@ describe('sport bonus (prime sportive)', () => {
       ]),
     );
     expect(warned.filter((w) => w.startsWith('error'))).toEqual([]);
+    // Row tests of one relation are counted in one scan; a failing one still gets its count and sample.
+    const beyond = outcome.results.find((r) => r.id === 'gold.sport_bonus.declared_commute_beyond_limit');
+    expect(beyond).toMatchObject({ status: 'fail', failures: 2 });
+    expect(JSON.parse(beyond!.sample!).map((row: { employee_id: number }) => row.employee_id).sort()).toEqual([102, 105]);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileModelTests, countingSql, driftVerdict, hasBlockingFailure, summarize, volumeVerdict, type QualityResult, type TestedModel } from './quality.ts';
+import { combinedCountSql, compileModelTests, countingSql, driftVerdict, hasBlockingFailure, summarize, volumeVerdict, type QualityResult, type TestedModel } from './quality.ts';
 
 const model: TestedModel = {
   name: 'gold.sport_bonus',
@@ -39,6 +39,18 @@ describe('compileModelTests (dbt-style generic tests)', () => {
     expect(sql.accepted_range).toBe('SELECT "employee_id", "bonus_amount_eur" FROM gold_next.main."sport_bonus" WHERE ("bonus_amount_eur" < 0) AND (eligible)');
     expect(sql.expression).toBe('SELECT "employee_id", "d" FROM gold_next.main."sport_bonus" WHERE eligible AND d > l');
     expect(tests[1]!.uniqueOn).toEqual({ relation: 'gold_next.main."sport_bonus"', column: 'employee_id' });
+  });
+
+  it('marks the row tests, whose failures one scan of the relation can count together', () => {
+    expect(tests.filter((t) => t.rowCheck).map((t) => t.type)).toEqual(['not_null', 'accepted_values', 'accepted_range', 'expression']);
+    const rowTests = tests.filter((t) => t.rowCheck);
+    expect(combinedCountSql(model.relation, rowTests).replace(/\s+/g, ' ')).toBe(
+      'SELECT count(*) FILTER (WHERE ("employee_id" IS NULL)) AS f0, ' +
+        `count(*) FILTER (WHERE "reason_code" IS NOT NULL AND "reason_code" NOT IN ('eligible', 'it''s')) AS f1, ` +
+        'count(*) FILTER (WHERE ("bonus_amount_eur" < 0) AND (eligible)) AS f2, ' +
+        'count(*) FILTER (WHERE (eligible AND d > l)) AS f3 FROM gold_next.main."sport_bonus" ' +
+        `WHERE (("employee_id" IS NULL)) OR ("reason_code" IS NOT NULL AND "reason_code" NOT IN ('eligible', 'it''s')) OR (("bonus_amount_eur" < 0) AND (eligible)) OR ((eligible AND d > l))`,
+    );
   });
 
   it('counts failing rows and samples five', () => {

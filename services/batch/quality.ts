@@ -61,6 +61,12 @@ export interface CompiledTest {
   failingSql: string;
   /** For `unique`: relation and column, for the bitmap fast path of {@link runCompiledTest}. */
   uniqueOn?: { relation: string; column: string };
+  /**
+   * For tests whose failing rows are "rows of `relation` matching `predicate`" (not_null,
+   * accepted_values, accepted_range, expression): lets {@link runCompiledTests} count the
+   * failures of every such test of one relation in a single scan.
+   */
+  rowCheck?: { relation: string; predicate: string };
 }
 
 /** The outcome of one check. */
@@ -100,9 +106,17 @@ export function compileModelTests(model: TestedModel): CompiledTest[] {
       const base = { model: model.name, column: column.name, type: t.test, severity: t.severity ?? 'error' };
       const id = `${model.name}.${column.name}.${t.test}`;
       switch (t.test) {
-        case 'not_null':
-          out.push({ ...base, id, description: `${column.name} is never NULL${t.where ? ` where ${t.where}` : ''}`, failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${and(`${c} IS NULL`, t.where)}` });
+        case 'not_null': {
+          const predicate = and(`${c} IS NULL`, t.where);
+          out.push({
+            ...base,
+            id,
+            description: `${column.name} is never NULL${t.where ? ` where ${t.where}` : ''}`,
+            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${predicate}`,
+            rowCheck: { relation: rel, predicate },
+          });
           break;
+        }
         case 'unique':
           out.push({
             ...base,
@@ -120,21 +134,26 @@ export function compileModelTests(model: TestedModel): CompiledTest[] {
             failingSql: `SELECT ${keyCols([column.name]).split(', ').map((k) => `c.${k}`).join(', ')} FROM ${rel} c ANTI JOIN ${t.to} p ON c.${c} = p.${ident(t.field)} WHERE ${and(`c.${c} IS NOT NULL`, t.where)}`,
           });
           break;
-        case 'accepted_values':
+        case 'accepted_values': {
+          const predicate = `${c} IS NOT NULL AND ${c} NOT IN (${t.values.map(sqlValue).join(', ')})`;
           out.push({
             ...base,
             id,
             description: `${column.name} is one of ${t.values.map((v) => JSON.stringify(v)).join(', ')}`,
-            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${c} IS NOT NULL AND ${c} NOT IN (${t.values.map(sqlValue).join(', ')})`,
+            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${predicate}`,
+            rowCheck: { relation: rel, predicate },
           });
           break;
+        }
         case 'accepted_range': {
           const bounds = [t.min !== undefined ? `${c} < ${t.min}` : undefined, t.max !== undefined ? `${c} > ${t.max}` : undefined].filter(Boolean).join(' OR ');
+          const predicate = and(bounds || 'false', t.where);
           out.push({
             ...base,
             id,
             description: `${column.name} within [${t.min ?? '-inf'}, ${t.max ?? '+inf'}]${t.where ? ` where ${t.where}` : ''}`,
-            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${and(bounds || 'false', t.where)}`,
+            failingSql: `SELECT ${keyCols([column.name])} FROM ${rel} WHERE ${predicate}`,
+            rowCheck: { relation: rel, predicate },
           });
           break;
         }
@@ -151,6 +170,7 @@ export function compileModelTests(model: TestedModel): CompiledTest[] {
         severity: t.severity ?? 'error',
         description: t.description,
         failingSql: `SELECT ${keyCols([...(t.show ?? [])])} FROM ${rel} WHERE ${t.failing}`,
+        rowCheck: { relation: rel, predicate: `(${t.failing})` },
       });
     } else {
       const cols = t.columns.map(ident).join(', ');
@@ -203,6 +223,58 @@ export async function runCompiledTest(conn: DuckDBConnection, test: CompiledTest
   } catch (err) {
     return { ...base, status: 'fail', failures: 1, observed: `check could not run: ${(err as Error).message.split('\n')[0]}`, sample: null };
   }
+}
+
+/**
+ * SELECT counting, in one scan of `relation`, the rows matching each test's `rowCheck.predicate`
+ * (columns f0, f1, ... in the order of `tests`). A NULL predicate counts as not failing, as in
+ * the test's own WHERE. The WHERE repeats the predicates so that DuckDB can still drop the scan
+ * when table statistics prove every one of them false (no NULLs, minimum above the range...),
+ * as it does for a test run on its own.
+ */
+export function combinedCountSql(relation: string, tests: readonly CompiledTest[]): string {
+  const predicates = tests.map((t) => t.rowCheck!.predicate);
+  return `SELECT ${predicates.map((p, i) => `count(*) FILTER (WHERE ${p}) AS f${i}`).join(',\n  ')}
+FROM ${relation}
+WHERE ${predicates.map((p) => `(${p})`).join('\n  OR ')}`;
+}
+
+/**
+ * Runs `tests` and returns their results in the same order. Row tests (see
+ * {@link CompiledTest.rowCheck}) of the same relation are counted together in one scan
+ * ({@link combinedCountSql}); only those that fail are run again on their own, for their sample of
+ * failing rows. Any other test, or a group whose combined query fails (a test whose SQL does not
+ * bind), runs through {@link runCompiledTest}, so a broken test is reported as its own failure.
+ * (A quality suite over ~90 declared tests otherwise costs one statement each; the 10M-row
+ * silver relations get scanned once instead of once per test.)
+ */
+export async function runCompiledTests(conn: DuckDBConnection, tests: readonly CompiledTest[]): Promise<QualityResult[]> {
+  const results = new Array<QualityResult>(tests.length);
+  const byRelation = new Map<string, number[]>();
+  tests.forEach((t, i) => {
+    if (!t.rowCheck) return;
+    byRelation.set(t.rowCheck.relation, [...(byRelation.get(t.rowCheck.relation) ?? []), i]);
+  });
+  for (const [relation, indexes] of byRelation) {
+    if (indexes.length < 2) continue;
+    const started = profileStart();
+    let counts: Record<string, unknown> | undefined;
+    try {
+      counts = await queryOne(conn, combinedCountSql(relation, indexes.map((i) => tests[i]!)));
+    } catch {
+      continue; // each test of the group runs on its own below
+    }
+    profileEnd(started, `tests of ${relation} (${indexes.length}, one scan)`);
+    for (const [k, i] of indexes.entries()) {
+      const failures = Number(counts?.[`f${k}`] ?? 0);
+      const t = tests[i]!;
+      if (failures === 0) {
+        results[i] = { id: t.id, model: t.model, column: t.column, type: t.type, severity: t.severity, description: t.description, status: 'pass', failures: 0, observed: null, sample: null };
+      }
+    }
+  }
+  for (const [i, t] of tests.entries()) if (!results[i]) results[i] = await runCompiledTest(conn, t);
+  return results;
 }
 
 /** A metric check's result (reconciliation, freshness, volume, drift, rule totals). */

@@ -29,7 +29,7 @@ import {
   insertResultsSql,
   metricResult,
   qualityResultsDdl,
-  runCompiledTest,
+  runCompiledTests,
   summarize,
   type QualityResult,
 } from './quality.ts';
@@ -406,7 +406,7 @@ async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: 
     const results = await progress.step('quality suite', async () => {
       const models = [...tables.flatMap(silverModels), QUARANTINE_MODEL, ...GOLD_MODELS.map((m) => ({ name: `gold.${m.name}`, relation: goldRel(m.name), key: m.key, columns: m.columns, tests: m.tests }))];
       const out: QualityResult[] = [];
-      for (const test of models.flatMap(compileModelTests)) out.push(await runCompiledTest(conn, test));
+      out.push(...(await runCompiledTests(conn, models.flatMap(compileModelTests))));
       out.push(...(await layerReconciliation(conn, tables, goldRel)));
       if (config.batch.reconcileSource) out.push(...(await sourceReconciliation(config, conn, tables)));
       out.push(await freshnessCheck(conn, tables, run.asOf, run.rules.rules));
