@@ -469,10 +469,14 @@ async function appendIntoEmpty(
     `silver ${table.name}: typing and writing`,
     options.onProgress,
   );
+  // Events without a row (truncates, unknown ops) are looked for in bronze only when the files
+  // (Parquet footers) hold more rows than were written.
+  const perFile = await rowsPerFile(conn, files);
+  const withoutRow = perFile.reduce((a, f) => a + f.rows, 0) > written;
   const opRows = await queryRows<{ op: string | null; n: number; max_lsn: number | null }>(
     conn,
-    `SELECT op, count(*) AS n, max(lsn) AS max_lsn FROM read_parquet(${fileList(files)}) WHERE op IS NULL OR op NOT IN ('c', 'r', 'u', 'd') GROUP BY ALL
-     UNION ALL SELECT _op, count(*), NULL FROM ${name} GROUP BY ALL`,
+    `${withoutRow ? `SELECT op, count(*) AS n, max(lsn) AS max_lsn FROM read_parquet(${fileList(files)}) WHERE op IS NULL OR op NOT IN ('c', 'r', 'u', 'd') GROUP BY ALL UNION ALL ` : ''}
+     SELECT CAST(_op AS VARCHAR) AS op, count(*) AS n, NULL AS max_lsn FROM ${name} GROUP BY ALL`,
   );
   const ops = Object.fromEntries(opRows.map((r) => [r.op ?? '(null)', r.n]));
   let keyChangeDeletes = 0;
@@ -494,7 +498,7 @@ async function appendIntoEmpty(
     liveRows: 0,
     unexpectedColumns: options.unexpectedColumns,
     opCounts: ops,
-    perFile: await rowsPerFile(conn, files),
+    perFile,
     pending: { table, truncateLsn: opRows.find((r) => r.op === 't')?.max_lsn ?? null },
   };
 }

@@ -66,7 +66,7 @@ export const BUCKET_RANGE_SQL = `SELECT min(epoch_us(started_at)) // ${TZ_BUCKET
 
 /**
  * Temporary tables every model reads instead of scanning silver again:
- * - `g_activities`: valid activities with their local start, day and month. Every valid activity
+ * - `g_activities`: valid activities with their local day and month. Every valid activity
  *   has a valid employee (quarantine rule `unknown_employee`, rebuilt in the same run just
  *   before gold), so no join with employees is needed here; the models that report a business
  *   unit join employees and would drop any activity without one. Local time = UTC + the zone's
@@ -92,7 +92,7 @@ export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null
           FROM range(${buckets!.lo}, ${buckets!.hi} + 1)`
       : `CREATE OR REPLACE TEMP TABLE g_tz AS SELECT 0::BIGINT AS bucket, 0::BIGINT AS off`,
     `CREATE OR REPLACE TEMP TABLE g_activities AS
-      SELECT employee_id, sport_type, local_start, CAST(local_start AS DATE) AS day,
+      SELECT employee_id, sport_type, CAST(local_start AS DATE) AS day,
         CAST(date_trunc('month', local_start) AS DATE) AS month, distance_m, duration_s
       FROM (
         SELECT a.employee_id, a.sport_type, ${local.expr} AS local_start, a.distance_m,
@@ -296,7 +296,9 @@ const wellbeingDays: GoldModel = {
         ) WHERE n_before < ${w.minActivitiesPerYear} AND n_through >= ${w.minActivitiesPerYear}
       ),
       reached_on AS (
-        SELECT r.employee_id, r.year, CAST(list(a.local_start ORDER BY a.local_start)[CAST(any_value(r.nth) AS BIGINT)] AS DATE) AS threshold_reached_on
+        -- The N-th day in day order is the day of the N-th activity in time order (the local day
+        -- only grows with the local time), so the activities' days are all this needs.
+        SELECT r.employee_id, r.year, list(a.day ORDER BY a.day)[CAST(any_value(r.nth) AS BIGINT)] AS threshold_reached_on
         FROM reached r JOIN g_activities a ON a.employee_id = r.employee_id AND a.month = r.month
         GROUP BY r.employee_id, r.year
       ),
