@@ -65,17 +65,12 @@ export class InlineSegmentEncoder implements SegmentEncoder {
     return new InlineSegmentEncoder(await DuckDbParquetEncoder.open(options));
   }
 
-  private queue: Promise<unknown> = Promise.resolve();
-
-  /** One segment at a time, so that only one segment's decoded rows are in memory. */
+  /** The DuckDB encoder runs two files at once (its lanes): one's COPY overlaps the next one's appends. */
   encode(segment: Segment, ingestedAt: Date): Promise<EncodedSegment> {
-    const run = this.queue.then(() => encodeSegment(this.encoder, segment.topic, segment.partition, segment.packed, ingestedAt));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return encodeSegment(this.encoder, segment.topic, segment.partition, segment.packed, ingestedAt);
   }
 
   async close(): Promise<void> {
-    await this.queue;
     await this.encoder.close();
   }
 }

@@ -337,15 +337,25 @@ export interface DuckDbEncoderOptions {
   memoryLimit?: string;
   /** Parquet compression codec. Default zstd. */
   compression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
+  /**
+   * Files encoded at once, one DuckDB connection (and temp table) each. Default 2: while one
+   * file's COPY runs on a DuckDB thread, the next file's rows are appended on the calling thread.
+   */
+  lanes?: number;
+}
+
+/** One connection and the encodings queued on it (a temp table is private to its connection). */
+interface Lane {
+  connection: DuckDBConnection;
+  queue: Promise<unknown>;
+  queued: number;
 }
 
 /** {@link ParquetEncoder} backed by an in-memory DuckDB database. */
 export class DuckDbParquetEncoder implements ParquetEncoder {
-  private queue: Promise<unknown> = Promise.resolve();
-
   private constructor(
     private readonly instance: DuckDBInstance,
-    private readonly connection: DuckDBConnection,
+    private readonly lanes: Lane[],
     private readonly dir: string,
     private readonly compression: string,
   ) {}
@@ -361,8 +371,9 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       // Hand freed memory back to the system early: the process has a resident-memory budget.
       allocator_flush_threshold: '8MB',
     });
-    const connection = await instance.connect();
-    return new DuckDbParquetEncoder(instance, connection, dir, options.compression ?? 'zstd');
+    const lanes: Lane[] = [];
+    for (let i = 0; i < Math.max(1, options.lanes ?? 2); i++) lanes.push({ connection: await instance.connect(), queue: Promise.resolve(), queued: 0 });
+    return new DuckDbParquetEncoder(instance, lanes, dir, options.compression ?? 'zstd');
   }
 
   /** Encodes rows already decoded by the reference decoder (the writers' comparison uses it). */
@@ -388,18 +399,20 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     return { parquet, ...decoded };
   }
 
+  /** Runs the encoding on the lane with the fewest queued; encodings of one lane run in turn. */
   private enqueue(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
-    // One connection, one temp table: encodings run one after the other.
-    const run = this.queue.then(() => this.encodeNow(topic, partition, ingestedAt, fill));
-    this.queue = run.catch(() => undefined);
+    const lane = this.lanes.reduce((best, l) => (l.queued < best.queued ? l : best));
+    lane.queued++;
+    const run = lane.queue.then(() => this.encodeNow(lane.connection, topic, partition, ingestedAt, fill)).finally(() => lane.queued--);
+    lane.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async encodeNow(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
+  private async encodeNow(connection: DuckDBConnection, topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
     const file = path.join(this.dir, `${randomBytes(8).toString('hex')}.parquet`);
     // A fresh table per file: DuckDB returns a dropped table's memory, not a deleted one's rows'.
-    await this.connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${STAGING_SQL})`);
-    const appender = await this.connection.createAppender(TABLE, 'main', 'temp');
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${STAGING_SQL})`);
+    const appender = await connection.createAppender(TABLE, 'main', 'temp');
     const rows = new StagingRows(appender);
     try {
       fill(rows);
@@ -409,7 +422,7 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       appender.closeSync();
     }
     if (rows.total === 0) {
-      await this.connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
+      await connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       return null;
     }
     const select = [
@@ -431,17 +444,17 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       `'${ingestedAt.toISOString()}'::TIMESTAMPTZ AS ingested_at`,
     ].join(', ');
     try {
-      await this.connection.run(`COPY (SELECT ${select} FROM ${TABLE}) TO '${file}' (FORMAT parquet, COMPRESSION ${this.compression})`);
+      await connection.run(`COPY (SELECT ${select} FROM ${TABLE}) TO '${file}' (FORMAT parquet, COMPRESSION ${this.compression})`);
       return await readFile(file);
     } finally {
-      await this.connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
+      await connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       await rm(file, { force: true });
     }
   }
 
   async close(): Promise<void> {
-    await this.queue;
-    this.connection.closeSync();
+    await Promise.all(this.lanes.map((lane) => lane.queue));
+    for (const lane of this.lanes) lane.connection.closeSync();
     this.instance.closeSync();
     await rm(this.dir, { recursive: true, force: true });
   }
