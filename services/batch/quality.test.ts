@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { combinedCountSql, compileModelTests, countingSql, driftVerdict, hasBlockingFailure, summarize, volumeVerdict, type QualityResult, type TestedModel } from './quality.ts';
+import { combinedCountSql, compileModelTests, countingSql, driftVerdict, sampleSql, hasBlockingFailure, summarize, volumeVerdict, type QualityResult, type TestedModel } from './quality.ts';
 
 const model: TestedModel = {
   name: 'gold.sport_bonus',
@@ -54,7 +54,10 @@ describe('compileModelTests (dbt-style generic tests)', () => {
   });
 
   it('counts failing rows and samples five', () => {
-    expect(countingSql(tests[0]!).replace(/\s+/g, ' ')).toContain('(SELECT CAST(to_json(list(f)) AS VARCHAR) FROM (SELECT * FROM failing LIMIT 5) f) AS sample');
+    expect(countingSql(tests[0]!).replace(/\s+/g, ' ')).toBe('SELECT count(*) AS failures FROM (SELECT "employee_id" FROM gold_next.main."sport_bonus" WHERE ("employee_id" IS NULL))');
+    expect(sampleSql(tests[0]!).replace(/\s+/g, ' ')).toBe(
+      'SELECT CAST(to_json(list(f)) AS VARCHAR) AS sample FROM (SELECT * FROM (SELECT "employee_id" FROM gold_next.main."sport_bonus" WHERE ("employee_id" IS NULL)) LIMIT 5) f',
+    );
   });
 });
 

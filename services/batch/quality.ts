@@ -188,11 +188,17 @@ export function compileModelTests(model: TestedModel): CompiledTest[] {
   return out;
 }
 
-/** SQL counting the failing rows of `test` and sampling up to 5 of them as JSON text. */
+/**
+ * SQL counting the failing rows of `test`. (A plain count runs on every DuckDB thread; the former
+ * single statement that also sampled, through a MATERIALIZED CTE, ran on one.)
+ */
 export function countingSql(test: CompiledTest): string {
-  return `WITH failing AS MATERIALIZED (${test.failingSql})
-    SELECT (SELECT count(*) FROM failing) AS failures,
-      (SELECT CAST(to_json(list(f)) AS VARCHAR) FROM (SELECT * FROM failing LIMIT 5) f) AS sample`;
+  return `SELECT count(*) AS failures FROM (${test.failingSql})`;
+}
+
+/** SQL sampling up to 5 failing rows of `test` as JSON text (run only when some fail). */
+export function sampleSql(test: CompiledTest): string {
+  return `SELECT CAST(to_json(list(f)) AS VARCHAR) AS sample FROM (SELECT * FROM (${test.failingSql}) LIMIT 5) f`;
 }
 
 /**
@@ -216,10 +222,10 @@ export async function runCompiledTest(conn: DuckDBConnection, test: CompiledTest
   try {
     // The group-by of a unique test is costly on millions of rows; a bitmap proves the common case.
     if (test.uniqueOn && (await uniqueByBitmap(conn, test.uniqueOn))) return { ...base, status: 'pass', failures: 0, observed: null, sample: null };
-    const row = await queryOne<{ failures: number; sample: string | null }>(conn, countingSql(test));
+    const failures = (await queryOne<{ failures: number }>(conn, countingSql(test)))?.failures ?? 0;
+    const sample = failures > 0 ? ((await queryOne<{ sample: string | null }>(conn, sampleSql(test)))?.sample ?? null) : null;
     profileEnd(started, `test ${test.id}`);
-    const failures = row?.failures ?? 0;
-    return { ...base, status: failures > 0 ? 'fail' : 'pass', failures, observed: null, sample: failures > 0 ? (row?.sample ?? null) : null };
+    return { ...base, status: failures > 0 ? 'fail' : 'pass', failures, observed: null, sample };
   } catch (err) {
     return { ...base, status: 'fail', failures: 1, observed: `check could not run: ${(err as Error).message.split('\n')[0]}`, sample: null };
   }

@@ -235,9 +235,11 @@ class RunState {
 async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: RunState): Promise<BronzeFile[]> {
   const consumed = full ? new Map<string, number>() : await consumedOffsets(duck.conn);
   const partitions = await discoverPartitions(lake);
+  // Partitions are listed concurrently (each already fetches its manifests 16 at a time); the
+  // files keep partition order.
+  const listed = await Promise.all(partitions.map(({ topic, partition }) => listPartitionFiles(lake, topic, partition, consumed.get(partitionKey(topic, partition)))));
   const files: BronzeFile[] = [];
-  for (const { topic, partition } of partitions) {
-    const { files: found, problem } = await listPartitionFiles(lake, topic, partition, consumed.get(partitionKey(topic, partition)));
+  for (const { files: found, problem } of listed) {
     files.push(...found);
     if (problem) run.manifestProblems.push(problem);
   }
