@@ -236,6 +236,7 @@ async function benchEndToEnd(): Promise<void> {
     console.log(`| peak RSS (VmHWM) of the writer process | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
     const cpuSeconds = Number(stoppedLine?.cpuSeconds ?? 0);
     console.log(`| CPU time of the writer process (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
+    console.log(`| consumption paused by back-pressure (BRONZE_MAX_BUFFERED_BYTES reached) | ${fmt(Number(stoppedLine?.pausedMs ?? 0) / 1000, 1)} s | |`);
     console.log(`| exit code after SIGTERM | ${code} | 0 |`);
     if (stored !== rows) throw new Error(`stored ${stored} rows, expected ${rows}`);
   } finally {

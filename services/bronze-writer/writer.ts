@@ -42,6 +42,8 @@ export interface BronzeWriterStats {
   /** Parquet bytes stored. */
   fileBytes: number;
   commits: number;
+  /** Milliseconds consumption was paused because `maxBufferedBytes` were buffered (back-pressure). */
+  pausedMs: number;
 }
 
 /** The outcome of {@link BronzeWriter.stop}. */
@@ -141,7 +143,7 @@ export interface BronzeWriterOptions {
 
 /** See the module documentation. Lifecycle: `start()` once, then `stop()` once. */
 export class BronzeWriter {
-  readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0 };
+  readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0, pausedMs: 0 };
   /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
   readonly crashed: Promise<Error>;
 
@@ -170,6 +172,7 @@ export class BronzeWriter {
   private packing: Promise<void> | undefined;
   private sealedUnflushed = 0;
   private paused = false;
+  private pausedAt = 0;
   private draining = false;
   private stopping: Promise<StopResult> | undefined;
   private restarting: Promise<void> | undefined;
@@ -620,6 +623,7 @@ export class BronzeWriter {
     if (this.bufferedBytes > max) {
       if (!this.paused) {
         this.paused = true;
+        this.pausedAt = Date.now();
         this.setPaused(true);
         this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer full: pausing partitions');
       }
@@ -631,6 +635,7 @@ export class BronzeWriter {
       }
     } else if (this.paused && this.bufferedBytes <= max / 2) {
       this.paused = false;
+      this.stats.pausedMs += Date.now() - this.pausedAt;
       this.setPaused(false);
       this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer drained: resuming partitions');
     }
