@@ -31,17 +31,29 @@ export interface GoldContext {
   runId: string;
   /** Relation of an already-built gold table, e.g. `gold_next.main.dim_employee`. */
   ref(name: string): string;
-  /** Set by {@link stagingStatements}: true when local times come from the `g_tz` buckets. */
+  /** Set by {@link stagingStatements}: true when local days come from the `g_tz` buckets. */
   tzBuckets?: boolean;
 }
 
 /**
- * SQL of the local time of `<alias>.started_at`, with the join it needs (see stagingStatements).
+ * SQL of the local day and month (DATE, first of the month) of `<alias>.started_at`, with the
+ * join they need (see stagingStatements). With buckets, a bucket whose 15 minutes all fall on
+ * one local day carries its day and month; any other bucket (an offset that is not a whole
+ * number of quarter hours, so a local midnight can fall inside) leaves them NULL and they are
+ * computed for the row from the bucket's offset.
  */
-export function localStart(ctx: GoldContext, alias: string): { join: string; expr: string } {
-  return ctx.tzBuckets
-    ? { join: `JOIN g_tz ${alias}_tz ON ${alias}_tz.bucket = epoch_us(${alias}.started_at) // ${TZ_BUCKET_US}`, expr: `make_timestamp(epoch_us(${alias}.started_at) + ${alias}_tz.off)` }
-    : { join: '', expr: `timezone(${tz(ctx)}, ${alias}.started_at)` };
+export function localDayMonth(ctx: GoldContext, alias: string): { join: string; day: string; month: string } {
+  if (!ctx.tzBuckets) {
+    const local = `timezone(${tz(ctx)}, ${alias}.started_at)`;
+    return { join: '', day: `CAST(${local} AS DATE)`, month: `CAST(date_trunc('month', ${local}) AS DATE)` };
+  }
+  const z = `${alias}_tz`;
+  const local = `make_timestamp(epoch_us(${alias}.started_at) + ${z}.off)`;
+  return {
+    join: `JOIN g_tz ${z} ON ${z}.bucket = epoch_us(${alias}.started_at) // ${TZ_BUCKET_US}`,
+    day: `coalesce(${z}.day, CAST(${local} AS DATE))`,
+    month: `coalesce(${z}.month, CAST(date_trunc('month', ${local}) AS DATE))`,
+  };
 }
 
 export interface GoldModel {
@@ -69,9 +81,11 @@ export const BUCKET_RANGE_SQL = `SELECT min(epoch_us(started_at)) // ${TZ_BUCKET
  * - `g_activities`: valid activities with their local day and month. Every valid activity
  *   has a valid employee (quarantine rule `unknown_employee`, rebuilt in the same run just
  *   before gold), so no join with employees is needed here; the models that report a business
- *   unit join employees and would drop any activity without one. Local time = UTC + the zone's
- *   offset, looked up per 15-minute bucket in `g_tz` (one ICU conversion per bucket instead of
- *   per row; exact, since zone offsets only change on quarter hours);
+ *   unit join employees and would drop any activity without one. Local day and month come from
+ *   the activity's 15-minute UTC bucket in `g_tz` (one ICU conversion per bucket instead of per
+ *   row, and no date arithmetic per row; exact, since zone offsets only change on quarter hours
+ *   and a bucket that could straddle a local midnight falls back to the row's local time, see
+ *   {@link localDayMonth});
  * - `g_emp_month` (counts and sums per employee and local month, with the employee's business
  *   unit), `g_by_sport` (per month, business unit and sport) and `g_daily` (per local day).
  * (Measured: materializing g_activities once and aggregating it three times beats one GROUPING
@@ -84,22 +98,23 @@ export const BUCKET_RANGE_SQL = `SELECT min(epoch_us(started_at)) // ${TZ_BUCKET
 export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null; hi: number | null } | null): string[] {
   const useBuckets = buckets?.lo != null && buckets.hi != null && buckets.hi - buckets.lo < MAX_TZ_BUCKETS;
   ctx.tzBuckets = useBuckets;
-  const local = localStart(ctx, 'a');
+  const local = localDayMonth(ctx, 'a');
   return [
     useBuckets
       ? `CREATE OR REPLACE TEMP TABLE g_tz AS
-          SELECT range AS bucket, epoch_us(timezone(${tz(ctx)}, make_timestamptz(range * ${TZ_BUCKET_US}))) - range * ${TZ_BUCKET_US} AS off
-          FROM range(${buckets!.lo}, ${buckets!.hi} + 1)`
-      : `CREATE OR REPLACE TEMP TABLE g_tz AS SELECT 0::BIGINT AS bucket, 0::BIGINT AS off`,
+          SELECT bucket, off,
+            CASE WHEN off % ${TZ_BUCKET_US} = 0 THEN CAST(make_timestamp(bucket * ${TZ_BUCKET_US} + off) AS DATE) END AS day,
+            CASE WHEN off % ${TZ_BUCKET_US} = 0 THEN CAST(date_trunc('month', make_timestamp(bucket * ${TZ_BUCKET_US} + off)) AS DATE) END AS month
+          FROM (
+            SELECT range AS bucket, epoch_us(timezone(${tz(ctx)}, make_timestamptz(range * ${TZ_BUCKET_US}))) - range * ${TZ_BUCKET_US} AS off
+            FROM range(${buckets!.lo}, ${buckets!.hi} + 1)
+          )`
+      : `CREATE OR REPLACE TEMP TABLE g_tz AS SELECT 0::BIGINT AS bucket, 0::BIGINT AS off, NULL::DATE AS day, NULL::DATE AS month`,
     `CREATE OR REPLACE TEMP TABLE g_activities AS
-      SELECT employee_id, sport_type, CAST(local_start AS DATE) AS day,
-        CAST(date_trunc('month', local_start) AS DATE) AS month, distance_m, duration_s
-      FROM (
-        SELECT a.employee_id, a.sport_type, ${local.expr} AS local_start, a.distance_m,
-          CAST(coalesce(a.elapsed_seconds, epoch(a.ended_at - a.started_at)) AS BIGINT) AS duration_s
-        FROM silver.activities_valid a
-        ${local.join}
-      )`,
+      SELECT a.employee_id, a.sport_type, ${local.day} AS day, ${local.month} AS month, a.distance_m,
+        CAST(coalesce(a.elapsed_seconds, epoch(a.ended_at - a.started_at)) AS BIGINT) AS duration_s
+      FROM silver.activities_valid a
+      ${local.join}`,
     `CREATE OR REPLACE TEMP TABLE g_emp_month AS
       SELECT m.employee_id, e.business_unit, m.month, m.activity_count, m.distance_m, m.duration_s
       FROM (
