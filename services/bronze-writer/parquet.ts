@@ -293,23 +293,15 @@ export interface EncodedPacked {
   undecodable: Undecodable[];
 }
 
-/** Messages decoded between two yields to the event loop (see {@link stagePacked}). */
-const MESSAGES_PER_SLICE = CHUNK_ROWS;
-
 /**
  * Decodes every message of `packed` into `rows`: tombstones (null or empty value) are counted,
  * the envelope scanner decodes what it accepts, the reference decoder everything else (and its
  * verdict, a row or a dead letter, stands). Counts go to `into`.
- *
- * Yields to the event loop every {@link MESSAGES_PER_SLICE} messages: a 10,000-message segment
- * takes 20-30 ms to decode, and a Kafka fetch response arriving meanwhile should not wait that
- * long (the next fetch request is only sent once it is handled).
  */
-export async function stagePacked(packed: PackedMessages, rows: StagingRows, into: { rows: number; tombstones: number; scanned: number; undecodable: Undecodable[] }): Promise<void> {
+export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { rows: number; tombstones: number; scanned: number; undecodable: Undecodable[] }): void {
   const scanned = newScannedEnvelope();
   const { offsets, timestamps, spans, bytes } = packed;
   for (let i = 0; i < packed.count; i++) {
-    if (i > 0 && i % MESSAGES_PER_SLICE === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const valueLength = spans[4 * i + 3]!;
     if (valueLength < 0) {
       into.tombstones++;
@@ -402,13 +394,13 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     const decoded = { rows: 0, tombstones: 0, scanned: 0, undecodable: [] as Undecodable[] };
     const parquet = await this.enqueue(topic, partition, ingestedAt, (rows) => {
       Object.assign(decoded, { rows: 0, tombstones: 0, scanned: 0, undecodable: [] });
-      return stagePacked(packed, rows, decoded);
+      stagePacked(packed, rows, decoded);
     });
     return { parquet, ...decoded };
   }
 
   /** Runs the encoding on the lane with the fewest queued; encodings of one lane run in turn. */
-  private enqueue(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void | Promise<void>): Promise<Buffer | null> {
+  private enqueue(topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
     const lane = this.lanes.reduce((best, l) => (l.queued < best.queued ? l : best));
     lane.queued++;
     const run = lane.queue.then(() => this.encodeNow(lane.connection, topic, partition, ingestedAt, fill)).finally(() => lane.queued--);
@@ -416,14 +408,14 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
     return run;
   }
 
-  private async encodeNow(connection: DuckDBConnection, topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void | Promise<void>): Promise<Buffer | null> {
+  private async encodeNow(connection: DuckDBConnection, topic: string, partition: number, ingestedAt: Date, fill: (rows: StagingRows) => void): Promise<Buffer | null> {
     const file = path.join(this.dir, `${randomBytes(8).toString('hex')}.parquet`);
     // A fresh table per file: DuckDB returns a dropped table's memory, not a deleted one's rows'.
     await connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${STAGING_SQL})`);
     const appender = await connection.createAppender(TABLE, 'main', 'temp');
     const rows = new StagingRows(appender);
     try {
-      await fill(rows);
+      fill(rows);
       rows.appendChunk();
       appender.flushSync();
     } finally {
