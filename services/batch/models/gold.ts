@@ -74,7 +74,7 @@ export const TZ_BUCKET_US = 900_000_000;
 const MAX_TZ_BUCKETS = 5_000_000;
 
 /** SELECT of the first and last 15-minute bucket (µs since epoch / TZ_BUCKET_US) of all silver activities (valid ones lie within). */
-export const BUCKET_RANGE_SQL = `SELECT min(epoch_us(started_at)) // ${TZ_BUCKET_US} AS lo, max(epoch_us(started_at)) // ${TZ_BUCKET_US} AS hi FROM silver.activities`;
+export const BUCKET_RANGE_SQL = `SELECT epoch_us(min(started_at)) // ${TZ_BUCKET_US} AS lo, epoch_us(max(started_at)) // ${TZ_BUCKET_US} AS hi FROM silver.activities`;
 
 /**
  * Temporary tables every model reads instead of scanning silver again:
