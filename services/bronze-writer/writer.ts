@@ -17,6 +17,8 @@
  * Storage errors are retried with exponential backoff (p-retry) for as long as the service
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
+// Before kafkajs loads its RecordBatch decoder (kafkajs-record-decoding.ts).
+import { recordDecodingStatus } from './kafkajs-record-decoding.ts';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../common/config.ts';
@@ -292,7 +294,7 @@ export class BronzeWriter {
   private async subscribeAndRun(topics: string[]): Promise<void> {
     await this.consumer.subscribe({ topics, fromBeginning: true });
     this.subscribed = topics;
-    this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url }, 'consuming');
+    this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url, kafkajsRecordDecoding: recordDecodingStatus }, 'consuming');
     await this.consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
