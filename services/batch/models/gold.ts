@@ -86,8 +86,11 @@ export const BUCKET_RANGE_SQL = `SELECT epoch_us(min(started_at)) // ${TZ_BUCKET
  *   row, and no date arithmetic per row; exact, since zone offsets only change on quarter hours
  *   and a bucket that could straddle a local midnight falls back to the row's local time, see
  *   {@link localDayMonth});
- * - `g_emp_month` (counts and sums per employee and local month, with the employee's business
- *   unit), `g_by_sport` (per month, business unit and sport) and `g_daily` (per local day).
+ * - `g_emp_month` (activities per employee and local month, with the employee's business unit),
+ *   `g_by_sport` (counts, distances and durations per month, business unit and sport: the
+ *   distance and duration totals of a business unit and month are summed from here rather than
+ *   per employee, which would cost a third more on the 1.2M-group aggregation) and `g_daily`
+ *   (per local day).
  * (Measured: materializing g_activities once and aggregating it three times beats one GROUPING
  * SETS pass over the unmaterialized join, and the threshold dates need its rows again anyway.
  * The business unit is joined to the 1.2M employee-months of g_emp_month, and to g_by_sport's
@@ -116,11 +119,8 @@ export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null
       FROM silver.activities_valid a
       ${local.join}`,
     `CREATE OR REPLACE TEMP TABLE g_emp_month AS
-      SELECT m.employee_id, e.business_unit, m.month, m.activity_count, m.distance_m, m.duration_s
-      FROM (
-        SELECT employee_id, month, count(*) AS activity_count, sum(distance_m) AS distance_m, sum(duration_s) AS duration_s
-        FROM g_activities GROUP BY ALL
-      ) m
+      SELECT m.employee_id, e.business_unit, m.month, m.activity_count
+      FROM (SELECT employee_id, month, count(*) AS activity_count FROM g_activities GROUP BY ALL) m
       JOIN silver.employees_valid e USING (employee_id)`,
     `CREATE OR REPLACE TEMP TABLE g_by_sport AS
       SELECT a.month, e.business_unit, a.sport_type, count(*) AS activity_count, sum(a.distance_m) AS distance_m, sum(a.duration_s) AS duration_s,
@@ -394,9 +394,10 @@ const kpiBuMonth: GoldModel = {
         GROUP BY ALL
       ),
       act AS (
-        SELECT business_unit, month, sum(activity_count) AS activity_count, count(*) AS active_employees,
-          sum(distance_m) AS distance_m, sum(duration_s) AS duration_s
-        FROM g_emp_month GROUP BY ALL
+        SELECT c.business_unit, c.month, c.activity_count, c.active_employees, t.distance_m, t.duration_s
+        FROM (SELECT business_unit, month, sum(activity_count) AS activity_count, count(*) AS active_employees FROM g_emp_month GROUP BY ALL) c
+        LEFT JOIN (SELECT business_unit, month, sum(distance_m) AS distance_m, sum(duration_s) AS duration_s FROM g_by_sport GROUP BY ALL) t
+          USING (business_unit, month)
       ),
       wb AS (
         SELECT business_unit, CAST(date_trunc('month', threshold_reached_on) AS DATE) AS month, count(*) AS new_eligible,
