@@ -67,7 +67,7 @@ const SERVICES: ServiceSpec[] = [
   {
     name: 'bronze-writer',
     entry: 'dist/bronze-writer/main.js',
-    nodeArgs: ['--enable-source-maps', '--max-semi-space-size=8', '--initial-old-space-size=48', '--max-old-space-size=256'],
+    nodeArgs: ['--enable-source-maps', '--max-semi-space-size=8', '--initial-old-space-size=40', '--max-old-space-size=256'],
     env: { MALLOC_ARENA_MAX: '2' },
   },
   { name: 'slack-notifier', entry: 'services/slack-notifier/main.ts' },

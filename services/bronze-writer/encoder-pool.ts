@@ -65,7 +65,7 @@ export class InlineSegmentEncoder implements SegmentEncoder {
     return new InlineSegmentEncoder(await DuckDbParquetEncoder.open(options));
   }
 
-  /** The DuckDB encoder runs two files at once (its lanes): one's COPY overlaps the next one's appends. */
+  /** The DuckDB encoder runs several files at once (its lanes): COPYs overlap the next file's appends. */
   encode(segment: Segment, ingestedAt: Date): Promise<EncodedSegment> {
     return encodeSegment(this.encoder, segment.topic, segment.partition, segment.packed, ingestedAt);
   }

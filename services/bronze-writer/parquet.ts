@@ -340,8 +340,9 @@ export interface DuckDbEncoderOptions {
   /** Parquet compression codec. Default zstd. */
   compression?: 'zstd' | 'snappy' | 'gzip' | 'uncompressed';
   /**
-   * Files encoded at once, one DuckDB connection (and temp table) each. Default 2: while one
-   * file's COPY runs on a DuckDB thread, the next file's rows are appended on the calling thread.
+   * Files encoded at once, one DuckDB connection (and temp table) each. Default 3: while files'
+   * COPYs run on DuckDB threads, the next file's rows are appended on the calling thread (1M-message
+   * benchmark: 2 lanes ~100,000 rows/s with back-pressure pauses, 3 lanes 108,000-123,000, none).
    */
   lanes?: number;
 }
@@ -374,7 +375,7 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       allocator_flush_threshold: '8MB',
     });
     const lanes: Lane[] = [];
-    for (let i = 0; i < Math.max(1, options.lanes ?? 2); i++) lanes.push({ connection: await instance.connect(), queue: Promise.resolve(), queued: 0 });
+    for (let i = 0; i < Math.max(1, options.lanes ?? 3); i++) lanes.push({ connection: await instance.connect(), queue: Promise.resolve(), queued: 0 });
     return new DuckDbParquetEncoder(instance, lanes, dir, options.compression ?? 'zstd');
   }
 
