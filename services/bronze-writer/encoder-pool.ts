@@ -3,7 +3,8 @@
  * ({@link SegmentEncoderPool}: the main thread then only consumes Kafka and stores objects; each
  * worker runs its own in-memory DuckDB; a request goes to the least busy worker; a worker that
  * dies is replaced and its requests fail, for the caller to retry) or on the calling thread
- * ({@link InlineSegmentEncoder}: one isolate less, so less memory, but no parallelism).
+ * ({@link InlineSegmentEncoder}: one isolate less, so less memory; decoding shares the calling
+ * thread, while DuckDB's COPYs of up to three files run on its own threads).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -5,10 +5,11 @@
  *
  * Rows go into a temporary DuckDB table through the appender, in data chunks of up to 2048 rows,
  * and `COPY ... TO '<tmp>.parquet' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)` writes
- * the file (level 1: on bronze rows, 20 % smaller files than DuckDB's default level and 5 % less
- * CPU per row, measured with 10,000 activity events), which is
- * read back and deleted with the table. DuckDB runs in memory with a small memory limit, one
- * encoding at a time per encoder (the writer runs one encoder per worker thread, encoder-pool.ts).
+ * the file, which is read back and deleted with the table. Level 1 cost 5 % less CPU per row than
+ * DuckDB's default level; files were 20 % smaller on 10,000 activity events, about the same size
+ * on the benchmark's backlog. DuckDB runs in memory with a small memory limit; each encoder
+ * encodes up to `lanes` files at once, one per connection (the writer runs one encoder on the
+ * main thread, or one per worker thread, encoder-pool.ts).
  *
  * Columns (docs/contracts/change-events.md, "Bronze objects"):
  * topic VARCHAR, partition INTEGER, offset BIGINT, kafka_timestamp_ms BIGINT, key VARCHAR (JSON),
