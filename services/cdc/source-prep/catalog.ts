@@ -170,7 +170,7 @@ async function readPublication(db: Db, name: string, serverVersion: number): Pro
 
 /** Reads the state `planSourcePreparation` starts from. */
 export async function readSourceState(db: Db, role: string, publication: string, tables: TableName[], passwordWorks: boolean): Promise<SourceState> {
-  const version = Number((await db.query<{ v: string }>('SHOW server_version_num')).rows[0]!.v);
+  const version = Number((await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
   const database = (await db.query<{ d: string }>('SELECT current_database() AS d')).rows[0]!.d;
   const roleState = await readRole(db, role, tables, passwordWorks);
   const tableStates: TableState[] = [];
