@@ -38,9 +38,10 @@ export const changeSourceSchema = z.looseObject({
   ts_ms: z.number({ error: 'source.ts_ms missing' }),
   /**
    * One of {@link SNAPSHOT_MARKERS} from Debezium and this service; any string is accepted, so
-   * this reader and the bronze writer's envelope scanner (which copies the text) agree.
+   * this reader and the bronze writer's envelope scanner (which copies the text) agree, and so is
+   * the boolean of Debezium before 1.x's string markers (bronze stores it as NULL).
    */
-  snapshot: z.string().optional(),
+  snapshot: z.union([z.string(), z.boolean()]).optional(),
   db: z.string().optional(),
   schema: z.string().optional(),
   table: z.string().optional(),
