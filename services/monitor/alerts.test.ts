@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../common/config.ts';
 import { encodeQualityReport } from '../common/contracts/quality-report.ts';
 import { encodeRunLogLine, type RunLogEntry } from '../common/contracts/run-log.ts';
+import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
 import { readBatchState, type BatchState, type QualityStatus } from '../common/pipeline-status.ts';
 import type { AlertState, Condition } from '../common/contracts/alert-state.ts';
 import { alertMessage, evaluateRules, formatDuration, stepAlerts, type Evaluation } from './alerts.ts';
@@ -144,27 +145,14 @@ describe('alert rules', () => {
 describe('an interrupted refresh (SIGTERM: rolled back on purpose, exit 0)', () => {
   it('raises no quality_error and is counted under runsByStatus.interrupted, read from the batch files', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'monitor-interrupted-'));
-    const entry = (runId: string, status: RunLogEntry['status']): RunLogEntry => ({
-      runId,
-      batch: 1,
-      status,
-      mode: 'incremental',
-      startedAt: new Date('2026-06-30T12:00:00Z'),
-      finishedAt: new Date('2026-06-30T12:00:05Z'),
-      asOf: new Date('2026-06-30T12:00:00Z'),
-      rulesFile: 'config/rules.json',
-      rulesVersion: 'v1',
-      paramsHash: 'h',
-      params: {},
-      bronzeInputs: [],
-      rowCounts: {},
-      quality: { checks: 0, passed: 0, skipped: 0, errors: [], warnings: [] },
-      bonusCostEur: null,
-      wellbeingCostEur: null,
-      goldDb: path.join(dir, 'gold.duckdb'),
-      reportFile: path.join(dir, 'reports', `${runId}.json`),
-      error: status === 'interrupted' ? 'interrupted (SIGTERM): gold and silver left as they were' : null,
-    });
+    const entry = (runId: string, status: RunLogEntry['status']): RunLogEntry =>
+      runLogEntryFixture({
+        runId,
+        status,
+        goldDb: path.join(dir, 'gold.duckdb'),
+        reportFile: path.join(dir, 'reports', `${runId}.json`),
+        error: status === 'interrupted' ? 'interrupted (SIGTERM): gold and silver left as they were' : null,
+      });
     const ok = entry('r1', 'success');
     const stopped = entry('r2', 'interrupted');
     await writeFile(path.join(dir, 'run_log.jsonl'), encodeRunLogLine(ok) + encodeRunLogLine(stopped));

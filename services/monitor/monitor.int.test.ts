@@ -14,6 +14,7 @@ import { loadConfig, type Config } from '../common/config.ts';
 import { ensureTopic } from '../common/dead-letter.ts';
 import { createLogger } from '../common/logger.ts';
 import { encodeRunLogLine, type RunStatus } from '../common/contracts/run-log.ts';
+import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
 import { readRunLog } from '../common/pipeline-status.ts';
 import type { BatchSandbox } from '../batch/testing/batch-kit.ts';
 import { adminClient, dropSlots, eventually, runId, startCdc, type InProcessCdc } from '../cdc/testing/harness.ts';
@@ -361,28 +362,7 @@ describe('alerts', () => {
 describe('run_log reading', () => {
   it('reads complete lines from an offset and leaves a line still being written for later', async () => {
     const file = path.join(dir, 'run_log.jsonl');
-    const line = (runId: string, status: RunStatus = 'success') =>
-      encodeRunLogLine({
-        runId,
-        batch: 1,
-        status,
-        mode: 'full',
-        startedAt: new Date('2026-06-30T12:00:00.000Z'),
-        finishedAt: new Date('2026-06-30T12:00:01.000Z'),
-        asOf: new Date('2026-06-30T12:00:00.000Z'),
-        rulesFile: 'config/rules.json',
-        rulesVersion: 'v1',
-        paramsHash: 'h',
-        params: {},
-        bronzeInputs: [],
-        rowCounts: {},
-        quality: { checks: 0, passed: 0, skipped: 0, errors: [], warnings: [] },
-        bonusCostEur: null,
-        wellbeingCostEur: null,
-        goldDb: 'gold.duckdb',
-        reportFile: null,
-        error: null,
-      }).trimEnd();
+    const line = (runId: string, status: RunStatus = 'success') => encodeRunLogLine(runLogEntryFixture({ runId, status })).trimEnd();
     expect(await readRunLog(file)).toEqual({ runs: [], problems: [], nextOffset: 0 });
     const first = `${line('r1')}\n`;
     const partial = line('r2', 'failed_quality');

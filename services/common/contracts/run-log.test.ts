@@ -1,35 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { ContractError } from './contract-error.ts';
 import { encodeRunLogLine, parseRunLogLine, RUN_STATUSES, type RunLogEntry } from './run-log.ts';
+import { runLogEntryFixture } from './testing/fixtures.ts';
 
-const entry: RunLogEntry = {
-  runId: 'r1',
-  batch: 3,
+const entry: RunLogEntry = runLogEntryFixture({
   status: 'interrupted',
   mode: 'incremental',
-  startedAt: new Date('2026-01-01T00:00:00Z'),
-  finishedAt: new Date('2026-01-01T00:00:02.5Z'),
-  asOf: new Date('2026-01-01T00:00:00Z'),
-  rulesFile: '/x/rules.json',
-  rulesVersion: 'v1',
-  paramsHash: 'abc',
   params: { bonus: { rate: 0.05 } },
   bronzeInputs: [{ topic: 't', partition: 0, firstOffset: 0, lastOffset: 9, events: 10, files: ['k'] }],
   rowCounts: { 'silver.activities': 10 },
-  quality: { checks: 0, passed: 0, skipped: 0, errors: [], warnings: [] },
-  bonusCostEur: null,
-  wellbeingCostEur: null,
-  goldDb: '/x/gold.duckdb',
-  reportFile: null,
   error: 'interrupted by SIGTERM',
-};
+});
 
 describe('run_log record contract', () => {
   it('writes one JSON line with ISO times and reads it back unchanged, for every status', () => {
     for (const status of RUN_STATUSES) {
       const line = encodeRunLogLine({ ...entry, status });
       expect(line.endsWith('}\n')).toBe(true);
-      expect(JSON.parse(line)).toMatchObject({ status, startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.500Z', params: { bonus: { rate: 0.05 } } });
+      expect(JSON.parse(line)).toMatchObject({ status, startedAt: '2026-06-30T12:00:00.000Z', finishedAt: '2026-06-30T12:00:04.500Z', params: { bonus: { rate: 0.05 } } });
       expect(parseRunLogLine(line)).toEqual({ ...entry, status });
     }
   });
