@@ -22,7 +22,9 @@ import {
   Consumer,
   Producer,
   ProduceAcks,
-  type ConsumerOptions,
+  type BaseOptions,
+  type ConsumeBaseOptions,
+  type GroupOptions,
   type ProducerOptions,
   type AdminOptions,
   type Deserializer,
@@ -82,7 +84,7 @@ export function createConsumer(
   config: Pick<Config, 'kafka'>,
   service: string,
   logger: Logger,
-  options: { groupId: string } & Overrides<ConsumerOptions<Buffer | undefined, Buffer | undefined, string, Buffer>>,
+  options: ConsumerSettings,
 ): KafkaConsumer {
   const consumer: KafkaConsumer = new Consumer({
     ...clientBase(config, service),
@@ -94,6 +96,11 @@ export function createConsumer(
   attachKafkaLogging(consumer, logger);
   return consumer;
 }
+
+/** What a caller may set on a consumer (the group, its timeouts, fetch sizes); the rest is the factory's. */
+export type ConsumerSettings = { groupId: string } & Partial<GroupOptions> &
+  Overrides<ConsumeBaseOptions<Buffer | undefined, Buffer | undefined, string, Buffer>> &
+  Overrides<BaseOptions>;
 
 /** An admin client for `service` (topics, offsets, groups: see admin.ts for the calls the project makes). */
 export function createAdmin(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Overrides<AdminOptions> = {}): Admin {

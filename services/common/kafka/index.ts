@@ -5,6 +5,6 @@
  * - admin.ts: {@link KafkaAdmin}, the admin calls the project makes (topics, offsets, groups);
  * - logging.ts: {@link attachKafkaLogging}, the one mapping of client events into pino.
  */
-export { bytesSerializer, clientBase, createAdmin, createConsumer, createProducer, type Bytes, type KafkaConsumer, type KafkaProducer } from './client.ts';
+export { bytesSerializer, clientBase, createAdmin, createConsumer, createProducer, type Bytes, type ConsumerSettings, type KafkaConsumer, type KafkaProducer } from './client.ts';
 export { KafkaAdmin, type CommittedOffset, type GroupDescription, type TopicPartitionOffsets } from './admin.ts';
 export { attachKafkaLogging, kafkaErrorFields } from './logging.ts';
