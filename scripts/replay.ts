@@ -7,7 +7,8 @@
  * Exit codes: 0 done, 1 refused or failed, 2 bad arguments.
  */
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { KafkaAdmin } from '../services/common/kafka/index.ts';
+import { createLogger } from '../services/common/logger.ts';
 import { loadConfig } from '../services/common/config.ts';
 import { runMain } from './lib/cli.ts';
 import { resetGroupToEarliest } from './lib/replay.ts';
@@ -32,9 +33,7 @@ if (topics?.some((t) => !/^[A-Za-z0-9._-]+$/.test(t))) {
 
 await runMain('replay', async () => {
   const config = loadConfig();
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-replay`, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = KafkaAdmin.create(config, 'replay', createLogger('replay', 'warn'));
   try {
     const plan = await resetGroupToEarliest(admin, options.group, { topics, dryRun: options.dryRun });
     const verb = options.dryRun ? 'would reset' : 'reset';
@@ -44,6 +43,6 @@ await runMain('replay', async () => {
     }
     if (!options.dryRun) console.log(`[replay] done: start the service of group "${plan.groupId}" to rebuild`);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 });

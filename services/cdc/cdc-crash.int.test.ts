@@ -8,17 +8,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../common/config.ts';
 import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId, type Envelope } from './testing/harness.ts';
-import { readTopic, testKafka, waitForRecords, type ReadRecord } from './testing/kafka-read.ts';
+import { readTopic, testKafka, waitForRecords, type KafkaTarget, type ReadRecord } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
 let db: pg.Client;
-let kafka: Kafka;
+let kafka: KafkaTarget;
 const slots: string[] = [];
 const children: CdcChild[] = [];
 
