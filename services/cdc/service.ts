@@ -13,6 +13,11 @@
  * 3. streaming from the slot's confirmed LSN; an LSN is confirmed once the broker acknowledged
  *    every event up to it (AckTracker), on a timer and when PostgreSQL asks;
  * 4. {@link CdcService.stop} (SIGTERM): stop reading, flush the producer, confirm, exit.
+ *
+ * Schema link (docs/contracts/table-schemas.md): before the first event of a table version (its
+ * snapshot rows, or the changes after a Relation message), the table's schema document is built
+ * (table-schema-builder.ts from the Relation message and a catalog read) and produced to
+ * `<prefix>._schemas`, acknowledged, and its id becomes the header of every event of that version.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -26,11 +31,13 @@ import { KafkaSink } from './kafka-sink.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { CdcMetrics } from './metrics.ts';
 import type { RelationMessage } from './pgoutput.ts';
-import { describeTableById, TypeCatalog, type TableDescription } from './postgres-catalog.ts';
+import { describeTableById, readSchemaFacts, TypeCatalog, type TableDescription } from './postgres-catalog.ts';
 import {
   cdcConnection, CdcSetupError, createMarkerSlot, createSlotWithSnapshot, dropSlotIfExists, preparePostgres, readSlot, snapshotMarkerSlot,
 } from './postgres-setup.ts';
 import { RawPgoutputPlugin, ReplicationStream, type DecodedPayload } from './replication-stream.ts';
+import { SchemaPublisher } from './schema-publisher.ts';
+import { buildTableSchema } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -51,6 +58,7 @@ export class CdcService {
   private readonly types = new TypeCatalog();
   private readonly tableKeys: Set<string>;
   private sink: KafkaSink<Position | null> | null = null;
+  private schemas: SchemaPublisher | null = null;
   private catalogDb: pg.Client | null = null;
   private stream: ReplicationStream | null = null;
   private tracker: AckTracker | null = null;
@@ -91,6 +99,7 @@ export class CdcService {
       topicPrefix: config.kafka.topicPrefix,
       database: config.postgres.database,
       version: SERVICE_VERSION,
+      intervalMode: config.cdc.intervalHandling,
       onWarning: (w) => this.onMapperWarning(w),
     });
     this.fatal.catch(() => undefined);
@@ -131,6 +140,8 @@ export class CdcService {
       this.sink.onFailure((err) => this.failWith(err, 'produce'));
       await this.sink.connect();
       await this.sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`));
+      this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+      await this.schemas.connect();
 
       this.catalogDb = new pg.Client(cdcConnection(config));
       await this.catalogDb.connect();
@@ -241,7 +252,9 @@ export class CdcService {
       let total = 0;
       const started = Date.now();
       for (const t of tables) {
-        const plan = this.mapper.plan(t.schema, t.table, t.columns, t.primaryKey, this.types.lookup);
+        // The catalog as the snapshot transaction sees it: the table version of the snapshot rows.
+        const schemaId = await this.publishSchema(snap, t.oid);
+        const plan = this.mapper.plan(t.schema, t.table, t.columns, t.primaryKey, this.types.lookup, schemaId);
         const name = `${t.schema}.${t.table}`;
         const estimate = Number((await snap.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [t.oid])).rows[0]?.n ?? 0);
         const columnList = t.columns.map((c) => `"${c.name.replace(/"/g, '""')}"`).join(', ');
@@ -443,8 +456,23 @@ export class CdcService {
     }
     const description = await describeTableById(db, message.relationId);
     await this.types.ensure(db, message.columns.map((c) => c.typeOid));
-    this.mapper.registerRelation(message, description?.primaryKey ?? [], this.types.lookup);
-    this.logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length }, 'relation (re)described');
+    const schemaId = await this.publishSchema(db, message.relationId, message);
+    this.mapper.registerRelation(message, description?.primaryKey ?? [], this.types.lookup, schemaId);
+    this.logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length, schemaId }, 'relation (re)described');
+  }
+
+  /**
+   * Builds the schema document of a table version and produces it to the schema topic; resolves
+   * with its id once the broker acknowledged it (before any event that carries the id is pushed).
+   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   */
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+    const { config } = this;
+    const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
+    if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
+    const doc = buildTableSchema(facts);
+    await this.schemas!.publish(doc);
+    return doc.schemaId;
   }
 
   private totalAcked = 0;
@@ -554,6 +582,7 @@ export class CdcService {
       await this.stream.stop().catch(() => undefined);
     }
     await this.sink?.disconnect();
+    await this.schemas?.disconnect();
     await this.catalogDb?.end().catch(() => undefined);
     await this.metrics.close();
   }
