@@ -14,7 +14,7 @@
  */
 import { Kafka, logLevel as KafkaLogLevel, type Admin, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
-import { schemaTopic, serializeTableSchema, type TableSchema } from '../common/contracts/table-schema.ts';
+import { schemaTopic, encodeTableSchema, type TableSchema } from '../common/contracts/table-schema.ts';
 import type { Logger } from '../common/logger.ts';
 
 export interface SchemaPublisherOptions {
@@ -94,7 +94,7 @@ export class SchemaPublisher {
    */
   async publish(doc: TableSchema): Promise<void> {
     if (this.published.has(doc.schemaId)) return;
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: doc.schemaId, value: serializeTableSchema(doc), partition: 0 }] });
+    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: doc.schemaId, value: encodeTableSchema(doc), partition: 0 }] });
     this.published.add(doc.schemaId);
     this.logger.info({ topic: doc.topic, schemaId: doc.schemaId, columns: doc.columns.length }, 'schema document produced');
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseTableSchema, serializeTableSchema, schemaIdOf } from '../common/contracts/table-schema.ts';
+import { parseTableSchema, encodeTableSchema, schemaIdOf } from '../common/contracts/table-schema.ts';
 import { buildTableSchema, enumTypeOids, formatKey, formatPairs, identityFlags, type PgTypeRow, type SchemaFacts } from './table-schema-builder.ts';
 
 const base = (oid: number, typcategory = 'N'): PgTypeRow => ({ oid, typtype: 'b', typcategory, typelem: 0, typbasetype: 0, typtypmod: -1, typnotnull: false });
@@ -83,8 +83,8 @@ describe('table schema documents from Relation and catalog facts', () => {
     const doc = buildTableSchema(facts());
     expect(doc.schemaId).toMatch(/^[0-9a-f]{20}$/);
     expect(schemaIdOf(doc)).toBe(doc.schemaId);
-    expect(serializeTableSchema(buildTableSchema(facts()))).toBe(serializeTableSchema(doc));
-    expect(parseTableSchema(serializeTableSchema(doc), doc.schemaId)).toEqual(doc);
+    expect(encodeTableSchema(buildTableSchema(facts()))).toBe(encodeTableSchema(doc));
+    expect(parseTableSchema(encodeTableSchema(doc), doc.schemaId)).toEqual(doc);
     const variants: Partial<SchemaFacts>[] = [
       { columns: facts().columns.slice(0, -1) }, // DROP COLUMN
       { columns: [...facts().columns, { name: 'note', typeOid: 25, typeMod: -1, isIdentity: false }] }, // ADD COLUMN

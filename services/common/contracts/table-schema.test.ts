@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalJson, InvalidTableSchemaError, isSchemaTopic, parseTableSchema, parseUnavailableHeader, schemaObjectKey, schemaTopic, serializeTableSchema, withSchemaId,
+  canonicalJson, isSchemaTopic, parseTableSchema, parseUnavailableHeader, schemaObjectKey, schemaTopic, encodeTableSchema, withSchemaId,
   type TableSchemaBody,
 } from './table-schema.ts';
+import { ContractError } from './contract-error.ts';
 
 const BODY: TableSchemaBody = {
   format: 1,
@@ -33,13 +34,17 @@ describe('table schema contract', () => {
 
   it('a stored document is accepted only with a known format, its exact shape and the hash of its content as id', () => {
     const doc = withSchemaId(BODY);
-    const text = serializeTableSchema(doc);
+    const text = encodeTableSchema(doc);
     expect(parseTableSchema(text)).toEqual(doc);
     expect(() => parseTableSchema(text, 'ffffffffffffffffffff')).toThrow(/does not match/);
     expect(() => parseTableSchema(text.replace('"bigint"', '"integer"'))).toThrow(/not the hash/);
-    expect(() => parseTableSchema(serializeTableSchema({ ...doc, format: 2 } as never))).toThrow(InvalidTableSchemaError);
-    expect(() => parseTableSchema(serializeTableSchema({ ...doc, extra: 1 } as never))).toThrow(/Unrecognized key/);
-    expect(() => parseTableSchema('{')).toThrow(/not JSON/);
+    expect(() => parseTableSchema(canonicalJson({ ...doc, format: 2 }))).toThrow(ContractError);
+    expect(() => parseTableSchema(canonicalJson({ ...doc, extra: 1 }))).toThrow(/Unrecognized key/);
+    expect(() => parseTableSchema(canonicalJson({ ...doc, columns: [{ ...doc.columns[0], category: 'weird' }] }))).toThrow(/columns\[0\]\.category/);
+    expect(() => parseTableSchema('{')).toThrow(/not valid JSON/);
+    // The writer refuses what the reader would refuse.
+    expect(() => encodeTableSchema({ ...doc, schemaId: 'ffffffffffffffffffff' })).toThrow(/not the hash/);
+    expect(() => encodeTableSchema({ ...doc, format: 2 } as never)).toThrow(ContractError);
   });
 
   it('the unavailable header is a JSON array of column names', () => {

@@ -15,9 +15,18 @@
  *
  * Pure: no I/O. Everything here is shared by the producer (services/cdc), the bronze writer and
  * the batch; nothing else may define these shapes.
+ *
+ * - Schema: {@link tableSchemaSchema} ({@link TableSchema} is derived from it).
+ * - Reader: {@link parseTableSchema} (shape, format, id = hash of the content).
+ * - Writer: {@link encodeTableSchema} (canonical JSON); ids: {@link schemaIdOf}, {@link withSchemaId};
+ *   names: {@link schemaTopic}, {@link schemaObjectKey}; headers: {@link SCHEMA_ID_HEADER},
+ *   {@link UNAVAILABLE_HEADER} ({@link parseUnavailableHeader}).
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { ContractError, readJsonContract, toJsonContract } from './contract-error.ts';
+
+const CONTRACT = 'table-schema';
 
 /** Kafka header naming the schema document of a table-topic message (UTF-8, the schemaId). */
 export const SCHEMA_ID_HEADER = 'lakehouse.schema.id';
@@ -97,7 +106,7 @@ export const schemaColumnSchema = z.strictObject({
   /** Arrays and domains over arrays: pg_attribute.attndims (declared, not enforced; 0 = not declared); else null. */
   arrayDimensions: z.number().int().min(0).nullable(),
 });
-export type SchemaColumn = z.infer<typeof schemaColumnSchema>;
+export type SchemaColumn = z.output<typeof schemaColumnSchema>;
 
 /** How the CDC service renders values (services/cdc/README.md, "Column values"). */
 export const renderingSchema = z.strictObject({
@@ -110,7 +119,7 @@ export const renderingSchema = z.strictObject({
   binary: z.literal('base64'),
   unavailableValue: z.literal(UNAVAILABLE_VALUE),
 });
-export type Rendering = z.infer<typeof renderingSchema>;
+export type Rendering = z.output<typeof renderingSchema>;
 
 export const REPLICA_IDENTITIES = ['default', 'nothing', 'full', 'index'] as const;
 
@@ -133,11 +142,11 @@ export const tableSchemaBodySchema = z.strictObject({
   generatedColumns: z.array(z.string()),
   rendering: renderingSchema,
 });
-export type TableSchemaBody = z.infer<typeof tableSchemaBodySchema>;
+export type TableSchemaBody = z.output<typeof tableSchemaBodySchema>;
 
 /** A table schema document as produced to `<prefix>._schemas` and stored in the lake. */
 export const tableSchemaSchema = tableSchemaBodySchema.extend({ schemaId: schemaIdText });
-export type TableSchema = z.infer<typeof tableSchemaSchema>;
+export type TableSchema = z.output<typeof tableSchemaSchema>;
 
 /**
  * Canonical JSON (RFC 8785 JCS for the values a document holds: strings, integers, booleans,
@@ -170,38 +179,29 @@ export function withSchemaId(body: TableSchemaBody): TableSchema {
   return { ...body, schemaId: schemaIdOf(body) };
 }
 
-/** The bytes produced to Kafka and stored in the lake: the canonical JSON of the whole document. */
-export function serializeTableSchema(doc: TableSchema): string {
-  return canonicalJson(doc);
-}
-
-/** Why a document was refused by {@link parseTableSchema}. */
-export class InvalidTableSchemaError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'InvalidTableSchemaError';
-  }
+/**
+ * The writer: the bytes produced to Kafka and stored in the lake, the canonical JSON of the whole
+ * document, validated by {@link tableSchemaSchema}.
+ * @throws ContractError for a document the reader would reject.
+ */
+export function encodeTableSchema(doc: TableSchema): string {
+  const value = toJsonContract(CONTRACT, tableSchemaSchema, doc);
+  if (schemaIdOf(value) !== value.schemaId) throw new ContractError(CONTRACT, [`schemaId: ${value.schemaId} is not the hash of the content`]);
+  return canonicalJson(value);
 }
 
 /**
- * Parses and verifies a stored or consumed document: the shape, the format, and that its id is
- * the hash of its content (so a document cannot be stored under another table version's id).
+ * The reader: parses and verifies a stored or consumed document: the shape, the format, and that
+ * its id is the hash of its content (so a document cannot be stored under another table
+ * version's id).
  * @param expectedId the Kafka key or the object name's id, when known.
- * @throws InvalidTableSchemaError naming what is wrong.
+ * @throws ContractError naming what is wrong.
  */
 export function parseTableSchema(text: string, expectedId?: string): TableSchema {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new InvalidTableSchemaError(`not JSON: ${(err as Error).message}`);
-  }
-  const parsed = tableSchemaSchema.safeParse(json);
-  if (!parsed.success) throw new InvalidTableSchemaError(parsed.error.issues.map((i) => `${i.path.join('.') || '(document)'}: ${i.message}`).join('; '));
-  const doc = parsed.data;
+  const doc = readJsonContract(CONTRACT, tableSchemaSchema, text);
   const computed = schemaIdOf(doc);
-  if (computed !== doc.schemaId) throw new InvalidTableSchemaError(`schemaId ${doc.schemaId} is not the hash of the content (${computed})`);
-  if (expectedId !== undefined && expectedId !== doc.schemaId) throw new InvalidTableSchemaError(`schemaId ${doc.schemaId} does not match ${expectedId}`);
+  if (computed !== doc.schemaId) throw new ContractError(CONTRACT, [`schemaId: ${doc.schemaId} is not the hash of the content (${computed})`]);
+  if (expectedId !== undefined && expectedId !== doc.schemaId) throw new ContractError(CONTRACT, [`schemaId: ${doc.schemaId} does not match ${expectedId}`]);
   return doc;
 }
 
