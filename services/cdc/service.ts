@@ -45,7 +45,7 @@ import { prepareSlot } from './slot.ts';
 import { SnapshotChangeEventSource } from './snapshot-source.ts';
 import { SchemaPublisher } from './schema-publisher.ts';
 import { StreamingChangeEventSource } from './streaming-source.ts';
-import { buildTableSchema } from './table-schema-builder.ts';
+import { buildTableSchema, ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -61,6 +61,7 @@ export class CdcService {
   private readonly tableKeys: Set<string>;
   private sink: KafkaSink<Position | null> | null = null;
   private schemas: SchemaPublisher | null = null;
+  private readonly columnFacts = new ColumnFactsMemory();
   private catalogDb: pg.Client | null = null;
   private streamingSource: StreamingChangeEventSource | null = null;
   private offsets: OffsetContext | null = null;
@@ -231,7 +232,7 @@ export class CdcService {
     const { config } = this;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
-    const doc = buildTableSchema(facts);
+    const doc = buildTableSchema(this.columnFacts.complete(relationOid, facts));
     await this.schemas!.publish(doc);
     return doc.schemaId;
   }

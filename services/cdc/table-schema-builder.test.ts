@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseTableSchema, encodeTableSchema, schemaIdOf } from '../common/contracts/table-schema.ts';
-import { buildTableSchema, enumTypeOids, formatKey, formatPairs, identityFlags, type PgTypeRow, type SchemaFacts } from './table-schema-builder.ts';
+import { buildTableSchema, ColumnFactsMemory, enumTypeOids, formatKey, formatPairs, identityFlags, type PgTypeRow, type SchemaFacts } from './table-schema-builder.ts';
 
 const base = (oid: number, typcategory = 'N'): PgTypeRow => ({ oid, typtype: 'b', typcategory, typelem: 0, typbasetype: 0, typtypmod: -1, typnotnull: false });
 const arrayOf = (oid: number, elem: number): PgTypeRow => ({ oid, typtype: 'b', typcategory: 'A', typelem: elem, typbasetype: 0, typtypmod: -1, typnotnull: false });
@@ -111,5 +111,20 @@ describe('table schema documents from Relation and catalog facts', () => {
     expect(identityFlags('d', names, [], [])).toEqual([false, false, false]);
     expect(identityFlags('i', names, ['a'], ['c'])).toEqual([false, false, true]);
     expect(identityFlags('n', names, ['a'], [])).toEqual([false, false, false]);
+  });
+});
+
+describe('ColumnFactsMemory', () => {
+  it('a column dropped between the Relation message and the catalog read keeps the facts an earlier read saw', () => {
+    const memory = new ColumnFactsMemory();
+    const first = buildTableSchema(memory.complete(7, facts()));
+    // DROP COLUMN c_smallint... committed before the catalog read of the next Relation message, which still lists it.
+    const catalogAfterDrop = new Map([...facts().catalogColumns].filter(([name]) => name !== 'id'));
+    const raced = buildTableSchema(memory.complete(7, facts({ catalogColumns: catalogAfterDrop })));
+    expect(raced).toEqual(first);
+    // Without the memory, the column would read as unknown to the catalog: another id.
+    expect(buildTableSchema(facts({ catalogColumns: catalogAfterDrop })).schemaId).not.toBe(first.schemaId);
+    // Other tables are remembered apart.
+    expect(buildTableSchema(memory.complete(8, facts({ catalogColumns: catalogAfterDrop }))).columns[0]).toMatchObject({ attnum: null, nullable: true });
   });
 });

@@ -228,3 +228,32 @@ export function buildTableSchema(f: SchemaFacts): TableSchema {
     rendering: { decimal: 'string', time: 'adaptive', interval: f.intervalMode, binary: 'base64', unavailableValue: UNAVAILABLE_VALUE },
   });
 }
+
+/**
+ * What earlier catalog reads saw of each captured table's columns, within one process.
+ *
+ * A Relation message describes the table as of its WAL position, but the catalog is read when
+ * the message arrives: a column dropped or renamed in between (DDL right after a change) is no
+ * longer in the catalog under that name. Its catalog facts (attnum, NOT NULL, dimensions) are
+ * then taken from the last read that had it, so the document is the one that read would have
+ * built, and the version keeps the id it had (or would have had) when the column existed.
+ */
+export class ColumnFactsMemory {
+  private readonly byRelation = new Map<number, Map<string, CatalogColumn>>();
+
+  /**
+   * Completes `facts` (read for table `relationOid`) with remembered columns the catalog no
+   * longer has, then remembers the columns of this read.
+   */
+  complete(relationOid: number, facts: SchemaFacts): SchemaFacts {
+    let known = this.byRelation.get(relationOid);
+    const catalogColumns = new Map(facts.catalogColumns);
+    for (const c of facts.columns) {
+      const remembered = known?.get(c.name);
+      if (!catalogColumns.has(c.name) && remembered) catalogColumns.set(c.name, remembered);
+    }
+    if (!known) this.byRelation.set(relationOid, (known = new Map()));
+    for (const [name, column] of facts.catalogColumns) known.set(name, column);
+    return { ...facts, catalogColumns };
+  }
+}
