@@ -17,7 +17,9 @@ let admin: pg.Client;
 
 interface Result {
   code: number | null;
+  /** stdout and stderr as they came. */
   out: string;
+  stdout: string;
 }
 
 /**
@@ -29,11 +31,12 @@ function lakehouse(args: string[], env: Record<string, string> = {}, answer?: st
   const [cmd, argv] = answer === undefined ? [BIN, args] : ['script', ['-qec', quoted, '/dev/null']];
   const child = spawn(cmd, argv, { cwd: os.tmpdir(), env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  let stdout = '';
+  child.stdout.on('data', (d: Buffer) => ((out += d.toString()), (stdout += d.toString())));
   child.stderr.on('data', (d: Buffer) => (out += d.toString()));
   if (answer !== undefined) child.stdin.write(`${answer}\n`);
   child.stdin.end();
-  return new Promise((resolve) => child.once('exit', (code) => resolve({ code, out })));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, out, stdout })));
 }
 
 const slotExists = async (name: string) => (await admin.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [name])).rowCount === 1;
@@ -53,7 +56,7 @@ describe('lakehouse (bin) on the test stack', () => {
   it('status --json reads every part from any directory; an unreachable Kafka is reported and exits 1', async () => {
     const ok = await lakehouse(['status', '--json'], { CDC_SLOT_NAME: `ops_${run}_status` });
     expect(ok.code, ok.out).toBe(0);
-    const status = JSON.parse(ok.out) as { kafka: { error: string | null }; replicationSlot: { slotName: string; exists: boolean } };
+    const status = JSON.parse(ok.stdout) as { kafka: { error: string | null }; replicationSlot: { slotName: string; exists: boolean } };
     expect(status.kafka.error).toBeNull();
     expect(status.replicationSlot).toMatchObject({ slotName: `ops_${run}_status`, exists: false });
 
@@ -102,7 +105,7 @@ describe('lakehouse (bin) on the test stack', () => {
     expect(await slotExists(`${slot}_snapshot_pending`)).toBe(false);
 
     const again = await lakehouse(['cdc', 'drop-slot', '--yes'], env);
-    expect(again).toEqual({ code: 0, out: `slot ${slot} does not exist (CDC_SLOT_NAME): nothing to reset\n` });
+    expect(again).toMatchObject({ code: 0, stdout: `slot ${slot} does not exist (CDC_SLOT_NAME): nothing to reset\n` });
   });
 
   it('cdc drop-publication drops it as its owner after --yes, and is idempotent', async () => {
@@ -115,7 +118,7 @@ describe('lakehouse (bin) on the test stack', () => {
     expect(dropped.code, dropped.out).toBe(0);
     expect(dropped.out).toContain(`dropped publication ${pub}`);
     expect((await admin.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [pub])).rowCount).toBe(0);
-    expect(await lakehouse(['cdc', 'drop-publication', '--yes'], env)).toEqual({ code: 0, out: `publication ${pub} does not exist (CDC_PUBLICATION): nothing to drop\n` });
+    expect(await lakehouse(['cdc', 'drop-publication', '--yes'], env)).toMatchObject({ code: 0, stdout: `publication ${pub} does not exist (CDC_PUBLICATION): nothing to drop\n` });
     expect((await lakehouse(['cdc', 'status'], env)).out).toContain(`publication ${pub}: absent`);
   });
 

@@ -60,9 +60,21 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerReplay(program, ctx);
   registerBatch(program, ctx);
   registerCdc(program, ctx);
-  // A group of commands without a subcommand (`lakehouse cdc`) prints its help and exits 2.
-  for (const cmd of program.commands) if (cmd.commands.length > 0) cmd.exitOverride().usage('<command> [options]');
+  applyToTree(program);
   return program;
+}
+
+/**
+ * Usage errors throw (mapped to exit code 2 by {@link runLakehouse}) on every command, also on
+ * commands built elsewhere and added with `addCommand` (which inherits no settings); a group of
+ * commands without a subcommand (`lakehouse cdc`) prints its help and exits 2.
+ */
+function applyToTree(cmd: Command): void {
+  for (const sub of cmd.commands) {
+    sub.exitOverride().showHelpAfterError('(add --help for usage)');
+    if (sub.commands.length > 0) sub.usage('<command> [options]');
+    applyToTree(sub);
+  }
 }
 
 /**
@@ -70,7 +82,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
  * Usage errors (commander's: unknown command or option, missing argument) are 2; `--help` is 0.
  */
 export async function runLakehouse(argv: string[], env?: NodeJS.ProcessEnv): Promise<number> {
-  let code = 0;
+  let code: number | undefined;
   const program = buildProgram((c) => (code = c), env);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -78,5 +90,6 @@ export async function runLakehouse(argv: string[], env?: NodeJS.ProcessEnv): Pro
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : EXIT_USAGE;
     throw err;
   }
-  return code;
+  // A command added from elsewhere may report through process.exitCode instead of ctx.run.
+  return code ?? (typeof process.exitCode === 'number' ? process.exitCode : 0);
 }
