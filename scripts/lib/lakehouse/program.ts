@@ -3,10 +3,12 @@
  * operator command in one commander program, `--help` on each (docs/runbooks/ops.md).
  *
  * Each command lives in its own module and registers itself here; a new one (issue 16's
- * `snapshot`, pg-roles' `prepare-source`) is one `register*` call. Commands report through
+ * `snapshot`) is one `register*` call, or one `addCommand` for a commander command built next to
+ * its core (`prepare-source`, services/cdc/source-prep/cli.ts). Commands report through
  * exit codes (errors.ts): 0 done, 1 runtime failure or refusal, 2 usage or configuration.
  */
 import { Command, CommanderError } from 'commander';
+import { prepareSourceCommand } from '../../../services/cdc/source-prep/cli.ts';
 import { loadConfig, type Config } from '../../../services/common/config.ts';
 import { registerBatch } from './batch.ts';
 import { registerCdc } from './cdc.ts';
@@ -51,7 +53,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
     },
   };
   const program = new Command('lakehouse')
-    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication')
+    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, source preparation')
     .usage('<command> [options]')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -60,6 +62,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerReplay(program, ctx);
   registerBatch(program, ctx);
   registerCdc(program, ctx);
+  program.addCommand(prepareSourceCommand());
   applyToTree(program);
   return program;
 }
