@@ -31,7 +31,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { REPO_ROOT, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { ChangeMapper } from './change-mapper.ts';
+import { ChangeMapper, type ColumnDescription } from './change-mapper.ts';
 import { EventDispatcher, type DispatcherHooks } from './event-dispatcher.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { flushWithin, Lifecycle } from './lifecycle.ts';
@@ -150,7 +150,7 @@ export class CdcService {
       const snapshotSource = new SnapshotChangeEventSource({
         config, logger, metrics: this.metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, sink,
         interrupted: () => lifecycle.interrupted(),
-        publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
+        publishSchema: (db, table) => this.publishSchema(db, table.oid, { published: table.columns }),
       });
       const startLsn = await prepareSlot(
         { db: catalogDb, withReplication: (fn) => this.withReplicationConnection(fn), snapshot: () => snapshotSource.execute(tables), logger },
@@ -226,9 +226,9 @@ export class CdcService {
   /**
    * Builds the schema document of a table version and produces it to the schema topic; resolves
    * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
-   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   * @param relation the Relation message (streaming), or the columns the snapshot reads.
    */
-  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation: RelationMessage | { published: readonly ColumnDescription[] }): Promise<string> {
     const { config } = this;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
