@@ -24,6 +24,12 @@
  * Steps 1-3 run in a session (session.ts); a retriable failure (error-handler.ts: PostgreSQL or the
  * broker unavailable) closes the session and opens a new one with capped exponential backoff,
  * resuming from the highest LSN this process confirmed (health.ts reports the outage).
+ *
+ * Schema link (docs/contracts/table-schemas.md): before the first event of a table version (its
+ * snapshot rows, or the changes after a Relation message), the table's schema document is built
+ * (table-schema-builder.ts from the Relation message and a catalog read) and produced to
+ * `<prefix>._schemas` (schema-publisher.ts), acknowledged, and its id becomes the header of every
+ * event of that version (`CdcSession.publishSchema`).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -40,6 +46,7 @@ import { CdcMetrics } from './metrics.ts';
 import type { Position } from './offset-context.ts';
 import { TypeCatalog } from './postgres-catalog.ts';
 import { CdcSession } from './session.ts';
+import { ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -58,6 +65,8 @@ export class CdcService {
   private readonly dispatcher: EventDispatcher<Position | null>;
   private readonly types = new TypeCatalog();
   private readonly tableKeys: Set<string>;
+  /** Column facts of earlier catalog reads, across sessions (table-schema-builder.ts). */
+  private readonly columnFacts = new ColumnFactsMemory();
   /** The highest LSN a session of this process could confirm: where the next session resumes. */
   private resumeLsn: bigint | null = null;
   private boundMetricsPort: number | null = null;
@@ -156,7 +165,7 @@ export class CdcService {
   private async attempt(): Promise<AttemptOutcome> {
     const { logger, lifecycle, health, metrics } = this;
     const session = new CdcSession({
-      config: this.config, logger, metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, lifecycle, tableKeys: this.tableKeys,
+      config: this.config, logger, metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, lifecycle, tableKeys: this.tableKeys, columnFacts: this.columnFacts,
     });
     health.connecting(Date.now());
     let streamed = false;

@@ -17,11 +17,13 @@ import { flushWithin, type Lifecycle } from './lifecycle.ts';
 import { formatLsn } from './lsn.ts';
 import { OffsetContext, type Position } from './offset-context.ts';
 import type { RelationMessage } from './pgoutput.ts';
-import { describeTableById } from './postgres-catalog.ts';
+import { describeTableById, readSchemaFacts } from './postgres-catalog.ts';
 import { cdcConnection, preparePostgres } from './postgres-setup.ts';
+import { SchemaPublisher } from './schema-publisher.ts';
 import { prepareSlot } from './slot.ts';
 import { SnapshotChangeEventSource, type SourceParts } from './snapshot-source.ts';
 import { StreamingChangeEventSource } from './streaming-source.ts';
+import { buildTableSchema, type ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** A graceful stop waits this long for the broker to acknowledge what is pending. */
 const SHUTDOWN_FLUSH_TIMEOUT_MS = 30_000;
@@ -36,6 +38,8 @@ export interface SessionDeps extends SourceParts {
   lifecycle: Lifecycle;
   /** Captured tables as "schema.table". */
   tableKeys: Set<string>;
+  /** Column facts of earlier catalog reads (kept across sessions). */
+  columnFacts: ColumnFactsMemory;
 }
 
 /** Where streaming starts: the slot's LSN (`resumed`), or a fresh slot's consistent point. */
@@ -62,6 +66,7 @@ export class CdcSession {
   readonly failed = new Promise<never>((_, reject) => (this.rejectFailed = reject));
   private sink: KafkaSink<Position | null> | null = null;
   private sinkFailed = false;
+  private schemas: SchemaPublisher | null = null;
   private catalogDb: pg.Client | null = null;
   private streamingSource: StreamingChangeEventSource | null = null;
   private offsets: OffsetContext | null = null;
@@ -136,6 +141,8 @@ export class CdcSession {
     });
     await guard(sink.connect());
     await guard(sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`)));
+    this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+    await guard(this.schemas.connect());
 
     const catalogDb = new pg.Client(cdcConnection(config));
     catalogDb.on('error', (err) => this.fail(err, 'postgres', 'postgres'));
@@ -152,6 +159,7 @@ export class CdcSession {
 
     const snapshotSource = new SnapshotChangeEventSource({
       config, logger, metrics, mapper: this.deps.mapper, types: this.deps.types, dispatcher, sink, interrupted: this.interrupted,
+      publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
     });
     const start = await guard(
       prepareSlot(
@@ -238,8 +246,23 @@ export class CdcSession {
     }
     const description = await describeTableById(db, message.relationId);
     await types.ensure(db, message.columns.map((c) => c.typeOid));
-    mapper.registerRelation(message, description?.primaryKey ?? [], types.lookup);
-    logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length }, 'relation (re)described');
+    const schemaId = await this.publishSchema(db, message.relationId, message);
+    mapper.registerRelation(message, description?.primaryKey ?? [], types.lookup, schemaId);
+    logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length, schemaId }, 'relation (re)described');
+  }
+
+  /**
+   * Builds the schema document of a table version and produces it to the schema topic; resolves
+   * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
+   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   */
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+    const { config, columnFacts } = this.deps;
+    const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
+    if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
+    const doc = buildTableSchema(columnFacts.complete(relationOid, facts));
+    await this.schemas!.publish(doc);
+    return doc.schemaId;
   }
 
   /**
@@ -267,6 +290,7 @@ export class CdcSession {
       if (graceful) logger.info({ confirmedLsn: formatLsn(this.offsets.confirmable()) }, 'confirmed LSN');
     }
     if (this.sink) await within(this.sink.disconnect(), CLOSE_TIMEOUT_MS, 'disconnecting from the broker').catch((err: Error) => logger.debug({ err }, 'disconnecting from the broker'));
+    if (this.schemas) await within(this.schemas.disconnect(), CLOSE_TIMEOUT_MS, 'disconnecting the schema producer').catch((err: Error) => logger.debug({ err }, 'disconnecting the schema producer'));
     if (this.catalogDb) await within(this.catalogDb.end(), CLOSE_TIMEOUT_MS, 'closing the catalog connection').catch((err: Error) => logger.debug({ err }, 'closing the catalog connection'));
   }
 }

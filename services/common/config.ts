@@ -152,6 +152,7 @@ const envSchema = z.object({
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
+  CDC_INTERVAL_HANDLING: z.enum(['iso8601', 'numeric']).default('iso8601'),
 
   // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
   BATCH_STATE_DIR: nonEmpty.default('data/batch'),
@@ -312,6 +313,11 @@ export interface Config {
     compression: 'none' | 'gzip';
     /** Replication pauses while this many events wait for the broker's acknowledgement. */
     maxPendingEvents: number;
+    /**
+     * interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric
+     * (Debezium's default, µs with 30.4375-day months); recorded in every schema document.
+     */
+    intervalHandling: 'iso8601' | 'numeric';
     /** Larger values go to <topic>.dlq with a reason instead of the topic. */
     maxMessageBytes: number;
   };
@@ -493,6 +499,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
+      intervalHandling: e.CDC_INTERVAL_HANDLING,
     },
     monitor: {
       host: e.MONITOR_HOST,
