@@ -88,6 +88,7 @@ export class CdcService {
       topicPrefix: config.kafka.topicPrefix,
       database: config.postgres.database,
       version: SERVICE_VERSION,
+      intervalMode: config.cdc.intervalHandling,
       onWarning: (w) => this.dispatcher.warn(w),
     });
     this.dispatcher = new EventDispatcher(this.mapper, this.metrics, logger, hooks);
