@@ -63,13 +63,17 @@ export function progressPercent(rows: number, estimate: number): number | null {
   return estimate > 0 ? Math.min(100, Math.round((rows / estimate) * 100)) : null;
 }
 
-export interface SnapshotDeps {
+/** The parts of the service the change event sources share (built once by service.ts). */
+export interface SourceParts {
   config: Config;
   logger: Logger;
   metrics: CdcMetrics;
   mapper: ChangeMapper;
   types: TypeCatalog;
   dispatcher: EventDispatcher<Position | null>;
+}
+
+export interface SnapshotDeps extends SourceParts {
   sink: EventSink<Position | null>;
   /** True once the service should stop (stop requested or a fatal error). */
   interrupted: () => boolean;
@@ -93,8 +97,11 @@ export class SnapshotChangeEventSource {
   async execute(tables: TableDescription[]): Promise<bigint | null> {
     const { config, logger, metrics, mapper, types, dispatcher, sink } = this.deps;
     const repl = new pg.Client(cdcConnection(config, true));
+    // An idle client whose server goes away emits 'error'; the pending or next query fails with the cause.
+    repl.on('error', (err) => logger.debug({ err }, 'snapshot replication connection error'));
     await repl.connect();
     const snap = new pg.Client(cdcConnection(config));
+    snap.on('error', (err) => logger.debug({ err }, 'snapshot connection error'));
     let replOpen = true;
     try {
       const { consistentPoint, snapshotName } = await createSlotWithSnapshot(repl, config.cdc.slotName, true);
