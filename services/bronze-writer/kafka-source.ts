@@ -40,12 +40,11 @@ export interface KafkaSourceOptions {
   onFailure: (err: Error) => void;
 }
 
-/** Headers as a record of Buffers, or undefined when there are none (CDC messages mostly have none). */
+/** Headers as a record, or undefined when there are none. Values are views into the fetch response: the segment copies them. */
 function headersOf(headers: Map<string, Buffer>): Record<string, Buffer> | undefined {
   if (headers.size === 0) return undefined;
   const out: Record<string, Buffer> = {};
-  // Copies: the values may point into the fetch response, which must not be kept alive.
-  for (const [name, value] of headers) out[name] = Buffer.from(value);
+  for (const [name, value] of headers) out[name] = value;
   return out;
 }
 

@@ -30,8 +30,8 @@ export interface IncomingMessage {
   key: Uint8Array | null;
   /** null for a tombstone. */
   value: Uint8Array | null;
-  /** Headers, when the message has any. */
-  headers?: Record<string, Buffer>;
+  /** Headers, when the message has any (values may be views into a fetch buffer: the segment copies them). */
+  headers?: Record<string, Uint8Array>;
 }
 
 export interface PartitionState {
