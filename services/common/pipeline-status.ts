@@ -17,7 +17,7 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { KafkaAdmin as Admin } from './kafka/index.ts';
+import { kafkaErrorMessage, type KafkaAdmin as Admin } from './kafka/index.ts';
 import pg from 'pg';
 import { pgConnection, type Config } from './config.ts';
 import { isSchemaTopic } from './contracts/table-schema.ts';
@@ -468,7 +468,7 @@ export async function readPipelineStatus(config: Config, connectAdmin: () => Pro
         deadLetters: await readDeadLetterCounts(admin, config.kafka.topicPrefix, topics),
       };
     } catch (err) {
-      return { error: (err as Error).message, groups: [], deadLetters: [] };
+      return { error: kafkaErrorMessage(err), groups: [], deadLetters: [] };
     } finally {
       await admin?.close().catch(() => undefined);
     }
