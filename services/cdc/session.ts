@@ -11,6 +11,7 @@
  * error-handler.ts.
  */
 import pg from 'pg';
+import type { ColumnDescription } from './change-mapper.ts';
 import type { FailureComponent } from './error-handler.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { flushWithin, type Lifecycle } from './lifecycle.ts';
@@ -164,7 +165,7 @@ export class CdcSession {
 
     const snapshotSource = new SnapshotChangeEventSource({
       config, logger, metrics, mapper: this.deps.mapper, types: this.deps.types, dispatcher, sink, interrupted: this.interrupted,
-      publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
+      publishSchema: (db, table) => this.publishSchema(db, table.oid, { published: table.columns }),
     });
     const start = await guard(
       prepareSlot(
@@ -259,9 +260,9 @@ export class CdcSession {
   /**
    * Builds the schema document of a table version and produces it to the schema topic; resolves
    * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
-   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   * @param relation the Relation message (streaming), or the columns the snapshot reads.
    */
-  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation: RelationMessage | { published: readonly ColumnDescription[] }): Promise<string> {
     const { config, columnFacts } = this.deps;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
