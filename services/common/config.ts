@@ -56,6 +56,9 @@ const envSchema = z.object({
   DISTANCE_DB_PASSWORD: nonEmpty.default('distance-local-only'),
   NOTIFIER_DB_USER: sqlIdentifier.default('slack_notifier'),
   NOTIFIER_DB_PASSWORD: nonEmpty.default('notifier-local-only'),
+  // Readers of replication health only (monitor, `lakehouse status`): no table, no REPLICATION.
+  MONITOR_DB_USER: sqlIdentifier.default('lakehouse_monitor'),
+  MONITOR_DB_PASSWORD: nonEmpty.default('monitor-local-only'),
   CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
 
   KAFKA_BROKERS: z
@@ -208,6 +211,8 @@ export interface Config {
     distance: { user: string; password: string };
     /** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
     notifier: { user: string; password: string };
+    /** The monitor and `lakehouse status`: replication slot state only; no table, no REPLICATION. */
+    monitor: { user: string; password: string };
     /** Publication the CDC service streams (created by the migrations). */
     publication: string;
   };
@@ -419,6 +424,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       simulator: { user: e.SIMULATOR_DB_USER, password: e.SIMULATOR_DB_PASSWORD },
       distance: { user: e.DISTANCE_DB_USER, password: e.DISTANCE_DB_PASSWORD },
       notifier: { user: e.NOTIFIER_DB_USER, password: e.NOTIFIER_DB_PASSWORD },
+      monitor: { user: e.MONITOR_DB_USER, password: e.MONITOR_DB_PASSWORD },
       publication: e.CDC_PUBLICATION,
     },
     kafka: {
@@ -561,7 +567,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
 
 /** libpq-style connection settings for the `pg` driver, for one of the job roles. */
 export function pgConnection(config: Config, role: PgRole, database = config.postgres.database) {
