@@ -154,6 +154,7 @@ const envSchema = z.object({
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
+  CDC_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(5).default(5),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
   CDC_INTERVAL_HANDLING: z.enum(['iso8601', 'numeric']).default('iso8601'),
 
@@ -318,6 +319,8 @@ export interface Config {
     compression: 'none' | 'gzip';
     /** Replication pauses while this many events wait for the broker's acknowledgement. */
     maxPendingEvents: number;
+    /** Produce batches outstanding at once (1-5; Kafka's limit with the idempotent producer). */
+    maxInFlight: number;
     /**
      * interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric
      * (Debezium's default, µs with 30.4375-day months); recorded in every schema document.
@@ -504,6 +507,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       lingerMs: e.CDC_LINGER_MS,
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
+      maxInFlight: e.CDC_MAX_IN_FLIGHT,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
       intervalHandling: e.CDC_INTERVAL_HANDLING,
     },
