@@ -36,7 +36,8 @@ import { KafkaSource, type PartitionBatch } from './kafka-source.ts';
 import { PartitionSegments, type PartitionState } from './partition-segments.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
 import { packedHeaders, packedMessage, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
-import { LakeSchemaStore, SchemaTopicReader } from './schema-documents.ts';
+import { SchemaTopicReader } from '../common/schema-topic.ts';
+import { LakeSchemaStore } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
@@ -158,7 +159,7 @@ export class BronzeWriter {
     const policy: RotationPolicy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
     this.lake = options.lake ?? openLake(options.config);
-    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, groupPrefix: this.settings.consumerGroup });
+    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, service: 'bronze-writer-schemas', groupPrefix: this.settings.consumerGroup });
     this.schemaStore = new LakeSchemaStore(this.lake, this.schemaReader, this.logger);
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);

@@ -20,6 +20,7 @@ import { OffsetContext, type Position } from './offset-context.ts';
 import type { RelationMessage } from './pgoutput.ts';
 import { describeTableById, readSchemaFacts } from './postgres-catalog.ts';
 import { cdcConnection, preparePostgres } from './postgres-setup.ts';
+import { SchemaTopicReader } from '../common/schema-topic.ts';
 import { SchemaPublisher } from './schema-publisher.ts';
 import { prepareSlot } from './slot.ts';
 import { SnapshotChangeEventSource, type SourceParts } from './snapshot-source.ts';
@@ -119,20 +120,25 @@ export class CdcSession {
     const tables = await guard(preparePostgres(config, logger));
     if (this.interrupted()) return this.endOfOpen();
 
+    // The client's own warnings (a connection refused, an operation retried) would repeat for as
+    // long as an outage lasts; the service reports the outage once itself (service.ts), so the
+    // client logs only errors, unless LOG_LEVEL asks for debug.
+    const kafkaLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'error' });
     const sink = new KafkaSink<Position | null>(
+      config,
       {
-        brokers: config.kafka.brokers,
-        clientId: `${config.kafka.clientId}-cdc`,
         partitions: config.kafka.topicPartitions,
         batchMaxEvents: config.cdc.batchMaxEvents,
         lingerMs: config.cdc.lingerMs,
         compression: config.cdc.compression,
         maxPendingEvents: config.cdc.maxPendingEvents,
         maxMessageBytes: config.cdc.maxMessageBytes,
+        maxInFlight: config.cdc.maxInFlight,
       },
       (tokens) => this.offsets?.acknowledged(tokens),
       logger,
       (events) => dispatcher.acknowledged(events),
+      kafkaLogger,
     );
     this.sink = sink;
     dispatcher.attach(sink);
@@ -142,8 +148,9 @@ export class CdcSession {
     });
     await guard(sink.connect());
     await guard(sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`)));
-    this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+    this.schemas = new SchemaPublisher(config, logger, kafkaLogger);
     await guard(this.schemas.connect());
+    if (!this.deps.columnFacts.seeded) await guard(this.recallColumnFacts());
 
     const catalogDb = new pg.Client(cdcConnection(config));
     catalogDb.on('error', (err) => this.fail(err, 'postgres', 'postgres'));
@@ -253,6 +260,22 @@ export class CdcSession {
   }
 
   /**
+   * Reads the documents earlier runs produced to the schema topic into the column memory (once per
+   * process), so that changes re-sent after a restart behind DDL get the documents they had.
+   */
+  private async recallColumnFacts(): Promise<void> {
+    const { config, logger, columnFacts } = this.deps;
+    const reader = new SchemaTopicReader({ config, logger, service: 'cdc-schemas', groupPrefix: config.cdc.slotName });
+    try {
+      const docs = await reader.readAll();
+      columnFacts.seed(docs);
+      if (docs.length > 0) logger.info({ topic: reader.topic, documents: docs.length }, 'schema documents of earlier runs recalled');
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
    * Builds the schema document of a table version and produces it to the schema topic; resolves
    * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
    * @param relation the Relation message (streaming), or the columns the snapshot reads.
@@ -261,7 +284,7 @@ export class CdcSession {
     const { config, columnFacts } = this.deps;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
-    const doc = buildTableSchema(columnFacts.complete(relationOid, facts));
+    const doc = buildTableSchema(columnFacts.complete(facts));
     await this.schemas!.publish(doc);
     return doc.schemaId;
   }
