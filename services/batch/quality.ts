@@ -11,7 +11,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { profileEnd, profileStart, queryOne } from './duck.ts';
-import { ident, literal } from './source-schemas.ts';
+import { ident, literal } from './sql.ts';
 
 export type Severity = 'error' | 'warn';
 export type CheckStatus = 'pass' | 'fail' | 'skipped';

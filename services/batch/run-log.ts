@@ -6,7 +6,7 @@
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { literal } from './source-schemas.ts';
+import { literal } from './sql.ts';
 
 /** The bronze files a run read, grouped per topic-partition with their offset range. */
 export interface BronzeInputRange {
