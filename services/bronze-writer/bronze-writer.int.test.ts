@@ -12,7 +12,7 @@ import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { openLake } from '../common/lake-storage.ts';
 import { createLogger } from '../common/logger.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
-import { bronzeObjectKey, manifestKey } from './layout.ts';
+import { bronzeObjectKey, manifestKey } from '../common/contracts/bronze-object.ts';
 import {
   activityMessages,
   bronzeKeys,
