@@ -95,6 +95,8 @@ export interface RefreshOutcome {
   results: QualityResult[];
   reportFile: string;
   merges: TableMergeResult[];
+  /** The data products of the run: which ran, which were skipped and why. */
+  products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[];
 }
 
 /** Thrown when another refresh holds the silver database. */
@@ -209,7 +211,7 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
     }
   }
   if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
-  return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges };
+  return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
 
 /** Everything the run learns, for run_log and the report. */

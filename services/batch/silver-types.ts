@@ -243,8 +243,11 @@ export interface TypeMappingRow {
   exact: string;
 }
 
-/** The mapping as documented in docs/contracts/silver-types.md (a unit test checks it against {@link scalarType}). */
-export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string })[] = [
+/**
+ * The mapping as documented in docs/contracts/silver-types.md ({@link typeMappingMarkdown}; a unit
+ * test checks each row's example column against {@link silverColumnType} and the doc against this).
+ */
+export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string; column?: Partial<SchemaColumn>; numericInterval?: boolean })[] = [
   { postgres: 'smallint, integer, bigint', example: 'integer', rendering: 'number', duckdb: 'SMALLINT, INTEGER, BIGINT', exact: 'exact' },
   { postgres: 'oid', example: 'oid', rendering: 'number', duckdb: 'BIGINT', exact: 'exact' },
   { postgres: 'real', example: 'real', rendering: 'number; "NaN", "Infinity", "-Infinity"', duckdb: 'FLOAT', exact: 'exact, NaN and ±Infinity kept' },
@@ -260,13 +263,20 @@ export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string })[
   { postgres: 'time(p)', example: 'time without time zone', rendering: 'µs since midnight (ms for p <= 3)', duckdb: 'TIME', exact: 'exact, 24:00:00 kept' },
   { postgres: 'timetz', example: 'time with time zone', rendering: 'ISO-8601 time in UTC', duckdb: 'TIMETZ', exact: 'the instant, offset +00 (the rendering drops the offset)' },
   { postgres: 'interval (rendering iso8601, the default)', example: 'interval', rendering: 'ISO-8601 duration "P1Y2M3DT4H5M6.78S"', duckdb: 'INTERVAL', exact: 'exact: months, days, µs kept apart' },
-  { postgres: 'interval (rendering numeric)', example: 'interval', rendering: 'µs, months as 30.4375 days', duckdb: 'INTERVAL', exact: 'lossy: µs only (Debezium MicroDuration)' },
+  { postgres: 'interval (rendering numeric)', example: 'interval', numericInterval: true, rendering: 'µs, months as 30.4375 days', duckdb: 'INTERVAL', exact: 'lossy: µs only (Debezium MicroDuration)' },
   { postgres: 'uuid', example: 'uuid', rendering: 'string', duckdb: 'UUID', exact: 'exact' },
   { postgres: 'bytea', example: 'bytea', rendering: 'base64 string', duckdb: 'BLOB', exact: 'exact' },
   { postgres: 'json, jsonb', example: 'jsonb', rendering: 'string holding the JSON text', duckdb: 'JSON', exact: 'exact text (jsonb as PostgreSQL normalises it)' },
-  { postgres: 'arrays of any of these', example: 'integer[]', rendering: 'JSON array', duckdb: 'LIST of the element type (one level per dimension)', exact: 'exact values; lower bounds other than 1 are not carried' },
-  { postgres: 'enums', example: 'mood', rendering: 'string (label)', duckdb: 'VARCHAR', exact: 'exact' },
-  { postgres: 'domains', example: 'positive_int', rendering: 'as the base type', duckdb: 'the base type\'s', exact: 'as the base type' },
+  {
+    postgres: 'arrays of any of these',
+    example: 'integer[]',
+    column: { category: 'array', baseType: 'integer' },
+    rendering: 'JSON array',
+    duckdb: 'LIST of the element type, e.g. INTEGER[] (one level per declared dimension: INTEGER[][])',
+    exact: 'exact values; lower bounds other than 1 are not carried; a value with more dimensions than declared: NULL, reported',
+  },
+  { postgres: 'enums', example: 'mood', column: { category: 'enum', enumLabels: ['sad', 'ok'] }, rendering: 'string (label)', duckdb: 'VARCHAR', exact: 'exact' },
+  { postgres: 'domains', example: 'positive_int', column: { category: 'domain', baseType: 'integer' }, rendering: 'as the base type', duckdb: 'the base type\'s, e.g. INTEGER', exact: 'as the base type' },
   {
     postgres: 'tsvector, tsquery, point and other geometric types, ranges, multiranges, hstore, money, inet, cidr, macaddr, xml, bit, composite types, anything else',
     example: 'tsvector',
@@ -275,3 +285,13 @@ export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string })[
     exact: 'exact text; no DuckDB type holds them',
   },
 ];
+
+/** The markdown table of {@link TYPE_MAPPING_ROWS}, as docs/contracts/silver-types.md holds it. */
+export function typeMappingMarkdown(): string {
+  const esc = (t: string) => t.replaceAll('|', '\\|');
+  return [
+    '| PostgreSQL (schema document `pgType`) | event rendering | silver (DuckDB) | exact? |',
+    '|---|---|---|---|',
+    ...TYPE_MAPPING_ROWS.map((r) => `| ${esc(r.postgres)} | ${esc(r.rendering)} | ${esc(r.duckdb)} | ${esc(r.exact)} |`),
+  ].join('\n');
+}

@@ -742,7 +742,7 @@ async function mergeKeyless(
   await exec(
     conn,
     `CREATE OR REPLACE TEMP TABLE ${stage}_net AS
-      SELECT ${cols.length ? `${cols.join(', ')}, ` : ''}sum(_sign) AS net, max(_lsn) AS _lsn, arg_max(_offset, _lsn) AS _offset, arg_max(_partition, _lsn) AS _partition,
+      SELECT ${cols.length ? `${cols.join(', ')}, ` : ''}CAST(sum(_sign) AS BIGINT) AS net, max(_lsn) AS _lsn, arg_max(_offset, _lsn) AS _offset, arg_max(_partition, _lsn) AS _partition,
         arg_max(_source_ts_ms, _lsn) AS _source_ts_ms, arg_max(_schema, _lsn) AS _schema, arg_max(_op, _lsn) AS _op, arg_max(_missing, _lsn) AS _missing
       FROM ${stage} GROUP BY ${groupCols} HAVING sum(_sign) <> 0`,
   );

@@ -84,8 +84,9 @@ export function renderDebezium(pgType: string, value: unknown): unknown {
   const numeric = /^numeric\s*\(\s*\d+\s*,\s*(\d+)\s*\)$/.exec(t);
   if (numeric) return typeof value === 'string' ? value : Number(value).toFixed(Number(numeric[1]));
   if (t === 'numeric') return String(value);
+  // Already rendered (a day number, epoch micros, an infinity): as given.
+  if (typeof value === 'number' || (typeof value === 'string' && value.endsWith('infinity'))) return value;
   if (t === 'date') {
-    if (typeof value === 'string' && value.endsWith('infinity')) return value;
     const d = typeof value === 'string' ? new Date(`${value}T00:00:00Z`) : (value as Date);
     return Math.round(d.getTime() / 86_400_000);
   }
