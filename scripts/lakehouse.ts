@@ -91,7 +91,7 @@ program
   .command('refresh')
   .description('run the batch job incrementally: new bronze files -> silver -> gold')
   .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks')
-  .option('--rules <file>', 'rules file (default config/rules.json)')
+  .option('--rules <file>', 'rules file (default products/sport-rewards/rules.json)')
   .action(async (opts: BatchOptions) => {
     process.exitCode = await runBatch(opts);
   });
@@ -99,7 +99,7 @@ program
 program
   .command('backfill')
   .description('rebuild silver and gold from all of bronze, e.g. after a rule or parameter change')
-  .option('--rules <file>', 'rules file (default config/rules.json)')
+  .option('--rules <file>', 'rules file (default products/sport-rewards/rules.json)')
   .option('--as-of <time>', 'reference time (ISO-8601)')
   .action(async (opts: BatchOptions) => {
     process.exitCode = await runBatch(opts, ['--full']);

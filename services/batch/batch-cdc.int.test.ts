@@ -93,7 +93,7 @@ beforeAll(async () => {
   });
   broker = await connectTestBroker(config.kafka.brokers);
   // The sport-rewards product binds to this test's namespace.
-  const rules = JSON.parse(await readFile(path.join(REPO_ROOT, 'config/rules.json'), 'utf8'));
+  const rules = JSON.parse(await readFile(path.join(REPO_ROOT, 'products/sport-rewards/rules.json'), 'utf8'));
   rulesFile = path.join(dir, 'rules.json');
   await writeFile(rulesFile, JSON.stringify({ ...rules, source: { namespace: PREFIX, schema: 'public' } }));
 }, 180_000);

@@ -12,7 +12,7 @@ import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStorage } from '../common/lake-storage.ts';
-import { GOLD_VIEWS } from './models/views.ts';
+import { GOLD_VIEWS } from '../../products/sport-rewards/gold/views.ts';
 import { ident, literal } from './sql.ts';
 
 /** Views gold has whatever data product ran: the quality checks and the run log. */

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import rulesFile from '../../config/rules.json' with { type: 'json' };
-import { quarantineOrder, quarantineRules, quarantineStatements, speedLimitSql } from './quarantine.ts';
+import rulesFile from '../../products/sport-rewards/rules.json' with { type: 'json' };
+import { quarantineOrder, quarantineRules, quarantineStatements } from './quarantine.ts';
+import { speedLimitSql } from '../../products/sport-rewards/quarantine.ts';
 import { parseRules } from './rules.ts';
 import { silverColumn, type SilverTable } from './silver.ts';
 import { sportTable } from './testing/batch-kit.ts';

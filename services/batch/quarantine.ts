@@ -20,6 +20,7 @@
  */
 import type { Rules } from './rules.ts';
 import type { Binding } from '../../products/sport-rewards/binding.ts';
+import { PRODUCT_QUARANTINE_RULE_CODES, productQuarantineRules } from '../../products/sport-rewards/quarantine.ts';
 import { ident, literal } from './sql.ts';
 import type { SilverTable } from './silver.ts';
 
@@ -36,22 +37,8 @@ export function quarantineOrder<T extends { name: string }>(tables: readonly T[]
   return [...tables].sort((a, b) => first(b) - first(a) || (a.name < b.name ? -1 : 1));
 }
 
-/** Every rule code, for accepted_values tests and documentation. */
-export const QUARANTINE_RULE_CODES = [
-  'missing_required_value',
-  'negative_distance',
-  'end_before_start',
-  'unknown_employee',
-  'impossible_speed',
-  'future_date',
-] as const;
-
-/** SQL CASE giving the speed limit (km/h) of `sport_type`. */
-export function speedLimitSql(rules: Rules): string {
-  const q = rules.quarantine;
-  const arms = Object.entries(q.maxSpeedKmhBySport).map(([sport, kmh]) => `WHEN ${literal(sport)} THEN ${kmh}`);
-  return arms.length ? `(CASE sport_type ${arms.join(' ')} ELSE ${q.defaultMaxSpeedKmh} END)` : `${q.defaultMaxSpeedKmh}`;
-}
+/** Every rule code (the platform's, then the data product's), for accepted_values tests and documentation. */
+export const QUARANTINE_RULE_CODES = ['missing_required_value', ...PRODUCT_QUARANTINE_RULE_CODES] as const;
 
 /**
  * The rules that apply to `table` for a run whose reference time is `asOf`.
@@ -71,32 +58,8 @@ export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date, bi
       });
     }
   }
-  if (bind && table.name === bind.tables.activities) {
-    const elapsed = `coalesce(elapsed_seconds, epoch(ended_at - started_at))`;
-    const limit = speedLimitSql(rules);
-    const ref = `TIMESTAMPTZ ${literal(asOf.toISOString())}`;
-    const latest = `(${ref} + INTERVAL ${Math.round(rules.quarantine.futureToleranceMinutes * 60)} SECOND)`;
-    out.push(
-      { code: 'negative_distance', predicate: 'distance_m < 0', reason: `printf('distance %d m is negative', distance_m)` },
-      { code: 'end_before_start', predicate: 'ended_at < started_at', reason: `printf('ends at %s, before its start %s', CAST(ended_at AS VARCHAR), CAST(started_at AS VARCHAR))` },
-      {
-        code: 'unknown_employee',
-        predicate: `employee_id NOT IN (SELECT employee_id FROM ${bind.rel('employees', '_valid')})`,
-        reason: `printf('employee %d is not in silver.${bind.tables.employees} (or is quarantined)', employee_id)`,
-      },
-      {
-        code: 'impossible_speed',
-        predicate: `distance_m > 0 AND (${elapsed} <= 0 OR distance_m * 3.6 / ${elapsed} > ${limit})`,
-        reason: `CASE WHEN ${elapsed} <= 0 THEN printf('%d m covered in %d s', distance_m, CAST(${elapsed} AS BIGINT))
-          ELSE printf('average %.1f km/h is above the %g km/h limit for %s', distance_m * 3.6 / ${elapsed}, CAST(${limit} AS DOUBLE), sport_type) END`,
-      },
-      {
-        code: 'future_date',
-        predicate: `started_at > ${latest} OR ended_at > ${latest}`,
-        reason: `printf('starts %s / ends %s, after the run reference time %s', CAST(started_at AS VARCHAR), CAST(ended_at AS VARCHAR), CAST(${ref} AS VARCHAR))`,
-      },
-    );
-  }
+  // The data product's own rules for the tables it binds (products/sport-rewards/quarantine.ts).
+  if (bind) out.push(...productQuarantineRules(table, rules, asOf, bind));
   return out;
 }
 

@@ -24,7 +24,7 @@ import { discoverPartitions, listPartitionFiles, materialize, type ManifestProbl
 import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
-import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from './models/gold.ts';
+import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from '../../products/sport-rewards/gold/models.ts';
 import { QUARANTINE_MODEL, resolveRefs, silverModels } from './models/silver.ts';
 import { bind, HISTORY_ROLES, PRODUCT_NAME, ROLES, type Binding } from '../../products/sport-rewards/binding.ts';
 import {

@@ -1,6 +1,6 @@
 /**
  * The business rules and quality thresholds of the batch job, as a versioned JSON file
- * (config/rules.json by default; BATCH_RULES_FILE). Defaults and meaning: ../shared/DOMAIN.md,
+ * (products/sport-rewards/rules.json by default; BATCH_RULES_FILE). Defaults and meaning: ../shared/DOMAIN.md,
  * "Business rules". Pure apart from {@link loadRules} reading the file.
  *
  * The file is validated with zod before anything else runs; a bad value throws

@@ -5,44 +5,18 @@
  * their columns below (by role, products/sport-rewards/binding.ts). Rows the quarantine rules
  * catch are only warned about here, since quarantine already keeps them out of gold.
  */
-import { COMMUTE_MODES } from '../gold-constants.ts';
 import type { ColumnTest, ModelColumn, ModelTest, TestedModel } from '../quality.ts';
 import { QUARANTINE_RULE_CODES } from '../quarantine.ts';
 import type { SilverTable } from '../silver.ts';
 import { ident } from '../sql.ts';
 import type { Binding, Role } from '../../../products/sport-rewards/binding.ts';
-
-/** Extra column tests of the sport-rewards product's tables, by role and column (`@employees`: the bound employees). */
-const COLUMN_TESTS: Record<Role, Record<string, ColumnTest[]>> = {
-  employees: {
-    business_unit: [{ test: 'not_null' }],
-    commute_mode: [{ test: 'accepted_values', values: COMMUTE_MODES, severity: 'warn' }],
-    contract_type: [{ test: 'accepted_values', values: ['CDI', 'CDD'], severity: 'warn' }],
-    gross_annual_salary_eur: [
-      { test: 'not_null', severity: 'warn' },
-      { test: 'accepted_range', min: 1, max: 1_000_000, severity: 'warn' },
-    ],
-  },
-  activities: {
-    employee_id: [{ test: 'relationships', to: '@employees', field: 'employee_id', severity: 'warn' }],
-    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
-    sport_type: [{ test: 'not_null', severity: 'warn' }],
-  },
-  declared_sports: {
-    employee_id: [{ test: 'relationships', to: '@employees', field: 'employee_id', severity: 'warn' }],
-  },
-  commute_distances: {
-    employee_id: [{ test: 'relationships', to: '@employees', field: 'employee_id', severity: 'warn' }],
-    status: [{ test: 'accepted_values', values: ['OK', 'NOT_FOUND', 'ZERO_RESULTS'], severity: 'warn' }],
-    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
-  },
-};
+import { SILVER_COLUMN_TESTS } from '../../../products/sport-rewards/silver-tests.ts';
 
 /** The tested models of one silver table (its current state, and its history when kept). */
 export function silverModels(table: SilverTable, bind?: Binding): TestedModel[] {
   const pk = table.source.primaryKey;
   const role = bind?.roleOf(table.name);
-  const extra = role ? resolveRefs(COLUMN_TESTS[role], bind!) : {};
+  const extra = role ? resolveRefs(SILVER_COLUMN_TESTS[role], bind!) : {};
   const columns: ModelColumn[] = table.source.columns.map((c) => {
     const tests: ColumnTest[] = [...(extra[c.name] ?? [])];
     if (pk.includes(c.name)) {

@@ -1,17 +1,17 @@
 /**
  * The business rules on their edges (DOMAIN.md), through a real refresh on bronze written per
- * the contract (testing/bronze-fixture.ts): sport bonus at exactly 15 km and at 15.001 km,
+ * the contract (services/batch/testing/bronze-fixture.ts): sport bonus at exactly 15 km and at 15.001 km,
  * missing distance, missing salary; well-being days at 14 and 15 activities, including an
  * activity that belongs to the next year in local time; quarantine reasons; KPI figures.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../common/config.ts';
-import { withViewsSection } from './docs.ts';
-import { GOLD_VIEWS } from './models/views.ts';
-import { activity, batchSandbox, commute, dailyActivities, employee, type BatchSandbox } from './testing/batch-kit.ts';
-import type { RefreshOutcome } from './refresh.ts';
+import { REPO_ROOT } from '../../../services/common/config.ts';
+import { withViewsSection } from '../../../services/batch/docs.ts';
+import { GOLD_VIEWS } from './views.ts';
+import { activity, batchSandbox, commute, dailyActivities, employee, type BatchSandbox } from '../../../services/batch/testing/batch-kit.ts';
+import type { RefreshOutcome } from '../../../services/batch/refresh.ts';
 
 let sb: BatchSandbox;
 let outcome: RefreshOutcome;

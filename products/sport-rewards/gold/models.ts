@@ -19,11 +19,11 @@
  *   or before the month's last day; adoption = employees with >= 1 activity in the month /
  *   headcount; bonus cost = annual bonus / 12 for each month of employment (accrual).
  */
-import type { Rules } from '../rules.ts';
-import type { ModelColumn, ModelTest } from '../quality.ts';
-import { BONUS_REASON_CODES, FINDING_TYPES } from '../gold-constants.ts';
-import { literal } from '../sql.ts';
-import type { Binding } from '../../../products/sport-rewards/binding.ts';
+import type { Rules } from '../../../services/batch/rules.ts';
+import type { ModelColumn, ModelTest } from '../../../services/batch/quality.ts';
+import { BONUS_REASON_CODES, FINDING_TYPES } from './constants.ts';
+import { literal } from '../../../services/batch/sql.ts';
+import type { Binding } from '../binding.ts';
 
 export interface GoldContext {
   rules: Rules;

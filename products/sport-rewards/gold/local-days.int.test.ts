@@ -1,5 +1,5 @@
 /**
- * Gold staging's local days and months (models/gold.ts, stagingStatements) against DuckDB's own
+ * Gold staging's local days and months (gold/models.ts, stagingStatements) against DuckDB's own
  * ICU conversion row by row, in an in-memory database: the 15-minute bucket table must give the
  * same day and month as `timezone(zone, started_at)` around midnights, month ends, daylight-saving
  * changes, and for an offset that is not a whole number of quarter hours (Monrovia, -0:44:30
@@ -7,10 +7,10 @@
  */
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketRangeSql, stagingStatements, type GoldContext } from './models/gold.ts';
-import { bind } from '../../products/sport-rewards/binding.ts';
-import { loadRules } from './rules.ts';
-import { REPO_ROOT } from '../common/config.ts';
+import { bucketRangeSql, stagingStatements, type GoldContext } from './models.ts';
+import { bind } from '../binding.ts';
+import { loadRules } from '../../../services/batch/rules.ts';
+import { REPO_ROOT } from '../../../services/common/config.ts';
 import path from 'node:path';
 
 let instance: DuckDBInstance;
@@ -34,7 +34,7 @@ afterAll(() => {
 async function mismatches(zone: string, starts: string): Promise<unknown[]> {
   await conn.run(`DELETE FROM silver.sport__public__activities;
     INSERT INTO silver.sport__public__activities SELECT 1, 'Runing', s, s + INTERVAL 1 HOUR, 3600, 10000 FROM (${starts}) t(s);`);
-  const rules = (await loadRules(path.join(REPO_ROOT, 'config/rules.json'))).rules;
+  const rules = (await loadRules(path.join(REPO_ROOT, 'products/sport-rewards/rules.json'))).rules;
   const ctx: GoldContext = { rules: { ...rules, timezone: zone }, asOf: new Date('2026-06-30T12:00:00Z'), runId: 't', ref: (n) => n, bind: bind(rules) };
   const buckets = (await conn.runAndReadAll(bucketRangeSql(bind(rules)))).getRowObjectsJS()[0] as { lo: bigint; hi: bigint };
   for (const sql of stagingStatements(ctx, { lo: Number(buckets.lo), hi: Number(buckets.hi) })) await conn.run(sql);
