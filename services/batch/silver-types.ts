@@ -225,7 +225,9 @@ export function silverColumnType(column: SchemaColumn, rendering: Rendering = DE
   const isArray = column.category === 'array' || base.trim().endsWith('[]');
   if (isArray) {
     const element = column.category === 'array' && column.baseType ? column.baseType : base.trim().replace(/(\[\])+$/, '');
-    const elementType = column.enumLabels ? same('VARCHAR') : scalarType(element, rendering);
+    // The element's category (schema-link's `baseCategory`): enums, composites and ranges stay text.
+    const elementCategory = (column as { baseCategory?: string | null }).baseCategory;
+    const elementType = column.enumLabels || (elementCategory && elementCategory !== 'base') ? same('VARCHAR') : scalarType(element, rendering);
     const declared = (base.match(/\[\]/g) ?? []).length;
     const dims = Math.max(column.arrayDimensions ?? 0, declared, 1);
     return listType(elementType, dims);
