@@ -208,6 +208,19 @@ export async function silverRowChecks(conn: DuckDBConnection, tables: readonly S
         sample: n > 0 ? (await queryRows<{ key: string; columns: string[] }>(conn, `SELECT ${key}::VARCHAR AS key, _missing AS columns FROM ${rel} WHERE _missing IS NOT NULL AND _op NOT IN ('d', 't') ORDER BY ALL LIMIT 5`)).map((r) => ({ table: t.name, key: JSON.parse(r.key), columns: r.columns })) : undefined,
       }),
     );
+    if (t.source.primaryKey.length === 0 && t.source.replicaIdentity !== 'full') {
+      out.push(
+        metricResult({
+          id: `silver.${t.name}.keyless_replica_identity`,
+          model: `silver.${t.name}`,
+          type: 'completeness',
+          severity: 'warn',
+          description: 'a table without primary key has REPLICA IDENTITY FULL (its updates and deletes carry the whole old row)',
+          status: 'fail',
+          observed: `replica identity ${t.source.replicaIdentity}: silver cannot match its updates and deletes to rows (npm run lakehouse -- prepare-source sets FULL)`,
+        }),
+      );
+    }
     if (t.source.generatedColumns.length > 0) {
       out.push(
         metricResult({
