@@ -44,6 +44,7 @@ import {
   consumedOffsets,
   currentViewSql,
   ensureSilverCatalog,
+  historySql,
   mergeFiles,
   partitionKey,
   resetSilver,
@@ -439,10 +440,7 @@ async function ensureSchemaOnlyTables(duck: Duck, byTopic: Map<string, Map<strin
     const name = silverName({ source: doc.source.name, schema: doc.source.schema, table: doc.source.table });
     const { table } = await resolveTable(duck.conn, topic, doc, [doc], 0, historyTables.has(name));
     await duck.conn.run(currentViewSql(table));
-    if (table.history) {
-      const { historySql } = await import('./silver.ts');
-      await duck.conn.run(historySql(table));
-    }
+    if (table.history) await duck.conn.run(historySql(table));
   }
 }
 

@@ -464,8 +464,12 @@ export async function resolveTable(
 ): Promise<{ table: SilverTable; changes: SchemaChange[] }> {
   const source: SourceName = { source: current.source.name, schema: current.source.schema, table: current.source.table };
   const name = silverName(source);
-  const stored = await queryOne<{ state_columns: string }>(conn, `SELECT state_columns::VARCHAR AS state_columns FROM meta.silver_tables WHERE name = ${literal(name)}`);
+  const stored = await queryOne<{ state_columns: string; columns: string }>(
+    conn,
+    `SELECT state_columns::VARCHAR AS state_columns, columns::VARCHAR AS columns FROM meta.silver_tables WHERE name = ${literal(name)}`,
+  );
   const storedColumns: SilverColumn[] = stored ? JSON.parse(stored.state_columns) : [];
+  const previousView: SilverColumn[] = stored ? JSON.parse(stored.columns) : [];
   const columns = current.columns.map((c) => silverColumn(c, current));
   // State columns: the stored ones (types updated to the current version's), then new ones from any version.
   const stateColumns: SilverColumn[] = storedColumns.map((s) => columns.find((c) => c.name === s.name) ?? s);
@@ -516,12 +520,7 @@ export async function resolveTable(
       }
     }
   }
-  for (const s of storedColumns) {
-    if (!columns.some((c) => c.name === s.name) && stored && (JSON.parse(stored.state_columns) as SilverColumn[]).some((x) => x.name === s.name)) {
-      const prev = await queryOne<{ columns: string }>(conn, `SELECT columns::VARCHAR AS columns FROM meta.silver_tables WHERE name = ${literal(name)}`);
-      if (prev && (JSON.parse(prev.columns) as SilverColumn[]).some((x) => x.name === s.name)) changes.push({ table: name, kind: 'dropped', column: s.name, from: s.pgType });
-    }
-  }
+  for (const p of previousView) if (!columns.some((c) => c.name === p.name)) changes.push({ table: name, kind: 'dropped', column: p.name, from: p.pgType });
   await conn.run(`DELETE FROM meta.silver_tables WHERE name = ${literal(name)}`);
   await conn.run(
     `INSERT INTO meta.silver_tables VALUES (${literal(name)}, ${literal(topic)}, ${literal(source.source)}, ${literal(source.schema)}, ${literal(source.table)}, ${literal(current.schemaId)},
