@@ -143,7 +143,9 @@ const envSchema = z.object({
   CDC_SNAPSHOT_MODE: z.enum(['initial', 'never']).default('initial'),
   CDC_SNAPSHOT_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   CDC_ADMIN_SETUP: bool.default(true),
+  CDC_METRICS_HOST: nonEmpty.default('127.0.0.1'),
   CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CDC_RETRY_MAX_BACKOFF_S: z.coerce.number().min(0.1).max(3600).default(30),
   CDC_HEARTBEAT_INTERVAL_S: z.coerce.number().positive().max(3600).default(10),
   CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
@@ -297,8 +299,12 @@ export interface Config {
     snapshotChunkRows: number;
     /** Use the admin role (POSTGRES_USER) to create/alter the publication and grant SELECT when needed. */
     adminSetup: boolean;
+    /** Interface of the /metrics and /healthz listener (127.0.0.1; 0.0.0.0 in a container). */
+    metricsHost: string;
     /** HTTP port of /metrics (0 = any free port, logged). */
     metricsPort: number;
+    /** Reconnection backoff after a PostgreSQL or broker failure is capped at this, milliseconds. */
+    retryMaxBackoffMs: number;
     /** Standby status sent at least this often, and keepalives answered, so an idle slot advances. */
     heartbeatIntervalMs: number;
     /** Producer request size and wait, in events and milliseconds. */
@@ -484,7 +490,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       snapshotMode: e.CDC_SNAPSHOT_MODE,
       snapshotChunkRows: e.CDC_SNAPSHOT_CHUNK_ROWS,
       adminSetup: e.CDC_ADMIN_SETUP,
+      metricsHost: e.CDC_METRICS_HOST,
       metricsPort: e.CDC_METRICS_PORT,
+      retryMaxBackoffMs: Math.round(e.CDC_RETRY_MAX_BACKOFF_S * 1000),
       heartbeatIntervalMs: Math.round(e.CDC_HEARTBEAT_INTERVAL_S * 1000),
       batchMaxEvents: e.CDC_BATCH_MAX_EVENTS,
       lingerMs: e.CDC_LINGER_MS,
