@@ -35,6 +35,8 @@ interface FileFacts {
   file: string;
   ids: Set<string | null>;
   maxLsn: number;
+  /** Newest LSN per version, for files holding several (scanned); others use maxLsn. */
+  maxLsnById: Map<string | null, number>;
   unavailable: boolean;
 }
 
@@ -60,7 +62,7 @@ export async function planTopic(
     `SELECT file_name, path_in_schema AS col, stats_min_value AS min, stats_max_value AS max, stats_null_count AS nulls, row_group_num_rows AS rows
      FROM parquet_metadata(${fileList(files)}) WHERE path_in_schema IN ('schema_id', 'unavailable', 'lsn')`,
   );
-  const facts = new Map<string, FileFacts>(files.map((f) => [f, { file: f, ids: new Set(), maxLsn: 0, unavailable: false }]));
+  const facts = new Map<string, FileFacts>(files.map((f) => [f, { file: f, ids: new Set(), maxLsn: 0, maxLsnById: new Map(), unavailable: false }]));
   const needScan = new Set<string>();
   for (const s of stats) {
     const f = facts.get(s.file_name);
@@ -75,11 +77,14 @@ export async function planTopic(
   }
   for (const f of facts.values()) if (!linkedFiles.has(f.file)) f.ids.add(null);
   if (needScan.size > 0) {
-    const rows = await queryRows<{ file: string; id: string | null }>(
+    const rows = await queryRows<{ file: string; id: string | null; lsn: number | null }>(
       conn,
-      `SELECT DISTINCT filename AS file, schema_id AS id FROM read_parquet(${fileList([...needScan])}, filename = true)`,
+      `SELECT filename AS file, schema_id AS id, max(lsn) AS lsn FROM read_parquet(${fileList([...needScan])}, filename = true) GROUP BY ALL`,
     );
-    for (const r of rows) facts.get(r.file)!.ids.add(r.id);
+    for (const r of rows) {
+      facts.get(r.file)!.ids.add(r.id);
+      facts.get(r.file)!.maxLsnById.set(r.id, r.lsn ?? 0);
+    }
   }
 
   // Versions: known ones keep their number; new ones are numbered in order of their newest file.
@@ -98,7 +103,7 @@ export async function planTopic(
         continue;
       }
       const u = used.get(id) ?? { maxLsn: 0, files: new Set<string>() };
-      u.maxLsn = Math.max(u.maxLsn, f.maxLsn);
+      u.maxLsn = Math.max(u.maxLsn, f.maxLsnById.get(id) ?? f.maxLsn);
       u.files.add(f.file);
       used.set(id, u);
     }
@@ -136,7 +141,7 @@ export async function planTopic(
       const u = used.get(legacyId) ?? { maxLsn: 0, files: new Set<string>() };
       for (const f of legacyFiles) {
         u.files.add(f);
-        u.maxLsn = Math.max(u.maxLsn, facts.get(f)!.maxLsn);
+        u.maxLsn = Math.max(u.maxLsn, facts.get(f)!.maxLsnById.get(null) ?? facts.get(f)!.maxLsn);
       }
       used.set(legacyId, u);
     }

@@ -7,9 +7,10 @@ import { decimalFor, parseTypeName, silverColumnType, TYPE_MAPPING_ROWS, typeMap
 import type { SchemaColumn } from './table-schema.ts';
 
 const col = (pgType: string, extra: Partial<SchemaColumn> = {}): SchemaColumn => ({
-  name: 'c', position: 1, typeOid: 0, typeMod: -1, pgType, nullable: true, keyPosition: null, category: 'base', baseType: null, enumLabels: null, arrayDimensions: null, ...extra,
+  name: 'c', position: 1, attnum: 1, typeOid: 0, typeMod: -1, pgType, nullable: true, keyPosition: null, identity: true, category: 'base',
+  baseType: null, baseTypeOid: null, baseCategory: null, enumLabels: null, arrayDimensions: null, ...extra,
 });
-const iso = { decimal: 'string', time: 'adaptive', interval: 'iso8601' as const, binary: 'base64', unavailableValue: '__debezium_unavailable_value' };
+const iso = { decimal: 'string', time: 'adaptive', interval: 'iso8601', binary: 'base64', unavailableValue: '__debezium_unavailable_value' } as const;
 
 /** Decodes one rendered member (JSON text of the member value) with the mapping of `column`. */
 async function decode(column: SchemaColumn, member: string, rendering = iso): Promise<unknown> {

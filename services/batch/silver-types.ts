@@ -45,7 +45,7 @@ export interface SilverColumnType {
 /** Rendering choices of a schema document that decoding depends on. */
 export type Rendering = TableSchema['rendering'];
 
-const DEFAULT_RENDERING: Rendering = { decimal: 'string', time: 'adaptive', interval: 'numeric', binary: 'base64', unavailableValue: '__debezium_unavailable_value' };
+const DEFAULT_RENDERING: Rendering = { decimal: 'string', time: 'adaptive', interval: 'iso8601', binary: 'base64', unavailableValue: '__debezium_unavailable_value' };
 
 const scalarFailed = (ref: string, typed: string) => `(${ref} IS NOT NULL AND ${typed} IS NULL)`;
 
@@ -225,8 +225,8 @@ export function silverColumnType(column: SchemaColumn, rendering: Rendering = DE
   const isArray = column.category === 'array' || base.trim().endsWith('[]');
   if (isArray) {
     const element = column.category === 'array' && column.baseType ? column.baseType : base.trim().replace(/(\[\])+$/, '');
-    // The element's category (schema-link's `baseCategory`): enums, composites and ranges stay text.
-    const elementCategory = (column as { baseCategory?: string | null }).baseCategory;
+    // The element's category: enums, composites and ranges stay text.
+    const elementCategory = column.category === 'array' ? column.baseCategory : null;
     const elementType = column.enumLabels || (elementCategory && elementCategory !== 'base') ? same('VARCHAR') : scalarType(element, rendering);
     const declared = (base.match(/\[\]/g) ?? []).length;
     const dims = Math.max(column.arrayDimensions ?? 0, declared, 1);

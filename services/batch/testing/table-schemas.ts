@@ -1,13 +1,11 @@
 /**
  * Test support: table schema documents as the CDC service produces them (the schema contract,
- * table-schema.ts), built from a compact column list, with the content-addressed id (first 20 hex
- * of the sha256 of the canonical JSON of everything but `schemaId`). {@link SPORT_TABLES} are the
+ * services/common/contracts/table-schema.ts), built from a compact column list, with the
+ * content-addressed id (the contract's `withSchemaId`). {@link SPORT_TABLES} are the
  * four tables of schemas/postgres/migrations/001_source_tables.sql, for bronze fixtures; the
  * real documents come from the CDC service (batch-cdc.int.test.ts runs it).
  */
-import { createHash } from 'node:crypto';
-import { canonicalJson } from '../rules.ts';
-import type { SchemaColumn, TableSchema } from '../table-schema.ts';
+import { withSchemaId, type SchemaColumn, type TableSchema, type TableSchemaBody } from '../../common/contracts/table-schema.ts';
 
 /** OIDs of the built-in types the fixtures use (pg_type.dat). */
 const OIDS: Record<string, number> = {
@@ -32,31 +30,34 @@ export function tableSchema(
     return {
       name,
       position: i + 1,
+      attnum: i + 1,
       typeOid: OIDS[base] ?? OIDS[pgType] ?? 0,
       typeMod: -1,
       pgType,
       nullable: !flags.includes('!') && !flags.includes('*'),
       keyPosition: pk.includes(name) ? pk.indexOf(name) + 1 : null,
+      identity: (extra.replicaIdentity ?? 'full') === 'full' || pk.includes(name),
       category: pgType.endsWith('[]') ? 'array' : 'base',
       baseType: pgType.endsWith('[]') ? pgType.slice(0, -2) : null,
+      baseTypeOid: pgType.endsWith('[]') ? (OIDS[pgType.slice(0, -2)] ?? 0) : null,
+      baseCategory: pgType.endsWith('[]') ? 'base' : null,
       enumLabels: null,
-      arrayDimensions: null,
+      arrayDimensions: pgType.endsWith('[]') ? 0 : null,
       ...columnExtras[name],
     };
   });
-  const body = {
+  const body: TableSchemaBody = {
     format: 1,
     source: { name: source.name, db: source.db ?? source.name, schema: source.schema, table: source.table },
     topic: `${source.name}.${source.schema}.${source.table}`,
-    replicaIdentity: 'full' as const,
+    replicaIdentity: 'full',
     primaryKey: pk,
     columns: cols,
-    generatedColumns: [] as string[],
-    rendering: { decimal: 'string', time: 'adaptive', interval: 'iso8601' as const, binary: 'base64', unavailableValue: '__debezium_unavailable_value' },
+    generatedColumns: [],
+    rendering: { decimal: 'string', time: 'adaptive', interval: 'iso8601', binary: 'base64', unavailableValue: '__debezium_unavailable_value' },
     ...rest,
   };
-  const schemaId = createHash('sha256').update(canonicalJson(body)).digest('hex').slice(0, 20);
-  return { schemaId, ...body } as TableSchema;
+  return withSchemaId(body);
 }
 
 /** The columns of the sport tables (migration 001). */
