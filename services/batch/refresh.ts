@@ -576,9 +576,9 @@ async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: 
 async function countRows(duck: Duck, tables: readonly SilverTable[], run: RunState, goldTables: readonly string[]): Promise<void> {
   const parts = [
     ...tables.map((t) => `SELECT ${literal(`silver.${t.name}`)} AS t, count(*) AS n FROM silver.${ident(t.name)}`),
-    ...tables.filter((t) => t.history).map((t) => `SELECT ${literal(`silver.${t.name}_history`)}, count(*) FROM silver.${ident(`${t.name}_history`)}`),
-    `SELECT 'silver.quarantine', count(*) FROM silver.quarantine`,
-    ...goldTables.map((m) => `SELECT 'gold.${m}', count(*) FROM ${goldRel(m)}`),
+    ...tables.filter((t) => t.history).map((t) => `SELECT ${literal(`silver.${t.name}_history`)} AS t, count(*) AS n FROM silver.${ident(`${t.name}_history`)}`),
+    `SELECT 'silver.quarantine' AS t, count(*) AS n FROM silver.quarantine`,
+    ...goldTables.map((m) => `SELECT 'gold.${m}' AS t, count(*) AS n FROM ${goldRel(m)}`),
   ];
   const rows = await queryRows<{ t: string; n: number }>(duck.conn, parts.join(' UNION ALL '));
   run.rowCounts = Object.fromEntries(rows.map((r) => [r.t, r.n]));

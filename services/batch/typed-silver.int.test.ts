@@ -326,4 +326,20 @@ describe('a lake with no data product', () => {
       await other.close();
     }
   });
+
+  it('does not read a topic whose rows name a schema the lake lacks: error finding, files left unconsumed, nothing guessed', async () => {
+    const other = await batchSandbox();
+    try {
+      const fx = new BronzeFixture(other.lake, { prefix: 'shop', schemas: [hrEmployees] });
+      fx.snapshot('employees', { id: 1, full_name: 'Ada Lovelace', salary: '1000.00' });
+      await fx.flush();
+      for await (const o of other.lake.list('_schemas/')) await other.lake.delete(o.key);
+      const run = await other.refresh();
+      expect(run.status).toBe('failed_quality');
+      expect(run.results.find((r) => r.id === 'bronze.shop.hr.employees.schema_link')).toMatchObject({ status: 'fail', severity: 'error', observed: expect.stringContaining('no _schemas/shop.hr.employees/') });
+      expect(await other.silver(`SELECT count(*)::INTEGER AS n FROM meta.bronze_files`)).toEqual([{ n: 0 }]);
+    } finally {
+      await other.close();
+    }
+  });
 });
