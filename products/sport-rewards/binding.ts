@@ -32,9 +32,13 @@ export interface Binding {
   roleOf(silverTable: string): Role | undefined;
 }
 
-/** Binds the product to the source its rules name. */
-export function bind(rules: Pick<Rules, 'source'>): Binding {
-  const { namespace, schema } = rules.source;
+/**
+ * Binds the product to the source its rules name.
+ * @param defaultNamespace the namespace when the rules name none: the deployment's KAFKA_TOPIC_PREFIX
+ */
+export function bind(rules: Pick<Rules, 'source'>, defaultNamespace = 'sport'): Binding {
+  const namespace = rules.source.namespace ?? defaultNamespace;
+  const { schema } = rules.source;
   const tables = Object.fromEntries(ROLES.map((r) => [r, silverName({ source: namespace, schema, table: r })])) as Record<Role, string>;
   return {
     product: PRODUCT_NAME,

@@ -242,7 +242,7 @@ class RunState {
     readonly asOf: Date,
   ) {
     this.reportFile = path.join(config.batch.reportDir, `${runId}.json`);
-    this.binding = bind(rules.rules);
+    this.binding = bind(rules.rules, config.kafka.topicPrefix);
   }
 }
 

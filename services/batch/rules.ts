@@ -40,14 +40,15 @@ export const rulesSchema = z
   .object({
     $comment: z.string().optional(),
     /**
-     * The source the sport-rewards data product reads: its namespace (the CDC topic prefix) and
-     * PostgreSQL schema; the product binds to `<namespace>.<schema>.employees`, `.activities`,
-     * `.declared_sports` and `.commute_distances` (products/sport-rewards/README.md).
+     * The source the sport-rewards data product reads: its namespace (the CDC topic prefix;
+     * absent: the deployment's KAFKA_TOPIC_PREFIX) and PostgreSQL schema; the product binds to
+     * `<namespace>.<schema>.employees`, `.activities`, `.declared_sports` and `.commute_distances`
+     * (products/sport-rewards/README.md).
      */
     source: z
-      .object({ namespace: z.string().trim().min(1), schema: z.string().trim().min(1) })
+      .object({ namespace: z.string().trim().min(1).optional(), schema: z.string().trim().min(1) })
       .strict()
-      .default({ namespace: 'sport', schema: 'public' }),
+      .default({ schema: 'public' }),
     /** Version label of the parameter set, e.g. "2026.1"; change it with any value. */
     version: z.string().trim().min(1),
     /** IANA zone in which days, months and years of activities are counted. */
