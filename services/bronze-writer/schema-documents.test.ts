@@ -35,24 +35,27 @@ describe('LakeSchemaStore', () => {
     const lake = new FileLakeStorage(dir);
     const [a, b] = [doc('orders'), doc('customers')];
     const docs = new Docs([a, b]);
-    const store = new LakeSchemaStore(lake, docs, createLogger('test', 'silent'));
+    const store = new LakeSchemaStore(lake, createLogger('test', 'silent'));
     const missing = 'ffffffffffffffffffff';
 
-    expect(await store.ensureStored('shop.sales.orders', [a.schemaId, missing])).toEqual({ written: 1, missing: [missing] });
+    expect(await store.ensureStored('shop.sales.orders', [a.schemaId, missing], docs)).toEqual({ written: 1, missing: [missing] });
     // Concurrent flushes of two partitions naming the same id: one write.
-    const both = await Promise.all([store.ensureStored('shop.sales.orders', [a.schemaId, b.schemaId]), store.ensureStored('shop.sales.orders', [b.schemaId])]);
+    const both = await Promise.all([store.ensureStored('shop.sales.orders', [a.schemaId, b.schemaId], docs), store.ensureStored('shop.sales.orders', [b.schemaId], docs)]);
     expect(both.reduce((n, o) => n + o.written, 0)).toBe(1);
     // Already stored: no lookup at all.
     const before = docs.lookups.length;
-    expect(await store.ensureStored('shop.sales.orders', [a.schemaId, b.schemaId])).toEqual({ written: 0, missing: [] });
+    expect(await store.ensureStored('shop.sales.orders', [a.schemaId, b.schemaId], docs)).toEqual({ written: 0, missing: [] });
     expect(docs.lookups.length).toBe(before);
     // Another topic naming the same id gets its own copy.
-    expect((await store.ensureStored('shop.sales.orders_archive', [a.schemaId])).written).toBe(1);
+    expect((await store.ensureStored('shop.sales.orders_archive', [a.schemaId], docs)).written).toBe(1);
+    // A document stored as it arrives (no row yet) is not written again when rows name it.
+    expect(await store.store('shop.sales.customers', b)).toBe(true);
+    expect(await store.ensureStored('shop.sales.customers', [b.schemaId], docs)).toEqual({ written: 0, missing: [] });
 
     const text = (await lake.get(schemaObjectKey('shop.sales.orders', a.schemaId))).toString('utf8');
     expect(text).toBe(encodeTableSchema(a));
     expect(parseTableSchema(text, a.schemaId)).toEqual(a);
     await expect(lake.get(schemaObjectKey('shop.sales.orders', missing))).rejects.toThrow();
-    expect(store.stats).toEqual({ written: 3, missing: 1 });
+    expect(store.stats).toEqual({ written: 4, missing: 1 });
   });
 });
