@@ -55,10 +55,13 @@ export class LakeSchemaStore {
       return false;
     }
     if (doc.topic !== topic) this.logger.warn({ topic, schemaId: doc.schemaId, documentTopic: doc.topic }, 'rows of a topic name a schema document of another topic; stored under the rows\' topic');
-    put = this.lake.put(key, Buffer.from(encodeTableSchema(doc))).finally(() => this.inFlight.delete(key));
+    // Marked stored before it leaves the in-flight map, so no caller in between writes it again.
+    put = this.lake
+      .put(key, Buffer.from(encodeTableSchema(doc)))
+      .then(() => void this.stored.add(key))
+      .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, put);
     await put;
-    this.stored.add(key);
     this.stats.written++;
     return true;
   }
