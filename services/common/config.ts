@@ -182,6 +182,9 @@ const envSchema = z.object({
   MONITOR_CDC_METRICS_URL: z.url().optional(),
   MONITOR_STATE_FILE: nonEmpty.default('data/monitor/alert-state.json'),
   MONITOR_HISTORY_POINTS: z.coerce.number().int().min(2).max(100_000).default(240),
+  MONITOR_TOKEN: nonEmpty.default('dashboard-local-only'),
+  MONITOR_MIN_GROUP_SIZE: z.coerce.number().int().min(2).max(1000).default(5),
+  MONITOR_MONEY_ROUNDING_EUR: z.coerce.number().int().min(1).max(1_000_000).default(100),
   ALERT_WEBHOOK_URL: z.url().optional(),
   ALERT_DRY_RUN_FILE: nonEmpty.default('data/alerts-dry-run.jsonl'),
   ALERT_LAG_THRESHOLD: z.coerce.number().int().min(0).default(1000),
@@ -343,6 +346,15 @@ export interface Config {
     stateFile: string;
     /** Samples kept in memory for the dashboard's pipeline charts. */
     historyPoints: number;
+    /** Secret every route but /healthz and /livez requires (bearer token, or basic auth password); services/monitor/auth.ts. */
+    token: string;
+    /**
+     * k: a figure of the dashboard API computed from fewer than k employees is merged or
+     * suppressed (products/sport-rewards/dashboard/disclosure.ts, docs/security.md).
+     */
+    minGroupSize: number;
+    /** Salary-derived money figures of the dashboard API are rounded to this many EUR. */
+    moneyRoundingEur: number;
   };
   alerts: {
     /** Slack-compatible incoming webhook for alerts (a secret); undefined = dry-run (stdout + JSONL). */
@@ -519,6 +531,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       cdcMetricsUrl: e.MONITOR_CDC_METRICS_URL ?? (e.CDC_METRICS_PORT > 0 ? `http://127.0.0.1:${e.CDC_METRICS_PORT}/metrics` : undefined),
       stateFile: path.resolve(REPO_ROOT, e.MONITOR_STATE_FILE),
       historyPoints: e.MONITOR_HISTORY_POINTS,
+      token: e.MONITOR_TOKEN,
+      minGroupSize: e.MONITOR_MIN_GROUP_SIZE,
+      moneyRoundingEur: e.MONITOR_MONEY_ROUNDING_EUR,
     },
     alerts: {
       webhookUrl: e.ALERT_WEBHOOK_URL,
