@@ -8,6 +8,8 @@
  * - `backfill`    rebuild silver and gold from all of bronze with the current rules (refresh --full);
  * - `reset-slot`  drop the CDC replication slot after a confirmation prompt: the next CDC start
  *                 takes a new consistent snapshot (docs/runbooks/ops.md, "A stuck slot").
+ * - `prepare-source` prepare a PostgreSQL database for capture: CDC role, publication, replica
+ *                 identity (services/cdc/source-prep; docs/guides/capture-another-database.md).
  *
  * Commands that already exist as scripts run as child processes with the same arguments, so
  * there is one implementation of each. `--help` works on every command.
@@ -21,6 +23,7 @@ import pg from 'pg';
 import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
 import { formatPipelineStatus, readPipelineStatus } from '../services/common/pipeline-status.ts';
 import { cdcConnection, dropSlotIfExists, readSlot, snapshotMarkerSlot } from '../services/cdc/postgres-setup.ts';
+import { prepareSourceCommand } from '../services/cdc/source-prep/cli.ts';
 import { runMain } from './lib/cli.ts';
 
 /** Runs a TypeScript entry point of the repository with `args`, stdio inherited; resolves its exit code. */
@@ -139,5 +142,7 @@ program
       }
     });
   });
+
+program.addCommand(prepareSourceCommand());
 
 await program.parseAsync();

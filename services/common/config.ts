@@ -23,7 +23,19 @@ import { ConfigError, loadBlocks, type ConfigOf } from './config/define.ts';
 import { distanceBlock, distanceGroupBlock } from './config/distance.ts';
 import { monitorBlock } from './config/monitor.ts';
 import { REPO_ROOT } from './config/paths.ts';
-import { kafkaBlock, lakeBlock, loggingBlock, postgresBlock, stackBlock } from './config/shared.ts';
+import {
+  kafkaBlock,
+  lakeBlock,
+  loggingBlock,
+  pgAdminRoleBlock,
+  pgCdcRoleBlock,
+  pgDistanceRoleBlock,
+  pgNotifierRoleBlock,
+  pgSimulatorRoleBlock,
+  postgresBlock,
+  publicationBlock,
+  stackBlock,
+} from './config/shared.ts';
 import { slackBlock, slackGroupBlock } from './config/slack.ts';
 
 export { ConfigError } from './config/define.ts';
@@ -31,20 +43,26 @@ export { REPO_ROOT } from './config/paths.ts';
 
 /** The blocks each entry point reads (and validates), in `.env.example` order. */
 export const SERVICE_BLOCKS = {
-  cdc: [loggingBlock, postgresBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
+  cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
   'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, kafkaBlock, slackGroupBlock, slackBlock],
-  'distance-worker': [loggingBlock, postgresBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
-  monitor: [loggingBlock, postgresBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
+  'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
+  monitor: [loggingBlock, postgresBlock, pgCdcRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
+  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, lakeBlock, batchFilesBlock, batchRunBlock],
   /** `lakehouse status` and the other readers of the pipeline's state. */
-  status: [loggingBlock, postgresBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
+  status: [loggingBlock, postgresBlock, pgCdcRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
 
 /** Every block: what scripts, tests and the ops CLI's composite commands read. */
 export const ALL_BLOCKS = [
   loggingBlock,
   postgresBlock,
+  pgAdminRoleBlock,
+  pgCdcRoleBlock,
+  pgSimulatorRoleBlock,
+  pgDistanceRoleBlock,
+  pgNotifierRoleBlock,
+  publicationBlock,
   kafkaBlock,
   lakeBlock,
   stackBlock,
@@ -122,9 +140,19 @@ export function firstBrokerPort(brokers: string[]): number {
   return Number(first.slice(first.lastIndexOf(':') + 1));
 }
 
-/** libpq-style connection settings for the `pg` driver, for one of the three roles. */
-export function pgConnection(config: Pick<Config, 'postgres'>, role: 'admin' | 'cdc' | 'app', database = config.postgres.database) {
-  const creds = config.postgres[role];
+/** A PostgreSQL role of the platform: one per job (docs/security.md). */
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+
+/**
+ * libpq-style connection settings for the `pg` driver, as the job role `role` (which the
+ * configuration must hold: each service composes the role blocks it connects as).
+ */
+export function pgConnection<R extends PgRole>(
+  config: { postgres: { host: string; port: number; database: string } & { [K in R]: { user: string; password: string } } },
+  role: R,
+  database = config.postgres.database,
+) {
+  const creds = config.postgres[role] as { user: string; password: string };
   return {
     host: config.postgres.host,
     port: config.postgres.port,

@@ -45,29 +45,52 @@ export const loggingBlock = defineBlock({
 
 // ------------------------------------------------------------------ PostgreSQL
 
-export const POSTGRES_DB = variable('POSTGRES_DB', sqlIdentifier.default('sport'), 'Source database.');
-
 export const postgresBlock = defineBlock({
-  title: 'PostgreSQL (source database)',
+  title: 'PostgreSQL (source database): server',
   fields: {
     postgres: {
       host: variable('POSTGRES_HOST', nonEmpty.default('127.0.0.1'), 'Host name or address of PostgreSQL.'),
       port: variable('POSTGRES_PORT', port.default(5432), 'Port of PostgreSQL.'),
-      database: POSTGRES_DB,
-      admin: {
-        user: variable('POSTGRES_USER', sqlIdentifier.default('postgres'), 'Owner of the schema: migrations, seeding and the CDC publication setup only.'),
-        password: variable('POSTGRES_PASSWORD', nonEmpty.default('postgres-local-only'), 'Password of POSTGRES_USER.', { secret: true }),
-      },
-      cdc: {
-        user: variable('CDC_DB_USER', sqlIdentifier.default('cdc_reader'), 'CDC role: REPLICATION and SELECT on the published tables only.'),
-        password: variable('CDC_DB_PASSWORD', nonEmpty.default('cdc-local-only'), 'Password of CDC_DB_USER.', { secret: true }),
-      },
-      app: {
-        user: variable('APP_DB_USER', sqlIdentifier.default('sport_app'), 'Application role: DML on activities and commute_distances (simulator, distance worker, Slack ledger).'),
-        password: variable('APP_DB_PASSWORD', nonEmpty.default('app-local-only'), 'Password of APP_DB_USER.', { secret: true }),
-      },
-      publication: variable('CDC_PUBLICATION', sqlIdentifier.default('sport_cdc'), 'Publication the CDC service streams (created by `npm run db:migrate`).'),
+      database: variable('POSTGRES_DB', sqlIdentifier.default('sport'), 'Source database.'),
     },
+  },
+});
+
+/**
+ * The block of one PostgreSQL role of the platform (one per job, docs/security.md): a service
+ * composes the roles it connects as, and validates only those.
+ */
+function roleBlock<R extends string>(role: R, prefix: string, defaultUser: string, defaultPassword: string, what: string) {
+  return defineBlock({
+    title: `PostgreSQL role: ${what}`,
+    fields: {
+      postgres: {
+        [role]: {
+          user: variable(`${prefix}_USER`, sqlIdentifier.default(defaultUser), `Role of ${what}.`),
+          password: variable(`${prefix}_PASSWORD`, nonEmpty.default(defaultPassword), `Password of ${prefix}_USER.`, { secret: true }),
+        },
+      },
+    },
+    finish: (c) => ({ postgres: c.postgres as { [K in R]: { user: string; password: string } } }),
+  });
+}
+
+/** Owner of the schema: migrations, seeding, prepare-source and the CDC publication setup only. */
+export const pgAdminRoleBlock = roleBlock('admin', 'POSTGRES', 'postgres', 'postgres-local-only', 'the schema owner (migrations, seeding, CDC publication setup only)');
+/** REPLICATION and SELECT on the published tables only (CDC; the monitor and status read the slot as it). */
+export const pgCdcRoleBlock = roleBlock('cdc', 'CDC_DB', 'cdc_reader', 'cdc-local-only', 'the CDC service (REPLICATION + SELECT on the published tables)');
+/** The simulator: employee ids and declared sports; writes activities. */
+export const pgSimulatorRoleBlock = roleBlock('simulator', 'SIMULATOR_DB', 'sport_simulator', 'simulator-local-only', 'the simulator (writes activities)');
+/** The distance worker: employees' home address and commute mode; writes commute distances and its cache. */
+export const pgDistanceRoleBlock = roleBlock('distance', 'DISTANCE_DB', 'distance_worker', 'distance-local-only', 'the distance worker (writes commute distances)');
+/** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
+export const pgNotifierRoleBlock = roleBlock('notifier', 'NOTIFIER_DB', 'slack_notifier', 'notifier-local-only', 'the Slack notifier (inserts into its ledger)');
+
+/** The publication the CDC service streams (created by the migrations or prepare-source). */
+export const publicationBlock = defineBlock({
+  title: 'PostgreSQL publication',
+  fields: {
+    postgres: { publication: variable('CDC_PUBLICATION', sqlIdentifier.default('sport_cdc'), 'Publication the CDC service streams (created by `npm run db:migrate` or `lakehouse prepare-source`).') },
   },
 });
 
