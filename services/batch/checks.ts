@@ -7,7 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import pg from 'pg';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type RefreshConfig } from '../common/config.ts';
 import { queryOne, queryRows } from './duck.ts';
 import type { QualityResult } from '../common/contracts/quality-report.ts';
 import { driftVerdict, metricResult, volumeVerdict } from './quality.ts';
@@ -94,7 +94,7 @@ export async function layerReconciliation(conn: DuckDBConnection, tables: readon
 }
 
 /** Silver live rows against PostgreSQL's tables (warn: CDC lag makes small gaps normal). */
-export async function sourceReconciliation(config: Config, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
+export async function sourceReconciliation(config: RefreshConfig, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
   const client = new pg.Client(pgConnection(config, 'cdc'));
   const out: QualityResult[] = [];
   try {

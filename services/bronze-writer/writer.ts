@@ -21,7 +21,7 @@
 import { recordDecodingStatus } from './kafkajs-record-decoding.ts';
 import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
-import type { Config } from '../common/config.ts';
+import type { BronzeWriterConfig } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
@@ -134,9 +134,16 @@ function kafkaLogCreator(logger: Logger) {
     };
 }
 
+/** Test hooks, injected by tests (never read from the configuration). */
+export interface BronzeWriterHooks {
+  /** Called after a segment is stored (Parquet + manifest), before its offsets are committed. */
+  beforeCommit?(stats: Readonly<BronzeWriterStats>): void;
+}
+
 export interface BronzeWriterOptions {
-  config: Config;
+  config: BronzeWriterConfig;
   logger: Logger;
+  hooks?: BronzeWriterHooks;
   /** Default: openLake(config). Closed by stop(). */
   lake?: LakeStorage;
   /** Default: per `config.bronze.encoderThreads`. Closed by stop(). */
@@ -149,8 +156,9 @@ export class BronzeWriter {
   /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
   readonly crashed: Promise<Error>;
 
-  private readonly config: Config;
-  private readonly settings: Config['bronze'];
+  private readonly config: BronzeWriterConfig;
+  private readonly settings: BronzeWriterConfig['bronze'];
+  private readonly hooks: BronzeWriterHooks;
   private readonly policy: RotationPolicy;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
@@ -189,6 +197,7 @@ export class BronzeWriter {
     this.settings = options.config.bronze;
     this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
+    this.hooks = options.hooks ?? {};
     this.lake = options.lake ?? openLake(options.config);
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
@@ -513,11 +522,7 @@ export class BronzeWriter {
       this.bufferedBytes -= segment.bytes;
       if (st.revoked) return;
       st.durableNext = segment.lastOffset + 1;
-      const crashAfter = this.settings.crashBeforeCommitAfterFiles;
-      if (crashAfter > 0 && this.stats.files >= crashAfter) {
-        this.logger.warn({ files: this.stats.files }, 'BRONZE_TEST_CRASH_BEFORE_COMMIT: killing this process before the commit');
-        process.kill(process.pid, 'SIGKILL');
-      }
+      this.hooks.beforeCommit?.(this.stats);
       void this.requestCommit();
       this.applyBackpressure();
     } catch (err) {

@@ -23,7 +23,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { REPO_ROOT, type Config } from '../common/config.ts';
+import { REPO_ROOT, type CdcConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { ChangeMapper } from './change-mapper.ts';
 import { EventDispatcher, type DispatcherHooks } from './event-dispatcher.ts';
@@ -65,7 +65,7 @@ export class CdcService {
    *   broker acknowledged and the time of the acknowledgement (ms since epoch).
    */
   constructor(
-    private readonly config: Config,
+    private readonly config: CdcConfig,
     private readonly logger: Logger,
     hooks: DispatcherHooks = {},
   ) {
@@ -96,7 +96,7 @@ export class CdcService {
   async run(): Promise<void> {
     const { config, logger, lifecycle } = this;
     try {
-      this.boundMetricsPort = await this.metrics.listen(config.cdc.metricsPort);
+      this.boundMetricsPort = await this.metrics.listen(config.cdc.metricsPort, config.cdc.metricsHost);
       logger.info({ port: this.boundMetricsPort }, 'metrics at /metrics');
       const tables = await preparePostgres(config, logger);
       if (lifecycle.isStopping()) return;

@@ -11,7 +11,7 @@
  * quoted; no value is ever part of it.
  */
 import pg from 'pg';
-import type { Config } from '../common/config.ts';
+import type { CdcConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import type { ChangeMapper, RelationPlan } from './change-mapper.ts';
 import type { EventDispatcher, EventSink } from './event-dispatcher.ts';
@@ -64,7 +64,7 @@ export function progressPercent(rows: number, estimate: number): number | null {
 }
 
 export interface SnapshotDeps {
-  config: Config;
+  config: CdcConfig;
   logger: Logger;
   metrics: CdcMetrics;
   mapper: ChangeMapper;

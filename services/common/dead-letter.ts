@@ -11,7 +11,7 @@
  * - `dlq.failed_at`: ISO-8601 time of the decision
  */
 import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type IHeaders, type Producer } from 'kafkajs';
-import type { Config } from './config.ts';
+import type { KafkaSettings } from './config.ts';
 
 /** Name of the dead-letter topic of `topic` (docs/contracts/change-events.md). */
 export function deadLetterTopic(topic: string): string {
@@ -114,7 +114,7 @@ export class DeadLetterPublisher {
  * the publisher that writes through it.
  * @returns the client (for the consumer), the producer (to disconnect at stop) and the publisher.
  */
-export async function connectDeadLetterProducer(config: Config, service: string, topic: string): Promise<{ kafka: Kafka; producer: Producer; deadLetters: DeadLetterPublisher }> {
+export async function connectDeadLetterProducer(config: KafkaSettings, service: string, topic: string): Promise<{ kafka: Kafka; producer: Producer; deadLetters: DeadLetterPublisher }> {
   const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${service}`, brokers: config.kafka.brokers, logLevel: kafkaLogLevel.WARN });
   const admin = kafka.admin();
   await admin.connect();

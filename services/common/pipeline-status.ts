@@ -19,7 +19,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
-import { pgConnection, type Config } from './config.ts';
+import { pgConnection, type StatusConfig } from './config.ts';
 import { parseQualityReport, type QualityReport, type QualityResult } from './contracts/quality-report.ts';
 import { bronzeInputTotals, parseRunLogLine, type RunLogEntry, type RunStatus } from './contracts/run-log.ts';
 
@@ -42,7 +42,7 @@ export interface WatchedGroup {
  * topic matching its pattern, the Slack notifier `<prefix>.public.activities`, the distance worker
  * `<prefix>.public.employees` (docs/contracts/change-events.md).
  */
-export function watchedGroups(config: Config): WatchedGroup[] {
+export function watchedGroups(config: StatusConfig): WatchedGroup[] {
   const prefix = config.kafka.topicPrefix;
   const only = (name: string) => (all: readonly string[]) => all.filter((t) => t === name);
   return [
@@ -426,7 +426,7 @@ export function summarizeRuns(runs: readonly BatchRun[]): Pick<BatchState, 'last
 }
 
 /** Reads the batch job's files (BATCH_RUN_LOG, BATCH_REPORT_DIR/latest.json, BATCH_GOLD_DB). */
-export async function readBatchState(config: Config): Promise<BatchState> {
+export async function readBatchState(config: StatusConfig): Promise<BatchState> {
   const { runs } = await readRunLog(config.batch.runLogFile);
   const goldStat = existsSync(config.batch.goldDb) ? await stat(config.batch.goldDb) : null;
   return {
@@ -452,7 +452,7 @@ export interface PipelineStatus {
  * unreachable system: its part carries the error message instead.
  * @param connectAdmin returns a connected kafkajs admin (disconnected here afterwards).
  */
-export async function readPipelineStatus(config: Config, connectAdmin: () => Promise<Admin>): Promise<PipelineStatus> {
+export async function readPipelineStatus(config: StatusConfig, connectAdmin: () => Promise<Admin>): Promise<PipelineStatus> {
   const kafka = await (async (): Promise<PipelineStatus['kafka']> => {
     let admin: Admin | undefined;
     try {

@@ -99,7 +99,6 @@ async function supervise<S extends ServiceName, H>(
   exit: (code: number) => never | void,
 ): Promise<number> {
   const abort = new AbortController();
-  let signalled: Promise<NodeJS.Signals> | undefined;
   const stopRequested = new Promise<NodeJS.Signals>((resolve) => {
     let count = 0;
     const onSignal = (signal: NodeJS.Signals) => {
@@ -116,7 +115,6 @@ async function supervise<S extends ServiceName, H>(
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  signalled = stopRequested;
 
   logger.info(definition.describe?.(config) ?? {}, 'starting');
   let running: RunningService;
@@ -134,7 +132,7 @@ async function supervise<S extends ServiceName, H>(
   if (!abort.signal.aborted) logger.info('started');
 
   const outcome = await Promise.race([
-    signalled.then((signal) => ({ kind: 'signal' as const, signal })),
+    stopRequested.then((signal) => ({ kind: 'signal' as const, signal })),
     running.crashed.then((error) => ({ kind: 'crashed' as const, error })),
     ...(running.finished ? [running.finished.then((code) => ({ kind: 'finished' as const, code }))] : []),
   ]);

@@ -10,7 +10,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Kafka, logLevel as kafkaLogLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type MonitorConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
 import {
@@ -110,7 +110,7 @@ export class Collector {
   newRuns: BatchRun[] = [];
 
   constructor(
-    private readonly config: Config,
+    private readonly config: MonitorConfig,
     private readonly gold: GoldReader,
     private readonly logger: Logger,
     private readonly timeoutMs = 5_000,
