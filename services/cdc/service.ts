@@ -19,6 +19,12 @@
  * 3. streaming from the slot's confirmed LSN; an LSN is confirmed once the broker acknowledged
  *    every event up to it, on a timer and when PostgreSQL asks;
  * 4. {@link CdcService.stop} (SIGTERM): stop reading, flush the producer, confirm, close.
+ *
+ * Schema link (docs/contracts/table-schemas.md): before the first event of a table version (its
+ * snapshot rows, or the changes after a Relation message), the table's schema document is built
+ * (table-schema-builder.ts from the Relation message and a catalog read) and produced to
+ * `<prefix>._schemas` (schema-publisher.ts), acknowledged, and its id becomes the header of every
+ * event of that version ({@link CdcService.publishSchema}).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -33,11 +39,13 @@ import { formatLsn } from './lsn.ts';
 import { CdcMetrics } from './metrics.ts';
 import { OffsetContext, type Position } from './offset-context.ts';
 import type { RelationMessage } from './pgoutput.ts';
-import { describeTableById, TypeCatalog } from './postgres-catalog.ts';
+import { describeTableById, readSchemaFacts, TypeCatalog } from './postgres-catalog.ts';
 import { cdcConnection, preparePostgres } from './postgres-setup.ts';
 import { prepareSlot } from './slot.ts';
 import { SnapshotChangeEventSource } from './snapshot-source.ts';
+import { SchemaPublisher } from './schema-publisher.ts';
 import { StreamingChangeEventSource } from './streaming-source.ts';
+import { buildTableSchema, ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -52,6 +60,8 @@ export class CdcService {
   private readonly types = new TypeCatalog();
   private readonly tableKeys: Set<string>;
   private sink: KafkaSink<Position | null> | null = null;
+  private schemas: SchemaPublisher | null = null;
+  private readonly columnFacts = new ColumnFactsMemory();
   private catalogDb: pg.Client | null = null;
   private streamingSource: StreamingChangeEventSource | null = null;
   private offsets: OffsetContext | null = null;
@@ -74,6 +84,7 @@ export class CdcService {
       topicPrefix: config.kafka.topicPrefix,
       database: config.postgres.database,
       version: SERVICE_VERSION,
+      intervalMode: config.cdc.intervalHandling,
       onWarning: (w) => this.dispatcher.warn(w),
     });
     this.dispatcher = new EventDispatcher(this.mapper, this.metrics, logger, hooks);
@@ -121,6 +132,8 @@ export class CdcService {
       sink.onFailure((err) => this.failWith(err, 'produce'));
       await sink.connect();
       await sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`));
+      this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+      await this.schemas.connect();
 
       const catalogDb = new pg.Client(cdcConnection(config));
       this.catalogDb = catalogDb;
@@ -137,6 +150,7 @@ export class CdcService {
       const snapshotSource = new SnapshotChangeEventSource({
         config, logger, metrics: this.metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, sink,
         interrupted: () => lifecycle.interrupted(),
+        publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
       });
       const startLsn = await prepareSlot(
         { db: catalogDb, withReplication: (fn) => this.withReplicationConnection(fn), snapshot: () => snapshotSource.execute(tables), logger },
@@ -204,8 +218,23 @@ export class CdcService {
     }
     const description = await describeTableById(db, message.relationId);
     await this.types.ensure(db, message.columns.map((c) => c.typeOid));
-    this.mapper.registerRelation(message, description?.primaryKey ?? [], this.types.lookup);
-    this.logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length }, 'relation (re)described');
+    const schemaId = await this.publishSchema(db, message.relationId, message);
+    this.mapper.registerRelation(message, description?.primaryKey ?? [], this.types.lookup, schemaId);
+    this.logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length, schemaId }, 'relation (re)described');
+  }
+
+  /**
+   * Builds the schema document of a table version and produces it to the schema topic; resolves
+   * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
+   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   */
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+    const { config } = this;
+    const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
+    if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
+    const doc = buildTableSchema(this.columnFacts.complete(relationOid, facts));
+    await this.schemas!.publish(doc);
+    return doc.schemaId;
   }
 
   private failWith(err: Error, kind: string): void {
@@ -234,6 +263,7 @@ export class CdcService {
       this.logger.info({ confirmedLsn: formatLsn(this.offsets.confirmable()) }, 'confirmed LSN');
     }
     await this.sink?.disconnect();
+    await this.schemas?.disconnect();
     await this.catalogDb?.end().catch(() => undefined);
     await this.metrics.close();
   }

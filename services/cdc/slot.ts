@@ -36,7 +36,7 @@ export type SlotPlan =
 export function planSlot(input: { slotName: string; database: string; snapshotMode: 'initial' | 'never'; slot: SlotInfo | null; marker: SlotInfo | null }): SlotPlan {
   const { slotName, slot, marker } = input;
   if (slot && (slot.plugin !== 'pgoutput' || slot.database !== input.database)) {
-    throw new CdcSetupError(`replication slot ${slotName} exists for plugin ${slot.plugin} / database ${slot.database}; choose another CDC_SLOT_NAME or drop it (npm run cdc:admin -- drop-slot)`);
+    throw new CdcSetupError(`replication slot ${slotName} exists for plugin ${slot.plugin} / database ${slot.database}; choose another CDC_SLOT_NAME or drop it (npm run lakehouse -- cdc drop-slot)`);
   }
   if (slot && !marker) return { action: 'resume', lsn: slot.confirmedFlushLsn ?? 0n, abandonMarker: false, warning: null };
   if (input.snapshotMode === 'never') {

@@ -73,6 +73,12 @@ export interface SnapshotDeps {
   sink: EventSink<Position | null>;
   /** True once the service should stop (stop requested or a fatal error). */
   interrupted: () => boolean;
+  /**
+   * Builds the table's schema document from the catalog as `db` (the snapshot transaction) sees
+   * it, produces it to the schema topic and resolves with its id once acknowledged
+   * (docs/contracts/table-schemas.md): the id every snapshot row of the table carries.
+   */
+  publishSchema: (db: pg.Client, relationOid: number) => Promise<string>;
 }
 
 export class SnapshotChangeEventSource {
@@ -108,7 +114,9 @@ export class SnapshotChangeEventSource {
       let total = 0;
       const started = Date.now();
       for (const t of tables) {
-        const plan = mapper.plan(t.schema, t.table, t.columns, t.primaryKey, types.lookup);
+        // Before the table's first row: its schema document, as of the snapshot.
+        const schemaId = await this.deps.publishSchema(snap, t.oid);
+        const plan = mapper.plan(t.schema, t.table, t.columns, t.primaryKey, types.lookup, schemaId);
         const name = `${t.schema}.${t.table}`;
         const estimate = Number((await snap.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [t.oid])).rows[0]?.n ?? 0);
         await snap.query(snapshotQuery(t, 'cdc_snapshot'));

@@ -206,3 +206,8 @@ export function envExampleText(): string {
 export function serviceVariables(service: ServiceName): string[] {
   return [...variablesOf(SERVICE_BLOCKS[service]).keys()];
 }
+
+/** The names of every variable (what scripts and {@link loadConfig} read). */
+export function allVariables(): string[] {
+  return [...variablesOf(ALL_BLOCKS).keys()];
+}

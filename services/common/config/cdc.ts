@@ -51,6 +51,11 @@ export const cdcBlock = defineBlock({
       lingerMs: variable('CDC_LINGER_MS', z.coerce.number().int().min(0).max(10_000).default(2), 'Milliseconds to wait for more events before a produce request.'),
       compression: variable('CDC_COMPRESSION', z.enum(['none', 'gzip']).default('none'), 'Produce compression: none | gzip.'),
       maxPendingEvents: variable('CDC_MAX_PENDING_EVENTS', z.coerce.number().int().min(100).max(10_000_000).default(4_000), "Replication pauses while this many events await the broker's acknowledgement."),
+      intervalHandling: variable(
+        'CDC_INTERVAL_HANDLING',
+        z.enum(['iso8601', 'numeric']).default('iso8601'),
+        "interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric (Debezium's default: microseconds with 30.4375-day months); recorded in every schema document.",
+      ),
       maxMessageBytes: variable('CDC_MAX_MESSAGE_BYTES', z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000), 'A larger event goes to <topic>.dlq with a reason instead of the topic.'),
     },
   },
