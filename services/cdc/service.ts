@@ -30,6 +30,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { REPO_ROOT, type CdcConfig } from '../common/config.ts';
+import { readSlotStatus } from '../common/status/replication-slot.ts';
 import type { Logger } from '../common/logger.ts';
 import { ChangeMapper } from './change-mapper.ts';
 import { EventDispatcher, type DispatcherHooks } from './event-dispatcher.ts';
@@ -138,13 +139,8 @@ export class CdcService {
       const catalogDb = new pg.Client(cdcConnection(config));
       this.catalogDb = catalogDb;
       await catalogDb.connect();
-      this.metrics.setLagReader(async () => {
-        const res = await catalogDb.query<{ lag: string | null }>(
-          'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1',
-          [config.cdc.slotName],
-        );
-        return res.rows[0]?.lag == null ? null : Number(res.rows[0].lag);
-      });
+      // The one slot-lag query of the project (services/common/status/replication-slot.ts).
+      this.metrics.setLagReader(async () => (await readSlotStatus(catalogDb, config.cdc.slotName)).lagBytes);
       await this.types.ensure(catalogDb, tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
 
       const snapshotSource = new SnapshotChangeEventSource({

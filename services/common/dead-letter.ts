@@ -1,7 +1,7 @@
 /**
  * Dead-letter publishing: a message a consumer cannot process goes, unchanged (same key, value
  * and headers), to `<topic>.dlq` with reason headers, so nothing is dropped silently and ops can
- * inspect and re-drive it (ARCHITECTURE.md, "Bad input never stops a service").
+ * inspect and re-drive it (docs/architecture.md, "Bad input never stops a service").
  *
  * Headers added (all UTF-8 strings):
  * - `dlq.reason`: stable machine code, e.g. `unknown_employee`, `slack_http_400`, `invalid_json`

@@ -1,5 +1,5 @@
 /**
- * The lake's one storage interface, chosen by URL (ARCHITECTURE.md, "Storage and engines"):
+ * The lake's one storage interface, chosen by URL (docs/architecture.md, "Storage and engines"):
  *
  * - `file:<dir>` (default `file:./lake`, relative to the repository root): a local directory.
  *   A write goes to a temporary file in the same directory, is fsynced, renamed over the final

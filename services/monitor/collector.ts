@@ -13,23 +13,9 @@ import pg from 'pg';
 import { pgConnection, type MonitorConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
-import {
-  isDeadLetterTopic,
-  readConsumerLag,
-  readGroupLiveness,
-  readQualityReport,
-  readRunLog,
-  readSlotStatus,
-  readWatermarks,
-  retainedMessages,
-  emptyRunCounts,
-  summarizeRuns,
-  watchedGroups,
-  type BatchRun,
-  type BatchState,
-  type GroupLiveness,
-  type QualityStatus,
-} from '../common/pipeline-status.ts';
+import { readQualityReport, readRunLog, emptyRunCounts, summarizeRuns, type BatchRun, type BatchState, type QualityStatus } from '../common/status/batch-state.ts';
+import { isDeadLetterTopic, readConsumerLag, readGroupLiveness, readWatermarks, retainedMessages, watchedGroups, type GroupLiveness } from '../common/status/kafka-lag.ts';
+import { readSlotStatus } from '../common/status/replication-slot.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
 import { QUALITY_SQL } from './gold-queries.ts';
 import { cdcReading } from './prom-text.ts';

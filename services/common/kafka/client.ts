@@ -11,7 +11,7 @@
  * names as strings and header values as Buffers. Serialising JSON is the caller's business.
  *
  * Defaults that differ from the library's, and why:
- * - producers are idempotent with acks=all unless told otherwise (ARCHITECTURE.md, "Delivery");
+ * - producers are idempotent with acks=all unless told otherwise (docs/architecture.md, "Delivery");
  *   the library then keeps one request in flight per broker connection and retries without end;
  * - `strict: true`: option objects are validated by the library, so a typo fails at start-up;
  * - topics are never auto-created (`autocreateTopics: false`): producers create their topics
