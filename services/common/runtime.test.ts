@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EXIT, runService, type RunningService, type ServiceDefinition } from './runtime.ts';
 
 /** A stand-in service: its start, stop and crash are driven by the test. */
@@ -21,10 +21,18 @@ const env = { LOG_LEVEL: 'silent' };
 const exit = () => undefined;
 const tick = () => new Promise((r) => setImmediate(r));
 
+type Listener = (...args: unknown[]) => void;
+const EVENTS = ['SIGTERM', 'SIGINT', 'uncaughtException', 'unhandledRejection'];
+const listeners = (event: string) => (process.listeners as (e: string) => Listener[])(event);
+
 describe('service runtime', () => {
+  // The runtime installs process listeners; remove exactly those it added (not the test runner's).
+  let before: Map<string, Listener[]>;
+  beforeEach(() => {
+    before = new Map(EVENTS.map((e) => [e, listeners(e)]));
+  });
   afterEach(() => {
-    process.removeAllListeners('SIGTERM');
-    process.removeAllListeners('SIGINT');
+    for (const e of EVENTS) for (const l of listeners(e)) if (!before.get(e)!.includes(l)) process.removeListener(e, l);
     vi.restoreAllMocks();
   });
 

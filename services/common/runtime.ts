@@ -15,7 +15,8 @@
  *    finished well; 1 on a runtime failure (start-up failed, the service stopped by itself with an
  *    error, a stop that could not finish its work); 2 on a bad configuration. A task (the batch)
  *    may resolve its own code ({@link RunningService.finished}).
- * 5. Health: {@link RunningService.health} (where a service serves HTTP it answers /healthz from
+ * 5. An uncaught exception or unhandled rejection is one `fatal` line with its cause, exit 1.
+ * 6. Health: {@link RunningService.health} (where a service serves HTTP it answers /healthz from
  *    it); the runtime's own state is {@link RuntimeState}.
  *
  * Test hooks (e.g. the bronze writer's crash before commit) are passed by tests as `hooks`, never
@@ -85,6 +86,13 @@ export async function runService<S extends ServiceName, H>(definition: ServiceDe
     return EXIT.configuration;
   }
   const logger = createLogger(definition.name, (config as { logLevel?: string }).logLevel);
+  // Anything that escapes the service's own error handling: one fatal line with the cause, exit 1.
+  for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+    process.on(event, (err: unknown) => {
+      logger.fatal({ err, event }, `${definition.name} crashed`);
+      exit(EXIT.runtime);
+    });
+  }
   const code = await supervise(definition, config, logger, options.hooks ?? {}, exit);
   logger.info({ exitCode: code }, 'stopped');
   exit(code);

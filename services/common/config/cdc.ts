@@ -46,6 +46,11 @@ export const cdcBlock = defineBlock({
       ),
       metricsHost: CDC_METRICS.host,
       metricsPort: CDC_METRICS.port,
+      retryMaxBackoffMs: variable(
+        'CDC_RETRY_MAX_BACKOFF_S',
+        z.coerce.number().min(0.1).max(3600).default(30).transform(secondsToMs),
+        'Seconds: the reconnection backoff after a PostgreSQL or broker failure is capped at this.',
+      ),
       heartbeatIntervalMs: variable('CDC_HEARTBEAT_INTERVAL_S', z.coerce.number().positive().max(3600).default(10).transform(secondsToMs), 'Seconds: standby status sent at least this often, and keepalives answered, so an idle slot keeps advancing.'),
       batchMaxEvents: variable('CDC_BATCH_MAX_EVENTS', z.coerce.number().int().min(1).max(1_000_000).default(2_000), 'Events per produce request.'),
       lingerMs: variable('CDC_LINGER_MS', z.coerce.number().int().min(0).max(10_000).default(2), 'Milliseconds to wait for more events before a produce request.'),
