@@ -120,20 +120,25 @@ export class CdcSession {
     const tables = await guard(preparePostgres(config, logger));
     if (this.interrupted()) return this.endOfOpen();
 
+    // The client's own warnings (a connection refused, an operation retried) would repeat for as
+    // long as an outage lasts; the service reports the outage once itself (service.ts), so the
+    // client logs only errors, unless LOG_LEVEL asks for debug.
+    const kafkaLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'error' });
     const sink = new KafkaSink<Position | null>(
+      config,
       {
-        brokers: config.kafka.brokers,
-        clientId: `${config.kafka.clientId}-cdc`,
         partitions: config.kafka.topicPartitions,
         batchMaxEvents: config.cdc.batchMaxEvents,
         lingerMs: config.cdc.lingerMs,
         compression: config.cdc.compression,
         maxPendingEvents: config.cdc.maxPendingEvents,
         maxMessageBytes: config.cdc.maxMessageBytes,
+        maxInFlight: config.cdc.maxInFlight,
       },
       (tokens) => this.offsets?.acknowledged(tokens),
       logger,
       (events) => dispatcher.acknowledged(events),
+      kafkaLogger,
     );
     this.sink = sink;
     dispatcher.attach(sink);
@@ -143,7 +148,7 @@ export class CdcSession {
     });
     await guard(sink.connect());
     await guard(sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`)));
-    this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+    this.schemas = new SchemaPublisher(config, logger, kafkaLogger);
     await guard(this.schemas.connect());
 
     const catalogDb = new pg.Client(cdcConnection(config));

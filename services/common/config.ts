@@ -30,6 +30,7 @@ import {
   pgAdminRoleBlock,
   pgCdcRoleBlock,
   pgDistanceRoleBlock,
+  pgMonitorRoleBlock,
   pgNotifierRoleBlock,
   pgSimulatorRoleBlock,
   postgresBlock,
@@ -47,10 +48,10 @@ export const SERVICE_BLOCKS = {
   'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
   'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
-  monitor: [loggingBlock, postgresBlock, pgCdcRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
+  monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
   refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, lakeBlock, batchFilesBlock, batchRunBlock],
   /** `lakehouse status` and the other readers of the pipeline's state. */
-  status: [loggingBlock, postgresBlock, pgCdcRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
+  status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
 
 /** Every block: what scripts, tests and the ops CLI's composite commands read. */
@@ -62,6 +63,7 @@ export const ALL_BLOCKS = [
   pgSimulatorRoleBlock,
   pgDistanceRoleBlock,
   pgNotifierRoleBlock,
+  pgMonitorRoleBlock,
   publicationBlock,
   kafkaBlock,
   lakeBlock,
@@ -145,7 +147,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
 
 /**
  * libpq-style connection settings for the `pg` driver, as the job role `role` (which the

@@ -107,6 +107,15 @@ describe('roles created by the migrations, one per job', () => {
     }
   });
 
+  it('the monitor reads the replication slot\'s state and lag, and no table', async () => {
+    expect(await attempt('monitor', `SELECT slot_name, pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn) FROM pg_replication_slots`)).toBe('ok');
+    // Not even schema public is visible to it: every table is "undefined" (42P01).
+    for (const sql of [SALARY, NAME, 'SELECT count(*) FROM activities', LEDGER_READ, INSERT_ACTIVITY]) {
+      expect({ sql, code: await attempt('monitor', sql) }).toEqual({ sql, code: '42P01' });
+    }
+    expect(await attempt('monitor', "SELECT pg_create_logical_replication_slot('monitor_slot_test', 'pgoutput')")).toBe(DENIED);
+  });
+
   it('the application role of earlier versions can no longer log in', async () => {
     const role = await admin.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [LEGACY_APP_ROLE]);
     expect(role.rows).toEqual([{ rolcanlogin: false }]);

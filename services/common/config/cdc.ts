@@ -55,6 +55,7 @@ export const cdcBlock = defineBlock({
       batchMaxEvents: variable('CDC_BATCH_MAX_EVENTS', z.coerce.number().int().min(1).max(1_000_000).default(2_000), 'Events per produce request.'),
       lingerMs: variable('CDC_LINGER_MS', z.coerce.number().int().min(0).max(10_000).default(2), 'Milliseconds to wait for more events before a produce request.'),
       compression: variable('CDC_COMPRESSION', z.enum(['none', 'gzip']).default('none'), 'Produce compression: none | gzip.'),
+      maxInFlight: variable('CDC_MAX_IN_FLIGHT', z.coerce.number().int().min(1).max(5).default(5), "Produce batches outstanding at once (1-5; Kafka's limit with the idempotent producer)."),
       maxPendingEvents: variable('CDC_MAX_PENDING_EVENTS', z.coerce.number().int().min(100).max(10_000_000).default(4_000), "Replication pauses while this many events await the broker's acknowledgement."),
       intervalHandling: variable(
         'CDC_INTERVAL_HANDLING',

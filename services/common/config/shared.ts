@@ -86,6 +86,9 @@ export const pgDistanceRoleBlock = roleBlock('distance', 'DISTANCE_DB', 'distanc
 /** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
 export const pgNotifierRoleBlock = roleBlock('notifier', 'NOTIFIER_DB', 'slack_notifier', 'notifier-local-only', 'the Slack notifier (inserts into its ledger)');
 
+/** Readers of replication health only (monitor, `lakehouse status`): the slot's state and lag; no table, no REPLICATION. */
+export const pgMonitorRoleBlock = roleBlock('monitor', 'MONITOR_DB', 'lakehouse_monitor', 'monitor-local-only', 'the monitor and `lakehouse status` (replication slot state only)');
+
 /** The publication the CDC service streams (created by the migrations or prepare-source). */
 export const publicationBlock = defineBlock({
   title: 'PostgreSQL publication',
@@ -132,16 +135,16 @@ export const lakeBlock = defineBlock({
 export const stackBlock = defineBlock({
   title: 'Local stack (`npm run stack`, tests, demo)',
   fields: {
-    kafka: { controllerPort: variable('KAFKA_CONTROLLER_PORT', port.default(9093), 'Local stack only: the KRaft controller listener.') },
-    s3: { consolePort: variable('MINIO_CONSOLE_PORT', port.default(9001), 'Local stack only: MinIO console.') },
     stack: {
+      kafkaControllerPort: variable('KAFKA_CONTROLLER_PORT', port.default(9093), 'Local stack only: the KRaft controller listener.'),
+      minioConsolePort: variable('MINIO_CONSOLE_PORT', port.default(9001), 'Local stack only: MinIO console.'),
       dir: variable('STACK_DIR', nonEmpty.default('.local/stack').transform(fromRepoRoot), 'Server data and logs of the local stack (ignored by git).'),
       cacheDir: variable('LAKEHOUSE_CACHE_DIR', z.string().optional(), 'Where install-services keeps binaries; default $XDG_CACHE_HOME or ~/.cache, /sport-lakehouse.'),
     },
   },
   finish: (c) => ({
     ...c,
-    stack: { dir: c.stack.dir, cacheDir: c.stack.cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/tmp', '.cache'), 'sport-lakehouse') },
+    stack: { ...c.stack, cacheDir: c.stack.cacheDir ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(process.env.HOME ?? '/tmp', '.cache'), 'sport-lakehouse') },
   }),
 });
 
