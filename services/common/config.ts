@@ -36,6 +36,7 @@ import {
   postgresBlock,
   publicationBlock,
   stackBlock,
+  topicPrefixBlock,
 } from './config/shared.ts';
 import { slackBlock, slackGroupBlock } from './config/slack.ts';
 
@@ -49,7 +50,7 @@ export const SERVICE_BLOCKS = {
   'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, batchRunBlock],
   /** `lakehouse status` and the other readers of the pipeline's state. */
   status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
@@ -66,6 +67,7 @@ export const ALL_BLOCKS = [
   pgMonitorRoleBlock,
   publicationBlock,
   kafkaBlock,
+  topicPrefixBlock,
   lakeBlock,
   stackBlock,
   cdcSlotBlock,
@@ -199,7 +201,8 @@ export function envExampleText(): string {
     ENV_EXAMPLE_HEADER,
     ALL_BLOCKS.map((block) => {
       const readBy = services.filter((s) => (SERVICE_BLOCKS[s] as readonly unknown[]).includes(block));
-      return { block, readBy: readBy.length > 0 ? readBy : ['scripts, tests and the demo (the local stack)'] };
+      const variableReaders = (name: string) => services.filter((s) => variablesOf(SERVICE_BLOCKS[s]).has(name));
+      return { block, readBy: readBy.length > 0 ? readBy : ['scripts, tests and the demo (the local stack)'], variableReaders };
     }),
   );
 }

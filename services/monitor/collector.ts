@@ -17,7 +17,7 @@ import { readQualityReport, readRunLog, emptyRunCounts, summarizeRuns, type Batc
 import { isDeadLetterTopic, readConsumerLag, readGroupLiveness, readWatermarks, retainedMessages, watchedGroups, type GroupLiveness } from '../common/status/kafka-lag.ts';
 import { readSlotStatus } from '../common/status/replication-slot.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
-import { QUALITY_SQL } from './gold-queries.ts';
+import { QUALITY_SQL } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import { cdcReading } from './prom-text.ts';
 import { anomalyScore, completenessScore, freshnessScore, type AnomalyScore, type CompletenessScore, type FreshnessScore } from './quality-scores.ts';
 import { eventsPerSecond, serviceHealth, type CdcMetricsReading, type DependencyHealth, type GroupStatus, type ServiceName, type Snapshot } from './snapshot.ts';

@@ -35,7 +35,7 @@ export const batchRunBlock = defineBlock({
   title: 'Batch job (`npm run refresh`): bronze -> silver -> gold (DuckDB)',
   fields: {
     batch: {
-      rulesFile: variable('BATCH_RULES_FILE', nonEmpty.default('config/rules.json').transform(fromRepoRoot), 'Versioned business rules and quality thresholds.'),
+      rulesFile: variable('BATCH_RULES_FILE', nonEmpty.default('products/sport-rewards/rules.json').transform(fromRepoRoot), 'Versioned business rules and quality thresholds of the sport-rewards data product.'),
       threads: variable('BATCH_THREADS', z.coerce.number().int().min(1).max(256).optional(), "DuckDB worker threads; default DuckDB's (one per core)."),
       memoryLimit: variable(
         'BATCH_MEMORY_LIMIT',

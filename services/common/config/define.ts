@@ -176,6 +176,8 @@ export function defaultText(variable: Variable): string | undefined {
 export interface EnvExampleSection {
   block: AnyBlock;
   readBy: readonly string[];
+  /** Every reader of one variable: those not in `readBy` are noted after its description. */
+  variableReaders?: (name: string) => readonly string[];
 }
 
 function wrap(text: string, width: number): string[] {
@@ -198,13 +200,14 @@ function wrap(text: string, width: number): string[] {
 export function renderEnvExample(header: string, sections: readonly EnvExampleSection[]): string {
   const lines = header.trimEnd().split('\n');
   const written = new Set<string>();
-  for (const { block, readBy } of sections) {
+  for (const { block, readBy, variableReaders } of sections) {
     const vars = [...variablesOf([block]).values()].filter((v) => !written.has(v.name));
     if (vars.length === 0) continue;
     lines.push('', `# --- ${block.title}`, ...wrap(`read by: ${readBy.join(', ')}`, 98).map((l) => `# ${l}`));
     for (const v of vars) {
       written.add(v.name);
-      lines.push(...wrap(v.description, 98).map((l) => `# ${l}`));
+      const also = (variableReaders?.(v.name) ?? []).filter((r) => !readBy.includes(r));
+      lines.push(...wrap(`${v.description}${also.length > 0 ? ` Also read by: ${also.join(', ')}.` : ''}`, 98).map((l) => `# ${l}`));
       const value = defaultText(v);
       lines.push(v.secret || value === undefined ? `# ${v.name}=${v.secret && value !== undefined ? value : ''}` : `${v.name}=${value}`);
     }

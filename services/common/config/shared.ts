@@ -113,6 +113,12 @@ export const kafkaBlock = defineBlock({
   },
 });
 
+/** The deployment's source namespace alone (KAFKA_TOPIC_PREFIX), for readers that need no broker (the batch). */
+export const topicPrefixBlock = defineBlock({
+  title: 'Source namespace (the topic prefix)',
+  fields: { kafka: { topicPrefix: KAFKA_TOPIC_PREFIX } },
+});
+
 // ------------------------------------------------------------------ lake (S3 / MinIO or a local directory)
 
 export const lakeBlock = defineBlock({
