@@ -4,9 +4,9 @@
  * members (DescribeGroups), and the messages retained in the dead-letter topics.
  *
  * The pure parts (lag arithmetic, liveness) are exported for unit tests; the readers are thin
- * adapters over a kafkajs admin. Used by the monitor (services/monitor) and `lakehouse status`.
+ * adapters over the Kafka admin client (services/common/kafka). Used by the monitor (services/monitor) and `lakehouse status`.
  */
-import type { Admin } from 'kafkajs';
+import type { KafkaAdmin as Admin } from '../kafka/index.ts';
 import type { StatusConfig } from '../config.ts';
 import { isSchemaTopic } from '../contracts/table-schema.ts';
 
@@ -89,7 +89,7 @@ export function partitionLag(committed: number | null, w: { high: number; low: n
 
 /**
  * A group's lag over `topics` (pure).
- * @param committed kafkajs `fetchOffsets` result: per topic, partitions with `offset` as a decimal string ("-1" = none).
+ * @param committed the admin client's `fetchOffsets` result: per topic, partitions with `offset` as a decimal string ("-1" = none).
  * @param watermarks per topic, the partitions' watermarks.
  */
 export function computeGroupLag(
@@ -138,7 +138,7 @@ export async function readConsumerLag(
   const out: GroupLag[] = [];
   for (const g of groups) {
     // Without `topics`, OffsetFetch v2+ returns every topic the group committed on.
-    const committed = await admin.fetchOffsets({ groupId: g.groupId });
+    const committed = await admin.fetchOffsets(g.groupId);
     const readTopics = [...new Set([...g.topics(topics), ...committed.map((c) => c.topic).filter((t) => topics.includes(t) && !isDeadLetterTopic(t))])];
     const marks = new Map<string, readonly PartitionWatermarks[]>();
     const missing = readTopics.filter((t) => !watermarks?.has(t));
@@ -167,7 +167,7 @@ export function groupLiveness(description: { groupId: string; state: string; mem
 
 /** Liveness of `groupIds` (one DescribeGroups request). An unknown group is reported Dead, 0 members. */
 export async function readGroupLiveness(admin: Admin, groupIds: readonly string[]): Promise<GroupLiveness[]> {
-  const { groups } = await admin.describeGroups([...groupIds]);
+  const groups = await admin.describeGroups([...groupIds]);
   return groupIds.map((id) => groupLiveness(groups.find((g) => g.groupId === id) ?? { groupId: id, state: 'Dead', members: [] }));
 }
 

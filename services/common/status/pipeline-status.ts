@@ -5,7 +5,7 @@
  * Formatting for a terminal is format.ts. Used by `lakehouse status`; the monitor reads the parts
  * with its long-lived clients.
  */
-import type { Admin } from 'kafkajs';
+import { kafkaErrorMessage, type KafkaAdmin as Admin } from '../kafka/index.ts';
 import pg from 'pg';
 import { pgConnection, type StatusConfig } from '../config.ts';
 import { readBatchState, type BatchState } from './batch-state.ts';
@@ -23,7 +23,7 @@ export interface PipelineStatus {
 /**
  * Reads the whole status with short-lived clients (for `lakehouse status`). Never throws for an
  * unreachable system: its part carries the error message instead.
- * @param connectAdmin returns a connected kafkajs admin (disconnected here afterwards).
+ * @param connectAdmin returns an admin client (closed here afterwards).
  */
 export async function readPipelineStatus(config: StatusConfig, connectAdmin: () => Promise<Admin>): Promise<PipelineStatus> {
   const kafka = await (async (): Promise<PipelineStatus['kafka']> => {
@@ -40,9 +40,9 @@ export async function readPipelineStatus(config: StatusConfig, connectAdmin: () 
         deadLetters: await readDeadLetterCounts(admin, config.kafka.topicPrefix, topics),
       };
     } catch (err) {
-      return { error: (err as Error).message, groups: [], deadLetters: [] };
+      return { error: kafkaErrorMessage(err), groups: [], deadLetters: [] };
     } finally {
-      await admin?.disconnect().catch(() => undefined);
+      await admin?.close().catch(() => undefined);
     }
   })();
   const replicationSlot = await (async (): Promise<PipelineStatus['replicationSlot']> => {
