@@ -40,9 +40,9 @@ function spawnCdc(env: Record<string, string>): CdcChild {
   return child;
 }
 
-/** The envelope without `ts_ms` (processing time, the one field a re-delivery may change). */
+/** The envelope without `ts_ms`/`ts_us`/`ts_ns` (processing time, the one thing a re-delivery may change). */
 function content(value: string): string {
-  const { ts_ms: _processedAt, ...rest } = JSON.parse(value) as Envelope;
+  const { ts_ms: _processedAt, ts_us: _us, ts_ns: _ns, ...rest } = JSON.parse(value) as Envelope & { ts_us?: number; ts_ns?: number };
   return JSON.stringify(rest);
 }
 

@@ -21,7 +21,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { REPO_ROOT, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { AckTracker, type Position } from './ack-tracker.ts';
-import { ChangeMapper, type MapperWarning, type OutgoingEvent, type RelationPlan } from './change-mapper.ts';
+import { ChangeMapper, snapshotMarker, type MapperWarning, type OutgoingEvent, type RelationPlan, type SnapshotRowPosition } from './change-mapper.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { formatLsn, parseLsn } from './lsn.ts';
 import { CdcMetrics } from './metrics.ts';
@@ -92,6 +92,8 @@ export class CdcService {
       database: config.postgres.database,
       version: SERVICE_VERSION,
       onWarning: (w) => this.onMapperWarning(w),
+      extendedHeaders: config.cdc.extendedHeaders,
+      skippedOperations: new Set(config.cdc.skippedOperations),
     });
     this.fatal.catch(() => undefined);
   }
@@ -178,6 +180,7 @@ export class CdcService {
     }
     if (slot && !marker) {
       logger.info({ slot: slotName, confirmedFlushLsn: formatLsn(slot.confirmedFlushLsn ?? 0n) }, 'resuming from the slot');
+      this.mapper.resumeAfter(slot.confirmedFlushLsn);
       return slot.confirmedFlushLsn ?? 0n;
     }
     if (config.cdc.snapshotMode === 'never') {
@@ -233,14 +236,16 @@ export class CdcService {
       const txId = Number((await snap.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]!.x);
       const tsMs = Date.now();
       logger.info({ slot: config.cdc.slotName, consistentPoint: formatLsn(consistentPoint), tables: tables.length }, 'initial snapshot started');
-      let held: { plan: RelationPlan; values: (string | null)[] } | null = null;
-      const emit = (snapshotFlag: 'true' | 'last') => {
+      // One row is held back, so that its snapshot marker (first/last of its table, of the snapshot) is known.
+      let held: { plan: RelationPlan; values: (string | null)[]; position: SnapshotRowPosition } | null = null;
+      const emit = (lastInSnapshot: boolean) => {
         if (!held) return;
-        sink.push(this.mapper.snapshotEvent(held.plan, held.values, { lsn: consistentPoint, txId, tsMs, snapshot: snapshotFlag }), null);
+        const snapshot = snapshotMarker({ ...held.position, lastInSnapshot });
+        sink.push(this.mapper.snapshotEvent(held.plan, held.values, { lsn: consistentPoint, txId, tsMs, snapshot }), null);
       };
       let total = 0;
       const started = Date.now();
-      for (const t of tables) {
+      for (const [tableIndex, t] of tables.entries()) {
         const plan = this.mapper.plan(t.schema, t.table, t.columns, t.primaryKey, this.types.lookup);
         const name = `${t.schema}.${t.table}`;
         const estimate = Number((await snap.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [t.oid])).rows[0]?.n ?? 0);
@@ -256,9 +261,9 @@ export class CdcService {
             return null;
           }
           const res = await snap.query<(string | null)[]>({ text: `FETCH FORWARD ${config.cdc.snapshotChunkRows} FROM cdc_snapshot`, rowMode: 'array', types: RAW_TEXT_TYPES });
-          for (const values of res.rows) {
-            emit('true');
-            held = { plan, values };
+          for (const [i, values] of res.rows.entries()) {
+            emit(false);
+            held = { plan, values, position: { firstTable: tableIndex === 0, firstInTable: rows === 0 && i === 0, lastInTable: false } };
           }
           rows += res.rows.length;
           total += res.rows.length;
@@ -270,10 +275,11 @@ export class CdcService {
           await sink.waitForCapacity();
           if (res.rows.length < config.cdc.snapshotChunkRows) break;
         }
+        if (held?.plan === plan) held.position.lastInTable = true;
         await snap.query('CLOSE cdc_snapshot');
         logger.info({ table: name, rows }, 'snapshot of table done');
       }
-      emit('last');
+      emit(true);
       await snap.query('COMMIT');
       await sink.flush();
       const seconds = (Date.now() - started) / 1000;

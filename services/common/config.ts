@@ -145,6 +145,14 @@ const envSchema = z.object({
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
+  // Debezium's extended.headers.enabled and skipped.operations (services/cdc/README.md).
+  CDC_EXTENDED_HEADERS: bool.default(true),
+  CDC_SKIPPED_OPERATIONS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['c', 'u', 'd', 't', 'none'])).refine((ops) => !ops.includes('none') || ops.length === 1, '"none" cannot be combined with ops'))
+    .transform((ops) => ops.filter((o): o is 'c' | 'u' | 'd' | 't' => o !== 'none'))
+    .default([]),
 
   // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
   BATCH_STATE_DIR: nonEmpty.default('data/batch'),
@@ -297,6 +305,10 @@ export interface Config {
     compression: 'none' | 'gzip';
     /** Replication pauses while this many events wait for the broker's acknowledgement. */
     maxPendingEvents: number;
+    /** Debezium's `__debezium.context.*` headers on every record (extended.headers.enabled). */
+    extendedHeaders: boolean;
+    /** Ops whose changes produce no event (Debezium's skipped.operations; [] = none). */
+    skippedOperations: ('c' | 'u' | 'd' | 't')[];
     /** Larger values go to <topic>.dlq with a reason instead of the topic. */
     maxMessageBytes: number;
   };
@@ -474,6 +486,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
+      extendedHeaders: e.CDC_EXTENDED_HEADERS,
+      skippedOperations: e.CDC_SKIPPED_OPERATIONS,
     },
     monitor: {
       host: e.MONITOR_HOST,
