@@ -2,7 +2,7 @@
 # batch, monitor): one image, docker-compose.yml picks the command of each service. Services run
 # from source with tsx (a runtime dependency), as `node --import tsx <entry>` so signals reach them;
 # the bronze writer runs from a JavaScript bundle built here (docs/decisions/0008-bronze-writer-runs-compiled.md).
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --chown=node:node package.json package-lock.json ./

@@ -58,7 +58,7 @@ function summary(values: number[]) {
 
 const admin = new pg.Client(pgConnection(config, 'admin'));
 await admin.connect();
-const app = new pg.Client(pgConnection(config, 'app'));
+const app = new pg.Client(pgConnection(config, 'simulator'));
 await app.connect();
 await admin.query(
   `INSERT INTO employees (employee_id, last_name, first_name, birth_date, business_unit, hire_date, gross_annual_salary_eur, contract_type, paid_leave_days, home_address, home_postcode, home_city, commute_mode)

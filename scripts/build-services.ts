@@ -5,7 +5,7 @@
  * caches cost the bronze writer 20-35 MB of its 300 MB budget, and a second of CPU per start).
  *
  * Our own modules are bundled (one file per entry point); npm packages stay external and are
- * loaded from node_modules as usual. Output: ES modules with source maps, for Node.js 20. The
+ * loaded from node_modules as usual. Output: ES modules with source maps, for Node.js 24. The
  * bundle sits two directories below the repository root, like the sources in services/<name>/,
  * so paths resolved from import.meta.url (REPO_ROOT in services/common/config.ts, the encoder
  * worker next to main.js) stay the same.
@@ -40,7 +40,7 @@ export async function bundleService(service: string): Promise<string> {
     packages: 'external',
     platform: 'node',
     format: 'esm',
-    target: 'node20',
+    target: 'node24',
     sourcemap: true,
     logLevel: 'warning',
   });

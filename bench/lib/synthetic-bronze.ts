@@ -17,6 +17,7 @@
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { bronzeObjectKey, encodeManifest } from '../../services/common/contracts/bronze-object.ts';
 
 export interface SyntheticOptions {
   activities: number;
@@ -38,7 +39,6 @@ export interface SyntheticResult {
   activitiesEvents: number;
 }
 
-const pad = (n: number) => String(n).padStart(20, '0');
 const TS = (expr: string) => `strftime((${expr}) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')`;
 
 /** Writes the data set into the file: lake at `lakeDir` (which is emptied first). */
@@ -187,8 +187,8 @@ async function writeTopic(conn: DuckDBConnection, lakeDir: string, topic: string
     const last = Number(r.last);
     const dir = path.join(staging, `p_dir=${part}`, `f_dir=${Number(r.f)}`);
     const parts = (await readdir(dir)).filter((f) => f.endsWith('.parquet')).map((f) => path.join(dir, f));
-    const day = new Date(Number(r.min_ts)).toISOString().slice(0, 10);
-    const key = `bronze/${topic}/dt=${day}/p${part}-${pad(first)}-${pad(last)}.parquet`;
+    const range = { topic, partition: part, firstOffset: first, lastOffset: last };
+    const key = bronzeObjectKey(range, Number(r.min_ts));
     const target = path.join(lakeDir, ...key.split('/'));
     await mkdir(path.dirname(target), { recursive: true });
     if (parts.length === 1) await rename(parts[0]!, target);
@@ -198,10 +198,10 @@ async function writeTopic(conn: DuckDBConnection, lakeDir: string, topic: string
       await conn.run(`COPY (SELECT * FROM read_parquet([${list}], hive_partitioning = false) ORDER BY "offset") TO '${target}' (FORMAT parquet, COMPRESSION zstd)`);
     }
     const { size } = await stat(target);
-    const manifest = { key, topic, partition: part, firstOffset: first, lastOffset: last, rows: Number(r.n), bytes: size, minKafkaTimestampMs: Number(r.min_ts), maxKafkaTimestampMs: Number(r.max_ts), writtenAt: new Date().toISOString() };
-    const manifestKey = path.join(lakeDir, '_manifest', 'bronze', topic, `p${part}`, `${pad(first)}-${pad(last)}.json`);
-    await mkdir(path.dirname(manifestKey), { recursive: true });
-    await writeFile(manifestKey, JSON.stringify(manifest));
+    const manifest = encodeManifest({ ...range, key, rows: Number(r.n), bytes: size, minKafkaTimestampMs: Number(r.min_ts), maxKafkaTimestampMs: Number(r.max_ts), writtenAt: new Date().toISOString() });
+    const manifestFile = path.join(lakeDir, ...manifest.key.split('/'));
+    await mkdir(path.dirname(manifestFile), { recursive: true });
+    await writeFile(manifestFile, manifest.body);
     result.files++;
     result.events += Number(r.n);
     result.bytes += size;

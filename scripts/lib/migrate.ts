@@ -18,6 +18,8 @@ import { pgConnection, REPO_ROOT, type Config } from '../../services/common/conf
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas/postgres/migrations');
 const LOCK_KEY = 727_001; // arbitrary, constant: the advisory lock id of migrations
+/** The one application role of earlier versions (APP_DB_USER), kept without login or privileges. */
+export const LEGACY_APP_ROLE = 'sport_app';
 
 export class MigrationError extends Error {
   constructor(message: string) {
@@ -30,11 +32,18 @@ export class MigrationError extends Error {
 function templateValues(config: Config): Record<string, { ident?: string; literal: string }> {
   return {
     cdc_user: { ident: config.postgres.cdc.user, literal: config.postgres.cdc.user },
-    app_user: { ident: config.postgres.app.user, literal: config.postgres.app.user },
+    simulator_user: { ident: config.postgres.simulator.user, literal: config.postgres.simulator.user },
+    distance_user: { ident: config.postgres.distance.user, literal: config.postgres.distance.user },
+    notifier_user: { ident: config.postgres.notifier.user, literal: config.postgres.notifier.user },
+    // The single application role of earlier versions: migration 003 still names it; 002 keeps
+    // it without login and 090 revokes everything it was granted.
+    app_user: { ident: LEGACY_APP_ROLE, literal: LEGACY_APP_ROLE },
     database: { ident: config.postgres.database, literal: config.postgres.database },
     publication: { ident: config.postgres.publication, literal: config.postgres.publication },
     cdc_password: { literal: config.postgres.cdc.password },
-    app_password: { literal: config.postgres.app.password },
+    simulator_password: { literal: config.postgres.simulator.password },
+    distance_password: { literal: config.postgres.distance.password },
+    notifier_password: { literal: config.postgres.notifier.password },
   };
 }
 

@@ -83,7 +83,7 @@ export async function loadHistory(
   options: { days: number; seed: number; batchSize?: number; editRatio: number; deleteRatio: number; endDay?: Date },
   onProgress: (done: number, total: number) => void = () => undefined,
 ): Promise<HistoryResult> {
-  const client = new pg.Client(pgConnection(config, 'app'));
+  const client = new pg.Client(pgConnection(config, 'simulator'));
   await client.connect();
   try {
     const habits = await loadHabits(client, options.seed);
@@ -145,7 +145,7 @@ export async function runLive(
   options: { count: number; ratePerSecond: number; seed: number; editRatio: number; deleteRatio: number; signal?: AbortSignal },
   onEvent: (event: LiveEvent) => void = () => undefined,
 ): Promise<number[]> {
-  const client = new pg.Client(pgConnection(config, 'app'));
+  const client = new pg.Client(pgConnection(config, 'simulator'));
   await client.connect();
   const inserted: number[] = [];
   try {

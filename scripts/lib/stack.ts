@@ -267,6 +267,34 @@ async function pgHealthy(config: Config): Promise<boolean> {
   }
 }
 
+/**
+ * The local stack's pg_hba.conf, written on every start (docs/security.md). Password (SCRAM)
+ * authentication everywhere, and least privilege for replication:
+ * - physical replication connections (pg_basebackup, streaming standbys) are for the admin role
+ *   only: every other role, the CDC roles included, is refused, so REPLICATION cannot copy the
+ *   cluster (PostgreSQL's `replication` keyword matches physical connections only);
+ * - the CDC role (CDC_DB_USER) connects, for logical replication and SQL, to POSTGRES_DB only.
+ * A role prepare-source creates for another database is covered by the first rule; keeping it
+ * on its own database is a line of the same form (docs/guides/capture-another-database.md).
+ */
+export function pgHbaConf(config: Config): string {
+  const { admin, cdc, database } = config.postgres;
+  const hosts = ['127.0.0.1/32', '::1/128'];
+  const lines = [
+    '# Written by `npm run stack -- up` (scripts/lib/stack.ts, pgHbaConf) on every start; edit that instead.',
+    '# TYPE  DATABASE      USER          ADDRESS          METHOD',
+    `local   all           all                            scram-sha-256`,
+    ...hosts.map((h) => `host    replication   ${admin.user.padEnd(13)} ${h.padEnd(16)} scram-sha-256`),
+    '# No other role may open a physical replication connection (a base backup copies the whole cluster).',
+    ...hosts.map((h) => `host    replication   all           ${h.padEnd(16)} reject`),
+    '# The CDC role reaches its own database only.',
+    ...hosts.map((h) => `host    ${database.padEnd(13)} ${cdc.user.padEnd(13)} ${h.padEnd(16)} scram-sha-256`),
+    ...hosts.map((h) => `host    all           ${cdc.user.padEnd(13)} ${h.padEnd(16)} reject`),
+    ...hosts.map((h) => `host    all           all           ${h.padEnd(16)} scram-sha-256`),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
 async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<ProcessRecord> {
   const dir = preparePgDir(config);
   const data = path.join(dir, 'data');
@@ -287,6 +315,8 @@ async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<
       rmSync(pwfile, { force: true });
     }
   }
+  writeFileSync(path.join(data, 'pg_hba.conf'), pgHbaConf(config), { mode: 0o600 });
+  if (isRoot()) run('chown', ['postgres:postgres', path.join(data, 'pg_hba.conf')], 'chown of pg_hba.conf');
   mkdirSync(socketDir, { recursive: true });
   if (isRoot()) run('chown', ['-R', 'postgres:postgres', socketDir], 'chown of the socket directory');
   await assertPortFree('postgres', config.postgres.host, config.postgres.port, 'POSTGRES_PORT');

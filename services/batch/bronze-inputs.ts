@@ -2,8 +2,8 @@
  * Finds the bronze files a run must read, through the lake storage interface only
  * (services/common/lake-storage.ts; never DuckDB's httpfs, which needs internet to install).
  *
- * Listing follows the manifest layout of docs/contracts/change-events.md ("Bronze objects"):
- * `_manifest/bronze/<topic>/p<partition>/<first>-<last>.json`, offsets zero-padded to 20 digits.
+ * Listing follows the manifest layout of the bronze-object contract
+ * (services/common/contracts/bronze-object.ts, docs/contracts/change-events.md "Bronze objects").
  * - Topic-partitions are discovered with a skip-scan: one `list(startAfter)` call per partition
  *   jumps past that partition's manifests, so discovery costs O(partitions) requests, not O(files).
  * - A partition is then listed from the first range starting after the last offset silver has
@@ -14,64 +14,21 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import {
+  MANIFEST_ROOT,
+  manifestPrefix,
+  manifestStartAfter,
+  parseManifest,
+  parseManifestKey,
+  topicPartitionOf,
+  type BronzeFile,
+} from '../common/contracts/bronze-object.ts';
 import type { LakeStorage } from '../common/lake-storage.ts';
-import { manifestPrefix, manifestStartAfter, parseManifestKey, type BronzeManifestEntry } from '../bronze-writer/layout.ts';
-
-export const MANIFEST_ROOT = '_manifest/bronze/';
-
-/** One bronze file to read, as its manifest (the bronze writer's entry) describes it, plus where that manifest is. */
-export type BronzeFile = Omit<BronzeManifestEntry, 'writtenAt'> & { manifestKey: string };
 
 /** A manifest that could not be used; the partition is not read past it. */
 export interface ManifestProblem {
   manifestKey: string;
   problem: string;
-}
-
-const manifestSchema = z.object({
-  key: z.string().min(1),
-  topic: z.string().min(1),
-  partition: z.number().int().min(0),
-  firstOffset: z.number().int().min(0),
-  lastOffset: z.number().int().min(0),
-  rows: z.number().int().min(0),
-  bytes: z.number().int().min(0),
-  minKafkaTimestampMs: z.number(),
-  maxKafkaTimestampMs: z.number(),
-});
-
-/**
- * Parses a manifest object and checks it against the key it was found under.
- * @returns the file, or a human-readable problem.
- */
-export function parseManifest(manifestKey: string, body: string): BronzeFile | { problem: string } {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { problem: 'not valid JSON' };
-  }
-  const parsed = manifestSchema.safeParse(json);
-  if (!parsed.success) return { problem: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
-  const m = parsed.data;
-  const range = parseManifestKey(manifestKey);
-  if (!range || range.firstOffset !== m.firstOffset || range.lastOffset !== m.lastOffset) {
-    return { problem: `offsets ${m.firstOffset}-${m.lastOffset} do not match the manifest key` };
-  }
-  if (!manifestKey.startsWith(manifestPrefix(m.topic, m.partition))) return { problem: `topic/partition ${m.topic}/${m.partition} do not match the manifest key` };
-  if (!m.key.startsWith(`bronze/${m.topic}/`) || !m.key.endsWith('.parquet')) return { problem: `data key ${m.key} is outside bronze/${m.topic}/` };
-  return { ...m, manifestKey };
-}
-
-/** `_manifest/bronze/<topic>/p<partition>/...` -> topic and partition. */
-export function topicPartitionOf(manifestKey: string): { topic: string; partition: number } | undefined {
-  if (!manifestKey.startsWith(MANIFEST_ROOT)) return undefined;
-  const rest = manifestKey.slice(MANIFEST_ROOT.length).split('/');
-  if (rest.length !== 3) return undefined;
-  const m = /^p(\d+)$/.exec(rest[1]!);
-  if (!m || !rest[0]) return undefined;
-  return { topic: rest[0], partition: Number(m[1]) };
 }
 
 /**

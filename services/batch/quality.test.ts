@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { combinedCountSql, compileModelTests, countingSql, driftVerdict, sampleSql, hasBlockingFailure, summarize, volumeVerdict, type QualityResult, type TestedModel } from './quality.ts';
+import type { QualityResult } from '../common/contracts/quality-report.ts';
+import { combinedCountSql, compileModelTests, countingSql, driftVerdict, sampleSql, hasBlockingFailure, summarize, volumeVerdict, type TestedModel } from './quality.ts';
 
 const model: TestedModel = {
   name: 'gold.sport_bonus',

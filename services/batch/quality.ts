@@ -10,11 +10,11 @@
  * report. The compilers are pure; {@link runCompiledTest} executes one.
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { CheckStatus, QualityResult, Severity } from '../common/contracts/quality-report.ts';
+import type { QualitySummary } from '../common/contracts/run-log.ts';
 import { profileEnd, profileStart, queryOne } from './duck.ts';
 import { ident, literal } from './source-schemas.ts';
 
-export type Severity = 'error' | 'warn';
-export type CheckStatus = 'pass' | 'fail' | 'skipped';
 
 /** Column-level tests (dbt's generic tests). `where` restricts the rows tested (SQL predicate). */
 export type ColumnTest =
@@ -69,22 +69,6 @@ export interface CompiledTest {
   rowCheck?: { relation: string; predicate: string };
 }
 
-/** The outcome of one check. */
-export interface QualityResult {
-  id: string;
-  model: string;
-  column: string | null;
-  type: string;
-  severity: Severity;
-  status: CheckStatus;
-  /** Failing rows (row tests) or 1 for a failed metric check. */
-  failures: number;
-  description: string;
-  /** What was measured and against what, for metric checks (freshness, volume, drift...). */
-  observed: string | null;
-  /** Up to 5 failing rows as JSON text (key columns and the tested column only). */
-  sample: string | null;
-}
 
 function sqlValue(v: string | number | boolean): string {
   return typeof v === 'string' ? literal(v) : String(v);
@@ -331,7 +315,7 @@ export function hasBlockingFailure(results: readonly QualityResult[]): boolean {
 }
 
 /** Counts per severity and status, and the ids of failed checks, for run_log and logs. */
-export function summarize(results: readonly QualityResult[]) {
+export function summarize(results: readonly QualityResult[]): QualitySummary {
   const failed = results.filter((r) => r.status === 'fail');
   return {
     checks: results.length,

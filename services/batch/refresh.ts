@@ -17,7 +17,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
-import { discoverPartitions, listPartitionFiles, materialize, type BronzeFile, type ManifestProblem } from './bronze-inputs.ts';
+import type { BronzeFile } from '../common/contracts/bronze-object.ts';
+import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
+import type { RunLogEntry, RunStatus } from '../common/contracts/run-log.ts';
+import { discoverPartitions, listPartitionFiles, materialize, type ManifestProblem } from './bronze-inputs.ts';
 import { bronzeFileReconciliation, costDriftCheck, freshnessCheck, layerReconciliation, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
@@ -31,11 +34,10 @@ import {
   qualityResultsDdl,
   runCompiledTests,
   summarize,
-  type QualityResult,
 } from './quality.ts';
 import { QUARANTINE_DDL, quarantineOrder, quarantineStatements } from './quarantine.ts';
 import { loadRules, type LoadedRules } from './rules.ts';
-import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl, type RunLogEntry, type RunStatus } from './run-log.ts';
+import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl } from './run-log.ts';
 import {
   consumedOffsets,
   currentViewSql,
@@ -487,7 +489,8 @@ function entryOf(run: RunState, finishedAt: Date): RunLogEntry {
     rulesFile: run.rules.file,
     rulesVersion: run.rules.rules.version,
     paramsHash: run.rules.hash,
-    params: run.rules.canonical,
+    // The canonical JSON (sorted keys) the hash was computed on.
+    params: JSON.parse(run.rules.canonical) as RunLogEntry['params'],
     bronzeInputs: bronzeInputRanges(run.files),
     rowCounts: run.rowCounts,
     quality: summarize(run.results),
@@ -504,8 +507,7 @@ async function finishRun(duck: Duck, run: RunState): Promise<void> {
   const finishedAt = new Date();
   run.entry = entryOf(run, finishedAt);
   await mkdir(path.dirname(run.reportFile), { recursive: true });
-  const report = { runId: run.runId, status: run.status, finishedAt: finishedAt.toISOString(), summary: run.entry.quality, results: run.results, runLog: run.entry };
-  const reportText = `${JSON.stringify(report, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2)}\n`;
+  const reportText = encodeQualityReport({ runId: run.runId, status: run.status, finishedAt, summary: run.entry.quality, results: run.results, runLog: run.entry });
   await writeFile(run.reportFile, reportText);
   await writeFile(path.join(path.dirname(run.reportFile), 'latest.json'), reportText);
   try {

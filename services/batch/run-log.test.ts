@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { bronzeInputRanges, insertRunLogSql, type RunLogEntry } from './run-log.ts';
+import type { RunLogEntry } from '../common/contracts/run-log.ts';
+import { bronzeInputRanges, insertRunLogSql } from './run-log.ts';
 
 describe('run_log', () => {
   it('groups the files read into offset ranges per topic-partition', () => {
@@ -15,7 +16,7 @@ describe('run_log', () => {
     const entry: RunLogEntry = {
       runId: 'r1', batch: 3, status: 'failed_quality', mode: 'full',
       startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:00:02.5Z'), asOf: new Date('2026-01-01T00:00:00Z'),
-      rulesFile: '/x/rules.json', rulesVersion: "v'1", paramsHash: 'abc', params: '{"a":1}',
+      rulesFile: '/x/rules.json', rulesVersion: "v'1", paramsHash: 'abc', params: { a: 1 },
       bronzeInputs: [{ topic: 't', partition: 0, firstOffset: 0, lastOffset: 9, events: 10, files: ['k'] }],
       rowCounts: { 'silver.activities': 10 }, quality: { checks: 2, passed: 1, skipped: 0, errors: ['e'], warnings: [] },
       bonusCostEur: null, wellbeingCostEur: null, goldDb: '/x/gold.duckdb', reportFile: null, error: 'boom',

@@ -1,49 +1,12 @@
 /**
- * run_log: one row per refresh (successful or not), so anyone can tell which parameters and which
- * bronze inputs produced which figures (DOMAIN.md: "the run log must say which parameters
- * produced which figures"). Stored in the silver database (meta.run_log), copied into gold
- * (run_log, view v_run_log) and appended as one JSON line to BATCH_RUN_LOG.
+ * Where the batch stores its run_log records (the record itself is the contract of
+ * services/common/contracts/run-log.ts): a row of the silver database's meta.run_log (copied into
+ * gold's run_log, view v_run_log), and one JSON line appended to BATCH_RUN_LOG.
  */
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
+import { bronzeInputTotals, encodeRunLogLine, type BronzeInputRange, type RunLogEntry } from '../common/contracts/run-log.ts';
 import { literal } from './source-schemas.ts';
-
-/** The bronze files a run read, grouped per topic-partition with their offset range. */
-export interface BronzeInputRange {
-  topic: string;
-  partition: number;
-  firstOffset: number;
-  lastOffset: number;
-  events: number;
-  files: string[];
-}
-
-export type RunStatus = 'success' | 'failed_quality' | 'failed' | 'interrupted';
-
-export interface RunLogEntry {
-  runId: string;
-  batch: number;
-  status: RunStatus;
-  mode: 'incremental' | 'full';
-  startedAt: Date;
-  finishedAt: Date;
-  asOf: Date;
-  rulesFile: string;
-  rulesVersion: string;
-  paramsHash: string;
-  /** The validated rules, as JSON text. */
-  params: string;
-  bronzeInputs: BronzeInputRange[];
-  /** Rows per table after the run, e.g. `{ "silver.activities": 1000, "gold.sport_bonus": 160 }`. */
-  rowCounts: Record<string, number>;
-  quality: { checks: number; passed: number; skipped: number; errors: string[]; warnings: string[] };
-  /** Total annual sport bonus and total well-being cost in gold after the run, EUR (null: gold not built). */
-  bonusCostEur: number | null;
-  wellbeingCostEur: number | null;
-  goldDb: string;
-  reportFile: string | null;
-  error: string | null;
-}
 
 /** Columns of run_log (silver meta.run_log and gold run_log). */
 export const RUN_LOG_COLUMNS = `run_id VARCHAR, batch INTEGER, status VARCHAR, mode VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
@@ -62,19 +25,19 @@ const num = (n: number | null) => (n === null || !Number.isFinite(n) ? 'NULL' : 
 
 /** INSERT of one entry into `relation`. Pure. */
 export function insertRunLogSql(relation: string, e: RunLogEntry): string {
-  const files = e.bronzeInputs.reduce((a, r) => a + r.files.length, 0);
-  const events = e.bronzeInputs.reduce((a, r) => a + r.events, 0);
+  const { files, events } = bronzeInputTotals(e);
   return `INSERT INTO ${relation} VALUES (${literal(e.runId)}, ${e.batch}, ${literal(e.status)}, ${literal(e.mode)}, ${ts(e.startedAt)}, ${ts(e.finishedAt)},
     ${(e.finishedAt.getTime() - e.startedAt.getTime()) / 1000}, ${ts(e.asOf)}, ${literal(e.rulesFile)}, ${literal(e.rulesVersion)}, ${literal(e.paramsHash)},
-    ${literal(e.params)}, ${files}, ${events}, ${literal(JSON.stringify(e.bronzeInputs))}, ${literal(JSON.stringify(e.rowCounts))},
+    ${literal(JSON.stringify(e.params))}, ${files}, ${events}, ${literal(JSON.stringify(e.bronzeInputs))}, ${literal(JSON.stringify(e.rowCounts))},
     ${e.quality.checks}, ${e.quality.errors.length}, ${e.quality.warnings.length}, ${literal(JSON.stringify(e.quality))},
     ${num(e.bonusCostEur)}, ${num(e.wellbeingCostEur)}, ${literal(e.goldDb)}, ${text(e.reportFile)}, ${text(e.error)})`;
 }
 
-/** Appends `entry` as one JSON line to `file` (created with its directory when missing). */
+/** Appends `entry` as one JSON line to `file` (created with its directory when missing). @throws ContractError for an invalid entry. */
 export async function appendRunLogLine(file: string, entry: RunLogEntry): Promise<void> {
+  const line = encodeRunLogLine(entry);
   await mkdir(path.dirname(file), { recursive: true });
-  await appendFile(file, `${JSON.stringify({ ...entry, params: JSON.parse(entry.params) })}\n`);
+  await appendFile(file, line);
 }
 
 /**

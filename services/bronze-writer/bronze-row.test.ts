@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeBronzeMessage, type RawMessage } from './bronze-row.ts';
-import { decodeChangeEvent, UndecodableEventError } from '../common/change-event.ts';
+import { decodeChangeEvent, UndecodableEventError } from '../common/contracts/change-event.ts';
 
 const source = { version: '0.1.0', connector: 'postgresql', name: 'sport', ts_ms: 1767258000000, snapshot: 'false', db: 'sport', schema: 'public', table: 'activities', txId: 812, lsn: 24197832, xmin: null };
 

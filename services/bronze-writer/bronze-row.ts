@@ -10,7 +10,7 @@
  * kept as the exact JSON text the producer wrote (see json-members.ts for why).
  */
 import { isUtf8 } from 'node:buffer';
-import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/change-event.ts';
+import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/contracts/change-event.ts';
 import { topLevelMembers } from './json-members.ts';
 
 /** One bronze row: the Parquet columns except topic, partition and ingested_at (per file). */

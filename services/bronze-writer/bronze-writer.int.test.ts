@@ -12,7 +12,7 @@ import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { openLake } from '../common/lake-storage.ts';
 import { createLogger } from '../common/logger.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
-import { bronzeObjectKey, manifestKey } from './layout.ts';
+import { bronzeObjectKey, manifestKey } from '../common/contracts/bronze-object.ts';
 import {
   activityMessages,
   bronzeKeys,
@@ -302,7 +302,7 @@ describe('bronze writer', () => {
     }
     await waitForCommitted(admin, s.group, s.topic);
 
-    const refused = spawnService('scripts/replay.ts', s.env, ['--group', s.group, '--to-earliest']);
+    const refused = spawnService('scripts/lakehouse.ts', s.env, ['replay', '--group', s.group, '--to-earliest']);
     expect((await refused.exited).code).toBe(1);
     expect(refused.output()).toContain(`consumer group "${s.group}" has 1 live member(s)`);
     await writer.stop();
@@ -315,15 +315,15 @@ describe('bronze writer', () => {
     expect(entries.some((e) => e.rows < 70 && e.lastOffset < lastOf(e.partition))).toBe(true);
 
     const committedBefore = await committedOffsets(admin, s.group, s.topic);
-    const dryRun = spawnService('scripts/replay.ts', s.env, ['--group', s.group, '--to-earliest', '--dry-run']);
+    const dryRun = spawnService('scripts/lakehouse.ts', s.env, ['replay', '--group', s.group, '--to-earliest', '--dry-run']);
     expect((await dryRun.exited).code, dryRun.output()).toBe(0);
     expect(dryRun.output()).toContain(`${s.topic} [0]: ${committedBefore.get(0)} -> 0`);
     expect(await committedOffsets(admin, s.group, s.topic)).toEqual(committedBefore);
-    const unknown = spawnService('scripts/replay.ts', s.env, ['--group', s.group, '--to-earliest', '--topics', `${s.topic}.nope`]);
+    const unknown = spawnService('scripts/lakehouse.ts', s.env, ['replay', '--group', s.group, '--to-earliest', '--topics', `${s.topic}.nope`]);
     expect((await unknown.exited).code).toBe(1);
     expect(unknown.output()).toContain(`topic(s) not found: ${s.topic}.nope`);
 
-    const replay = spawnService('scripts/replay.ts', s.env, ['--group', s.group, '--to-earliest', '--topics', s.topic]);
+    const replay = spawnService('scripts/lakehouse.ts', s.env, ['replay', '--group', s.group, '--to-earliest', '--topics', s.topic]);
     expect((await replay.exited).code, replay.output()).toBe(0);
     expect(replay.output()).toContain(`${s.topic} [0]: `);
     expect([...(await committedOffsets(admin, s.group, s.topic)).values()]).toEqual([0, 0, 0]);

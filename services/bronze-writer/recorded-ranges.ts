@@ -5,7 +5,7 @@
  */
 import type { LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
-import { manifestPrefix, manifestStartAfter, parseManifestKey } from './layout.ts';
+import { manifestPrefix, manifestStartAfter, parseManifestKey } from '../common/contracts/bronze-object.ts';
 import { boundaryFor, type Boundary } from './segment.ts';
 
 /** Manifest entries listed per request. */

@@ -27,7 +27,7 @@ import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Undecodable } from './bronze-row.ts';
 import { openSegmentEncoder, type EncodedSegment, type SegmentEncoder } from './encoder-pool.ts';
-import { bronzeObjectKey, manifestKey, type BronzeManifestEntry } from './layout.ts';
+import { bronzeObjectKey, encodeManifest, type BronzeManifest } from '../common/contracts/bronze-object.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
 import { packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 import { selectTopics } from './topics.ts';
@@ -533,7 +533,7 @@ export class BronzeWriter {
     try {
       const key = bronzeObjectKey(segment, segment.firstTimestampMs);
       await this.retrying(`put ${key}`, () => this.lake.put(key, body));
-      const entry: BronzeManifestEntry = {
+      const entry: BronzeManifest = {
         key,
         topic: segment.topic,
         partition: segment.partition,
@@ -545,8 +545,8 @@ export class BronzeWriter {
         maxKafkaTimestampMs: segment.maxTimestampMs,
         writtenAt: new Date().toISOString(),
       };
-      const mKey = manifestKey(segment);
-      await this.retrying(`put ${mKey}`, () => this.lake.put(mKey, Buffer.from(JSON.stringify(entry))));
+      const manifest = encodeManifest(entry);
+      await this.retrying(`put ${manifest.key}`, () => this.lake.put(manifest.key, Buffer.from(manifest.body)));
       this.stats.files++;
       this.stats.fileBytes += body.length;
       this.logger.debug({ key, rows: entry.rows, bytes: entry.bytes, sealedBy: segment.sealedBy }, 'stored');

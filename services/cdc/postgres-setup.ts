@@ -95,7 +95,15 @@ async function readPublication(db: pg.Client, name: string): Promise<Publication
 export async function preparePostgres(config: Config, logger: Logger): Promise<TableDescription[]> {
   const pubName = config.postgres.publication;
   const cdc = new pg.Client(cdcConnection(config));
-  await cdc.connect();
+  try {
+    await cdc.connect();
+  } catch (err) {
+    await cdc.end().catch(() => undefined);
+    throw new CdcSetupError(
+      `connecting to database ${config.postgres.database} as CDC_DB_USER (${config.postgres.cdc.user}) failed: ${(err as Error).message}. ` +
+      `A missing role, password or CONNECT grant is fixed by: ${PREPARE_SOURCE_HINT}`,
+    );
+  }
   try {
     const tables: TableDescription[] = [];
     for (const t of config.cdc.tables) {
@@ -104,9 +112,19 @@ export async function preparePostgres(config: Config, logger: Logger): Promise<T
       tables.push(d);
     }
     const fixes: string[] = [];
+    // A publication column list (PostgreSQL 15) keeps columns out of the lake: the snapshot reads
+    // the published columns only, which is all the CDC role may be granted (prepare-source).
+    await restrictToPublishedColumns(cdc, pubName, tables);
     for (const t of tables) {
-      const priv = await cdc.query<{ ok: boolean }>('SELECT has_table_privilege(current_user, $1::regclass, \'SELECT\') AS ok', [`${qualified(t)}`]);
-      if (!priv.rows[0]?.ok) fixes.push(`GRANT USAGE ON SCHEMA ${ident(t.schema)} TO ${ident(config.postgres.cdc.user)}; GRANT SELECT ON ${qualified(t)} TO ${ident(config.postgres.cdc.user)}`);
+      const listed = t.columns.length < (await describeTable(cdc, t.schema, t.table))!.columns.length;
+      const priv = await cdc.query<{ ok: boolean }>(
+        `SELECT has_schema_privilege(current_user, $2, 'USAGE') AND bool_and(has_column_privilege(current_user, $1::regclass, c, 'SELECT')) AS ok FROM unnest($3::text[]) c`,
+        [qualified(t), t.schema, t.columns.map((c) => c.name)],
+      ).catch(() => ({ rows: [{ ok: false }] }));
+      if (!priv.rows[0]?.ok) {
+        const what = listed ? `SELECT (${t.columns.map((c) => ident(c.name)).join(', ')})` : 'SELECT';
+        fixes.push(`GRANT USAGE ON SCHEMA ${ident(t.schema)} TO ${ident(config.postgres.cdc.user)}; GRANT ${what} ON ${qualified(t)} TO ${ident(config.postgres.cdc.user)}`);
+      }
       if (t.primaryKey.length === 0 && (t.replicaIdentity === 'd' || t.replicaIdentity === 'n')) {
         // Without a key or FULL identity PostgreSQL refuses UPDATE/DELETE on a published table.
         fixes.push(`ALTER TABLE ${qualified(t)} REPLICA IDENTITY FULL`);
@@ -126,7 +144,8 @@ export async function preparePostgres(config: Config, logger: Logger): Promise<T
     if (fixes.length === 0) return tables;
     if (!config.cdc.adminSetup) {
       throw new CdcSetupError(
-        `publication/privileges incomplete for CDC_TABLES and CDC_ADMIN_SETUP=false; run as the tables' owner:\n  ${fixes.map((f) => `${f};`).join('\n  ')}`,
+        `publication/privileges incomplete for CDC_TABLES and CDC_ADMIN_SETUP=false. Fix it with: ${PREPARE_SOURCE_HINT}; ` +
+        `or run as the tables' owner:\n  ${fixes.map((f) => `${f};`).join('\n  ')}`,
       );
     }
     await runAsAdmin(config, fixes, logger);
@@ -139,7 +158,28 @@ export async function preparePostgres(config: Config, logger: Logger): Promise<T
 async function preparePostgresVerified(config: Config, cdc: pg.Client): Promise<TableDescription[]> {
   const out: TableDescription[] = [];
   for (const t of config.cdc.tables) out.push((await describeTable(cdc, t.schema, t.table))!);
+  await restrictToPublishedColumns(cdc, config.postgres.publication, out);
   return out;
+}
+
+/** The command that prepares a database for capture (services/cdc/source-prep), as error messages name it. */
+export const PREPARE_SOURCE_HINT = 'npm run lakehouse -- prepare-source (run as a superuser or the tables\' owner; docs/guides/capture-another-database.md)';
+
+/**
+ * Narrows each table's columns to the publication's column list, when it has one (PostgreSQL 15
+ * pg_publication_tables.attnames); unchanged before 15 or without a list.
+ */
+async function restrictToPublishedColumns(db: pg.Client, publication: string, tables: TableDescription[]): Promise<void> {
+  const version = Number((await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
+  if (version < 150000) return;
+  const res = await db.query<{ schemaname: string; tablename: string; attnames: string[] }>(
+    'SELECT schemaname, tablename, attnames::text[] AS attnames FROM pg_publication_tables WHERE pubname = $1',
+    [publication],
+  );
+  for (const t of tables) {
+    const row = res.rows.find((r) => r.schemaname === t.schema && r.tablename === t.table);
+    if (row) t.columns = t.columns.filter((c) => row.attnames.includes(c.name));
+  }
 }
 
 async function runAsAdmin(config: Config, statements: string[], logger: Logger): Promise<void> {
@@ -147,7 +187,10 @@ async function runAsAdmin(config: Config, statements: string[], logger: Logger):
   try {
     await admin.connect();
   } catch (err) {
-    throw new CdcSetupError(`CDC_ADMIN_SETUP=true but connecting as POSTGRES_USER (${config.postgres.admin.user}) failed: ${(err as Error).message}`);
+    throw new CdcSetupError(
+      `the publication or grants are incomplete (${statements.join('; ')}) and connecting as POSTGRES_USER (${config.postgres.admin.user}) to fix them failed: ` +
+      `${(err as Error).message}. Fix it with: ${PREPARE_SOURCE_HINT}`,
+    );
   }
   try {
     await admin.query('BEGIN');

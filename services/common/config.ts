@@ -49,8 +49,13 @@ const envSchema = z.object({
   POSTGRES_PASSWORD: nonEmpty.default('postgres-local-only'),
   CDC_DB_USER: sqlIdentifier.default('cdc_reader'),
   CDC_DB_PASSWORD: nonEmpty.default('cdc-local-only'),
-  APP_DB_USER: sqlIdentifier.default('sport_app'),
-  APP_DB_PASSWORD: nonEmpty.default('app-local-only'),
+  // One role per writer (docs/security.md), created by the migrations with only what its job uses.
+  SIMULATOR_DB_USER: sqlIdentifier.default('sport_simulator'),
+  SIMULATOR_DB_PASSWORD: nonEmpty.default('simulator-local-only'),
+  DISTANCE_DB_USER: sqlIdentifier.default('distance_worker'),
+  DISTANCE_DB_PASSWORD: nonEmpty.default('distance-local-only'),
+  NOTIFIER_DB_USER: sqlIdentifier.default('slack_notifier'),
+  NOTIFIER_DB_PASSWORD: nonEmpty.default('notifier-local-only'),
   CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
 
   KAFKA_BROKERS: z
@@ -199,10 +204,14 @@ export interface Config {
     database: string;
     /** Owner of the schema: migrations and seeding only. */
     admin: { user: string; password: string };
-    /** REPLICATION + SELECT on published tables only (created by the migrations). */
+    /** REPLICATION + SELECT on published tables only (created by the migrations / prepare-source). */
     cdc: { user: string; password: string };
-    /** DML on the source tables (simulator, distance worker). */
-    app: { user: string; password: string };
+    /** The simulator: employee ids and declared sports; writes activities. */
+    simulator: { user: string; password: string };
+    /** The distance worker: employees' home address and commute mode; writes commute distances and its cache. */
+    distance: { user: string; password: string };
+    /** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
+    notifier: { user: string; password: string };
     /** Publication the CDC service streams (created by the migrations). */
     publication: string;
   };
@@ -404,7 +413,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       database: e.POSTGRES_DB,
       admin: { user: e.POSTGRES_USER, password: e.POSTGRES_PASSWORD },
       cdc: { user: e.CDC_DB_USER, password: e.CDC_DB_PASSWORD },
-      app: { user: e.APP_DB_USER, password: e.APP_DB_PASSWORD },
+      simulator: { user: e.SIMULATOR_DB_USER, password: e.SIMULATOR_DB_PASSWORD },
+      distance: { user: e.DISTANCE_DB_USER, password: e.DISTANCE_DB_PASSWORD },
+      notifier: { user: e.NOTIFIER_DB_USER, password: e.NOTIFIER_DB_PASSWORD },
       publication: e.CDC_PUBLICATION,
     },
     kafka: {
@@ -544,8 +555,11 @@ export function firstBrokerPort(brokers: string[]): number {
   return Number(first.slice(first.lastIndexOf(':') + 1));
 }
 
-/** libpq-style connection settings for the `pg` driver, for one of the three roles. */
-export function pgConnection(config: Config, role: 'admin' | 'cdc' | 'app', database = config.postgres.database) {
+/** A PostgreSQL role of the platform: one per job (docs/security.md). */
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+
+/** libpq-style connection settings for the `pg` driver, for one of the job roles. */
+export function pgConnection(config: Config, role: PgRole, database = config.postgres.database) {
   const creds = config.postgres[role];
   return {
     host: config.postgres.host,

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { loadConfig } from './config.ts';
+import type { QualityReport } from './contracts/quality-report.ts';
+import { parseRunLogLine, type RunStatus } from './contracts/run-log.ts';
 import {
   computeGroupLag,
   formatAge,
   formatBytes,
   formatPipelineStatus,
   groupLiveness,
-  parseRunLogLine,
+  batchRunOf,
   partitionLag,
+  readRunLog,
   retainedMessages,
   slotStatusFromRow,
   summarizeQualityReport,
@@ -122,9 +128,11 @@ const runLine = (over: Record<string, unknown> = {}) =>
     ...over,
   });
 
+const run = (over: Record<string, unknown> = {}) => batchRunOf(parseRunLogLine(runLine(over)));
+
 describe('run_log', () => {
-  it('keeps what the status needs from a run_log line', () => {
-    expect(parseRunLogLine(runLine())).toEqual({
+  it('keeps what the status needs from a run_log record', () => {
+    expect(run()).toEqual({
       runId: 'r1',
       batch: 1,
       status: 'success',
@@ -143,17 +151,30 @@ describe('run_log', () => {
       reportFile: '/x/r1.json',
       error: null,
     });
-    expect(parseRunLogLine('{"half": ')).toBeNull();
-    expect(parseRunLogLine('{"something":"else"}')).toBeNull();
   });
 
-  it('summarizes runs: last run, last success, counts per status', () => {
-    const runs = [runLine(), runLine({ runId: 'r2', status: 'failed_quality' }), runLine({ runId: 'r3', status: 'failed' })].map((l) => parseRunLogLine(l)!);
+  it('summarizes runs: last run, last success, counts per status (interrupted included)', () => {
+    const runs = [run(), run({ runId: 'r2', status: 'failed_quality' }), run({ runId: 'r3', status: 'failed' }), run({ runId: 'r4', status: 'interrupted' })];
     const s = summarizeRuns(runs);
-    expect(s.lastRun?.runId).toBe('r3');
+    expect(s.lastRun?.runId).toBe('r4');
     expect(s.lastSuccess?.runId).toBe('r1');
-    expect(s.runsByStatus).toEqual({ success: 1, failed_quality: 1, failed: 1 });
-    expect(summarizeRuns([])).toEqual({ lastRun: null, lastSuccess: null, runsByStatus: { success: 0, failed_quality: 0, failed: 0 } });
+    expect(s.runsByStatus).toEqual({ success: 1, failed_quality: 1, failed: 1, interrupted: 1 });
+    expect(summarizeRuns([])).toEqual({ lastRun: null, lastSuccess: null, runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0 } });
+  });
+
+  it('reads the file line by line; a line the contract rejects is reported and skipped, not cast', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'run-log-'));
+    const file = path.join(dir, 'run_log.jsonl');
+    const bad = runLine({ runId: 'r2', status: 'paused' });
+    await writeFile(file, `${runLine()}\n${bad}\n${runLine({ runId: 'r3', status: 'interrupted' })}\n`);
+    const { runs, problems, nextOffset } = await readRunLog(file);
+    expect(runs.map((r) => [r.runId, r.status])).toEqual([
+      ['r1', 'success'],
+      ['r3', 'interrupted'],
+    ]);
+    expect(problems).toEqual([{ offset: Buffer.byteLength(runLine()) + 1, problem: 'run_log record: status: Invalid option: expected one of "success"|"failed_quality"|"failed"|"interrupted"' }]);
+    expect(nextOffset).toBe((await readFile(file)).length);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 
@@ -170,16 +191,21 @@ describe('quality report', () => {
     observed,
     sample: null,
   });
+  const report = (status: RunStatus, results: ReturnType<typeof result>[]): QualityReport => {
+    const runLog = parseRunLogLine(runLine({ status, params: { quality: { freshnessMaxHours: 36 } } }));
+    return { runId: 'r', status, finishedAt: new Date('2026-06-30T12:00:00Z'), summary: runLog.quality, results, runLog };
+  };
 
   it('states ok, warn or error from the failed checks and the run status', () => {
-    const ok = summarizeQualityReport({ runId: 'r', status: 'success', finishedAt: 'x', results: [result('a', 'error', 'pass'), result('b', 'warn', 'skipped')], runLog: { params: { quality: { freshnessMaxHours: 36 } } } });
-    expect(ok).toMatchObject({ state: 'ok', checks: 2, passed: 1, skipped: 1, failed: [], params: { quality: { freshnessMaxHours: 36 } } });
-    const warn = summarizeQualityReport({ runId: 'r', status: 'success', finishedAt: 'x', results: [result('b', 'warn', 'fail', 'z 4.2')] });
+    const ok = summarizeQualityReport(report('success', [result('a', 'error', 'pass'), result('b', 'warn', 'skipped')]));
+    expect(ok).toMatchObject({ state: 'ok', checks: 2, passed: 1, skipped: 1, failed: [], params: { quality: { freshnessMaxHours: 36 } }, finishedAt: '2026-06-30T12:00:00.000Z' });
+    const warn = summarizeQualityReport(report('success', [result('b', 'warn', 'fail', 'z 4.2')]));
     expect(warn.state).toBe('warn');
     expect(warn.failed).toEqual([{ id: 'b', type: 'expression', severity: 'warn', description: 'b holds', observed: 'z 4.2', failures: 2 }]);
-    expect(summarizeQualityReport({ runId: 'r', status: 'failed_quality', finishedAt: 'x', results: [result('c', 'error', 'fail')] }).state).toBe('error');
-    expect(summarizeQualityReport({ runId: 'r', status: 'failed', finishedAt: 'x', results: [] }).state).toBe('error');
-    expect(() => summarizeQualityReport({ hello: 1 })).toThrow('not a quality report');
+    expect(summarizeQualityReport(report('failed_quality', [result('c', 'error', 'fail')])).state).toBe('error');
+    expect(summarizeQualityReport(report('failed', [])).state).toBe('error');
+    // Stopped on purpose (SIGTERM): not a failure; only its failed checks count.
+    expect(summarizeQualityReport(report('interrupted', [result('a', 'error', 'pass')])).state).toBe('ok');
   });
 });
 
@@ -215,9 +241,9 @@ describe('formatting', () => {
       replicationSlot: { slotName: 'sport_cdc_slot', error: 'connect ECONNREFUSED 127.0.0.1:5432' },
       batch: {
         runLogFile: 'x',
-        lastRun: parseRunLogLine(runLine()),
-        lastSuccess: parseRunLogLine(runLine()),
-        runsByStatus: { success: 1, failed_quality: 0, failed: 0 },
+        lastRun: run(),
+        lastSuccess: run(),
+        runsByStatus: { success: 1, failed_quality: 0, failed: 0, interrupted: 0 },
         quality: null,
         gold: { file: 'data/gold.duckdb', exists: false, modifiedAt: null, sizeBytes: null },
       },

@@ -20,6 +20,8 @@ import { createInterface } from 'node:readline';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { pgConnection, type Config } from './config.ts';
+import { parseQualityReport, type QualityReport, type QualityResult } from './contracts/quality-report.ts';
+import { bronzeInputTotals, parseRunLogLine, type RunLogEntry, type RunStatus } from './contracts/run-log.ts';
 
 // ------------------------------------------------------------------ consumer groups
 
@@ -255,61 +257,51 @@ export async function readSlotStatus(db: Pick<pg.ClientBase, 'query'>, slotName:
 
 // ------------------------------------------------------------------ batch job
 
-/** The fields of a run_log.jsonl line the status needs (services/batch/run-log.ts, RunLogEntry). */
-export interface BatchRun {
-  runId: string;
-  batch: number;
-  status: 'success' | 'failed_quality' | 'failed';
-  mode: 'incremental' | 'full';
+/**
+ * One batch run as the status shows it: the run_log record (services/common/contracts/run-log.ts)
+ * with times as ISO strings (JSON APIs, terminal) and the figures derived from it.
+ */
+export type BatchRun = Pick<
+  RunLogEntry,
+  'runId' | 'batch' | 'status' | 'mode' | 'rulesVersion' | 'paramsHash' | 'rowCounts' | 'quality' | 'bonusCostEur' | 'wellbeingCostEur' | 'reportFile' | 'error'
+> & {
   startedAt: string;
   finishedAt: string;
   /** finishedAt - startedAt, seconds. */
   durationS: number;
-  rulesVersion: string;
-  paramsHash: string;
   bronzeFiles: number;
   bronzeEvents: number;
-  rowCounts: Record<string, number>;
-  quality: { checks: number; passed: number; skipped: number; errors: string[]; warnings: string[] };
-  /** Total annual sport bonus and well-being cost in gold after the run, EUR (null unless success). */
-  bonusCostEur: number | null;
-  wellbeingCostEur: number | null;
-  reportFile: string | null;
-  error: string | null;
-}
+};
 
-/** One run_log.jsonl line as a {@link BatchRun}; null when the line is not a run entry (pure). */
-export function parseRunLogLine(line: string): BatchRun | null {
-  let e: Record<string, unknown>;
-  try {
-    e = JSON.parse(line) as Record<string, unknown>;
-  } catch {
-    return null;
-  }
-  if (typeof e !== 'object' || e === null || typeof e.runId !== 'string' || typeof e.startedAt !== 'string') return null;
-  const inputs = Array.isArray(e.bronzeInputs) ? (e.bronzeInputs as { events?: number; files?: unknown[] }[]) : [];
-  const q = (e.quality ?? {}) as BatchRun['quality'];
-  const startedAt = String(e.startedAt);
-  const finishedAt = String(e.finishedAt ?? e.startedAt);
+/** The status view of a run_log record (pure). */
+export function batchRunOf(e: RunLogEntry): BatchRun {
+  const { files, events } = bronzeInputTotals(e);
   return {
     runId: e.runId,
-    batch: Number(e.batch ?? 0),
-    status: e.status as BatchRun['status'],
-    mode: e.mode as BatchRun['mode'],
-    startedAt,
-    finishedAt,
-    durationS: (Date.parse(finishedAt) - Date.parse(startedAt)) / 1000,
-    rulesVersion: String(e.rulesVersion ?? ''),
-    paramsHash: String(e.paramsHash ?? ''),
-    bronzeFiles: inputs.reduce((s, r) => s + (Array.isArray(r.files) ? r.files.length : 0), 0),
-    bronzeEvents: inputs.reduce((s, r) => s + Number(r.events ?? 0), 0),
-    rowCounts: (e.rowCounts ?? {}) as Record<string, number>,
-    quality: { checks: q.checks ?? 0, passed: q.passed ?? 0, skipped: q.skipped ?? 0, errors: q.errors ?? [], warnings: q.warnings ?? [] },
-    bonusCostEur: typeof e.bonusCostEur === 'number' ? e.bonusCostEur : null,
-    wellbeingCostEur: typeof e.wellbeingCostEur === 'number' ? e.wellbeingCostEur : null,
-    reportFile: typeof e.reportFile === 'string' ? e.reportFile : null,
-    error: typeof e.error === 'string' ? e.error : null,
+    batch: e.batch,
+    status: e.status,
+    mode: e.mode,
+    startedAt: e.startedAt.toISOString(),
+    finishedAt: e.finishedAt.toISOString(),
+    durationS: (e.finishedAt.getTime() - e.startedAt.getTime()) / 1000,
+    rulesVersion: e.rulesVersion,
+    paramsHash: e.paramsHash,
+    bronzeFiles: files,
+    bronzeEvents: events,
+    rowCounts: e.rowCounts,
+    quality: e.quality,
+    bonusCostEur: e.bonusCostEur,
+    wellbeingCostEur: e.wellbeingCostEur,
+    reportFile: e.reportFile,
+    error: e.error,
   };
+}
+
+/** A run_log line the contract rejects: where it is and why (the line is skipped). */
+export interface RunLogProblem {
+  /** Byte offset of the line in the file. */
+  offset: number;
+  problem: string;
 }
 
 /**
@@ -318,13 +310,14 @@ export function parseRunLogLine(line: string): BatchRun | null {
  * appending) is left for the next read.
  * @returns the runs and the offset to continue from; an absent file gives no runs and offset 0.
  */
-export async function readRunLog(file: string, fromOffset = 0): Promise<{ runs: BatchRun[]; nextOffset: number }> {
-  if (!existsSync(file)) return { runs: [], nextOffset: 0 };
+export async function readRunLog(file: string, fromOffset = 0): Promise<{ runs: BatchRun[]; problems: RunLogProblem[]; nextOffset: number }> {
+  if (!existsSync(file)) return { runs: [], problems: [], nextOffset: 0 };
   const size = (await stat(file)).size;
   // A file shorter than where we were (rotated or rewritten): start again.
   const start = fromOffset > size ? 0 : fromOffset;
-  if (start === size) return { runs: [], nextOffset: start };
+  if (start === size) return { runs: [], problems: [], nextOffset: start };
   const runs: BatchRun[] = [];
+  const problems: RunLogProblem[] = [];
   let offset = start;
   const stream = createReadStream(file, { start, end: size - 1 });
   const lines = createInterface({ input: stream, crlfDelay: Infinity });
@@ -332,12 +325,17 @@ export async function readRunLog(file: string, fromOffset = 0): Promise<{ runs: 
   for await (const line of lines) {
     const bytes = Buffer.byteLength(line) + 1;
     if (consumed + bytes > size) break; // the last line has no newline yet
+    const at = consumed;
     consumed += bytes;
     offset = consumed;
-    const run = parseRunLogLine(line);
-    if (run) runs.push(run);
+    if (line.trim() === '') continue;
+    try {
+      runs.push(batchRunOf(parseRunLogLine(line)));
+    } catch (err) {
+      problems.push({ offset: at, problem: (err as Error).message });
+    }
   }
-  return { runs, nextOffset: offset };
+  return { runs, problems, nextOffset: offset };
 }
 
 /** A failed check of the quality report. */
@@ -350,57 +348,54 @@ export interface FailedCheck {
   failures: number;
 }
 
-/** The latest quality report (BATCH_REPORT_DIR/latest.json), summarized. */
-export interface QualityReport {
+/** The latest quality report (BATCH_REPORT_DIR/latest.json), summarized for status pages and alerts. */
+export interface QualityStatus {
   runId: string;
-  status: BatchRun['status'];
+  status: RunStatus;
   finishedAt: string;
   checks: number;
   passed: number;
   skipped: number;
   failed: FailedCheck[];
-  /** ok: nothing failed; warn: warn-level checks failed; error: an error-level check failed or the run failed. */
+  /**
+   * ok: nothing failed; warn: warn-level checks failed; error: an error-level check failed or
+   * the run failed. An interrupted run (stopped on purpose, gold kept) is judged by its failed
+   * checks only.
+   */
   state: 'ok' | 'warn' | 'error';
   /** Every check result, for metric checks' observed values (freshness, volume, drift). */
-  results: { id: string; type: string; severity: 'error' | 'warn'; status: 'pass' | 'fail' | 'skipped'; observed: string | null; failures: number; description: string }[];
-  /** Rules in force for the run (the batch's rules file, validated), when the report has them. */
-  params: Record<string, unknown> | null;
+  results: Omit<QualityResult, 'model' | 'column' | 'sample'>[];
+  /** Rules in force for the run (the run_log record's params). */
+  params: Record<string, unknown>;
 }
 
-/** Summarizes the JSON of a quality report written by the batch job (pure). @throws on a value that is not a report. */
-export function summarizeQualityReport(report: unknown): QualityReport {
-  const r = report as { runId?: string; status?: string; finishedAt?: string; results?: QualityReport['results']; runLog?: { params?: unknown } };
-  if (!r || typeof r.runId !== 'string' || !Array.isArray(r.results)) throw new Error('not a quality report: expected runId and results');
-  const results = r.results.map((x) => ({
-    id: x.id,
-    type: x.type,
-    severity: x.severity,
-    status: x.status,
-    observed: x.observed ?? null,
-    failures: Number(x.failures ?? 0),
-    description: x.description ?? '',
-  }));
+/** Statuses of a run that failed (an interrupted run did not: it was stopped on purpose). */
+export function isFailedRun(status: RunStatus): boolean {
+  return status === 'failed' || status === 'failed_quality';
+}
+
+/** Summarizes a quality report (pure). */
+export function summarizeQualityReport(report: QualityReport): QualityStatus {
+  const results = report.results.map(({ id, type, severity, status, observed, failures, description }) => ({ id, type, severity, status, observed, failures, description }));
   const failed = results.filter((x) => x.status === 'fail').map(({ id, type, severity, description, observed, failures }) => ({ id, type, severity, description, observed, failures }));
-  const status = (r.status ?? 'success') as BatchRun['status'];
-  const params = r.runLog?.params;
   return {
-    runId: r.runId,
-    status,
-    finishedAt: String(r.finishedAt ?? ''),
+    runId: report.runId,
+    status: report.status,
+    finishedAt: report.finishedAt.toISOString(),
     checks: results.length,
     passed: results.filter((x) => x.status === 'pass').length,
     skipped: results.filter((x) => x.status === 'skipped').length,
     failed,
-    state: status !== 'success' || failed.some((f) => f.severity === 'error') ? 'error' : failed.length > 0 ? 'warn' : 'ok',
+    state: isFailedRun(report.status) || failed.some((f) => f.severity === 'error') ? 'error' : failed.length > 0 ? 'warn' : 'ok',
     results,
-    params: typeof params === 'string' ? (JSON.parse(params) as Record<string, unknown>) : ((params ?? null) as Record<string, unknown> | null),
+    params: report.runLog.params,
   };
 }
 
-/** Reads and summarizes a quality report file; null when it does not exist. */
-export async function readQualityReport(file: string): Promise<QualityReport | null> {
+/** Reads and summarizes a quality report file; null when it does not exist. @throws ContractError for a file that is not a report. */
+export async function readQualityReport(file: string): Promise<QualityStatus | null> {
   if (!existsSync(file)) return null;
-  return summarizeQualityReport(JSON.parse(await readFile(file, 'utf8')));
+  return summarizeQualityReport(parseQualityReport(await readFile(file, 'utf8')));
 }
 
 /** The batch job's state: last runs, quality, gold file. */
@@ -409,17 +404,22 @@ export interface BatchState {
   lastRun: BatchRun | null;
   lastSuccess: BatchRun | null;
   /** Runs per status over the whole run_log. */
-  runsByStatus: Record<BatchRun['status'], number>;
-  quality: QualityReport | null;
+  runsByStatus: Record<RunStatus, number>;
+  quality: QualityStatus | null;
   gold: { file: string; exists: boolean; modifiedAt: string | null; sizeBytes: number | null };
+}
+
+/** A zero count for every run status. */
+export function emptyRunCounts(): Record<RunStatus, number> {
+  return { success: 0, failed_quality: 0, failed: 0, interrupted: 0 };
 }
 
 /** Last run, last success and counts per status of `runs` (in file order, pure). */
 export function summarizeRuns(runs: readonly BatchRun[]): Pick<BatchState, 'lastRun' | 'lastSuccess' | 'runsByStatus'> {
-  const runsByStatus: BatchState['runsByStatus'] = { success: 0, failed_quality: 0, failed: 0 };
+  const runsByStatus = emptyRunCounts();
   let lastSuccess: BatchRun | null = null;
   for (const r of runs) {
-    if (r.status in runsByStatus) runsByStatus[r.status]++;
+    runsByStatus[r.status]++;
     if (r.status === 'success') lastSuccess = r;
   }
   return { lastRun: runs.at(-1) ?? null, lastSuccess, runsByStatus };

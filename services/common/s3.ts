@@ -4,10 +4,6 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import type { Config } from './config.ts';
 
-// The SDK warns once per process that releases after January 2027 need Node 22; the project
-// pins Node 20 support explicitly (package.json engines), so the warning is noise in every log.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-
 /** An S3 client for `config.s3` (endpoint, region, credentials, path-style addressing). */
 export function createS3Client(config: Config): S3Client {
   return new S3Client({

@@ -12,7 +12,7 @@
  * - Undecodable messages and rows without the fields needed: dead-letter with the reason.
  */
 import { z } from 'zod';
-import { decodeOrDeadLetter } from '../common/change-event.ts';
+import { decodeOrDeadLetter } from '../common/contracts/change-event.ts';
 import { travelModeFor, type TravelMode } from './commute.ts';
 
 /** The employee fields the worker reads (nothing else is kept). */

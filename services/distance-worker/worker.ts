@@ -116,7 +116,7 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
 
   await probeProvider(provider, config, logger);
 
-  const pool = new pg.Pool({ ...pgConnection(config, 'app'), max: 2, application_name: SERVICE_NAME });
+  const pool = new pg.Pool({ ...pgConnection(config, 'distance'), max: 2, application_name: SERVICE_NAME });
   pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
   await pool.query('SELECT 1 FROM commute_distance_cache LIMIT 0');
   const store = new CommuteStore(pool);

@@ -11,7 +11,8 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { IncomingWebhook } from '@slack/webhook';
 import pRetry from 'p-retry';
-import type { AlertMessage, Transition } from './alerts.ts';
+import type { Transition } from '../common/contracts/alert-state.ts';
+import type { AlertMessage } from './alerts.ts';
 
 export interface AlertSink {
   /** Human description for logs (never the webhook URL, a secret). */

@@ -1,6 +1,14 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { BatchState, QualityReport } from '../common/pipeline-status.ts';
-import { alertMessage, evaluateRules, formatDuration, stepAlerts, type AlertState, type Evaluation, type Condition } from './alerts.ts';
+import { loadConfig } from '../common/config.ts';
+import { encodeQualityReport } from '../common/contracts/quality-report.ts';
+import { encodeRunLogLine, type RunLogEntry } from '../common/contracts/run-log.ts';
+import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
+import { readBatchState, type BatchState, type QualityStatus } from '../common/pipeline-status.ts';
+import type { AlertState, Condition } from '../common/contracts/alert-state.ts';
+import { alertMessage, evaluateRules, formatDuration, stepAlerts, type Evaluation } from './alerts.ts';
 import type { Snapshot } from './snapshot.ts';
 
 const T = { lagThreshold: 1000, slotLagBytes: 1_000_000, forMs: 60_000 };
@@ -34,8 +42,8 @@ function snapshot(over: Partial<Snapshot> = {}): Snapshot {
   };
 }
 
-function report(over: Partial<QualityReport> = {}): QualityReport {
-  return { runId: 'r2', status: 'success', finishedAt: '2026-06-30T12:00:00Z', checks: 3, passed: 3, skipped: 0, failed: [], state: 'ok', results: [], params: null, ...over };
+function report(over: Partial<QualityStatus> = {}): QualityStatus {
+  return { runId: 'r2', status: 'success', finishedAt: '2026-06-30T12:00:00Z', checks: 3, passed: 3, skipped: 0, failed: [], state: 'ok', results: [], params: {}, ...over };
 }
 
 function batch(over: Partial<BatchState> = {}): BatchState {
@@ -43,7 +51,7 @@ function batch(over: Partial<BatchState> = {}): BatchState {
     runLogFile: 'x',
     lastRun: null,
     lastSuccess: null,
-    runsByStatus: { success: 0, failed_quality: 0, failed: 0 },
+    runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0 },
     quality: report(),
     gold: { file: 'g', exists: true, modifiedAt: null, sizeBytes: 1 },
     ...over,
@@ -131,6 +139,39 @@ describe('alert rules', () => {
     ]);
     const skipped = batch({ quality: report({ results: [{ id: 'v', type: 'volume_anomaly', severity: 'warn', status: 'skipped', observed: null, failures: 0, description: 'd' }] }) });
     expect(evaluateRules(snapshot({ batch: skipped }), T).active).toEqual([]);
+  });
+});
+
+describe('an interrupted refresh (SIGTERM: rolled back on purpose, exit 0)', () => {
+  it('raises no quality_error and is counted under runsByStatus.interrupted, read from the batch files', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'monitor-interrupted-'));
+    const entry = (runId: string, status: RunLogEntry['status']): RunLogEntry =>
+      runLogEntryFixture({
+        runId,
+        status,
+        goldDb: path.join(dir, 'gold.duckdb'),
+        reportFile: path.join(dir, 'reports', `${runId}.json`),
+        error: status === 'interrupted' ? 'interrupted (SIGTERM): gold and silver left as they were' : null,
+      });
+    const ok = entry('r1', 'success');
+    const stopped = entry('r2', 'interrupted');
+    await writeFile(path.join(dir, 'run_log.jsonl'), encodeRunLogLine(ok) + encodeRunLogLine(stopped));
+    await mkdir(path.join(dir, 'reports'));
+    await writeFile(path.join(dir, 'reports', 'latest.json'), encodeQualityReport({ runId: 'r2', status: 'interrupted', finishedAt: stopped.finishedAt, summary: stopped.quality, results: [], runLog: stopped }));
+    const config = loadConfig({ BATCH_STATE_DIR: dir, BATCH_GOLD_DB: path.join(dir, 'gold.duckdb') });
+
+    const state = await readBatchState(config);
+    expect(state.runsByStatus).toEqual({ success: 1, failed_quality: 0, failed: 0, interrupted: 1 });
+    expect(state.lastRun).toMatchObject({ runId: 'r2', status: 'interrupted' });
+    expect(state.lastSuccess).toMatchObject({ runId: 'r1' });
+    expect(state.quality).toMatchObject({ runId: 'r2', status: 'interrupted', state: 'ok' });
+    expect(evaluateRules(snapshot({ batch: state }), T).active).toEqual([]);
+
+    // The same file with a failed last run does raise it.
+    await writeFile(path.join(dir, 'run_log.jsonl'), encodeRunLogLine(ok) + encodeRunLogLine({ ...stopped, status: 'failed', error: 'boom' }));
+    const failed = await readBatchState(config);
+    expect(evaluateRules(snapshot({ batch: failed }), T).active.map((c) => c.key)).toEqual(['quality_error']);
+    await rm(dir, { recursive: true, force: true });
   });
 });
 

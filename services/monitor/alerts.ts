@@ -13,28 +13,16 @@
  * | consumer_lag | consumer_lag:<group> | lag summed over partitions > ALERT_LAG_THRESHOLD messages | ALERT_FOR_S | warning |
  * | replication_slot_lag | replication_slot_lag:<slot> | WAL retained > ALERT_SLOT_LAG_BYTES | ALERT_FOR_S | warning |
  * | dlq_not_empty | dlq_not_empty:<topic> | the dead-letter topic retains messages | 0 | warning |
- * | quality_error | quality_error | the last refresh failed, or an error-level check failed | 0 | critical |
+ * | quality_error | quality_error | the last refresh failed (not: interrupted), or an error-level check failed | 0 | critical |
  * | volume_anomaly | volume_anomaly | the batch's daily volume check failed (z-score) | 0 | warning |
  * | cost_drift | cost_drift | the batch's cost drift check failed | 0 | warning |
  *
  * A rule that cannot be evaluated (its source unreachable) holds its alerts as they are: a Kafka
  * outage neither resolves a DLQ alert nor fires a lag alert; dependency_down speaks for it.
  */
+import type { AlertRule, AlertState, Condition, Transition } from '../common/contracts/alert-state.ts';
+import { isFailedRun } from '../common/pipeline-status.ts';
 import type { Snapshot, ServiceName } from './snapshot.ts';
-
-export type AlertRule = 'dependency_down' | 'service_down' | 'consumer_lag' | 'replication_slot_lag' | 'dlq_not_empty' | 'quality_error' | 'volume_anomaly' | 'cost_drift';
-export type AlertSeverity = 'critical' | 'warning';
-
-/** A rule's condition holding now. */
-export interface Condition {
-  key: string;
-  rule: AlertRule;
-  severity: AlertSeverity;
-  /** One line, e.g. "consumer group bronze-writer is 12,345 messages behind (threshold 1,000)". */
-  summary: string;
-  /** Labels identifying the alert, e.g. `{ group: "bronze-writer" }`. */
-  labels: Record<string, string>;
-}
 
 /** What the rules found: the active conditions, and the rules that could not be evaluated. */
 export interface Evaluation {
@@ -115,7 +103,8 @@ export function evaluateRules(s: Snapshot, t: AlertThresholds): Evaluation {
   else {
     const q = s.batch.quality;
     const last = s.batch.lastRun;
-    const lastFailed = last && last.status !== 'success';
+    // An interrupted run (SIGTERM/SIGINT: rolled back on purpose, gold kept) is not a failure.
+    const lastFailed = last && isFailedRun(last.status);
     if (lastFailed || q?.state === 'error') {
       const errors = q?.failed.filter((f) => f.severity === 'error').map((f) => f.id) ?? [];
       const what = lastFailed ? `refresh ${last.runId} ended ${last.status}${last.error ? `: ${last.error}` : ''}` : `run ${q!.runId}: error-level checks failed: ${errors.join(', ')}`;
@@ -136,29 +125,6 @@ const IMMEDIATE: ReadonlySet<AlertRule> = new Set(['dlq_not_empty', 'quality_err
 /** Hold time before `rule` fires, ms. */
 export function holdTimeMs(rule: AlertRule, forMs: number): number {
   return IMMEDIATE.has(rule) ? 0 : forMs;
-}
-
-/** One alert being tracked. */
-export interface TrackedAlert {
-  condition: Condition;
-  state: 'pending' | 'firing';
-  /** When the condition was first seen in this incident, ms since epoch. */
-  since: number;
-  /** When the alert fired (notified), ms since epoch. */
-  firedAt?: number;
-}
-
-/** Every tracked alert by key (JSON-serializable, persisted across restarts). */
-export type AlertState = Record<string, TrackedAlert>;
-
-/** A notification to send. */
-export interface Transition {
-  kind: 'firing' | 'resolved';
-  condition: Condition;
-  /** Incident start (first seen), ms since epoch. */
-  since: number;
-  /** When the transition happened, ms since epoch. */
-  at: number;
 }
 
 /**

@@ -22,12 +22,13 @@ import {
   readSlotStatus,
   readWatermarks,
   retainedMessages,
+  emptyRunCounts,
   summarizeRuns,
   watchedGroups,
   type BatchRun,
   type BatchState,
   type GroupLiveness,
-  type QualityReport,
+  type QualityStatus,
 } from '../common/pipeline-status.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
 import { QUALITY_SQL } from './gold-queries.ts';
@@ -68,19 +69,23 @@ async function timed<T>(fn: () => Promise<T>, timeoutMs: number, what: string): 
 /** run_log.jsonl read incrementally: only new lines are parsed on each collection. */
 class RunLogFollower {
   private offset = 0;
-  counts: BatchState['runsByStatus'] = { success: 0, failed_quality: 0, failed: 0 };
+  counts: BatchState['runsByStatus'] = emptyRunCounts();
   lastRun: BatchRun | null = null;
   lastSuccess: BatchRun | null = null;
   /** Runs read by the last {@link read}, for the duration histogram. */
   fresh: BatchRun[] = [];
 
-  constructor(readonly file: string) {}
+  constructor(
+    readonly file: string,
+    private readonly logger: Logger,
+  ) {}
 
   async read(): Promise<void> {
-    const { runs, nextOffset } = await readRunLog(this.file, this.offset);
+    const { runs, problems, nextOffset } = await readRunLog(this.file, this.offset);
+    for (const p of problems) this.logger.warn({ file: this.file, offset: p.offset, problem: p.problem }, 'run_log line skipped: not a run_log record');
     if (nextOffset < this.offset || (nextOffset === 0 && this.offset > 0)) {
       // Rewritten or removed: start the summaries again.
-      this.counts = { success: 0, failed_quality: 0, failed: 0 };
+      this.counts = emptyRunCounts();
       this.lastRun = null;
       this.lastSuccess = null;
     }
@@ -99,7 +104,7 @@ export class Collector {
   private readonly pool: pg.Pool;
   private readonly lake: LakeStorage;
   private readonly runLog: RunLogFollower;
-  private report: { mtimeMs: number; value: QualityReport | null } | null = null;
+  private report: { mtimeMs: number; value: QualityStatus | null } | null = null;
   private previous: MonitorSnapshot | undefined;
   /** Batch runs read in the last collection (the metrics observe their durations once). */
   newRuns: BatchRun[] = [];
@@ -121,7 +126,7 @@ export class Collector {
     this.pool = new pg.Pool({ ...pgConnection(config, 'cdc'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
     this.pool.on('error', () => undefined); // a dropped idle connection is reported by the next probe
     this.lake = openLake(config);
-    this.runLog = new RunLogFollower(config.batch.runLogFile);
+    this.runLog = new RunLogFollower(config.batch.runLogFile, logger);
   }
 
   private async connectedAdmin(): Promise<Admin> {

@@ -31,7 +31,7 @@
  */
 import client from 'prom-client';
 import type { BatchRun } from '../common/pipeline-status.ts';
-import type { AlertState } from './alerts.ts';
+import type { AlertState } from '../common/contracts/alert-state.ts';
 import type { MonitorSnapshot } from './collector.ts';
 
 export class MonitorMetrics {

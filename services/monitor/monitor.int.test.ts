@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../common/config.ts';
 import { ensureTopic } from '../common/dead-letter.ts';
 import { createLogger } from '../common/logger.ts';
+import { encodeRunLogLine, type RunStatus } from '../common/contracts/run-log.ts';
+import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
 import { readRunLog } from '../common/pipeline-status.ts';
 import type { BatchSandbox } from '../batch/testing/batch-kit.ts';
 import { adminClient, dropSlots, eventually, runId, startCdc, type InProcessCdc } from '../cdc/testing/harness.ts';
@@ -360,8 +362,8 @@ describe('alerts', () => {
 describe('run_log reading', () => {
   it('reads complete lines from an offset and leaves a line still being written for later', async () => {
     const file = path.join(dir, 'run_log.jsonl');
-    const line = (runId: string, status = 'success') => JSON.stringify({ runId, status, mode: 'full', startedAt: '2026-06-30T12:00:00.000Z', finishedAt: '2026-06-30T12:00:01.000Z', bronzeInputs: [], quality: {} });
-    expect(await readRunLog(file)).toEqual({ runs: [], nextOffset: 0 });
+    const line = (runId: string, status: RunStatus = 'success') => encodeRunLogLine(runLogEntryFixture({ runId, status })).trimEnd();
+    expect(await readRunLog(file)).toEqual({ runs: [], problems: [], nextOffset: 0 });
     const first = `${line('r1')}\n`;
     const partial = line('r2', 'failed_quality');
     await writeFile(file, first + partial.slice(0, 40));

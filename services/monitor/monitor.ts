@@ -12,7 +12,8 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { alertMessage, evaluateRules, stepAlerts, type AlertState, type Transition } from './alerts.ts';
+import { encodeAlertState, parseAlertState, type AlertState, type Transition } from '../common/contracts/alert-state.ts';
+import { alertMessage, evaluateRules, stepAlerts } from './alerts.ts';
 import { DryRunAlertSink, WebhookAlertSink, type AlertSink } from './alert-sink.ts';
 import { Collector, type MonitorSnapshot } from './collector.ts';
 import { GoldReader } from './gold-reader.ts';
@@ -28,12 +29,6 @@ export interface HistoryPoint {
   slotLagBytes: number | null;
   dlqMessages: number | null;
   cdcEventsPerSecond: number | null;
-}
-
-interface SavedState {
-  version: 1;
-  alerts: AlertState;
-  outbox: Transition[];
 }
 
 /** Name shown in alert messages. */
@@ -176,12 +171,10 @@ export class Monitor {
     const file = this.config.monitor.stateFile;
     if (!existsSync(file)) return;
     try {
-      const saved = JSON.parse(await readFile(file, 'utf8')) as SavedState;
-      if (saved.version === 1) {
-        this.alerts = saved.alerts ?? {};
-        this.outbox = saved.outbox ?? [];
-        this.logger.info({ alerts: Object.keys(this.alerts).length, undelivered: this.outbox.length }, 'alert state restored');
-      }
+      const saved = parseAlertState(await readFile(file, 'utf8'));
+      this.alerts = saved.alerts;
+      this.outbox = saved.outbox;
+      this.logger.info({ alerts: Object.keys(this.alerts).length, undelivered: this.outbox.length }, 'alert state restored');
     } catch (err) {
       this.logger.warn({ err: (err as Error).message, file }, 'alert state unreadable; starting with none');
     }
@@ -189,10 +182,10 @@ export class Monitor {
 
   private async saveState(): Promise<void> {
     const file = this.config.monitor.stateFile;
-    const saved: SavedState = { version: 1, alerts: this.alerts, outbox: this.outbox };
+    const text = encodeAlertState({ version: 1, alerts: this.alerts, outbox: this.outbox });
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
-    await writeFile(tmp, JSON.stringify(saved));
+    await writeFile(tmp, text);
     await rename(tmp, file);
   }
 

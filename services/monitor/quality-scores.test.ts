@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchRun, QualityReport } from '../common/pipeline-status.ts';
+import type { BatchRun, QualityStatus } from '../common/pipeline-status.ts';
 import { agingScore, anomalyScore, completenessScore, freshnessScore, ruleNumber } from './quality-scores.ts';
 
 const params = { quality: { freshnessMaxHours: 36, volume: { trailingDays: 28, minHistoryDays: 7, maxZScore: 3 }, costDriftMaxPct: 20 } };
-type Result = QualityReport['results'][number];
+type Result = QualityStatus['results'][number];
 const result = (type: string, status: Result['status'], observed: string | null): Result => ({ id: `x.${type}`, type, severity: 'warn', status, observed, failures: status === 'fail' ? 1 : 0, description: type });
-const report = (results: Result[]): QualityReport => ({ runId: 'r', status: 'success', finishedAt: '2026-06-30T12:00:00.000Z', checks: results.length, passed: 0, skipped: 0, failed: [], state: 'ok', results, params });
+const report = (results: Result[]): QualityStatus => ({ runId: 'r', status: 'success', finishedAt: '2026-06-30T12:00:00.000Z', checks: results.length, passed: 0, skipped: 0, failed: [], state: 'ok', results, params });
 const now = Date.parse('2026-06-30T12:00:00Z');
 
 describe('freshness', () => {

@@ -14,7 +14,7 @@
  *   the larger of |z| / quality.volume.maxZScore (daily activity volume) and |drift %| /
  *   quality.costDriftMaxPct (total cost against the previous successful run).
  */
-import type { BatchRun, QualityReport } from '../common/pipeline-status.ts';
+import type { BatchRun, QualityStatus } from '../common/pipeline-status.ts';
 
 export type ScoreStatus = 'ok' | 'warn' | 'unknown';
 
@@ -62,7 +62,7 @@ export function agingScore(age: number, limit: number): number {
 }
 
 /** Freshness from the latest report and the last successful run, at `now` (pure). */
-export function freshnessScore(report: QualityReport | null, lastSuccess: BatchRun | null, now: number): FreshnessScore {
+export function freshnessScore(report: QualityStatus | null, lastSuccess: BatchRun | null, now: number): FreshnessScore {
   const limitHours = ruleNumber(report?.params, 'quality.freshnessMaxHours', 36);
   const observed = report?.results.find((r) => r.type === 'freshness')?.observed ?? null;
   const newest = observed ? /newest event (\S+?),/.exec(observed)?.[1] ?? null : null;
@@ -103,7 +103,7 @@ export function completenessScore(rowCounts: Record<string, number> | null, comm
 }
 
 /** Anomaly from the volume and cost-drift checks of the latest report (pure). */
-export function anomalyScore(report: QualityReport | null): AnomalyScore {
+export function anomalyScore(report: QualityStatus | null): AnomalyScore {
   const maxZScore = ruleNumber(report?.params, 'quality.volume.maxZScore', 3);
   const maxPct = ruleNumber(report?.params, 'quality.costDriftMaxPct', 20);
   const vol = report?.results.find((r) => r.type === 'volume_anomaly');

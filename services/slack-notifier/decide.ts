@@ -9,7 +9,7 @@
  * decoded, or whose row lacks the fields an announcement needs, is dead-lettered with a reason.
  */
 import { z } from 'zod';
-import { decodeOrDeadLetter } from '../common/change-event.ts';
+import { decodeOrDeadLetter } from '../common/contracts/change-event.ts';
 import type { ActivityFacts } from './announcement.ts';
 
 export type SkipReason = 'tombstone' | 'snapshot' | 'update' | 'delete' | 'truncate' | 'imported_past_activity';

@@ -1,14 +1,19 @@
 /**
- * The notifier's PostgreSQL adapters: the idempotency ledger (table `slack_announcements`,
- * migration 003) and the employee-name lookup. Both use the application role.
+ * The notifier's PostgreSQL adapters: the idempotency ledger (table `slack_announcement_log`,
+ * migration 004) and the employee-name lookup. Both use the notifier's own role
+ * (NOTIFIER_DB_USER), which may INSERT into and SELECT from the ledger and nothing more: the
+ * ledger is append-only, so no application role can erase the record of a post.
  *
- * Ledger protocol, per (target, activity_id):
- * 1. {@link AnnouncementLedger.claim} inserts a `posting` row, or re-claims a `posting` row left by
- *    a crash; it returns `null` when the row is already final (`posted` / `dead_lettered`): skip.
+ * Ledger protocol, per (target, activity_id), every step an INSERT:
+ * 1. {@link AnnouncementLedger.claim} appends a `claimed` row for attempt n+1, unless the
+ *    announcement already has an outcome (`posted` / `dead_lettered`): then it returns `null`: skip.
  * 2. After Slack accepted the post: {@link AnnouncementLedger.markPosted}; after the DLQ accepted
- *    the event: {@link AnnouncementLedger.markDeadLettered}. Only then is the offset committed.
- * A crash between Slack's 200 and step 2 leaves `posting`: the next run posts again and logs it
- * (at-least-once; the only window where a duplicate is possible, milliseconds wide).
+ *    the event: {@link AnnouncementLedger.markDeadLettered}. Only then is the offset committed. A
+ *    unique index allows one outcome per announcement.
+ * 3. A claim whose attempts all failed before a clean stop: {@link AnnouncementLedger.release}
+ *    (a `released` row), so the next run starts counting attempts afresh.
+ * A crash between Slack's 200 and step 2 leaves the claim open: the next run posts again and logs
+ * it (at-least-once; the only window where a duplicate is possible, milliseconds wide).
  */
 import type pg from 'pg';
 import type { EmployeeName } from './announcement.ts';
@@ -40,15 +45,16 @@ export class AnnouncementLedger {
    */
   async claim(key: LedgerKey, source: LedgerSource): Promise<Claim | null> {
     const result = await this.pool.query<{ attempts: number }>(
-      `INSERT INTO slack_announcements AS a
-         (target, activity_id, status, source_topic, source_partition, source_offset, source_lsn, committed_at)
-       VALUES ($1, $2, 'posting', $3, $4, $5, $6, to_timestamp($7::double precision / 1000))
-       ON CONFLICT (target, activity_id) DO UPDATE
-         SET attempts = a.attempts + 1, claimed_at = now(),
-             source_topic = EXCLUDED.source_topic, source_partition = EXCLUDED.source_partition,
-             source_offset = EXCLUDED.source_offset
-         WHERE a.status = 'posting'
-       RETURNING attempts`,
+      `WITH prior AS (
+         SELECT COALESCE(max(attempt), 0) AS last,
+                COALESCE(max(attempt) FILTER (WHERE status = 'claimed'), 0) - COALESCE(max(attempt) FILTER (WHERE status = 'released'), 0) AS open,
+                COALESCE(bool_or(status IN ('posted', 'dead_lettered')), false) AS final
+           FROM slack_announcement_log WHERE target = $1 AND activity_id = $2),
+       ins AS (
+         INSERT INTO slack_announcement_log (target, activity_id, attempt, status, source_topic, source_partition, source_offset, source_lsn, committed_at)
+         SELECT $1, $2, last + 1, 'claimed', $3, $4, $5, $6, to_timestamp($7::double precision / 1000) FROM prior WHERE NOT final
+         RETURNING attempt)
+       SELECT (SELECT open FROM prior)::int + 1 AS attempts FROM ins`,
       [key.target, key.activityId, source.topic, source.partition, source.offset, source.lsn, source.committedAtMs],
     );
     const row = result.rows[0];
@@ -57,26 +63,30 @@ export class AnnouncementLedger {
 
   /** Records a successful post (final). */
   async markPosted(key: LedgerKey): Promise<void> {
-    await this.finish(key, 'posted', null);
+    if ((await this.append(key, 'posted', null)) !== 1) throw new Error(`ledger: no claim of ${key.target}/${key.activityId} to finish`);
   }
 
   /** Records that the event went to the DLQ with `reason` (final). */
   async markDeadLettered(key: LedgerKey, reason: string): Promise<void> {
-    await this.finish(key, 'dead_lettered', reason);
+    if ((await this.append(key, 'dead_lettered', reason)) !== 1) throw new Error(`ledger: no claim of ${key.target}/${key.activityId} to finish`);
   }
 
-  /** Drops a claim whose attempts all failed before stopping, so the next run starts clean. */
+  /** Closes a claim whose attempts all failed before stopping, so the next run starts clean. */
   async release(key: LedgerKey): Promise<void> {
-    await this.pool.query(`DELETE FROM slack_announcements WHERE target = $1 AND activity_id = $2 AND status = 'posting'`, [key.target, key.activityId]);
+    await this.append(key, 'released', null);
   }
 
-  private async finish(key: LedgerKey, status: 'posted' | 'dead_lettered', reason: string | null): Promise<void> {
+  /** Appends `status` for the latest claimed attempt; @returns the rows inserted (0 without a claim). */
+  private async append(key: LedgerKey, status: 'posted' | 'dead_lettered' | 'released', reason: string | null): Promise<number> {
     const result = await this.pool.query(
-      `UPDATE slack_announcements SET status = $3, reason = $4, finished_at = now()
-       WHERE target = $1 AND activity_id = $2`,
+      `INSERT INTO slack_announcement_log (target, activity_id, attempt, status, reason)
+       SELECT $1, $2, max(attempt), $3, $4 FROM slack_announcement_log
+        WHERE target = $1 AND activity_id = $2 AND status = 'claimed'
+       HAVING max(attempt) IS NOT NULL
+       ON CONFLICT DO NOTHING`,
       [key.target, key.activityId, status, reason],
     );
-    if (result.rowCount !== 1) throw new Error(`ledger row ${key.target}/${key.activityId} vanished before it was finished`);
+    return result.rowCount ?? 0;
   }
 }
 

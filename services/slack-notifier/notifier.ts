@@ -71,9 +71,9 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   const sink = options.sink ?? sinkFromConfig(config);
   const stats: NotifierStats = { posted: 0, skipped: 0, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0 };
 
-  const pool = new pg.Pool({ ...pgConnection(config, 'app'), max: 2, application_name: SERVICE_NAME });
+  const pool = new pg.Pool({ ...pgConnection(config, 'notifier'), max: 2, application_name: SERVICE_NAME });
   pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
-  await pool.query('SELECT 1 FROM slack_announcements LIMIT 0');
+  await pool.query('SELECT 1 FROM slack_announcement_log LIMIT 0');
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
 

@@ -30,7 +30,7 @@ beforeAll(async () => {
   cdc = await startCdc({ KAFKA_TOPIC_PREFIX: PREFIX, CDC_SLOT_NAME: SLOT, CDC_SNAPSHOT_MODE: 'never' });
   config = cdc.config;
   admin = await adminClient(config);
-  app = new pg.Client(pgConnection(config, 'app'));
+  app = new pg.Client(pgConnection(config, 'simulator'));
   await app.connect();
   broker = await connectTestBroker(config.kafka.brokers);
   slack = await startFakeSlack();

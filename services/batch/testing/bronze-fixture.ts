@@ -16,6 +16,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { bronzeObjectKey, encodeManifest } from '../../common/contracts/bronze-object.ts';
 import type { LakeStorage } from '../../common/lake-storage.ts';
 import { knownTable, literal, type SourceTable } from '../source-schemas.ts';
 
@@ -38,7 +39,6 @@ export interface FixtureEvent {
   rawKey?: string | null;
 }
 
-const pad = (n: number) => String(n).padStart(20, '0');
 
 /** The contract's bronze columns with their types (docs/contracts/change-events.md; as the bronze writer writes them). */
 const CONTRACT_CASTS = [
@@ -194,8 +194,8 @@ export class BronzeFixture {
           const last = chunk[chunk.length - 1]!;
           const lastOffset = last.offset + (last.event.op === 'd' ? 1 : 0);
           const kafkaTs = (p: Positioned) => p.event.tsMs + 3;
-          const day = new Date(kafkaTs(first)).toISOString().slice(0, 10);
-          const key = `bronze/${first.topic}/dt=${day}/p${first.partition}-${pad(first.offset)}-${pad(lastOffset)}.parquet`;
+          const range = { topic: first.topic, partition: first.partition, firstOffset: first.offset, lastOffset };
+          const key = bronzeObjectKey(range, kafkaTs(first));
           const s = (v: string | null | undefined) => (v === null || v === undefined ? 'NULL' : literal(v));
           const values = chunk.map(({ event, key: k, topic, partition, offset }) => {
             const after = event.rawAfter !== undefined ? event.rawAfter : event.after && JSON.stringify(event.after);
@@ -209,21 +209,17 @@ export class BronzeFixture {
               source_schema, source_table, "before", "after", ingested_at)) TO ${literal(file)} (FORMAT parquet, COMPRESSION zstd)`);
           const bytes = await readFile(file);
           await this.lake.put(key, bytes);
-          const manifestKey = `_manifest/bronze/${first.topic}/p${first.partition}/${pad(first.offset)}-${pad(lastOffset)}.json`;
-          const manifest = {
+          const manifest = encodeManifest({
+            ...range,
             key,
-            topic: first.topic,
-            partition: first.partition,
-            firstOffset: first.offset,
-            lastOffset,
             rows: chunk.length,
             bytes: bytes.length,
             minKafkaTimestampMs: Math.min(...chunk.map(kafkaTs)),
             maxKafkaTimestampMs: Math.max(...chunk.map(kafkaTs)),
             writtenAt: new Date().toISOString(),
-          };
-          await this.lake.put(manifestKey, Buffer.from(JSON.stringify(manifest)));
-          this.written.push({ key, manifestKey, rows: chunk.length });
+          });
+          await this.lake.put(manifest.key, Buffer.from(manifest.body));
+          this.written.push({ key, manifestKey: manifest.key, rows: chunk.length });
           keys.push(key);
         }
       }

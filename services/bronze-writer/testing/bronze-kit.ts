@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
 import type { LakeStorage } from '../../common/lake-storage.ts';
-import type { BronzeManifestEntry } from '../layout.ts';
+import { MANIFEST_ROOT, parseManifest, type BronzeFile } from '../../common/contracts/bronze-object.ts';
 
 /** A message as the CDC service would produce it, with the bronze row it must become. */
 export interface CdcMessage {
@@ -193,9 +193,13 @@ export async function bronzeKeys(lake: LakeStorage, topic: string): Promise<stri
 }
 
 /** Manifest entries of every partition of `topic`. */
-export async function manifestEntries(lake: LakeStorage, topic: string): Promise<BronzeManifestEntry[]> {
-  const out: BronzeManifestEntry[] = [];
-  for await (const o of lake.list(`_manifest/bronze/${topic}/`)) out.push(JSON.parse((await lake.get(o.key)).toString('utf8')) as BronzeManifestEntry);
+export async function manifestEntries(lake: LakeStorage, topic: string): Promise<BronzeFile[]> {
+  const out: BronzeFile[] = [];
+  for await (const o of lake.list(`${MANIFEST_ROOT}${topic}/`)) {
+    const entry = parseManifest(o.key, (await lake.get(o.key)).toString('utf8'));
+    if ('problem' in entry) throw new Error(`${o.key}: ${entry.problem}`);
+    out.push(entry);
+  }
   return out;
 }
 

@@ -1,0 +1,35 @@
+-- repeatable: applied on every `npm run db:migrate`, after every table exists.
+-- What each job role may do, and nothing more (docs/security.md). Every privilege of the job
+-- roles in schema public is revoked first, then granted back per job, in one transaction: a
+-- grant removed from this file is gone after the next run.
+
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
+REVOKE ALL ON SCHEMA public FROM {{app_user}};
+GRANT USAGE ON SCHEMA public TO {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}};
+
+-- CDC (services/cdc): SELECT on the published tables for the snapshot, salaries included: the
+-- sport product computes the bonus from them in the lake, and they never leave the lakehouse
+-- (no Slack message, no HTTP figure below the minimum group size). Another database keeps
+-- columns out with prepare-source --exclude-columns.
+GRANT SELECT ON employees, declared_sports, activities, commute_distances TO {{cdc_user}};
+
+-- Simulator (scripts/simulate.ts): which employees exist and what sport they declared; writes
+-- activities (inserts, comment edits, deletes). No name, salary, address or birth date.
+GRANT SELECT (employee_id) ON employees TO {{simulator_user}};
+GRANT SELECT (employee_id, sport) ON declared_sports TO {{simulator_user}};
+GRANT SELECT, INSERT, DELETE ON activities TO {{simulator_user}};
+GRANT UPDATE (comment, updated_at) ON activities TO {{simulator_user}};
+GRANT USAGE ON SEQUENCE activities_activity_id_seq TO {{simulator_user}};
+
+-- Distance worker (services/distance-worker): its job is the home-to-office distance, so it
+-- reads the home address, its coordinates and the commute mode; no name, salary or birth date.
+-- It writes commute_distances (captured again by CDC) and its own cache.
+GRANT SELECT (employee_id, home_address, home_postcode, home_city, home_lat, home_lon, commute_mode) ON employees TO {{distance_user}};
+GRANT SELECT, INSERT, UPDATE, DELETE ON commute_distances TO {{distance_user}};
+GRANT SELECT, INSERT, UPDATE ON commute_distance_cache TO {{distance_user}};
+
+-- Slack notifier (services/slack-notifier): the employee's name for the message, nothing else;
+-- its ledger is insert-only (no UPDATE, no DELETE) and no other role sees it.
+GRANT SELECT (employee_id, first_name, last_name) ON employees TO {{notifier_user}};
+GRANT SELECT, INSERT ON slack_announcement_log TO {{notifier_user}};

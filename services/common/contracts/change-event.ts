@@ -1,0 +1,149 @@
+/**
+ * Contract: the change events on Kafka (docs/contracts/change-events.md), a Debezium-compatible
+ * envelope `{ before, after, source, transaction, op, ts_ms, ts_us, ts_ns }` as JSON (Debezium's JSON
+ * converter with `schemas.enable=false`), or `null` for the tombstone that follows a delete. The
+ * reader keeps the fields consumers use (`transaction`, `ts_us`, `ts_ns` are dropped).
+ *
+ * - Schema: {@link changeEventSchema} (the types below are derived from it).
+ * - Reader: {@link decodeChangeEvent} (and {@link decodeOrDeadLetter}, which never throws).
+ * - Writer: {@link encodeChangeEvent}. The CDC service renders its envelopes with a faster
+ *   template (services/cdc/change-mapper.ts); its unit tests decode that output with this reader,
+ *   so the two cannot drift apart.
+ *
+ * Pure: no I/O. Consumers turn an {@link UndecodableEventError} into a dead-letter message
+ * (`<topic>.dlq`) carrying its `reason`, never into a crash or a silent drop.
+ */
+import { z } from 'zod';
+import { formatIssues } from './contract-error.ts';
+
+/** Debezium op codes: c = insert, u = update, d = delete, r = snapshot read, t = truncate. */
+export const CHANGE_OPS = ['c', 'u', 'd', 'r', 't'] as const;
+
+/**
+ * `source.snapshot` values Debezium's PostgreSQL connector writes (strings, as Debezium); this
+ * service writes the same, except "incremental" (it has no incremental snapshots).
+ */
+export const SNAPSHOT_MARKERS = ['true', 'first', 'first_in_data_collection', 'last_in_data_collection', 'last', 'false', 'incremental'] as const;
+
+const rowImageSchema = z.record(z.string(), z.unknown(), { error: 'expected a JSON object (a row image)' });
+
+/**
+ * The `source` block. `ts_ms` is required; Debezium's other fields are typed when present, and
+ * fields this contract does not list (e.g. `sequence`, `xmin`) pass through unchanged.
+ */
+export const changeSourceSchema = z.looseObject({
+  version: z.string().optional(),
+  connector: z.string().optional(),
+  name: z.string().optional(),
+  /** Commit time of the transaction, ms since epoch. */
+  ts_ms: z.number({ error: 'source.ts_ms missing' }),
+  /**
+   * One of {@link SNAPSHOT_MARKERS} from Debezium and this service; any string is accepted, so
+   * this reader and the bronze writer's envelope scanner (which copies the text) agree, and so is
+   * the boolean of Debezium before 1.x's string markers (bronze stores it as NULL).
+   */
+  snapshot: z.union([z.string(), z.boolean()]).optional(),
+  db: z.string().optional(),
+  schema: z.string().optional(),
+  table: z.string().optional(),
+  /** PostgreSQL xid; the same for every event of a transaction. */
+  txId: z.number({ error: 'source.txId is not an integer' }).nullable().optional(),
+  /** LSN of the change as a 64-bit integer (JSON number; exact below 2^53). */
+  lsn: z.number({ error: 'source.lsn is not an integer' }).nullable().optional(),
+});
+
+/** The envelope. `before`/`after` absent read as null; `ts_ms` absent or null reads as `source.ts_ms`. */
+export const changeEventSchema = z
+  .object(
+    {
+      before: rowImageSchema.nullish().transform((v) => v ?? null),
+      after: rowImageSchema.nullish().transform((v) => v ?? null),
+      source: changeSourceSchema,
+      op: z.enum(CHANGE_OPS, { error: (i) => `unknown op ${JSON.stringify(i.input)}` }),
+      /** When the CDC service processed the event, ms since epoch. */
+      ts_ms: z.number().nullish(),
+    },
+    { error: 'value is not a JSON object' },
+  )
+  .superRefine((e, ctx) => {
+    if ((e.op === 'c' || e.op === 'r' || e.op === 'u') && e.after === null) ctx.addIssue({ code: 'custom', path: ['after'], message: `op "${e.op}" without an after image` });
+    if (e.op === 'd' && e.before === null) ctx.addIssue({ code: 'custom', path: ['before'], message: 'op "d" without a before image' });
+  })
+  .transform((e) => ({ ...e, ts_ms: e.ts_ms ?? e.source.ts_ms }));
+
+/** Debezium op code. */
+export type ChangeOp = (typeof CHANGE_OPS)[number];
+
+/** A table row as rendered by the CDC service (column name -> Debezium JSON value). */
+export type RowImage = Record<string, unknown>;
+
+/** The `source` block, as decoded. */
+export type ChangeSource = z.output<typeof changeSourceSchema>;
+
+/** One decoded change event. */
+export type ChangeEvent<Row extends RowImage = RowImage> = Omit<z.output<typeof changeEventSchema>, 'before' | 'after'> & {
+  before: Row | null;
+  after: Row | null;
+};
+
+/** Why a message could not be decoded; `reason` is a stable code for DLQ headers. */
+export class UndecodableEventError extends Error {
+  constructor(
+    readonly reason: 'invalid_json' | 'invalid_envelope',
+    detail: string,
+  ) {
+    super(detail);
+    this.name = 'UndecodableEventError';
+  }
+}
+
+/**
+ * Reader: decodes a Kafka message value.
+ * @param value the raw message value; `null` (or empty) is a tombstone.
+ * @returns the event, or `null` for a tombstone.
+ * @throws UndecodableEventError `invalid_json` when the bytes are not JSON, `invalid_envelope`
+ *   when the JSON is not the envelope (unknown op, no source.ts_ms, a missing row image the op
+ *   needs, a field of the wrong type); the message lists every problem.
+ */
+export function decodeChangeEvent(value: Buffer | string | null | undefined): ChangeEvent | null {
+  if (value === null || value === undefined || value.length === 0) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(typeof value === 'string' ? value : value.toString('utf8'));
+  } catch (err) {
+    throw new UndecodableEventError('invalid_json', `value is not JSON: ${(err as Error).message}`);
+  }
+  const result = changeEventSchema.safeParse(parsed);
+  if (!result.success) throw new UndecodableEventError('invalid_envelope', formatIssues(result.error.issues).join('; '));
+  return result.data;
+}
+
+/**
+ * Writer: the JSON text of `event` (validated first), or `null` for a tombstone.
+ * @throws UndecodableEventError `invalid_envelope` for a value the reader would reject.
+ */
+export function encodeChangeEvent(event: ChangeEvent | null): string | null {
+  if (event === null) return null;
+  const result = changeEventSchema.safeParse(event);
+  if (!result.success) throw new UndecodableEventError('invalid_envelope', formatIssues(result.error.issues).join('; '));
+  const { before, after, source, op, ts_ms } = event;
+  return JSON.stringify({ before, after, source, op, ts_ms });
+}
+
+/** A decoded value, or why it goes to the dead-letter topic (reason codes of {@link UndecodableEventError}). */
+export type DecodeOutcome =
+  | { kind: 'event'; event: ChangeEvent | null }
+  | { kind: 'dead-letter'; reason: UndecodableEventError['reason']; detail: string };
+
+/**
+ * {@link decodeChangeEvent} for consumers that dead-letter what they cannot read: never throws.
+ * @returns the event (`null` for a tombstone), or a dead-letter decision with reason and detail.
+ */
+export function decodeOrDeadLetter(value: Buffer | string | null | undefined): DecodeOutcome {
+  try {
+    return { kind: 'event', event: decodeChangeEvent(value) };
+  } catch (err) {
+    if (err instanceof UndecodableEventError) return { kind: 'dead-letter', reason: err.reason, detail: err.message };
+    throw err;
+  }
+}

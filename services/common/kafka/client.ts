@@ -1,0 +1,110 @@
+/**
+ * The one place a Kafka client is built (docs/decisions/0010-kafka-client.md): every producer,
+ * consumer and admin client of the project comes from {@link createProducer},
+ * {@link createConsumer} or {@link createAdmin}, built on @platformatic/kafka from the validated
+ * configuration (`config.kafka`: brokers, client id prefix), named `<KAFKA_CLIENT_ID>-<service>`,
+ * and logging through the service's pino logger ({@link attachKafkaLogging}: one mapping).
+ *
+ * Bytes in, bytes out: a producer takes keys, values and header values as Buffer or string
+ * (a string is sent as its UTF-8 bytes; null or undefined value = tombstone); a consumer gives
+ * keys and values as the Buffers read (undefined for a null key or a tombstone's value), header
+ * names as strings and header values as Buffers. Serialising JSON is the caller's business.
+ *
+ * Defaults that differ from the library's, and why:
+ * - producers are idempotent with acks=all unless told otherwise (ARCHITECTURE.md, "Delivery");
+ *   the library then keeps one request in flight per broker connection and retries without end;
+ * - `strict: true`: option objects are validated by the library, so a typo fails at start-up;
+ * - topics are never auto-created (`autocreateTopics: false`): producers create their topics
+ *   with the configured partition count (admin.ts, {@link ensureTopic}).
+ */
+import {
+  Admin,
+  Consumer,
+  Producer,
+  ProduceAcks,
+  type BaseOptions,
+  type ConsumeBaseOptions,
+  type GroupOptions,
+  type ProducerOptions,
+  type AdminOptions,
+  type Deserializer,
+  type Serializer,
+} from '@platformatic/kafka';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { attachKafkaLogging } from './logging.ts';
+
+/** What a producer accepts for a key, value or header value. */
+export type Bytes = Buffer | string;
+
+/** A producer of the project: Buffer/string keys, values and header values, string header names. */
+export type KafkaProducer = Producer<Bytes | null | undefined, Bytes | null | undefined, string, Bytes>;
+
+/** A consumer of the project: raw Buffers (undefined = null), string header names, Buffer header values. */
+export type KafkaConsumer = Consumer<Buffer | undefined, Buffer | undefined, string, Buffer>;
+
+/** Serialises Buffer as is, string as UTF-8, null/undefined as a null field. */
+export const bytesSerializer: Serializer<Bytes | null | undefined> = (data) => (data === null || data === undefined ? undefined : typeof data === 'string' ? Buffer.from(data) : data);
+
+const utf8Serializer: Serializer<string> = (data) => (data === undefined ? undefined : Buffer.from(data));
+const utf8Deserializer: Deserializer<string> = (data) => (data === undefined ? '' : data.toString('utf8'));
+const rawDeserializer = (data?: Buffer): Buffer | undefined => data ?? undefined;
+const rawHeaderDeserializer: Deserializer<Buffer> = (data) => data ?? Buffer.alloc(0);
+
+/** The connection settings every client of `service` shares. */
+export function clientBase(config: Pick<Config, 'kafka'>, service: string): { clientId: string; bootstrapBrokers: string[]; strict: true } {
+  return { clientId: `${config.kafka.clientId}-${service}`, bootstrapBrokers: config.kafka.brokers, strict: true };
+}
+
+type Overrides<T> = Partial<Omit<T, 'clientId' | 'bootstrapBrokers' | 'serializers' | 'deserializers'>>;
+
+/**
+ * A producer for `service`: idempotent, acks=all, no topic auto-creation, unless `options`
+ * override them (only a non-critical producer should).
+ * @param logger the service's logger; the client's events are logged through it.
+ */
+export function createProducer(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Overrides<ProducerOptions<Bytes | null | undefined, Bytes | null | undefined, string, Bytes>> = {}): KafkaProducer {
+  const producer: KafkaProducer = new Producer({
+    ...clientBase(config, service),
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    autocreateTopics: false,
+    ...options,
+    serializers: { key: bytesSerializer, value: bytesSerializer, headerKey: utf8Serializer, headerValue: bytesSerializer },
+  });
+  attachKafkaLogging(producer, logger);
+  return producer;
+}
+
+/**
+ * A consumer of group `groupId` for `service`. Offsets are committed by the caller
+ * (`autocommit` is off unless `options` set it), after its side effect is durable.
+ */
+export function createConsumer(
+  config: Pick<Config, 'kafka'>,
+  service: string,
+  logger: Logger,
+  options: ConsumerSettings,
+): KafkaConsumer {
+  const consumer: KafkaConsumer = new Consumer({
+    ...clientBase(config, service),
+    autocommit: false,
+    autocreateTopics: false,
+    ...options,
+    deserializers: { key: rawDeserializer, value: rawDeserializer, headerKey: utf8Deserializer, headerValue: rawHeaderDeserializer },
+  });
+  attachKafkaLogging(consumer, logger);
+  return consumer;
+}
+
+/** What a caller may set on a consumer (the group, its timeouts, fetch sizes); the rest is the factory's. */
+export type ConsumerSettings = { groupId: string } & Partial<GroupOptions> &
+  Overrides<ConsumeBaseOptions<Buffer | undefined, Buffer | undefined, string, Buffer>> &
+  Overrides<BaseOptions>;
+
+/** An admin client for `service` (topics, offsets, groups: see admin.ts for the calls the project makes). */
+export function createAdmin(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Overrides<AdminOptions> = {}): Admin {
+  const admin = new Admin({ ...clientBase(config, service), ...options });
+  attachKafkaLogging(admin, logger);
+  return admin;
+}

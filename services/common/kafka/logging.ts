@@ -1,0 +1,68 @@
+/**
+ * The one mapping of Kafka client events into the service's pino logger (child
+ * `{ component: 'kafka' }`). @platformatic/kafka writes no log of its own (only `debug` output
+ * under DEBUG=plt:kafka:*); it emits events, which are mapped here:
+ *
+ * | event | level | why |
+ * |---|---|---|
+ * | `error` | error | a failure the client could not retry (e.g. a consumer's heartbeat gave up) |
+ * | `client:performWithRetry:failed` | warn | an operation failed after its retries; the caller gets the error too |
+ * | `client:performWithRetry:retry` | debug, warn from the 5th attempt | transient failures (leader moves, coordinator loading) are normal |
+ * | `client:broker:failed` | warn | a broker connection could not be opened |
+ * | `client:broker:disconnect` | debug | connections close when idle or on shutdown |
+ * | `consumer:group:join` | info | the group generation and this member's partitions |
+ * | `consumer:group:leave`, `consumer:group:rebalance`, `consumer:rejoin` | info | membership changes |
+ * | `consumer:heartbeat:error` | warn | the coordinator refused a heartbeat (usually a rebalance) |
+ *
+ * Attaching an `error` listener also keeps an unhandled `error` event from throwing out of the
+ * event loop: the service decides what a failed client means (see the consumer's callers).
+ */
+import type { EventEmitter } from 'node:events';
+import type { Logger } from '../logger.ts';
+
+/** A Kafka error's loggable fields (the library's errors carry a code and, for groups of errors, `errors`). */
+export function kafkaErrorFields(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { error };
+  const e = error as Error & { code?: string; errors?: unknown[]; apiCode?: number; canRetry?: boolean };
+  return {
+    err: { type: e.name, message: e.message, code: e.code, apiCode: e.apiCode, canRetry: e.canRetry },
+    ...(Array.isArray(e.errors) && e.errors.length > 0 ? { causes: e.errors.slice(0, 5).map((c) => (c instanceof Error ? c.message : String(c))) } : {}),
+  };
+}
+
+/** Topic -> partitions of a join event's assignment (the library gives `{ topic, partitions }[]`). */
+function assignmentFields(assignments: unknown): Record<string, number[]> | undefined {
+  if (!Array.isArray(assignments)) return undefined;
+  const out: Record<string, number[]> = {};
+  for (const a of assignments as { topic?: string; partitions?: number[] }[]) if (a.topic) out[a.topic] = [...(a.partitions ?? [])].sort((x, y) => x - y);
+  return out;
+}
+
+/**
+ * Logs `client`'s events through `logger` (see the module table). Returns `client`.
+ * Safe to call once per client; every factory in client.ts does.
+ */
+export function attachKafkaLogging<C extends EventEmitter>(client: C, logger: Logger): C {
+  const log = logger.child({ component: 'kafka' });
+  client.on('error', (error: unknown) => log.error(kafkaErrorFields(error), 'kafka client error'));
+  client.on('client:performWithRetry:failed', (operationId: unknown, retries: unknown, errors: unknown) =>
+    log.warn({ operationId: String(operationId), retries, ...kafkaErrorFields(Array.isArray(errors) ? errors.at(-1) : errors) }, 'kafka operation failed after retries'),
+  );
+  client.on('client:performWithRetry:retry', (operationId: unknown, attempt: number, retries: unknown, delay: unknown) => {
+    const level = attempt >= 4 ? 'warn' : 'debug';
+    log[level]({ operationId: String(operationId), attempt: attempt + 1, retries, delayMs: delay }, 'kafka operation retried');
+  });
+  client.on('client:broker:failed', (payload: { broker?: unknown; error?: unknown }) => log.warn({ broker: payload?.broker, ...kafkaErrorFields(payload?.error) }, 'kafka broker connection failed'));
+  client.on('client:broker:disconnect', (payload: { broker?: unknown }) => log.debug({ broker: payload?.broker }, 'kafka broker disconnected'));
+  client.on('consumer:group:join', (payload: { groupId?: string; memberId?: string; generationId?: number; isLeader?: boolean; assignments?: unknown }) =>
+    log.info(
+      { groupId: payload?.groupId, memberId: payload?.memberId, generationId: payload?.generationId, leader: payload?.isLeader, assignment: assignmentFields(payload?.assignments) },
+      'kafka consumer joined the group',
+    ),
+  );
+  client.on('consumer:group:leave', (payload: { groupId?: string; memberId?: string }) => log.info({ groupId: payload?.groupId, memberId: payload?.memberId }, 'kafka consumer left the group'));
+  client.on('consumer:group:rebalance', (payload: { groupId?: string }) => log.info({ groupId: payload?.groupId }, 'kafka consumer group rebalancing'));
+  client.on('consumer:rejoin', () => log.info('kafka consumer rejoining the group'));
+  client.on('consumer:heartbeat:error', (payload: { error?: unknown }) => log.warn(kafkaErrorFields(payload?.error), 'kafka heartbeat refused'));
+  return client;
+}
