@@ -136,7 +136,7 @@ async function compare(): Promise<void> {
 
 describe('silver against PostgreSQL through the CDC service and the bronze writer', () => {
   it('equals the source tables row by row after a workload with updates and deletes, then after an incremental round', async () => {
-    const app = new pg.Client(pgConnection(config, 'simulator'));
+    const app = new pg.Client(pgConnection(config, 'admin')); // test fixture writes, incl. a primary-key change no job role may make
     await app.connect();
     try {
       // Round 1: streamed changes on top of the snapshot.

@@ -1,10 +1,14 @@
 /**
  * Which topics the bronze writer consumes. Pure: no I/O.
  */
+import { isSchemaTopic } from '../common/contracts/table-schema.ts';
 
-/** True for `<topic>.dlq` dead-letter topics and Kafka's internal `__*` topics. */
+/**
+ * True for `<topic>.dlq` dead-letter topics, Kafka's internal `__*` topics and schema topics
+ * (`<prefix>._schemas`, docs/contracts/table-schemas.md: not data, never bronze rows).
+ */
 export function isExcludedTopic(topic: string): boolean {
-  return topic.endsWith('.dlq') || topic.startsWith('__');
+  return topic.endsWith('.dlq') || topic.startsWith('__') || isSchemaTopic(topic);
 }
 
 /**

@@ -244,3 +244,86 @@ describe('snapshotMarker: Debezium\'s source.snapshot of snapshot rows', () => {
     expect(marker(true, true, true, true)).toBe('last');
   });
 });
+
+describe('ChangeMapper: schema link headers (docs/contracts/table-schemas.md)', () => {
+  const SCHEMA_ID = '0123456789abcdef0123';
+  const NEXT_ID = 'fedcba9876543210fedc';
+
+  // Without Debezium's context headers, so the schema-link headers are seen alone (both together: below).
+  function linked(primaryKey: string[] = ['activity_id']) {
+    const mapper = new ChangeMapper({ topicPrefix: 'sport', database: 'sport', version: '0.1.0', now: () => NOW, extendedHeaders: false });
+    const relation = decodePgoutput(encode.relation(16400, 'public', 'activities', 'd', ACTIVITY_COLUMNS));
+    if (relation.tag !== 'relation') throw new Error('unreachable');
+    mapper.registerRelation(relation, primaryKey, lookup, SCHEMA_ID);
+    const feed = (buf: Buffer, lsn: bigint): OutgoingEvent[] => mapper.handle(decodePgoutput(buf), lsn);
+    feed(encode.begin(0x500n, COMMIT_MS, 731), 0x100n);
+    return { mapper, feed, relation };
+  }
+
+  it('every message of the table topic carries lakehouse.schema.id: changes, tombstones, truncates, snapshot rows', () => {
+    const { mapper, feed } = linked();
+    const events = [
+      ...feed(encode.insert(16400, row), 0x1a0n),
+      ...feed(encode.update(16400, row), 0x1b0n),
+      ...feed(encode.delete(16400, 'K', ['42', null, null, null, null]), 0x1c0n),
+      ...feed(encode.truncate([16400]), 0x1d0n),
+    ];
+    expect(events.map((e) => e.op)).toEqual(['c', 'u', 'd', 'tombstone', 't']);
+    for (const e of events) expect(e.headers).toEqual({ 'lakehouse.schema.id': SCHEMA_ID });
+    const plan = mapper.plan('public', 'activities', ACTIVITY_COLUMNS.map((c) => ({ ...c, typeMod: -1 })), ['activity_id'], lookup, SCHEMA_ID);
+    const snapshot = mapper.snapshotEvent(plan, row, { lsn: 0x900n, txId: 800, tsMs: 1, snapshot: 'true' });
+    expect(snapshot.headers).toEqual({ 'lakehouse.schema.id': SCHEMA_ID });
+  });
+
+  it('a primary-key change keeps Debezium\'s key headers next to the schema id', () => {
+    const { feed } = linked();
+    const events = feed(encode.update(16400, ['43', ...row.slice(1)], { kind: 'O', values: row }), 0x1e0n);
+    expect(events.map((e) => e.headers)).toEqual([
+      { 'lakehouse.schema.id': SCHEMA_ID, '__debezium.newkey': '{"activity_id":43}' },
+      { 'lakehouse.schema.id': SCHEMA_ID, '__debezium.newkey': '{"activity_id":43}' }, // the tombstone too, as Debezium
+      { 'lakehouse.schema.id': SCHEMA_ID, '__debezium.oldkey': '{"activity_id":42}' },
+    ]);
+  });
+
+  it('with Debezium\'s context headers: one shared object per table holds both, events reference it', () => {
+    const mapper = new ChangeMapper({ topicPrefix: 'sport', database: 'sport', version: '0.1.0', now: () => NOW });
+    const relation = decodePgoutput(encode.relation(16400, 'public', 'activities', 'f', ACTIVITY_COLUMNS));
+    if (relation.tag !== 'relation') throw new Error('unreachable');
+    mapper.registerRelation(relation, ['activity_id'], lookup, SCHEMA_ID);
+    mapper.handle(decodePgoutput(encode.begin(0x500n, COMMIT_MS, 731)), 0x100n);
+    const [a] = mapper.handle(decodePgoutput(encode.insert(16400, row)), 0x1a0n);
+    const [b] = mapper.handle(decodePgoutput(encode.insert(16400, ['43', ...row.slice(1)])), 0x1a8n);
+    expect(a!.headers).toEqual({ ...CONTEXT_HEADERS, 'lakehouse.schema.id': SCHEMA_ID });
+    expect(b!.headers).toBe(a!.headers);
+    expect(Object.isFrozen(a!.headers)).toBe(true);
+  });
+
+  it('unavailable TOAST values: lakehouse.unavailable names the columns, the payload keeps the placeholder', () => {
+    const { feed } = linked();
+    const [event] = feed(encode.update(16400, ['42', '7', UNCHANGED_TOAST, '11000', UNCHANGED_TOAST]), 0x1d0n);
+    expect(event!.headers).toEqual({ 'lakehouse.schema.id': SCHEMA_ID, 'lakehouse.unavailable': '["started_at","comment"]' });
+    const after = JSON.parse(event!.value!).after;
+    expect([after.started_at, after.comment]).toEqual(['__debezium_unavailable_value', '__debezium_unavailable_value']);
+    // Resolved from the before-image: nothing is unavailable, no header.
+    const [full] = feed(encode.update(16400, ['42', '7', '2024-01-01 08:30:00+00', '11000', UNCHANGED_TOAST], { kind: 'O', values: row }), 0x1d8n);
+    expect(full!.headers).toEqual({ 'lakehouse.schema.id': SCHEMA_ID });
+  });
+
+  it('a new Relation message with a new schema id: later events carry the new id, earlier ones keep theirs', () => {
+    const { mapper, feed, relation } = linked();
+    const [before] = feed(encode.insert(16400, row), 0x1a0n);
+    mapper.registerRelation(relation, ['activity_id'], lookup, NEXT_ID);
+    const [after] = feed(encode.insert(16400, row), 0x1b0n);
+    expect([before!.headers, after!.headers]).toEqual([{ 'lakehouse.schema.id': SCHEMA_ID }, { 'lakehouse.schema.id': NEXT_ID }]);
+  });
+
+  it('interval values follow CDC_INTERVAL_HANDLING: iso8601 by default, numeric on request', () => {
+    const columns = [{ name: 'id', typeOid: 23, typeMod: -1 }, { name: 'took', typeOid: 1186, typeMod: -1 }];
+    const iso = new ChangeMapper({ topicPrefix: 'p', database: 'd', version: 'v', now: () => NOW });
+    const numeric = new ChangeMapper({ topicPrefix: 'p', database: 'd', version: 'v', now: () => NOW, intervalMode: 'numeric' });
+    const ctx = { lsn: 1n, txId: 1, tsMs: 1, snapshot: 'true' } as const;
+    const took = (m: ChangeMapper) => JSON.parse(m.snapshotEvent(m.plan('public', 't', columns, ['id'], lookup), ['1', 'P1Y2M3DT4H5M6.78S'], ctx).value!).after.took;
+    expect(took(iso)).toBe('P1Y2M3DT4H5M6.78S');
+    expect(took(numeric)).toBe(37091106780000);
+  });
+});

@@ -15,6 +15,10 @@
  * - Tables without a primary key: key `null`, every event on partition 0 (order kept per table),
  *   no tombstone.
  * - TRUNCATE: one op "t" event (key null) sent to every partition of the table's topic.
+ * - Schema link (docs/contracts/table-schemas.md): every message of a table topic, tombstones and
+ *   TRUNCATE included, carries the header `lakehouse.schema.id` of the plan's table version; an
+ *   event whose `after` holds the unavailable-value placeholder also carries
+ *   `lakehouse.unavailable`, the JSON array of those columns' names.
  * - `skippedOperations` drops changes by op before any event is built, as Debezium's
  *   `skipped.operations` does (a skipped "u" drops a primary-key change too, a skipped "d" its tombstone).
  *
@@ -30,6 +34,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, PgoutputMessage, RelationMessage, Tuple, TupleValue, UpdateMessage } from './pgoutput.ts';
 import { UNCHANGED_TOAST } from './pgoutput.ts';
+import { SCHEMA_ID_HEADER, UNAVAILABLE_HEADER, type IntervalMode } from '../common/contracts/table-schema.ts';
 import { isUnknownType, rendererFor, UNAVAILABLE_VALUE_PLACEHOLDER, UnrenderableValueError, type Renderer, type TypeLookup } from './value-render.ts';
 
 /** A Kafka record the sink must write. Key and value are JSON text; a `null` value is a tombstone. */
@@ -68,6 +73,8 @@ export interface MapperOptions {
   version: string;
   /** Clock for the envelope's `ts_ms` (processing time), ms since epoch. */
   now?: () => number;
+  /** CDC_INTERVAL_HANDLING (default iso8601). */
+  intervalMode?: IntervalMode;
   onWarning?: (warning: MapperWarning) => void;
   /**
    * Debezium's `extended.headers.enabled` (its default: true): the `__debezium.context.*` headers on
@@ -110,8 +117,13 @@ export interface RelationPlan {
   sourceDb: string;
   /** `,"schema":...,"table":...,"txId":` — the constant part of `source` after `ts_ns`. */
   sourceMiddle: string;
-  /** Headers every record of the table carries (shared object, read-only); undefined for none. */
-  headers?: Readonly<Record<string, string>>;
+  /** The table version's schema id (header `lakehouse.schema.id`), if the service linked one. */
+  schemaId: string | undefined;
+  /**
+   * Headers every record of the table carries: Debezium's `__debezium.context.*` (extendedHeaders) and
+   * `lakehouse.schema.id`; one frozen object shared by the plan's events; undefined for none.
+   */
+  headers: Readonly<Record<string, string>> | undefined;
 }
 
 interface Transaction {
@@ -202,14 +214,17 @@ export class ChangeMapper {
    * Builds the plan of a table.
    * @param primaryKey primary-key column names in key order (pg_index), [] when there is none.
    * @param lookup type catalog (built-ins plus the types the catalog adapter loaded).
+   * @param schemaId the id of the table version's schema document (docs/contracts/table-schemas.md),
+   *   already produced to the schema topic; every event of the plan carries it as a header.
    */
-  plan(schema: string, table: string, columns: ColumnDescription[], primaryKey: string[], lookup: TypeLookup): RelationPlan {
+  plan(schema: string, table: string, columns: ColumnDescription[], primaryKey: string[], lookup: TypeLookup, schemaId?: string): RelationPlan {
+    const renderOptions = { interval: this.options.intervalMode ?? 'iso8601' };
     const plans: ColumnPlan[] = columns.map((c) => {
       const type = lookup(c.typeOid);
       if (isUnknownType(type, lookup)) {
         this.warn({ kind: 'unknown_type', schema, table, column: c.name, type: type?.name ?? `oid ${c.typeOid}`, reason: 'values are sent as text' });
       }
-      return { name: c.name, jsonName: `${JSON.stringify(c.name)}:`, render: rendererFor(type, c.typeMod, lookup), typeName: type?.name ?? `oid ${c.typeOid}` };
+      return { name: c.name, jsonName: `${JSON.stringify(c.name)}:`, render: rendererFor(type, c.typeMod, lookup, renderOptions), typeName: type?.name ?? `oid ${c.typeOid}` };
     });
     const keyIndexes: number[] = [];
     for (const k of primaryKey) {
@@ -231,7 +246,10 @@ export class ChangeMapper {
       sourceHead: `{"version":${JSON.stringify(o.version)},"connector":"postgresql","name":${JSON.stringify(o.topicPrefix)},"ts_ms":`,
       sourceDb: `,"db":${JSON.stringify(o.database)},"sequence":`,
       sourceMiddle: `,"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)},"txId":`,
-      ...(this.contextHeaders ? { headers: this.contextHeaders } : {}),
+      schemaId,
+      headers: this.contextHeaders === undefined && schemaId === undefined
+        ? undefined
+        : Object.freeze({ ...this.contextHeaders, ...(schemaId === undefined ? {} : { [SCHEMA_ID_HEADER]: schemaId }) }),
     };
   }
 
@@ -239,10 +257,10 @@ export class ChangeMapper {
    * Records a Relation message. `primaryKey` null means the table is not captured (it is in the
    * publication but not in CDC_TABLES): its changes produce no events.
    */
-  registerRelation(message: RelationMessage, primaryKey: string[] | null, lookup: TypeLookup): void {
+  registerRelation(message: RelationMessage, primaryKey: string[] | null, lookup: TypeLookup, schemaId?: string): void {
     this.relations.set(
       message.relationId,
-      primaryKey === null ? null : this.plan(message.schema, message.name, message.columns, primaryKey, lookup),
+      primaryKey === null ? null : this.plan(message.schema, message.name, message.columns, primaryKey, lookup, schemaId),
     );
   }
 
@@ -299,10 +317,10 @@ export class ChangeMapper {
       topic: plan.topic,
       key: this.renderKey(plan, values),
       value: this.envelope(plan, 'null', after, 'r', tx, ctx.snapshot, ctx.lsn),
-      ...(plan.keyIndexes.length === 0 ? { partition: 0 } : {}),
       lsn: ctx.lsn,
       op: 'r',
     };
+    if (plan.keyIndexes.length === 0) event.partition = 0;
     if (plan.headers) event.headers = plan.headers;
     return event;
   }
@@ -338,7 +356,8 @@ export class ChangeMapper {
     const plan = this.relation(message.relationId);
     if (!plan || this.skipped.has('c')) return [];
     const tx = this.tx();
-    return [this.event(plan, 'c', message.newTuple, 'null', this.renderRow(plan, message.newTuple, null), tx, lsn)];
+    const unavailable: string[] = [];
+    return [this.event(plan, 'c', message.newTuple, 'null', this.renderRow(plan, message.newTuple, null, unavailable), tx, lsn, undefined, unavailable)];
   }
 
   private update(message: UpdateMessage, lsn: bigint): OutgoingEvent[] {
@@ -346,7 +365,8 @@ export class ChangeMapper {
     if (!plan || this.skipped.has('u')) return [];
     const tx = this.tx();
     const old = message.oldTuple ?? message.keyTuple;
-    const after = this.renderRow(plan, message.newTuple, message.oldTuple);
+    const unavailable: string[] = [];
+    const after = this.renderRow(plan, message.newTuple, message.oldTuple, unavailable);
     if (old && plan.keyIndexes.length > 0 && this.keyChanged(plan, old, message.newTuple)) {
       const before = this.renderRow(plan, old, null);
       const oldKey = this.renderKey(plan, old);
@@ -356,12 +376,12 @@ export class ChangeMapper {
       del.headers = { '__debezium.newkey': newKey ?? 'null', ...plan.headers };
       const tombstone = this.tombstone(plan, oldKey, lsn);
       tombstone.headers = del.headers;
-      const create = this.event(plan, 'c', message.newTuple, 'null', after, tx, lsn, old);
-      create.headers = { '__debezium.oldkey': oldKey ?? 'null', ...plan.headers };
+      const create = this.event(plan, 'c', message.newTuple, 'null', after, tx, lsn, old, unavailable);
+      create.headers = { '__debezium.oldkey': oldKey ?? 'null', ...create.headers };
       return [del, tombstone, create];
     }
     const before = message.oldTuple ? this.renderRow(plan, message.oldTuple, null) : 'null';
-    return [this.event(plan, 'u', message.newTuple, before, after, tx, lsn, message.oldTuple ?? undefined)];
+    return [this.event(plan, 'u', message.newTuple, before, after, tx, lsn, message.oldTuple ?? undefined, unavailable)];
   }
 
   private delete(message: DeleteMessage, lsn: bigint): OutgoingEvent[] {
@@ -395,7 +415,8 @@ export class ChangeMapper {
     return out;
   }
 
-  private event(plan: RelationPlan, op: 'c' | 'u' | 'd', keySource: Tuple, before: string, after: string, tx: Transaction, lsn: bigint, keyFallback?: Tuple): OutgoingEvent {
+  /** @param unavailable columns whose `after` value is the unavailable-value placeholder. */
+  private event(plan: RelationPlan, op: 'c' | 'u' | 'd', keySource: Tuple, before: string, after: string, tx: Transaction, lsn: bigint, keyFallback?: Tuple, unavailable?: string[]): OutgoingEvent {
     const event: OutgoingEvent = {
       topic: plan.topic,
       key: this.renderKey(plan, keySource, keyFallback),
@@ -404,7 +425,8 @@ export class ChangeMapper {
       op,
     };
     if (plan.keyIndexes.length === 0) event.partition = 0;
-    if (plan.headers) event.headers = plan.headers;
+    if (unavailable && unavailable.length > 0) event.headers = { ...plan.headers, [UNAVAILABLE_HEADER]: JSON.stringify(unavailable) };
+    else if (plan.headers) event.headers = plan.headers;
     return event;
   }
 
@@ -447,9 +469,9 @@ export class ChangeMapper {
 
   /**
    * `{"col":value,...}` for a tuple. Unchanged TOAST values come from `toastSource` (the old tuple)
-   * when it has them, else Debezium's placeholder.
+   * when it has them, else Debezium's placeholder, and the column's name goes to `unavailable`.
    */
-  private renderRow(plan: RelationPlan, tuple: readonly TupleValue[], toastSource: Tuple | null): string {
+  private renderRow(plan: RelationPlan, tuple: readonly TupleValue[], toastSource: Tuple | null, unavailable?: string[]): string {
     let out = '{';
     const n = plan.columns.length;
     for (let i = 0; i < n; i++) {
@@ -457,7 +479,10 @@ export class ChangeMapper {
       if (v === UNCHANGED_TOAST) {
         const fromOld = toastSource?.[i];
         if (typeof fromOld === 'string' || fromOld === null) v = fromOld ?? null;
-        else this.warn({ kind: 'unavailable_toast', schema: plan.schema, table: plan.table, column: plan.columns[i]!.name, reason: 'unchanged TOAST value without a before-image; placeholder sent' });
+        else {
+          unavailable?.push(plan.columns[i]!.name);
+          this.warn({ kind: 'unavailable_toast', schema: plan.schema, table: plan.table, column: plan.columns[i]!.name, reason: 'unchanged TOAST value without a before-image; placeholder sent' });
+        }
       }
       if (i > 0) out += ',';
       out += plan.columns[i]!.jsonName + this.renderValue(plan, i, v);

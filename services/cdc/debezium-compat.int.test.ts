@@ -144,7 +144,8 @@ describe('compatibility with Debezium 3.6.1', () => {
       tables: TABLES.map((t) => `public.${t}`),
       snapshotMode: 'initial',
       partitions: 3,
-      connector: { 'skipped.operations': 'none' },
+      // Debezium's rendering of interval matching the service's CDC_INTERVAL_HANDLING (D17).
+      connector: { 'skipped.operations': 'none', 'interval.handling.mode': config.cdc.intervalHandling === 'iso8601' ? 'string' : 'numeric' },
     });
     await debezium.waitStreaming();
 

@@ -45,11 +45,18 @@ interface Pending<T> {
   token: T;
 }
 
-/** kafkajs log lines go to pino, at warn and above. */
+/**
+ * kafkajs' lines about an unreachable or electing broker: the service reports an outage once
+ * itself (service.ts), so these go to debug instead of one error line per retry.
+ */
+const OUTAGE_NOISE = /Connection error|ECONNREFUSED|ECONNRESET|Connection timeout|Failed to connect|not the leader|leadership election|Closed connection|Request .* timed out|Failed to send messages|coordinator is (loading|not available)|disconnected/i;
+
+/** kafkajs log lines go to pino, at warn and above (outage noise at debug). */
 function kafkaLogCreator(logger: Logger) {
   return () => ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
     const { message, ...rest } = log;
-    if (level <= KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message);
+    if (level <= KafkaLogLevel.WARN && (OUTAGE_NOISE.test(message) || OUTAGE_NOISE.test(String(rest.error ?? '')))) logger.debug({ kafka: rest }, message);
+    else if (level <= KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message);
     else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: rest }, message);
   };
 }
@@ -113,6 +120,15 @@ export class KafkaSink<T> {
         this.logger.warn({ topic: t.name, partitions: t.partitions.length, configured: this.options.partitions }, 'existing topic has a different partition count; keeping it');
       }
     }
+  }
+
+  /**
+   * Asks the broker for its cluster description: the liveness probe of an idle producer (a
+   * producing one learns of an outage from its requests).
+   * @throws the client's error when no broker answers.
+   */
+  async probe(): Promise<void> {
+    await this.admin.describeCluster();
   }
 
   /** Events pushed and not yet acknowledged. */
@@ -277,7 +293,7 @@ export class KafkaSink<T> {
 
   private fail(err: Error): void {
     this.failure = err;
-    this.logger.error({ err }, 'producing to Kafka failed');
+    this.logger.debug({ err }, 'producing to Kafka failed');
     for (const l of this.failureListeners) l(err);
     this.wake();
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BUILTIN_TYPES, civilFromDays, classifyType, daysFromCivil, isUnknownType, javaHashMapOrder, parseArrayLiteral, parseHstore, rendererFor, UnrenderableValueError, type TypeInfo,
+  BUILTIN_TYPES, civilFromDays, classifyType, daysFromCivil, debeziumIntervalSeconds, isUnknownType, javaHashMapOrder, parseArrayLiteral, parseHstore, rendererFor, UnrenderableValueError, type TypeInfo,
 } from './value-render.ts';
 
 const lookup = (oid: number) => BUILTIN_TYPES.get(oid);
@@ -130,10 +130,42 @@ describe('Debezium JSON rendering of PostgreSQL text values', () => {
     expect(render(1266, '23:00:00.25-03')).toBe('02:00:00.25Z');
   });
 
-  it('interval as approximate microseconds (MicroDuration, 365.25/12 days per month)', () => {
-    expect(render(1186, 'P1Y2M3DT4H5M6.5S')).toBe(37091106500000);
-    expect(render(1186, 'PT0S')).toBe(0);
-    expect(render(1186, 'PT-1M')).toBe(-60000000);
+  it('interval, numeric mode: approximate microseconds (MicroDuration, 365.25/12 days per month)', () => {
+    const numeric = (text: string) => rendererFor(lookup(1186), -1, lookup, { interval: 'numeric' })(text);
+    expect(numeric('P1Y2M3DT4H5M6.5S')).toBe('37091106500000');
+    expect(numeric('PT0S')).toBe('0');
+    expect(numeric('PT-1M')).toBe('-60000000');
+    // Debezium's own test value (AbstractRecordsProducerTest: durationMicros(1, 2, 3, 4, 5, 6.78, 30.4375)).
+    expect(numeric('P1Y2M3DT4H5M6.78S')).toBe(String(Math.trunc(((((14 * 30.4375 + 3) * 24 + 4) * 60 + 5) * 60 + 6.78) * 1e6)));
+    // Saturates at the 64-bit range like Java's (long) cast, never prints an exponent.
+    expect(numeric('P178000000Y')).toBe('9223372036854775807');
+  });
+
+  it('interval, iso8601 mode (the default): Debezium interval.handling.mode=string, parts kept apart', () => {
+    // Debezium's own expectation (AbstractRecordsProducerTest.schemaAndValuesForIntervalAsString).
+    expect(render(1186, 'P1Y2M3DT4H5M6.78S')).toBe('P1Y2M3DT4H5M6.78S');
+    expect(render(1186, 'PT0S')).toBe('P0Y0M0DT0H0M0S');
+    // Each part signed on its own, the time part's sign on hours, minutes and seconds.
+    expect(render(1186, 'P-1Y-2M3DT-4H-5M-6.78S')).toBe('P-1Y-2M3DT-4H-5M-6.78S');
+    expect(render(1186, 'P1M-1D')).toBe('P0Y1M-1DT0H0M0S');
+    expect(render(1186, 'PT-0.5S')).toBe('P0Y0M0DT0H0M-0.5S');
+    expect(render(1186, 'PT0.000001S')).toBe('P0Y0M0DT0H0M0.000001S');
+    expect(render(1186, 'PT1000000H')).toBe('P0Y0M0DT1000000H0M0S');
+    expect(render(1186, 'P-178000000Y')).toBe('P-178000000Y0M0DT0H0M0S');
+    // pgjdbc's double (1 + 3691 / 1e6 = 1.0036909999999999), truncated to 9 digits, as Debezium prints it.
+    expect(render(1186, 'PT1.003691S')).toBe('P0Y0M0DT0H0M1.003690999S');
+    expect(() => render(1186, '1 day')).toThrow(UnrenderableValueError);
+    expect(render(1187, '{PT1H,NULL}')).toEqual(['P0Y0M0DT1H0M0S', null]);
+  });
+
+  it('interval, iso8601 mode: the seconds always round to the exact microseconds', () => {
+    for (let whole = 0; whole < 60; whole += 7) {
+      for (let micros = 0; micros < 1_000_000; micros += 997) {
+        const text = debeziumIntervalSeconds(whole + micros / 1e6);
+        expect(Math.round(Number(text) * 1e6)).toBe(whole * 1e6 + micros);
+        expect(text.split('.')[1]?.length ?? 0).toBeLessThanOrEqual(9);
+      }
+    }
   });
 
   it('arrays as JSON arrays of rendered elements', () => {

@@ -2,10 +2,10 @@
  * Rendering of PostgreSQL column values as Debezium's JSON converter renders them
  * (Debezium PostgreSQL connector, "Data type mappings", with `decimal.handling.mode=string`,
  * `time.precision.mode=adaptive`, `binary.handling.mode=bytes` rendered base64 as the JSON
- * converter does, `interval.handling.mode=numeric`, `hstore.handling.mode=json`,
- * `schemas.enable=false`). Each renderer follows Debezium 3.6.1's code, named in its comment
- * (PostgresValueConverter and the classes it uses), and services/cdc/debezium-compat.int.test.ts
- * checks the output against a real Debezium run.
+ * converter does, `interval.handling.mode=string` (CDC_INTERVAL_HANDLING=iso8601, the default)
+ * or `numeric`, `hstore.handling.mode=json`, `schemas.enable=false`). Each renderer follows
+ * Debezium 3.6.1's code, named in its comment (PostgresValueConverter and the classes it uses), and
+ * services/cdc/debezium-compat.int.test.ts checks the output against a real Debezium run.
  *
  * Input is the server's text output form, produced under the session settings the service always
  * sets ({@link PG_SESSION_OPTIONS}: UTC time zone, ISO dates, hex bytea, ISO-8601 intervals).
@@ -15,6 +15,7 @@
  * Pure: no I/O. A value that cannot be rendered (e.g. the date `infinity`) throws
  * {@link UnrenderableValueError}; the caller sends the raw text instead and logs it.
  */
+import { UNAVAILABLE_VALUE, type IntervalMode } from '../common/contracts/table-schema.ts';
 
 /** How a column's values are rendered; see the table in services/cdc/README.md. */
 export type ValueKind =
@@ -55,7 +56,7 @@ export interface TypeInfo {
 export const PG_SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=1 -c lc_monetary=C';
 
 /** Debezium's placeholder for an unchanged TOAST value it does not know (`unavailable.value.placeholder`). */
-export const UNAVAILABLE_VALUE_PLACEHOLDER = '__debezium_unavailable_value';
+export const UNAVAILABLE_VALUE_PLACEHOLDER = UNAVAILABLE_VALUE;
 
 /** Thrown by a renderer for a value it cannot express in the Debezium form. */
 export class UnrenderableValueError extends Error {
@@ -154,6 +155,12 @@ export function classifyType(row: { oid: number; name: string; typtype: string; 
 
 /** Renders one text value to a JSON fragment. @throws UnrenderableValueError */
 export type Renderer = (text: string) => string;
+
+/** Rendering modes that differ from the fixed Debezium settings of this module. */
+export interface RenderOptions {
+  /** CDC_INTERVAL_HANDLING: `iso8601` (default; Debezium's `interval.handling.mode=string`) or `numeric`. */
+  interval?: IntervalMode;
+}
 
 /** Type lookup used to resolve array element types. */
 export type TypeLookup = (oid: number) => TypeInfo | undefined;
@@ -578,18 +585,99 @@ const renderTimetz: Renderer = (text) => {
   return `"${pad(Math.floor(seconds / 3600), 2)}:${pad(Math.floor((seconds % 3600) / 60), 2)}:${pad(seconds % 60, 2)}${isoFraction(micros, 0)}Z"`;
 };
 
-const INTERVAL_RE = /^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)W)?(?:(-?\d+)D)?(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?\d+(?:\.\d+)?)S)?)?$/;
+const INTERVAL_RE = /^P(?:(-?\d+)Y)?(?:(-?\d+)M)?(?:(-?\d+)W)?(?:(-?\d+)D)?(?:T(?:(-?\d+)H)?(?:(-?\d+)M)?(?:(-?)(\d+)(?:\.(\d{1,6}))?S)?)?$/;
 /** Debezium MicroDuration.DAYS_PER_MONTH_AVG. */
 const DAYS_PER_MONTH_AVG = 365.25 / 12;
 
-/** interval: io.debezium.time.MicroDuration, approximate µs with 365.25/12 days per month. */
-const renderInterval: Renderer = (text) => {
+/** An interval as PostgreSQL keeps it apart: years/months (one field), days, and the time part. */
+interface IntervalParts {
+  years: number;
+  months: number;
+  days: number;
+  hours: number;
+  minutes: number;
+  /** Seconds and microseconds of the time part, both carrying its sign. */
+  wholeSeconds: number;
+  micros: number;
+}
+
+/**
+ * Parses PostgreSQL's `IntervalStyle=iso_8601` output (EncodeInterval): each of Y, M, D, H, M
+ * signed on its own, the seconds with their sign and up to 6 fraction digits; "PT0S" for zero.
+ */
+function parseIsoInterval(text: string): IntervalParts {
   const m = INTERVAL_RE.exec(text);
   if (!m || text === 'P' || text.endsWith('T')) throw new UnrenderableValueError('unexpected interval format');
-  const n = (i: number) => Number(m[i] ?? 0);
-  const days = (n(1) * 12 + n(2)) * DAYS_PER_MONTH_AVG + n(3) * 7 + n(4);
-  const seconds = ((days * 24 + n(5)) * 60 + n(6)) * 60 + n(7);
-  return String(Math.trunc(seconds * 1e6));
+  const n = (i: number) => Number(m[i] ?? 0) || 0;
+  const sign = m[7] === '-' ? -1 : 1;
+  return {
+    years: n(1),
+    months: n(2),
+    days: n(3) * 7 + n(4),
+    hours: n(5),
+    minutes: n(6),
+    wholeSeconds: sign * n(8),
+    micros: sign * Number((m[9] ?? '').padEnd(6, '0')),
+  };
+}
+
+/** pgjdbc's PGInterval.getSeconds(): `wholeSeconds + (double) microSeconds / 1e6`, the double Debezium starts from. */
+function pgjdbcSeconds(p: IntervalParts): number {
+  return p.wholeSeconds + p.micros / 1_000_000;
+}
+
+/** Java's `(long) x`: truncation toward zero, saturating at the 64-bit range; exact text. */
+function javaLong(x: number): string {
+  if (Number.isNaN(x)) return '0';
+  const t = Math.trunc(x);
+  if (Number.isSafeInteger(t)) return String(t);
+  const big = BigInt(t);
+  const max = 2n ** 63n - 1n;
+  const min = -(2n ** 63n);
+  return (big > max ? max : big < min ? min : big).toString();
+}
+
+/**
+ * interval, `interval.handling.mode=numeric` (Debezium's default): io.debezium.time.MicroDuration,
+ * approximate µs with 365.25/12 days per month, computed as MicroDuration.durationMicros does
+ * (same double operations, same truncation).
+ */
+const renderIntervalNumeric: Renderer = (text) => {
+  const p = parseIsoInterval(text);
+  const numberOfDays = (p.years * 12 + p.months) * DAYS_PER_MONTH_AVG + p.days;
+  const numberOfSeconds = ((numberOfDays * 24 + p.hours) * 60 + p.minutes) * 60 + pgjdbcSeconds(p);
+  return javaLong(numberOfSeconds * 1e6);
+};
+
+/**
+ * Debezium's seconds text: `BigDecimal.valueOf(seconds)` (Java's shortest decimal of the double,
+ * as JavaScript's), at most 9 fraction digits (RoundingMode.DOWN), `stripTrailingZeros()`,
+ * `toPlainString()`. The double is pgjdbc's, so about 1.6 % of the values carry a binary
+ * artefact (1.003691 s prints "1.003690999"): rounded to microseconds, the text is always exact.
+ */
+export function debeziumIntervalSeconds(seconds: number): string {
+  let text = String(seconds);
+  if (/e/i.test(text)) text = seconds.toFixed(20); // below 1e-6 (not reachable from microseconds)
+  const negative = text.startsWith('-');
+  if (negative) text = text.slice(1);
+  let [whole = '0', fraction = ''] = text.split('.');
+  fraction = fraction.slice(0, 9).replace(/0+$/, '');
+  whole = whole.replace(/^0+(?=\d)/, '');
+  const body = fraction ? `${whole}.${fraction}` : whole;
+  return negative && body !== '0' ? `-${body}` : body;
+}
+
+/**
+ * interval, `interval.handling.mode=string`: io.debezium.time.Interval, Debezium's
+ * `Interval.toIsoString(years, months, days, hours, minutes, seconds)`:
+ * `P<y>Y<m>M<d>DT<h>H<min>M<s>S`, every part present and signed on its own (years and months
+ * split from PostgreSQL's month count, the time part's sign on hours, minutes and seconds), e.g.
+ * "P1Y2M3DT4H5M6.78S", "P-1Y-2M3DT-4H-5M-6.78S", "P0Y0M0DT0H0M0S". Lossless: months, days and
+ * microseconds stay apart (seconds rounded to microseconds, see {@link debeziumIntervalSeconds}).
+ */
+const renderIntervalIso: Renderer = (text) => {
+  const p = parseIsoInterval(text);
+  return `"P${p.years}Y${p.months}M${p.days}DT${p.hours}H${p.minutes}M${debeziumIntervalSeconds(pgjdbcSeconds(p))}S"`;
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -674,10 +762,11 @@ function renderArrayNode(node: ArrayNode, element: Renderer): string {
  * @param type the column's type (domains resolved to their base type).
  * @param typeMod the column's atttypmod (timestamp/time precision; -1 when not declared).
  * @param lookup resolves array element types.
+ * @param options rendering modes (interval: iso8601 by default).
  * @returns a renderer; for `unknown` types, one that sends the text as a JSON string (the caller
  *   logs that once per column).
  */
-export function rendererFor(type: TypeInfo | undefined, typeMod: number, lookup: TypeLookup): Renderer {
+export function rendererFor(type: TypeInfo | undefined, typeMod: number, lookup: TypeLookup, options: RenderOptions = {}): Renderer {
   switch (type?.kind) {
     case 'int':
       return renderInt;
@@ -711,10 +800,10 @@ export function rendererFor(type: TypeInfo | undefined, typeMod: number, lookup:
     case 'timetz':
       return renderTimetz;
     case 'interval':
-      return renderInterval;
+      return (options.interval ?? 'iso8601') === 'iso8601' ? renderIntervalIso : renderIntervalNumeric;
     case 'array': {
       const elemType = type.elemOid === undefined ? undefined : lookup(type.elemOid);
-      const element = rendererFor(elemType, typeMod, lookup);
+      const element = rendererFor(elemType, typeMod, lookup, options);
       return (text) => renderArrayNode(parseArrayLiteral(text), element);
     }
     default:

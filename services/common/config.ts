@@ -143,7 +143,9 @@ const envSchema = z.object({
   CDC_SNAPSHOT_MODE: z.enum(['initial', 'never']).default('initial'),
   CDC_SNAPSHOT_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   CDC_ADMIN_SETUP: bool.default(true),
+  CDC_METRICS_HOST: nonEmpty.default('127.0.0.1'),
   CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CDC_RETRY_MAX_BACKOFF_S: z.coerce.number().min(0.1).max(3600).default(30),
   CDC_HEARTBEAT_INTERVAL_S: z.coerce.number().positive().max(3600).default(10),
   CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
@@ -158,6 +160,7 @@ const envSchema = z.object({
     .pipe(z.array(z.enum(['c', 'u', 'd', 't', 'none'])).refine((ops) => !ops.includes('none') || ops.length === 1, '"none" cannot be combined with ops'))
     .transform((ops) => ops.filter((o): o is 'c' | 'u' | 'd' | 't' => o !== 'none'))
     .default([]),
+  CDC_INTERVAL_HANDLING: z.enum(['iso8601', 'numeric']).default('iso8601'),
 
   // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
   BATCH_STATE_DIR: nonEmpty.default('data/batch'),
@@ -304,8 +307,12 @@ export interface Config {
     snapshotChunkRows: number;
     /** Use the admin role (POSTGRES_USER) to create/alter the publication and grant SELECT when needed. */
     adminSetup: boolean;
+    /** Interface of the /metrics and /healthz listener (127.0.0.1; 0.0.0.0 in a container). */
+    metricsHost: string;
     /** HTTP port of /metrics (0 = any free port, logged). */
     metricsPort: number;
+    /** Reconnection backoff after a PostgreSQL or broker failure is capped at this, milliseconds. */
+    retryMaxBackoffMs: number;
     /** Standby status sent at least this often, and keepalives answered, so an idle slot advances. */
     heartbeatIntervalMs: number;
     /** Producer request size and wait, in events and milliseconds. */
@@ -318,6 +325,11 @@ export interface Config {
     extendedHeaders: boolean;
     /** Ops whose changes produce no event (Debezium's skipped.operations; [] = none). */
     skippedOperations: ('c' | 'u' | 'd' | 't')[];
+    /**
+     * interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric
+     * (Debezium's default, µs with 30.4375-day months); recorded in every schema document.
+     */
+    intervalHandling: 'iso8601' | 'numeric';
     /** Larger values go to <topic>.dlq with a reason instead of the topic. */
     maxMessageBytes: number;
   };
@@ -490,7 +502,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       snapshotMode: e.CDC_SNAPSHOT_MODE,
       snapshotChunkRows: e.CDC_SNAPSHOT_CHUNK_ROWS,
       adminSetup: e.CDC_ADMIN_SETUP,
+      metricsHost: e.CDC_METRICS_HOST,
       metricsPort: e.CDC_METRICS_PORT,
+      retryMaxBackoffMs: Math.round(e.CDC_RETRY_MAX_BACKOFF_S * 1000),
       heartbeatIntervalMs: Math.round(e.CDC_HEARTBEAT_INTERVAL_S * 1000),
       batchMaxEvents: e.CDC_BATCH_MAX_EVENTS,
       lingerMs: e.CDC_LINGER_MS,
@@ -499,6 +513,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
       extendedHeaders: e.CDC_EXTENDED_HEADERS,
       skippedOperations: e.CDC_SKIPPED_OPERATIONS,
+      intervalHandling: e.CDC_INTERVAL_HANDLING,
     },
     monitor: {
       host: e.MONITOR_HOST,

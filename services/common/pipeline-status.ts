@@ -20,6 +20,7 @@ import { createInterface } from 'node:readline';
 import type { Admin } from 'kafkajs';
 import pg from 'pg';
 import { pgConnection, type Config } from './config.ts';
+import { isSchemaTopic } from './contracts/table-schema.ts';
 import { parseQualityReport, type QualityReport, type QualityResult } from './contracts/quality-report.ts';
 import { bronzeInputTotals, parseRunLogLine, type RunLogEntry, type RunStatus } from './contracts/run-log.ts';
 
@@ -49,7 +50,7 @@ export function watchedGroups(config: Config): WatchedGroup[] {
     {
       service: 'bronze-writer',
       groupId: config.bronze.consumerGroup,
-      topics: (all) => all.filter((t) => !isDeadLetterTopic(t) && (config.bronze.topics ? config.bronze.topics.includes(t) : config.bronze.topicPattern.test(t))),
+      topics: (all) => all.filter((t) => !isDeadLetterTopic(t) && !isSchemaTopic(t) && (config.bronze.topics ? config.bronze.topics.includes(t) : config.bronze.topicPattern.test(t))),
     },
     { service: 'slack-notifier', groupId: config.slack.consumerGroup, topics: only(`${prefix}.public.activities`) },
     { service: 'distance-worker', groupId: config.distance.consumerGroup, topics: only(`${prefix}.public.employees`) },

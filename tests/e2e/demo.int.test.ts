@@ -22,6 +22,8 @@ describe('npm run demo -- --once', () => {
   let dir: string;
   const env: Record<string, string> = {
     POSTGRES_DB: `demo_${run}`,
+    // One CDC role per source database: the stack's pg_hba.conf keeps CDC_DB_USER on POSTGRES_DB.
+    CDC_DB_USER: `demo_cdc_${run}`,
     CDC_SLOT_NAME: `demo_${run}`,
     KAFKA_TOPIC_PREFIX: `demo${run}`,
     BRONZE_CONSUMER_GROUP: `demo-${run}-bronze`,
@@ -40,6 +42,7 @@ describe('npm run demo -- --once', () => {
     await admin.connect();
     await admin.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE $1 AND NOT active`, [`demo_${run}%`]);
     await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(`demo_${run}`)} WITH (FORCE)`);
+    await admin.query(`DROP ROLE IF EXISTS ${admin.escapeIdentifier(`demo_cdc_${run}`)}`);
     await admin.end();
     const kafka = new Kafka({ clientId: 'demo-test-cleanup', brokers: base.kafka.brokers, logLevel: logLevel.NOTHING });
     const ka = kafka.admin();

@@ -3,8 +3,22 @@
 -- roles in schema public is revoked first, then granted back per job, in one transaction: a
 -- grant removed from this file is gone after the next run.
 
-REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
+-- The CDC role keeps SELECT on what the publication carries (a table added to the capture by
+-- CDC_ADMIN_SETUP or prepare-source included) and loses every other table privilege.
+DO $$
+DECLARE t record;
+BEGIN
+  FOR t IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+              AND NOT EXISTS (SELECT 1 FROM pg_publication_tables p
+                               WHERE p.pubname = {{publication_literal}} AND p.schemaname = n.nspname AND p.tablename = c.relname)
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM %I', t.rel, {{cdc_user_literal}});
+  END LOOP;
+END
+$$;
 REVOKE ALL ON SCHEMA public FROM {{app_user}};
 GRANT USAGE ON SCHEMA public TO {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}};
 

@@ -65,6 +65,5 @@ export const ALLOW_LIST: AllowRule[] = [
     id: 'D9',
     reason: 'lakehouse.* headers (schema id, unavailable columns) are ours only',
     allows: (d) => d.path.startsWith('headers.lakehouse.') && d.theirs === undefined,
-    optional: true,
   },
 ];
