@@ -33,6 +33,8 @@ export interface DebeziumPeerRun {
   createTopic(topic: string): Promise<void>;
   /** Records in the topic (sum of the partitions' high watermarks); 0 when it does not exist. */
   topicRecords(topic: string): Promise<number>;
+  /** Deletes the topic once measured. */
+  deleteTopic(topic: string): Promise<void>;
 }
 
 export interface DebeziumPeerResult {
@@ -76,5 +78,6 @@ export async function runDebeziumPeer(run: DebeziumPeerRun): Promise<DebeziumPee
     return { seconds, cpuMicrosPerRow: cpu / run.rows, peakRss: Math.max(peak, connect.rss()), startupSeconds: (t0 - t00) / 1000 };
   } finally {
     await connect.stop();
+    await run.deleteTopic(topic);
   }
 }

@@ -29,6 +29,16 @@ describe('classifyFailure: what the CDC service rides out', () => {
     expect(classifyFailure(kafkaError('KafkaJSProtocolError', 'This server is not the leader for that topic-partition', { type: 'NOT_LEADER_FOR_PARTITION', retriable: true }), 'kafka').retriable).toBe(true);
   });
 
+  it('@platformatic/kafka errors: a network error is retriable wherever it is caught, an authorization failure is not', () => {
+    const refused = Object.assign(new Error('Connection to 127.0.0.1:9092 failed.'), { code: 'PLT_KFK_NETWORK', canRetry: true, cause: sysError('ECONNREFUSED') });
+    expect(classifyFailure(refused)).toMatchObject({ retriable: true, component: 'kafka' });
+    const multiple = Object.assign(new AggregateError([refused], 'Producing messages failed.'), { code: 'PLT_KFK_MULTIPLE' });
+    expect(classifyFailure(multiple, 'kafka')).toMatchObject({ retriable: true, component: 'kafka', reason: 'connect ECONNREFUSED 127.0.0.1:5432' });
+    const denied = Object.assign(new Error('Topic authorization failed.'), { code: 'PLT_KFK_PROTOCOL', apiId: 'TOPIC_AUTHORIZATION_FAILED', canRetry: false });
+    const response = Object.assign(new AggregateError([denied], 'Received response with error while executing API Produce(v9)'), { code: 'PLT_KFK_RESPONSE' });
+    expect(classifyFailure(response, 'kafka')).toMatchObject({ retriable: false, component: 'kafka' });
+  });
+
   it('permanent broker errors, setup errors, privileges and decoding errors stop the service', () => {
     const denied = kafkaError('KafkaJSProtocolError', 'Not authorized to access topics', { type: 'TOPIC_AUTHORIZATION_FAILED', retriable: false });
     expect(classifyFailure(denied, 'kafka')).toEqual({ retriable: false, component: 'kafka', reason: 'TOPIC_AUTHORIZATION_FAILED: Not authorized to access topics' });

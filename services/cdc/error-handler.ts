@@ -8,7 +8,8 @@
  *   08 (connection exception), 53 (insufficient resources: too many connections), 57P01-57P03
  *   (administrator/crash shutdown, cannot connect now) and 55006 (the slot is still held by the
  *   walsender of a connection that is going away), a replication stream that ended;
- * - anything the Kafka client reports while producing or probing the broker, unless it is one of
+ * - anything the Kafka client (@platformatic/kafka; kafkajs error shapes are still recognised)
+ *   reports while producing or probing the broker, or a network error of it, unless it is one of
  *   the permanent broker errors in {@link PERMANENT_KAFKA_ERRORS} (authorization, a record the
  *   broker will never take): an outage, a leader election, a broker that forgot the producer id all
  *   heal once a new producer connects.
@@ -49,7 +50,9 @@ interface ErrorLike {
   message?: unknown;
   code?: unknown;
   type?: unknown;
+  apiId?: unknown;
   retriable?: unknown;
+  canRetry?: unknown;
   cause?: unknown;
   originalError?: unknown;
   errors?: unknown;
@@ -73,6 +76,9 @@ export function errorChain(err: unknown, limit = 10): ErrorLike[] {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
+/** The broker's error name: kafkajs' `type`, @platformatic/kafka's `apiId`. */
+const brokerErrorName = (e: ErrorLike) => str(e.type) || str(e.apiId);
+
 /**
  * Classifies a failure.
  * @param origin where it was caught: `kafka` for the producer and the broker probe, `postgres` for
@@ -89,11 +95,11 @@ export function classifyFailure(err: unknown, origin: FailureComponent = 'servic
 
 function classifyChain(chain: ErrorLike[], origin: FailureComponent, reason: string): FailureVerdict {
 
-  const kafkaish = origin === 'kafka' || chain.some((e) => str(e.name).startsWith('KafkaJS'));
+  const kafkaish = origin === 'kafka' || chain.some((e) => str(e.name).startsWith('KafkaJS') || str(e.code).startsWith('PLT_KFK_'));
   if (kafkaish) {
-    const permanent = chain.find((e) => PERMANENT_KAFKA_ERRORS.has(str(e.type)));
-    if (permanent) return { retriable: false, component: 'kafka', reason: `${str(permanent.type)}: ${reason}` };
-    if (origin === 'kafka' || chain.some((e) => e.retriable === true || SOCKET_CODES.has(str(e.code)) || /Connection|ECONNREFUSED|timeout|broker/i.test(str(e.message)))) {
+    const permanent = chain.find((e) => PERMANENT_KAFKA_ERRORS.has(brokerErrorName(e)));
+    if (permanent) return { retriable: false, component: 'kafka', reason: `${brokerErrorName(permanent)}: ${reason}` };
+    if (origin === 'kafka' || chain.some((e) => e.retriable === true || e.canRetry === true || SOCKET_CODES.has(str(e.code)) || str(e.code) === 'PLT_KFK_NETWORK' || str(e.code) === 'PLT_KFK_TIMEOUT' || /Connection|ECONNREFUSED|timeout|broker/i.test(str(e.message)))) {
       return { retriable: true, component: 'kafka', reason };
     }
   }

@@ -11,6 +11,7 @@
  * error-handler.ts.
  */
 import pg from 'pg';
+import type { ColumnDescription } from './change-mapper.ts';
 import type { FailureComponent } from './error-handler.ts';
 import { KafkaSink } from './kafka-sink.ts';
 import { flushWithin, type Lifecycle } from './lifecycle.ts';
@@ -118,20 +119,25 @@ export class CdcSession {
     const tables = await guard(preparePostgres(config, logger));
     if (this.interrupted()) return this.endOfOpen();
 
+    // The client's own warnings (a connection refused, an operation retried) would repeat for as
+    // long as an outage lasts; the service reports the outage once itself (service.ts), so the
+    // client logs only errors, unless LOG_LEVEL asks for debug.
+    const kafkaLogger = logger.isLevelEnabled('debug') ? logger : logger.child({}, { level: 'error' });
     const sink = new KafkaSink<Position | null>(
+      config,
       {
-        brokers: config.kafka.brokers,
-        clientId: `${config.kafka.clientId}-cdc`,
         partitions: config.kafka.topicPartitions,
         batchMaxEvents: config.cdc.batchMaxEvents,
         lingerMs: config.cdc.lingerMs,
         compression: config.cdc.compression,
         maxPendingEvents: config.cdc.maxPendingEvents,
         maxMessageBytes: config.cdc.maxMessageBytes,
+        maxInFlight: config.cdc.maxInFlight,
       },
       (tokens) => this.offsets?.acknowledged(tokens),
       logger,
       (events) => dispatcher.acknowledged(events),
+      kafkaLogger,
     );
     this.sink = sink;
     dispatcher.attach(sink);
@@ -141,7 +147,7 @@ export class CdcSession {
     });
     await guard(sink.connect());
     await guard(sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`)));
-    this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
+    this.schemas = new SchemaPublisher(config, logger, kafkaLogger);
     await guard(this.schemas.connect());
 
     const catalogDb = new pg.Client(cdcConnection(config));
@@ -159,7 +165,7 @@ export class CdcSession {
 
     const snapshotSource = new SnapshotChangeEventSource({
       config, logger, metrics, mapper: this.deps.mapper, types: this.deps.types, dispatcher, sink, interrupted: this.interrupted,
-      publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
+      publishSchema: (db, table) => this.publishSchema(db, table.oid, { published: table.columns }),
     });
     const start = await guard(
       prepareSlot(
@@ -254,9 +260,9 @@ export class CdcSession {
   /**
    * Builds the schema document of a table version and produces it to the schema topic; resolves
    * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
-   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   * @param relation the Relation message (streaming), or the columns the snapshot reads.
    */
-  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
+  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation: RelationMessage | { published: readonly ColumnDescription[] }): Promise<string> {
     const { config, columnFacts } = this.deps;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);

@@ -97,11 +97,11 @@ export interface SnapshotDeps extends SourceParts {
   /** True once the service should stop (stop requested or a fatal error). */
   interrupted: () => boolean;
   /**
-   * Builds the table's schema document from the catalog as `db` (the snapshot transaction) sees
-   * it, produces it to the schema topic and resolves with its id once acknowledged
-   * (docs/contracts/table-schemas.md): the id every snapshot row of the table carries.
+   * Builds the table's schema document (its published columns, the catalog as `db`, the snapshot
+   * transaction, sees it), produces it to the schema topic and resolves with its id once
+   * acknowledged (docs/contracts/table-schemas.md): the id every snapshot row of the table carries.
    */
-  publishSchema: (db: pg.Client, relationOid: number) => Promise<string>;
+  publishSchema: (db: pg.Client, table: TableDescription) => Promise<string>;
 }
 
 export class SnapshotChangeEventSource {
@@ -141,7 +141,7 @@ export class SnapshotChangeEventSource {
       const started = Date.now();
       for (const [tableIndex, t] of tables.entries()) {
         // Before the table's first row: its schema document, as of the snapshot.
-        const schemaId = await this.deps.publishSchema(snap, t.oid);
+        const schemaId = await this.deps.publishSchema(snap, t);
         const plan = mapper.plan(t.schema, t.table, t.columns, t.primaryKey, types.lookup, schemaId);
         rows.beginTable(tableIndex === 0);
         const name = `${t.schema}.${t.table}`;

@@ -56,6 +56,9 @@ const envSchema = z.object({
   DISTANCE_DB_PASSWORD: nonEmpty.default('distance-local-only'),
   NOTIFIER_DB_USER: sqlIdentifier.default('slack_notifier'),
   NOTIFIER_DB_PASSWORD: nonEmpty.default('notifier-local-only'),
+  // Readers of replication health only (monitor, `lakehouse status`): no table, no REPLICATION.
+  MONITOR_DB_USER: sqlIdentifier.default('lakehouse_monitor'),
+  MONITOR_DB_PASSWORD: nonEmpty.default('monitor-local-only'),
   CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
 
   KAFKA_BROKERS: z
@@ -151,6 +154,7 @@ const envSchema = z.object({
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
+  CDC_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(5).default(5),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
   // Debezium's extended.headers.enabled and skipped.operations (services/cdc/README.md).
   CDC_EXTENDED_HEADERS: bool.default(true),
@@ -215,6 +219,8 @@ export interface Config {
     distance: { user: string; password: string };
     /** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
     notifier: { user: string; password: string };
+    /** The monitor and `lakehouse status`: replication slot state only; no table, no REPLICATION. */
+    monitor: { user: string; password: string };
     /** Publication the CDC service streams (created by the migrations). */
     publication: string;
   };
@@ -325,6 +331,8 @@ export interface Config {
     extendedHeaders: boolean;
     /** Ops whose changes produce no event (Debezium's skipped.operations; [] = none). */
     skippedOperations: ('c' | 'u' | 'd' | 't')[];
+    /** Produce batches outstanding at once (1-5; Kafka's limit with the idempotent producer). */
+    maxInFlight: number;
     /**
      * interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric
      * (Debezium's default, µs with 30.4375-day months); recorded in every schema document.
@@ -428,6 +436,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       simulator: { user: e.SIMULATOR_DB_USER, password: e.SIMULATOR_DB_PASSWORD },
       distance: { user: e.DISTANCE_DB_USER, password: e.DISTANCE_DB_PASSWORD },
       notifier: { user: e.NOTIFIER_DB_USER, password: e.NOTIFIER_DB_PASSWORD },
+      monitor: { user: e.MONITOR_DB_USER, password: e.MONITOR_DB_PASSWORD },
       publication: e.CDC_PUBLICATION,
     },
     kafka: {
@@ -510,6 +519,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       lingerMs: e.CDC_LINGER_MS,
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
+      maxInFlight: e.CDC_MAX_IN_FLIGHT,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
       extendedHeaders: e.CDC_EXTENDED_HEADERS,
       skippedOperations: e.CDC_SKIPPED_OPERATIONS,
@@ -571,7 +581,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
 
 /** libpq-style connection settings for the `pg` driver, for one of the job roles. */
 export function pgConnection(config: Config, role: PgRole, database = config.postgres.database) {

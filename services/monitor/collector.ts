@@ -123,7 +123,7 @@ export class Collector {
       requestTimeout: timeoutMs,
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 1_000 },
     });
-    this.pool = new pg.Pool({ ...pgConnection(config, 'cdc'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
+    this.pool = new pg.Pool({ ...pgConnection(config, 'monitor'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
     this.pool.on('error', () => undefined); // a dropped idle connection is reported by the next probe
     this.lake = openLake(config);
     this.runLog = new RunLogFollower(config.batch.runLogFile, logger);

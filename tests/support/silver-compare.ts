@@ -153,8 +153,11 @@ const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 export function canonicalPgExpr(c: SourceColumn): string {
   const col = q(c.name);
   switch (c.kind) {
-    case 'int': case 'float4': case 'float8': case 'numeric': case 'uuid': case 'json': case 'text':
+    case 'int': case 'float4': case 'float8': case 'numeric': case 'uuid': case 'json':
       return `${col}::text`;
+    // The type's output function, which is what the log carries: a cast to text would trim a
+    // char(n)'s padding, add an inet's /32, keep an xml declaration the output drops.
+    case 'text': return `CASE WHEN ${col} IS NOT NULL THEN concat(${col}) END`;
     case 'money': return `${col}::numeric::text`;
     case 'bool': return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END`;
     case 'date': return `CASE WHEN isfinite(${col}) THEN (${col} - DATE '1970-01-01')::text ELSE ${col}::text END`;

@@ -51,6 +51,9 @@ export interface ExpectedRow {
   source_table: string;
   before: string | null;
   after: string | null;
+  /** Headers lakehouse.schema.id / lakehouse.unavailable (docs/contracts/table-schemas.md); null without. */
+  schema_id: string | null;
+  unavailable: string | null;
 }
 
 const SPORTS = ['Runing', 'Randonnée', 'Vélo', 'Natation', 'Tennis', 'Escalade'];
@@ -110,6 +113,8 @@ export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(20
         source_table: 'activities',
         before,
         after,
+        schema_id: null,
+        unavailable: null,
       },
     });
     if (op === 'd') out.push({ key, value: null, expected: null, ...headers });
