@@ -1,6 +1,9 @@
 /**
- * `npm run bench -- batch [--sizes 1000000,10000000] [--dir <dir>] [--keep] [--reuse]`
- * (`--keep` leaves the generated data in place, `--reuse` uses it instead of generating again)
+ * `npm run bench -- batch [--sizes 1000000,10000000] [--dir <dir>] [--keep] [--reuse] [--schema-link both|on|off]`
+ * (`--keep` leaves the generated data in place, `--reuse` uses it instead of generating again;
+ * `--schema-link`: bronze with the schema link, i.e. `schema_id` / `unavailable` on every row
+ * (issue 13), without it (bronze as written before, decoded with the lake's schema document), or
+ * both, measured in the same run; default both)
  *
  * For each size: generates that many activities in bronze (bench/lib/synthetic-bronze.ts, with
  * employees, commute distances, updates and deletes), then measures in the same run
@@ -31,6 +34,7 @@ const sizes = (arg('--sizes') ?? '1000000,10000000').split(',').map((s) => Numbe
 const baseDir = arg('--dir') ?? path.join(tmpdir(), 'bench-batch');
 const keep = args.includes('--keep');
 const reuse = args.includes('--reuse');
+const linkModes = ({ both: [true, false], on: [true], off: [false] } as Record<string, boolean[]>)[arg('--schema-link') ?? 'both'] ?? [true, false];
 const endDay = new Date(Date.UTC(2026, 10, 1));
 
 /** Wall and CPU seconds of the process (user + system, every DuckDB thread) since `start`. */
@@ -61,52 +65,74 @@ async function floor(lakeDir: string, threads: number | undefined): Promise<{ wa
 
 const logger = createLogger('bench-batch', 'warn');
 const rows: string[] = [];
-console.log(`batch benchmark: sizes ${sizes.join(', ')}; data under ${baseDir}`);
+const byteRows: string[] = [];
+console.log(`batch benchmark: sizes ${sizes.join(', ')}; schema link ${linkModes.map((l) => (l ? 'on' : 'off')).join(' and ')}; data under ${baseDir}`);
 for (const n of sizes) {
-  const dir = path.join(baseDir, `n${n}`);
-  const lakeDir = path.join(dir, 'lake');
-  await mkdir(dir, { recursive: true });
   const employees = Math.max(160, Math.round(n / 500));
-  const t0 = performance.now();
-  const summaryFile = path.join(dir, 'generated.json');
-  const gen: { files: number; events: number; bytes: number } =
-    reuse && existsSync(summaryFile) ? JSON.parse(readFileSync(summaryFile, 'utf8')) : await generateSyntheticBronze(lakeDir, { activities: n, employees, endDay });
-  writeFileSync(summaryFile, JSON.stringify(gen));
-  const genS = (performance.now() - t0) / 1000;
-  console.log(`\n${n.toLocaleString('en')} activities (${employees.toLocaleString('en')} employees): ${gen.files} bronze files, ${gen.events.toLocaleString('en')} events, ${(gen.bytes / 1e6).toFixed(0)} MB, ${reuse ? 'reused' : 'generated'} in ${genS.toFixed(1)} s`);
+  const generated = new Map<boolean, { files: number; events: number; bytes: number }>();
+  for (const link of linkModes) {
+    const dir = path.join(baseDir, `n${n}${link ? '' : '-nolink'}`);
+    const lakeDir = path.join(dir, 'lake');
+    await mkdir(dir, { recursive: true });
+    const t0 = performance.now();
+    const summaryFile = path.join(dir, 'generated.json');
+    const gen: { files: number; events: number; bytes: number } =
+      reuse && existsSync(summaryFile)
+        ? JSON.parse(readFileSync(summaryFile, 'utf8'))
+        : await generateSyntheticBronze(lakeDir, { activities: n, employees, endDay, schemaLink: link });
+    writeFileSync(summaryFile, JSON.stringify(gen));
+    generated.set(link, gen);
+    const genS = (performance.now() - t0) / 1000;
+    console.log(
+      `\n${n.toLocaleString('en')} activities (${employees.toLocaleString('en')} employees), schema link ${link ? 'on' : 'off'}: ${gen.files} bronze files, ${gen.events.toLocaleString('en')} events, ${(gen.bytes / 1e6).toFixed(0)} MB, ${reuse ? 'reused' : 'generated'} in ${genS.toFixed(1)} s`,
+    );
 
-  const config = loadConfig({
-    ...process.env,
-    LAKE_URL: `file:${lakeDir}`,
-    BATCH_STATE_DIR: path.join(dir, 'state'),
-    BATCH_GOLD_DB: path.join(dir, 'gold.duckdb'),
-    LOG_LEVEL: 'warn',
-  });
-  // Every measured refresh starts from empty state, like a first run or a backfill on a new machine.
-  await rm(path.join(dir, 'state'), { recursive: true, force: true });
-  await rm(path.join(dir, 'gold.duckdb'), { force: true });
-  const floorRun = await floor(lakeDir, config.batch.threads);
-  const floorS = floorRun.wall;
-  console.log(`  floor (bare scan + aggregation of the activities Parquet): ${floorS.toFixed(2)} s (cpu ${floorRun.cpu.toFixed(2)} s)`);
-  const t1 = started();
-  const outcome = await refresh(config, {
-    full: true,
-    asOf: endDay,
-    logger,
-    progress: (line) => {
-      if (line.startsWith('✔')) console.log(`    ${line}`);
-    },
-  });
-  const refreshRun = elapsed(t1);
-  const refreshS = refreshRun.wall;
-  const ratio = refreshS / floorS;
-  const target = n >= 10_000_000 ? `<= 3x floor: ${ratio <= 3 ? 'met' : 'NOT met'}` : n <= 1_000_000 ? `<= 15 s: ${refreshS <= 15 ? 'met' : 'NOT met'}` : '';
-  console.log(`  refresh --full: ${refreshS.toFixed(2)} s (${outcome.status}, silver activities ${outcome.entry.rowCounts['silver.activities']?.toLocaleString('en')}), ratio ${ratio.toFixed(2)}x the floor ${target ? `(target ${target})` : ''}`);
-  // CPU seconds vary far less than wall seconds when other work shares the machine.
-  console.log(`  cpu: refresh ${refreshRun.cpu.toFixed(2)} s, floor ${floorRun.cpu.toFixed(2)} s, ratio ${(refreshRun.cpu / floorRun.cpu).toFixed(2)}x`);
-  rows.push(`| ${n.toLocaleString('en')} | ${employees.toLocaleString('en')} | ${gen.files} | ${(gen.bytes / 1e6).toFixed(0)} MB | ${floorS.toFixed(2)} s | ${refreshS.toFixed(2)} s | ${ratio.toFixed(2)}x | ${target} |`);
-  if (!keep) await rm(dir, { recursive: true, force: true });
+    const config = loadConfig({
+      ...process.env,
+      LAKE_URL: `file:${lakeDir}`,
+      BATCH_STATE_DIR: path.join(dir, 'state'),
+      BATCH_GOLD_DB: path.join(dir, 'gold.duckdb'),
+      LOG_LEVEL: 'warn',
+    });
+    // Every measured refresh starts from empty state, like a first run or a backfill on a new machine.
+    await rm(path.join(dir, 'state'), { recursive: true, force: true });
+    await rm(path.join(dir, 'gold.duckdb'), { force: true });
+    const floorRun = await floor(lakeDir, config.batch.threads);
+    const floorS = floorRun.wall;
+    console.log(`  floor (bare scan + aggregation of the activities Parquet): ${floorS.toFixed(2)} s (cpu ${floorRun.cpu.toFixed(2)} s)`);
+    const t1 = started();
+    const outcome = await refresh(config, {
+      full: true,
+      asOf: endDay,
+      logger,
+      progress: (line) => {
+        if (line.startsWith('✔')) console.log(`    ${line}`);
+      },
+    });
+    const refreshRun = elapsed(t1);
+    const refreshS = refreshRun.wall;
+    const ratio = refreshS / floorS;
+    const target = n >= 10_000_000 ? `<= 3x floor: ${ratio <= 3 ? 'met' : 'NOT met'}` : n <= 1_000_000 ? `<= 15 s: ${refreshS <= 15 ? 'met' : 'NOT met'}` : '';
+    console.log(
+      `  refresh --full: ${refreshS.toFixed(2)} s (${outcome.status}, silver activities ${outcome.entry.rowCounts['silver.sport__public__activities']?.toLocaleString('en')}), ratio ${ratio.toFixed(2)}x the floor ${target ? `(target ${target})` : ''}`,
+    );
+    // CPU seconds vary far less than wall seconds when other work shares the machine.
+    console.log(`  cpu: refresh ${refreshRun.cpu.toFixed(2)} s, floor ${floorRun.cpu.toFixed(2)} s, ratio ${(refreshRun.cpu / floorRun.cpu).toFixed(2)}x`);
+    rows.push(
+      `| ${n.toLocaleString('en')} | ${link ? 'on' : 'off'} | ${gen.files} | ${(gen.bytes / 1e6).toFixed(0)} MB | ${floorS.toFixed(2)} s | ${refreshS.toFixed(2)} s | ${ratio.toFixed(2)}x | ${refreshRun.cpu.toFixed(1)} s / ${floorRun.cpu.toFixed(1)} s (${(refreshRun.cpu / floorRun.cpu).toFixed(2)}x) | ${target} |`,
+    );
+    if (!keep) await rm(dir, { recursive: true, force: true });
+  }
+  const on = generated.get(true);
+  const off = generated.get(false);
+  if (on && off) byteRows.push(`| ${n.toLocaleString('en')} | ${(on.bytes / on.events).toFixed(1)} | ${(off.bytes / off.events).toFixed(1)} | ${((on.bytes - off.bytes) / on.events).toFixed(2)} |`);
 }
-console.log('\n| activities | employees | bronze files | bronze size | floor (scan+agg) | refresh --full | ratio | target |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---|');
+console.log('\n| activities | schema link | bronze files | bronze size | floor (scan+agg) | refresh --full | ratio | cpu refresh / floor | target |');
+console.log('|---:|---|---:|---:|---:|---:|---:|---:|---|');
 for (const r of rows) console.log(r);
+if (byteRows.length) {
+  console.log('\nBronze bytes per event (Parquet, zstd), with and without the schema link columns:');
+  console.log('| activities | with link | without | added per event |');
+  console.log('|---:|---:|---:|---:|');
+  for (const r of byteRows) console.log(r);
+}

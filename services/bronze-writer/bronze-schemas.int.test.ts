@@ -235,5 +235,27 @@ describe('CDC -> bronze on the shop source', () => {
     expect(unavailableRows).toBeGreaterThan(0);
     // The workload's ADD COLUMN, ADD COLUMN ... DEFAULT and DROP COLUMN on sales.customers, and its type change, made new versions.
     expect(versions.get(`${prefix}.sales.customers`)!.size).toBeGreaterThanOrEqual(4);
+
+    // catalog.all_types (every common type; not altered): one version, and its document says what
+    // the catalog says, read here independently as the admin role.
+    const allTypes = [...versions.get(`${prefix}.catalog.all_types`)!];
+    expect(allTypes).toHaveLength(1);
+    const doc = (await storedDocument(lake, `${prefix}.catalog.all_types`, allTypes[0]!))!.doc;
+    const db = await shop.admin();
+    const catalog = (await db.query<{ name: string; pg_type: string; oid: number; typmod: number; not_null: boolean; dims: number }>(
+      `SELECT attname AS name, format_type(atttypid, atttypmod) AS pg_type, atttypid::int AS oid, atttypmod AS typmod, attnotnull AS not_null, attndims AS dims
+         FROM pg_attribute WHERE attrelid = 'catalog.all_types'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum`)).rows;
+    await db.end();
+    expect(doc.columns.map((c) => [c.name, c.pgType, c.typeOid, c.typeMod, c.nullable])).toEqual(catalog.map((c) => [c.name, c.pg_type, c.oid, c.typmod, !c.not_null]));
+    expect(doc).toMatchObject({ primaryKey: ['id'], replicaIdentity: 'full', source: { schema: 'catalog', table: 'all_types', db: shop.database } });
+    const col = (name: string) => doc.columns.find((c) => c.name === name)!;
+    expect(col('id')).toMatchObject({ keyPosition: 1, identity: true, nullable: false });
+    expect(col('c_numeric_wide')).toMatchObject({ pgType: 'numeric(45,5)', category: 'base' });
+    expect(col('c_positive')).toMatchObject({ category: 'domain', baseType: 'integer', baseTypeOid: 23, baseCategory: 'base' });
+    expect(col('c_email')).toMatchObject({ category: 'domain', baseType: 'text' });
+    expect(col('c_mood')).toMatchObject({ category: 'enum', enumLabels: ['sad', 'ok', 'happy'] });
+    expect(col('c_mood_array')).toMatchObject({ category: 'array', baseType: 'catalog.mood', baseCategory: 'enum', enumLabels: ['sad', 'ok', 'happy'] });
+    expect(col('c_int_matrix')).toMatchObject({ category: 'array', baseType: 'integer', arrayDimensions: catalog.find((c) => c.name === 'c_int_matrix')!.dims });
+    expect(col('c_tstzrange')).toMatchObject({ category: 'range' });
   });
 });

@@ -31,7 +31,8 @@ import { openSegmentEncoder, type EncodedSegment, type SegmentEncoder } from './
 import { bronzeObjectKey, encodeManifest, type BronzeManifest } from '../common/contracts/bronze-object.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
 import { packedHeaders, packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
-import { LakeSchemaStore, SchemaTopicReader } from './schema-documents.ts';
+import { SchemaTopicReader } from '../common/schema-topic.ts';
+import { LakeSchemaStore } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
@@ -198,7 +199,7 @@ export class BronzeWriter {
     this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
     this.lake = options.lake ?? openLake(options.config);
-    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, groupPrefix: this.settings.consumerGroup });
+    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, service: 'bronze-writer-schemas', groupPrefix: this.settings.consumerGroup });
     this.schemaStore = new LakeSchemaStore(this.lake, this.schemaReader, this.logger);
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);

@@ -20,6 +20,7 @@ import { OffsetContext, type Position } from './offset-context.ts';
 import type { RelationMessage } from './pgoutput.ts';
 import { describeTableById, readSchemaFacts } from './postgres-catalog.ts';
 import { cdcConnection, preparePostgres } from './postgres-setup.ts';
+import { SchemaTopicReader } from '../common/schema-topic.ts';
 import { SchemaPublisher } from './schema-publisher.ts';
 import { prepareSlot } from './slot.ts';
 import { SnapshotChangeEventSource, type SourceParts } from './snapshot-source.ts';
@@ -149,6 +150,7 @@ export class CdcSession {
     await guard(sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`)));
     this.schemas = new SchemaPublisher(config, logger, kafkaLogger);
     await guard(this.schemas.connect());
+    if (!this.deps.columnFacts.seeded) await guard(this.recallColumnFacts());
 
     const catalogDb = new pg.Client(cdcConnection(config));
     catalogDb.on('error', (err) => this.fail(err, 'postgres', 'postgres'));
@@ -258,6 +260,22 @@ export class CdcSession {
   }
 
   /**
+   * Reads the documents earlier runs produced to the schema topic into the column memory (once per
+   * process), so that changes re-sent after a restart behind DDL get the documents they had.
+   */
+  private async recallColumnFacts(): Promise<void> {
+    const { config, logger, columnFacts } = this.deps;
+    const reader = new SchemaTopicReader({ config, logger, service: 'cdc-schemas', groupPrefix: config.cdc.slotName });
+    try {
+      const docs = await reader.readAll();
+      columnFacts.seed(docs);
+      if (docs.length > 0) logger.info({ topic: reader.topic, documents: docs.length }, 'schema documents of earlier runs recalled');
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
    * Builds the schema document of a table version and produces it to the schema topic; resolves
    * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
    * @param relation the Relation message (streaming), or the columns the snapshot reads.
@@ -266,7 +284,7 @@ export class CdcSession {
     const { config, columnFacts } = this.deps;
     const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
     if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
-    const doc = buildTableSchema(columnFacts.complete(relationOid, facts));
+    const doc = buildTableSchema(columnFacts.complete(facts));
     await this.schemas!.publish(doc);
     return doc.schemaId;
   }

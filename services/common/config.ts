@@ -172,7 +172,7 @@ const envSchema = z.object({
   BATCH_GOLD_DB: nonEmpty.default('data/gold.duckdb'),
   BATCH_RUN_LOG: z.string().trim().min(1).optional(),
   BATCH_REPORT_DIR: z.string().trim().min(1).optional(),
-  BATCH_RULES_FILE: nonEmpty.default('config/rules.json'),
+  BATCH_RULES_FILE: nonEmpty.default('products/sport-rewards/rules.json'),
   BATCH_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   BATCH_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as "4GB"').optional(),
   BATCH_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
@@ -378,7 +378,7 @@ export interface Config {
     runLogFile: string;
     /** Quality reports: <runId>.json and latest.json. */
     reportDir: string;
-    /** Versioned business rules (config/rules.json). */
+    /** Versioned business rules of the sport-rewards data product (products/sport-rewards/rules.json). */
     rulesFile: string;
     /** DuckDB worker threads; undefined = DuckDB's default (one per core). */
     threads: number | undefined;

@@ -31,7 +31,7 @@ import {
   type QualityStatus,
 } from '../common/pipeline-status.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
-import { QUALITY_SQL } from './gold-queries.ts';
+import { QUALITY_SQL } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import { cdcReading } from './prom-text.ts';
 import { anomalyScore, completenessScore, freshnessScore, type AnomalyScore, type CompletenessScore, type FreshnessScore } from './quality-scores.ts';
 import { eventsPerSecond, serviceHealth, type CdcMetricsReading, type DependencyHealth, type GroupStatus, type ServiceName, type Snapshot } from './snapshot.ts';
