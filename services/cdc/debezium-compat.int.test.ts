@@ -13,13 +13,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { DebeziumConnect } from '../../scripts/lib/debezium-connect.ts';
 import { adminClient, cdcEnv, dropSlots, runId, startCdc, stopAllCdc } from './testing/harness.ts';
-import { testKafka, waitForRecords } from './testing/kafka-read.ts';
+import { testKafka, waitForRecords, type KafkaTarget } from './testing/kafka-read.ts';
 import { compareCaptures, readTopics, type Capture, type Difference } from './testing/debezium-diff.ts';
 import { ALLOW_LIST } from './testing/debezium-allow-list.ts';
 
@@ -41,7 +40,7 @@ const REST_PORT = Number(process.env.TEST_STACK_PORT_BASE ?? 55000) + 83;
 
 let config: Config;
 let db: pg.Client;
-let kafka: Kafka;
+let kafka: KafkaTarget;
 let debezium: DebeziumConnect | undefined;
 const slots = [`ours_${RUN}`, `dbz_${RUN}`];
 

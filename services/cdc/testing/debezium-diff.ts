@@ -11,9 +11,7 @@
  * The topic prefixes of the two sides are replaced by `<prefix>` before comparing (`source.name`,
  * the context header naming the connector).
  */
-import { randomUUID } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
-import { highWatermarks, type ReadRecord } from './kafka-read.ts';
+import { readTopic, type KafkaTarget, type ReadRecord } from './kafka-read.ts';
 
 /** Records per table, in partition/offset order. */
 export type Capture = Map<string, ReadRecord[]>;
@@ -144,49 +142,11 @@ export function compareCaptures(ours: Capture, theirs: Capture, prefixes: { ours
 }
 
 /**
- * Every record of several topics up to their current high watermarks, with one consumer (one group
- * join instead of one per topic). Missing topics read as empty.
+ * Every record of several topics up to their current high watermarks (missing topics read as empty).
  * @returns records per topic, in partition/offset order.
  */
-export async function readTopics(kafka: Kafka, topics: string[]): Promise<Map<string, ReadRecord[]>> {
-  const out = new Map<string, ReadRecord[]>(topics.map((t) => [t, []]));
-  const remaining = new Map<string, number>();
-  const marks = new Map<string, Map<number, number>>();
-  for (const topic of topics) {
-    const m = await highWatermarks(kafka, topic).catch(() => new Map<number, number>());
-    marks.set(topic, m);
-    for (const [p, high] of m) if (high > 0) remaining.set(`${topic}/${p}`, high);
-  }
-  if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `compat-${randomUUID()}`, maxBytes: 50 * 1024 * 1024 });
-  await consumer.connect();
-  try {
-    await consumer.subscribe({ topics: topics.filter((t) => [...marks.get(t)!.values()].some((h) => h > 0)), fromBeginning: true });
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`reading ${topics.join(', ')} timed out; left: ${[...remaining.keys()].join(', ')}`)), 120_000);
-      consumer
-        .run({
-          eachBatch: async ({ batch }) => {
-            const high = marks.get(batch.topic)?.get(batch.partition) ?? 0;
-            for (const m of batch.messages) {
-              const offset = Number(m.offset);
-              if (offset >= high) continue;
-              const headers: Record<string, string> = {};
-              for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = String(v);
-              out.get(batch.topic)!.push({ topic: batch.topic, partition: batch.partition, offset, key: m.key?.toString() ?? null, value: m.value ? m.value.toString() : null, headers });
-              if (offset === high - 1) remaining.delete(`${batch.topic}/${batch.partition}`);
-            }
-            if (remaining.size === 0) {
-              clearTimeout(timer);
-              resolve();
-            }
-          },
-        })
-        .catch(reject);
-    });
-  } finally {
-    await consumer.disconnect();
-  }
-  for (const list of out.values()) list.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+export async function readTopics(kafka: KafkaTarget, topics: string[]): Promise<Map<string, ReadRecord[]>> {
+  const out = new Map<string, ReadRecord[]>();
+  for (const topic of topics) out.set(topic, await readTopic(kafka, topic).catch(() => [] as ReadRecord[]));
   return out;
 }
