@@ -160,6 +160,9 @@ export class CdcSession {
     // The one slot-lag query of the project (services/common/status/replication-slot.ts).
     metrics.setLagReader(async () => (await readSlotStatus(catalogDb, config.cdc.slotName)).lagBytes);
     await guard(this.deps.types.ensure(catalogDb, tables.flatMap((t) => t.columns.map((c) => c.typeOid))));
+    // Every captured table's current document, rows or not: a consumer (the batch) types a table
+    // that has no event yet from it. Already produced ids are not produced again.
+    for (const t of tables) await guard(this.publishSchema(catalogDb, t.oid, { published: t.columns }));
 
     const snapshotSource = new SnapshotChangeEventSource({
       config, logger, metrics, mapper: this.deps.mapper, types: this.deps.types, dispatcher, sink, interrupted: this.interrupted,

@@ -62,6 +62,15 @@ export const cdcBlock = defineBlock({
         z.enum(['iso8601', 'numeric']).default('iso8601'),
         "interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric (Debezium's default: microseconds with 30.4375-day months); recorded in every schema document.",
       ),
+      extendedHeaders: variable('CDC_EXTENDED_HEADERS', bool.default(true), "Debezium's `__debezium.context.*` headers on every record (extended.headers.enabled): true|false."),
+      skippedOperations: variable(
+        'CDC_SKIPPED_OPERATIONS',
+        commaList(z.enum(['c', 'u', 'd', 't', 'none']))
+          .refine((ops) => !ops.includes('none') || ops.length === 1, '"none" cannot be combined with ops')
+          .transform((ops) => ops.filter((o): o is 'c' | 'u' | 'd' | 't' => o !== 'none'))
+          .default([]),
+        "Ops whose changes produce no event, comma-separated c,u,d,t, or none (Debezium's skipped.operations).",
+      ),
       maxMessageBytes: variable('CDC_MAX_MESSAGE_BYTES', z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000), 'A larger event goes to <topic>.dlq with a reason instead of the topic.'),
     },
   },

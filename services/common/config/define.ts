@@ -209,7 +209,7 @@ export function renderEnvExample(header: string, sections: readonly EnvExampleSe
       const also = (variableReaders?.(v.name) ?? []).filter((r) => !readBy.includes(r));
       lines.push(...wrap(`${v.description}${also.length > 0 ? ` Also read by: ${also.join(', ')}.` : ''}`, 98).map((l) => `# ${l}`));
       const value = defaultText(v);
-      lines.push(v.secret || value === undefined ? `# ${v.name}=${v.secret && value !== undefined ? value : ''}` : `${v.name}=${value}`);
+      lines.push(v.secret || value === undefined || value === '' ? `# ${v.name}=${v.secret && value !== undefined ? value : ''}` : `${v.name}=${value}`);
     }
   }
   return `${lines.join('\n')}\n`;
