@@ -13,8 +13,9 @@
  * 2. Latency at a steady `--rate` rows/s (single-row transactions, default synchronous_commit):
  *    per event, broker acknowledgement time minus the commit time (source.ts_ms); p50/p99/max
  *    after a 2 s warm-up.
- * 3. kafkajs alone, in this process: the same number of pre-rendered events produced with the
- *    service's settings, as the producer's share of the cost.
+ * 3. The producer alone, in this process: the same number of pre-rendered events pushed through
+ *    the service's KafkaSink with its settings (batches, in-flight limit), as the producer's share
+ *    of the cost.
  * The throughput runs start the service as `npm run cdc` does (child process, the script's node
  * flags) and report its CPU per row and peak RSS; `--in-process`/`--profile` run it in this process.
  * Targets: >= 50,000 rows/s with 1,000-row transactions and >= 0.25 of pg_recvlogical; p99 <=
@@ -33,9 +34,8 @@ import { createLogger } from '../services/common/logger.ts';
 import type { OutgoingEvent } from '../services/cdc/change-mapper.ts';
 import { formatLsn, parseLsn } from '../services/cdc/lsn.ts';
 import { CdcService } from '../services/cdc/service.ts';
-import { linearGroupingStatus } from '../services/cdc/kafkajs-linear-grouping.ts';
-// After the service modules, so that kafkajs loads with the service's linear grouping.
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { KafkaSink } from '../services/cdc/kafka-sink.ts';
+import { KafkaAdmin } from '../services/common/kafka/index.ts';
 import { resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
 import { testEnv } from '../tests/support/test-env.ts';
@@ -199,7 +199,7 @@ function processRss(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-async function topicRecords(admin: ReturnType<Kafka['admin']>): Promise<number> {
+async function topicRecords(admin: KafkaAdmin): Promise<number> {
   try {
     return (await admin.fetchTopicOffsets(TOPIC())).reduce((n, p) => n + Number(p.high), 0);
   } catch {
@@ -213,11 +213,9 @@ async function topicRecords(admin: ReturnType<Kafka['admin']>): Promise<number> 
  * CPU per row and peak RSS of that process.
  */
 async function runServiceChild(slot: string, rows: number): Promise<{ seconds: number; cpuMicrosPerRow: number; peakRss: number }> {
-  const kafka = new Kafka({ clientId: 'bench-cdc', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: TOPIC(), numPartitions: config.kafka.topicPartitions }] });
+  await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
     cwd: REPO_ROOT,
     env: serviceEnv(slot, { LOG_LEVEL: 'info', ...SERVICE_ENV }),
@@ -254,7 +252,7 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   } finally {
     child.kill('SIGTERM');
     await exited;
-    await admin.disconnect();
+    await admin.close();
   }
 }
 
@@ -314,31 +312,39 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
 }
 
 /**
- * kafkajs alone, in this process: `rows` pre-rendered envelopes of the benchmark row's size, sent
- * as the service sends them (idempotent, acks=all, CDC_BATCH_MAX_EVENTS per request, one request
- * in flight, partition set). The producer's share of the service's cost.
+ * The producer alone, in this process: `rows` pre-rendered envelopes of the benchmark row's size,
+ * pushed through the service's KafkaSink with the service's settings (idempotent, acks=all,
+ * CDC_BATCH_MAX_EVENTS per batch, CDC_MAX_IN_FLIGHT batches outstanding, partition set). The
+ * producer's share of the service's cost.
  */
 async function producerCeiling(rows: number): Promise<{ rate: number; cpuMicrosPerMessage: number }> {
-  const kafka = new Kafka({ clientId: 'bench-cdc-producer', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
   const topic = `bench${RUN}.producer-ceiling`;
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: config.kafka.topicPartitions }] });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  const logger = createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn');
+  const c = config.cdc;
+  const sink = new KafkaSink<null>(
+    config,
+    { partitions: config.kafka.topicPartitions, batchMaxEvents: c.batchMaxEvents, lingerMs: c.lingerMs, compression: c.compression, maxPendingEvents: c.maxPendingEvents, maxMessageBytes: c.maxMessageBytes, maxInFlight: c.maxInFlight },
+    () => undefined,
+    logger,
+  );
   try {
+    await sink.ensureTopics([topic]);
     const value = (i: number) => `{"before":null,"after":{"id":${i},"employee_id":${1 + (i % 160)},"sport_type":"Runing","started_at":"2024-01-01T07:00:00.000000Z","elapsed_seconds":2760,"distance_m":10800,"comment":"Sortie du dimanche","created_at":"2024-01-01T07:00:00.000000Z"},"source":{"version":"0.1.0","connector":"postgresql","name":"bench","ts_ms":1700000000000,"snapshot":"false","db":"sport","schema":"public","table":"${TABLE}","txId":12345,"lsn":${123456789 + i * 100},"xmin":null},"op":"c","ts_ms":1700000000123}`;
-    const messages = Array.from({ length: rows }, (_, i) => ({ key: `{"id":${i}}`, value: value(i), partition: i % config.kafka.topicPartitions }));
-    const batch = config.cdc.batchMaxEvents;
+    const events: OutgoingEvent[] = Array.from({ length: rows }, (_, i) => ({ topic, key: `{"id":${i}}`, value: value(i), lsn: BigInt(i), op: 'c' }));
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
-    for (let i = 0; i < rows; i += batch) await producer.sendBatch({ acks: -1, topicMessages: [{ topic, messages: messages.slice(i, i + batch) }] });
+    for (const e of events) {
+      if (!sink.hasCapacity()) await sink.waitForCapacity();
+      sink.push(e, null);
+    }
+    await sink.flush();
     const cpu = process.cpuUsage(cpu0);
     return { rate: rows / ((performance.now() - t0) / 1000), cpuMicrosPerMessage: (cpu.user + cpu.system) / rows };
   } finally {
-    await producer.disconnect();
-    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
-    await admin.disconnect();
+    await sink.disconnect();
+    const admin = KafkaAdmin.create(config, 'bench-cdc', logger);
+    await admin.deleteTopics([topic, `${topic}.dlq`]).catch(() => undefined);
+    await admin.close();
   }
 }
 
@@ -402,7 +408,7 @@ async function main(): Promise<void> {
   const db = await admin();
   try {
     await setup(db);
-    console.log(`\nCDC benchmark: ${fmt(opts.rows)} rows per throughput run; service defaults: batch ${config.cdc.batchMaxEvents} events, linger ${config.cdc.lingerMs} ms, compression ${config.cdc.compression}; kafkajs linear grouping: ${linearGroupingStatus}\n`);
+    console.log(`\nCDC benchmark: ${fmt(opts.rows)} rows per throughput run; service defaults: batch ${config.cdc.batchMaxEvents} events, ${config.cdc.maxInFlight} batches in flight, ${config.cdc.maxPendingEvents} pending events at most, linger ${config.cdc.lingerMs} ms, compression ${config.cdc.compression}\n`);
     let nextId = 1;
     if (opts.only !== 'latency') {
       console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v} `).join('')}node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
@@ -418,7 +424,7 @@ async function main(): Promise<void> {
     }
     if (opts.only !== 'latency') {
       const p = await producerCeiling(opts.rows);
-      console.log(`\nkafkajs alone (same settings, pre-rendered events, this process): ${fmt(p.rate)} messages/s, ${fmt(p.cpuMicrosPerMessage, 1)} µs CPU/message`);
+      console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process): ${fmt(p.rate)} messages/s, ${fmt(p.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
     if (opts.only !== 'throughput') {
       const l = await latency(db, nextId + 1_000_000);

@@ -9,7 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { GoldReader } from '../services/monitor/gold-reader.ts';
-import { DASHBOARD_SQL, GOLD_META_SQL, defaultPeriod, filterParams, paramsFor } from '../services/monitor/gold-queries.ts';
+import { DASHBOARD_SQL, GOLD_META_SQL, defaultPeriod, filterParams, paramsFor } from '../products/sport-rewards/dashboard/gold-queries.ts';
 import { fixtureSandbox } from '../services/monitor/testing/gold-fixture.ts';
 
 const opts = new Command('bench monitor')

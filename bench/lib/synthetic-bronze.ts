@@ -12,11 +12,16 @@
  *   implausible (running at 40+ km/h) for the quarantine; the first 30 % arrive as snapshot
  *   events (op r), the rest as inserts (op c); then 2 % of the activities are updated (comment
  *   edited) and 0.5 % deleted (each delete followed by a tombstone offset, not written);
- * - 3 partitions per topic, files of `rowsPerFile` offsets (the bronze writer's default 10,000).
+ * - 3 partitions per topic, files of `rowsPerFile` offsets (the bronze writer's default 10,000);
+ * - the schema contract (issue 13): the tables' schema documents under `_schemas/<topic>/`, and
+ *   each row's `schema_id` and `unavailable` columns; `schemaLink: false` writes bronze as it was
+ *   before schemas travelled (no such columns; the documents are still in the lake).
  */
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { sportSchemas } from '../../services/batch/testing/table-schemas.ts';
+import { schemaKey } from '../../services/batch/table-schema.ts';
 import { bronzeObjectKey, encodeManifest } from '../../services/common/contracts/bronze-object.ts';
 
 export interface SyntheticOptions {
@@ -30,6 +35,8 @@ export interface SyntheticOptions {
   years?: number;
   topicPrefix?: string;
   threads?: number;
+  /** Rows carry `schema_id` / `unavailable` (default true). */
+  schemaLink?: boolean;
 }
 
 export interface SyntheticResult {
@@ -58,6 +65,13 @@ export async function generateSyntheticBronze(lakeDir: string, o: SyntheticOptio
   const N = o.activities;
   const start = new Date(o.endDay.getTime() - (o.years ?? 5) * 365 * 86_400_000);
   const result: SyntheticResult = { files: 0, events: 0, bytes: 0, activitiesEvents: 0 };
+  const schemas = new Map(sportSchemas(prefix).map((d) => [d.topic, d]));
+  for (const doc of schemas.values()) {
+    const file = path.join(lakeDir, ...schemaKey(doc.topic, doc.schemaId).split('/'));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, JSON.stringify(doc));
+  }
+  const link = (topic: string) => (o.schemaLink === false ? '' : `, '${schemas.get(topic)!.schemaId}' AS schema_id, CAST(NULL AS VARCHAR) AS unavailable`);
   try {
     await conn.run(`
       CREATE MACRO h(x, salt) AS CAST(hash(x * 7919 + salt) % 1000000007 AS BIGINT);
@@ -90,14 +104,14 @@ export async function generateSyntheticBronze(lakeDir: string, o: SyntheticOptio
           contract_type := contract_type, paid_leave_days := paid_leave_days, home_address := home_address,
           home_postcode := home_postcode, home_city := home_city, home_lat := home_lat, home_lon := home_lon,
           commute_mode := commute_mode, updated_at := ${TS(`make_timestamptz(${snapshotTs} * 1000)`)}))::VARCHAR AS after
-      FROM (SELECT row_number() OVER () - 1 AS i, * FROM emp)`, result);
+      FROM (SELECT row_number() OVER () - 1 AS i, * FROM emp)`, result, link(`${prefix}.public.employees`));
     await writeTopic(conn, lakeDir, `${prefix}.public.commute_distances`, P, perFile, `
       SELECT i AS seq, 'r' AS op, employee_id AS pk, ${snapshotTs} AS ts_ms, '{"employee_id":' || employee_id || '}' AS key, NULL::VARCHAR AS before,
         to_json(struct_pack(employee_id := employee_id, origin_address := home_address, destination_address := '1362 Av. des Platanes, 34970 Lattes, France',
           travel_mode := CASE commute_mode WHEN 'Marche/running' THEN 'walking' WHEN 'Vélo/Trottinette/Autres' THEN 'bicycling' WHEN 'Transports en commun' THEN 'transit' ELSE 'driving' END,
           distance_m := commute_m, duration_s := CAST(commute_m / 1.4 AS INTEGER), provider := 'offline', status := 'OK',
           computed_at := ${TS(`make_timestamptz(${snapshotTs} * 1000)`)}))::VARCHAR AS after
-      FROM (SELECT row_number() OVER () - 1 AS i, * FROM emp)`, result);
+      FROM (SELECT row_number() OVER () - 1 AS i, * FROM emp)`, result, link(`${prefix}.public.commute_distances`));
 
     const spanMs = o.endDay.getTime() - start.getTime();
     const U = Math.floor(N / 50);
@@ -141,7 +155,7 @@ export async function generateSyntheticBronze(lakeDir: string, o: SyntheticOptio
       FROM range(${U}) t(j) JOIN base b ON b.i = t.j * 50 + 7
       UNION ALL
       SELECT ${N + U} + t.k, 'd', b.activity_id, ${endMs} + ${U} + t.k, '{"activity_id":' || b.activity_id || '}', ${actJson('b', false)}, NULL
-      FROM range(${D}) t(k) JOIN base b ON b.i = t.k * 200 + 11`, result);
+      FROM range(${D}) t(k) JOIN base b ON b.i = t.k * 200 + 11`, result, link(`${prefix}.public.activities`));
     result.activitiesEvents = N + U + D;
   } finally {
     conn.closeSync();
@@ -156,7 +170,16 @@ export async function generateSyntheticBronze(lakeDir: string, o: SyntheticOptio
  * time), key, before, after. Offsets follow seq per partition, a delete's tombstone takes one
  * more offset; files hold `perFile` offsets each.
  */
-async function writeTopic(conn: DuckDBConnection, lakeDir: string, topic: string, P: number, perFile: number, eventsSql: string, result: SyntheticResult): Promise<void> {
+async function writeTopic(
+  conn: DuckDBConnection,
+  lakeDir: string,
+  topic: string,
+  P: number,
+  perFile: number,
+  eventsSql: string,
+  result: SyntheticResult,
+  linkColumns = '',
+): Promise<void> {
   const [schema, table] = topic.split('.').slice(-2) as [string, string];
   await conn.run(`
     CREATE OR REPLACE TEMP TABLE ev AS
@@ -172,7 +195,7 @@ async function writeTopic(conn: DuckDBConnection, lakeDir: string, topic: string
         '${topic}' AS "topic", e.part AS "partition", e."offset", x.ts_ms + 40 AS kafka_timestamp_ms, x.key AS "key", x.op,
         1000000000 + x.seq * 64 AS lsn, 5000000 + x.seq AS tx_id, x.ts_ms AS source_ts_ms, x.ts_ms + 5 AS event_ts_ms,
         CASE WHEN x.op = 'r' THEN 'true' ELSE 'false' END AS "snapshot", '${schema}' AS source_schema, '${table}' AS source_table,
-        x."before", x."after", make_timestamptz((x.ts_ms + 900) * 1000) AS ingested_at
+        x."before", x."after", make_timestamptz((x.ts_ms + 900) * 1000) AS ingested_at${linkColumns}
       FROM (${eventsSql}) x JOIN ev e USING (seq)
     ) TO '${staging}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (p_dir, f_dir), OVERWRITE_OR_IGNORE)`);
   const ranges = (

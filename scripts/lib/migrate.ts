@@ -35,6 +35,7 @@ function templateValues(config: Config): Record<string, { ident?: string; litera
     simulator_user: { ident: config.postgres.simulator.user, literal: config.postgres.simulator.user },
     distance_user: { ident: config.postgres.distance.user, literal: config.postgres.distance.user },
     notifier_user: { ident: config.postgres.notifier.user, literal: config.postgres.notifier.user },
+    monitor_user: { ident: config.postgres.monitor.user, literal: config.postgres.monitor.user },
     // The single application role of earlier versions: migration 003 still names it; 002 keeps
     // it without login and 090 revokes everything it was granted.
     app_user: { ident: LEGACY_APP_ROLE, literal: LEGACY_APP_ROLE },
@@ -44,6 +45,7 @@ function templateValues(config: Config): Record<string, { ident?: string; litera
     simulator_password: { literal: config.postgres.simulator.password },
     distance_password: { literal: config.postgres.distance.password },
     notifier_password: { literal: config.postgres.notifier.password },
+    monitor_password: { literal: config.postgres.monitor.password },
   };
 }
 

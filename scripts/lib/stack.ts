@@ -189,9 +189,19 @@ async function assertPortFree(service: string, host: string, port: number, varia
   }
 }
 
-async function stopPid(record: ProcessRecord, timeoutMs = 30_000): Promise<void> {
+/**
+ * Signal that stops a server: PostgreSQL gets SIGINT, its "fast shutdown" (clients are
+ * disconnected, a shutdown checkpoint is written; SIGTERM is the "smart" mode, which waits for
+ * every client to leave and so ended in SIGKILL and crash recovery while services were connected);
+ * the others SIGTERM.
+ */
+function stopSignal(name: ServiceName): NodeJS.Signals {
+  return name === 'postgres' ? 'SIGINT' : 'SIGTERM';
+}
+
+async function stopPid(record: ProcessRecord, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<void> {
   if (!isOurProcess(record)) return;
-  process.kill(record.pid, 'SIGTERM');
+  process.kill(record.pid, signal);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isOurProcess(record)) return;
@@ -533,12 +543,15 @@ export async function stackUp(config: Config, say: Say = () => undefined): Promi
 /**
  * Stops one server of the stack (by recorded pid), e.g. for a test that needs an outage.
  * A no-op when it is not running.
+ * @param options.signal instead of the normal stop (PostgreSQL: fast shutdown; others: SIGTERM),
+ *   e.g. SIGKILL for a crash.
  */
-export async function stopService(config: Config, name: ServiceName, say: Say = () => undefined): Promise<void> {
+export async function stopService(config: Config, name: ServiceName, say: Say = () => undefined, options: { signal?: NodeJS.Signals } = {}): Promise<void> {
   const record = readState(config)[name];
   if (record && isOurProcess(record)) {
-    say(`${name}: stopping pid ${record.pid}`);
-    await stopPid(record);
+    const signal = options.signal ?? stopSignal(name);
+    say(`${name}: stopping pid ${record.pid} (${signal})`);
+    await stopPid(record, signal);
   }
   const state = readState(config);
   delete state[name];
@@ -570,7 +583,7 @@ export async function stackDown(config: Config, say: Say = () => undefined): Pro
       if (!record) return;
       if (isOurProcess(record)) {
         say(`${name}: stopping pid ${record.pid}`);
-        await stopPid(record);
+        await stopPid(record, stopSignal(name));
       }
       delete state[name];
     }),

@@ -13,16 +13,15 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../common/config.ts';
-import { knownTable } from './source-schemas.ts';
 import { generateSyntheticBronze } from '../../bench/lib/synthetic-bronze.ts';
-import { activity, batchSandbox, canonicalSelect, commute, dailyActivities, employee, MirroredWorkload, type BatchSandbox } from './testing/batch-kit.ts';
+import { activity, batchSandbox, canonicalSelect, commute, dailyActivities, employee, MirroredWorkload, rel, sportTable, type BatchSandbox } from './testing/batch-kit.ts';
 
 const TABLES = ['employees', 'declared_sports', 'activities', 'commute_distances'];
 
 async function silverMatches(sb: BatchSandbox, w: MirroredWorkload): Promise<void> {
   for (const t of TABLES) {
-    const src = knownTable('public', t)!;
-    const rows = await sb.silver(`SELECT ${canonicalSelect(src, 'duckdb')} FROM silver.${t} s ORDER BY ${src.primaryKey.map((k) => `s.${k}`).join(', ')}`);
+    const src = sportTable(t);
+    const rows = await sb.silver(`SELECT ${canonicalSelect(src, 'duckdb')} FROM ${rel(t)} s ORDER BY ${src.primaryKey.map((k) => `s.${k}`).join(', ')}`);
     expect({ table: t, rows }).toEqual({ table: t, rows: w.expected(t) });
   }
 }
@@ -104,7 +103,7 @@ describe('incremental refresh and backfill', () => {
     const history = await sb.silver(
       `SELECT employee_id, gross_annual_salary_eur::VARCHAR AS salary, business_unit, strftime(valid_from, '%Y-%m-%d') AS valid_from,
          strftime(valid_to, '%Y-%m-%d') AS valid_to, is_current
-       FROM silver.employees_history WHERE employee_id IN (202, 204) ORDER BY employee_id, valid_from, _lsn`,
+       FROM ${rel('employees', '_history')} WHERE employee_id IN (202, 204) ORDER BY employee_id, valid_from, _lsn`,
     );
     const e202 = history.filter((h) => h.employee_id === 202);
     expect(e202).toHaveLength(2);
@@ -213,7 +212,7 @@ describe('a first run (empty silver) on bronze with re-deliveries', () => {
       await sb.fixture.flush({ filesPer: 3 });
       const run = await sb.refresh();
       expect(run.status).toBe('success');
-      expect(run.merges.find((m) => m.name === 'activities')).toMatchObject({ eventsRead: 11, superseded: 5, inserted: 6, liveRows: 5 });
+      expect(run.merges.find((m) => m.name === 'sport__public__activities')).toMatchObject({ eventsRead: 11, superseded: 5, inserted: 6, liveRows: 5 });
       await silverMatches(sb, w);
 
       // A run that died between its two silver transactions leaves its mark: the next run rebuilds.
@@ -246,7 +245,7 @@ describe('stopping a refresh', () => {
       let sent = false;
       child.stderr.on('data', (d) => {
         stderr += d;
-        if (!sent && stderr.includes('▶ silver activities')) {
+        if (!sent && stderr.includes('▶ silver sport__public__activities')) {
           sent = true;
           child.kill('SIGTERM');
         }
@@ -266,7 +265,7 @@ describe('stopping a refresh', () => {
 
       const next = await sb.refresh();
       expect(next.status).toBe('success');
-      expect(next.entry.rowCounts['silver.activities']).toBe(300_000 - 300_000 / 200);
+      expect(next.entry.rowCounts['silver.sport__public__activities']).toBe(300_000 - 300_000 / 200);
     } finally {
       await sb.close();
     }
@@ -343,7 +342,7 @@ describe('an s3:// lake (MinIO)', () => {
     await sb.fixture.flush({ filesPer: 2 });
     const run = await sb.refresh();
     expect(run.status).toBe('success');
-    expect(run.entry.rowCounts['silver.activities']).toBe(16);
+    expect(run.entry.rowCounts['silver.sport__public__activities']).toBe(16);
     const build = JSON.parse((await sb.lake.get('gold/_build.json')).toString());
     expect(build.runId).toBe(run.runId);
     expect(build.tables).toEqual(expect.arrayContaining(['gold/sport_bonus.parquet', 'gold/wellbeing_days.parquet', 'gold/kpi_bu_month.parquet', 'gold/run_log.parquet']));

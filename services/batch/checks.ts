@@ -13,7 +13,8 @@ import type { QualityResult } from '../common/contracts/quality-report.ts';
 import { driftVerdict, metricResult, volumeVerdict } from './quality.ts';
 import type { Rules } from './rules.ts';
 import type { SilverTable } from './silver.ts';
-import { ident, literal } from './source-schemas.ts';
+import { ident, literal } from './sql.ts';
+import type { Binding } from '../../products/sport-rewards/binding.ts';
 
 /** Bronze rows read per file against the rows its manifest announces (error: a truncated or foreign file). */
 export function bronzeFileReconciliation(files: readonly { key: string; manifestRows: number; rowsRead: number }[]): QualityResult {
@@ -31,10 +32,10 @@ export function bronzeFileReconciliation(files: readonly { key: string; manifest
 }
 
 /**
- * Silver rows against quarantine + valid rows (every row is in exactly one of the two), and gold
- * activity totals against the valid activities.
+ * Silver rows against quarantine + valid rows (every row is in exactly one of the two), and, when
+ * the sport-rewards product ran (`bind`), gold activity totals against its valid activities.
  */
-export async function layerReconciliation(conn: DuckDBConnection, tables: readonly SilverTable[], goldRel: (name: string) => string): Promise<QualityResult[]> {
+export async function layerReconciliation(conn: DuckDBConnection, tables: readonly SilverTable[], goldRel: (name: string) => string, bind?: Binding): Promise<QualityResult[]> {
   const out: QualityResult[] = [];
   // Counting a `_valid` view is an anti join over the whole table: count each only once.
   const validCounts = new Map<string, number>();
@@ -60,9 +61,10 @@ export async function layerReconciliation(conn: DuckDBConnection, tables: readon
       }),
     );
   }
+  if (!bind) return out;
   const g = await queryOne<{ valid: number; kpi: number; by_sport: number; wb_cost_kpi: number; wb_cost: number }>(
     conn,
-    `SELECT ${validCounts.get('activities') ?? '(SELECT count(*) FROM silver.activities_valid)'} AS valid,
+    `SELECT ${validCounts.get(bind.tables.activities) ?? `(SELECT count(*) FROM ${bind.rel('activities', '_valid')})`} AS valid,
        (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('kpi_bu_month')}) AS kpi,
        (SELECT coalesce(sum(activity_count), 0) FROM ${goldRel('activities_by_sport')}) AS by_sport,
        (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('kpi_bu_month')}) AS wb_cost_kpi,
@@ -93,25 +95,44 @@ export async function layerReconciliation(conn: DuckDBConnection, tables: readon
   return out;
 }
 
-/** Silver live rows against PostgreSQL's tables (warn: CDC lag makes small gaps normal). */
+/**
+ * Silver against the PostgreSQL source, for every table of the source the batch can reach
+ * (BATCH_RECONCILE_SOURCE, through the CDC role; warn: CDC lag makes small gaps normal): the live
+ * row count, and the sum of a hash of every row's key columns rendered as text in both engines
+ * (integers and text compare exactly; other key types are compared by count only).
+ * Tables of other sources (another namespace than KAFKA_TOPIC_PREFIX) are skipped.
+ */
 export async function sourceReconciliation(config: Config, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
   const client = new pg.Client(pgConnection(config, 'cdc'));
   const out: QualityResult[] = [];
+  const own = tables.filter((t) => t.source.source === config.kafka.topicPrefix);
   try {
     await client.connect();
-    for (const t of tables.filter((x) => x.source.registered)) {
-      const silver = (await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM silver.${ident(t.name)}`))?.n ?? 0;
-      const res = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${pgIdent(t.source.schema)}.${pgIdent(t.source.table)}`);
+    for (const t of own) {
+      const keyCols = t.source.columns.filter((c) => t.source.primaryKey.includes(c.name) && /^(SMALLINT|INTEGER|BIGINT|VARCHAR)$/.test(c.duckType));
+      const exactKey = keyCols.length === t.source.primaryKey.length && keyCols.length > 0;
+      // Sum over rows of the first 32 bits of md5(key text): the same function in both engines.
+      const keyText = (q: (n: string) => string, cast: (x: string) => string) => keyCols.map((c) => `coalesce(${cast(q(c.name))}, '')`).join(` || '|' || `);
+      const silver = await queryOne<{ n: number; h: string | null }>(
+        conn,
+        `SELECT count(*) AS n, ${exactKey ? `CAST(sum(CAST('0x' || substr(md5(${keyText(ident, (x) => `CAST(${x} AS VARCHAR)`)}), 1, 8) AS BIGINT)) AS VARCHAR)` : 'NULL'} AS h FROM silver.${ident(t.name)}`,
+      );
+      const res = await client.query<{ n: string; h: string | null }>(
+        `SELECT count(*) AS n, ${exactKey ? `sum(('x' || lpad(substr(md5(${keyText(pgIdent, (x) => `${x}::text`)}), 1, 8), 16, '0'))::bit(64)::bigint)::text` : 'NULL'} AS h
+         FROM ${pgIdent(t.source.schema)}.${pgIdent(t.source.table)}`,
+      );
       const source = Number(res.rows[0]?.n ?? 0);
+      const same = !exactKey || (silver?.h ?? null) === (res.rows[0]?.h ?? null);
+      const checksum = exactKey ? `key checksum silver ${silver?.h ?? '-'}, source ${res.rows[0]?.h ?? '-'}` : 'key checksum not compared (key of another type)';
       out.push(
         metricResult({
           id: `silver.${t.name}.count_matches_source`,
           model: `silver.${t.name}`,
           type: 'reconciliation',
           severity: 'warn',
-          description: `silver row count equals PostgreSQL ${t.source.schema}.${t.source.table} (lag makes small gaps normal)`,
-          status: silver === source ? 'pass' : 'fail',
-          observed: `silver ${silver}, source ${source}`,
+          description: `silver row count and key checksum equal PostgreSQL ${t.source.schema}.${t.source.table} (lag makes small gaps normal)`,
+          status: (silver?.n ?? 0) === source && same ? 'pass' : 'fail',
+          observed: `silver ${silver?.n ?? 0}, source ${source}; ${checksum}`,
         }),
       );
     }
@@ -135,19 +156,112 @@ export async function sourceReconciliation(config: Config, conn: DuckDBConnectio
 
 const pgIdent = (s: string) => `"${s.replaceAll('"', '""')}"`;
 
-/** Age of the newest source event (commit time) in silver against `asOf`. */
-export async function freshnessCheck(conn: DuckDBConnection, tables: readonly SilverTable[], asOf: Date, rules: Rules): Promise<QualityResult> {
-  const base = { id: 'silver.freshness', model: 'silver', type: 'freshness', severity: 'warn' as const, description: `newest source event is at most ${rules.quality.freshnessMaxHours} h old` };
-  if (tables.length === 0) return metricResult({ ...base, status: 'skipped', observed: 'no silver table yet' });
-  const union = tables.map((t) => `SELECT max(_source_ts_ms) AS ts FROM state.${ident(t.name)}`).join(' UNION ALL ');
-  const row = await queryOne<{ ts: number | null }>(conn, `SELECT max(ts) AS ts FROM (${union})`);
-  if (row?.ts == null) return metricResult({ ...base, status: 'skipped', observed: 'no event yet' });
-  const hours = (asOf.getTime() - row.ts) / 3_600_000;
-  return metricResult({
-    ...base,
-    status: hours > rules.quality.freshnessMaxHours ? 'fail' : 'pass',
-    observed: `newest event ${new Date(row.ts).toISOString()}, ${hours.toFixed(1)} h before ${asOf.toISOString()} (limit ${rules.quality.freshnessMaxHours} h)`,
-  });
+/** Age of the newest source event (commit time) of each source namespace in silver against `asOf`. */
+export async function freshnessChecks(conn: DuckDBConnection, tables: readonly SilverTable[], asOf: Date, rules: Rules): Promise<QualityResult[]> {
+  const base = { model: 'silver', type: 'freshness', severity: 'warn' as const, description: `newest source event is at most ${rules.quality.freshnessMaxHours} h old` };
+  if (tables.length === 0) return [metricResult({ ...base, id: 'silver.freshness', status: 'skipped', observed: 'no silver table yet' })];
+  const out: QualityResult[] = [];
+  const sources = [...new Set(tables.map((t) => t.source.source))].sort();
+  for (const source of sources) {
+    const union = tables.filter((t) => t.source.source === source).map((t) => `SELECT max(_source_ts_ms) AS ts FROM state.${ident(t.name)}`).join(' UNION ALL ');
+    const row = await queryOne<{ ts: number | null }>(conn, `SELECT max(ts) AS ts FROM (${union})`);
+    const id = sources.length === 1 ? 'silver.freshness' : `silver.freshness.${source}`;
+    if (row?.ts == null) {
+      out.push(metricResult({ ...base, id, status: 'skipped', observed: `source ${source}: no event yet` }));
+      continue;
+    }
+    const hours = (asOf.getTime() - row.ts) / 3_600_000;
+    out.push(
+      metricResult({
+        ...base,
+        id,
+        status: hours > rules.quality.freshnessMaxHours ? 'fail' : 'pass',
+        observed: `source ${source}: newest event ${new Date(row.ts).toISOString()}, ${hours.toFixed(1)} h before ${asOf.toISOString()} (limit ${rules.quality.freshnessMaxHours} h)`,
+      }),
+    );
+  }
+  return out;
+}
+
+/**
+ * Row-level checks of silver that no source declares: values silver does not hold (`_missing`:
+ * undecodable, or unavailable with no previous version; the sample names key and columns),
+ * generated columns the log does not carry, and rows last changed before a column was added
+ * (an ADD COLUMN default is not in the log). Fixes: docs/runbooks/ops.md.
+ */
+export async function silverRowChecks(conn: DuckDBConnection, tables: readonly SilverTable[], changes: readonly { table: string; kind: string; column: string }[] = []): Promise<QualityResult[]> {
+  const out: QualityResult[] = [];
+  for (const t of tables) {
+    const rel = `state.${ident(t.name)}`;
+    const key = t.source.primaryKey.length ? `to_json(struct_pack(${t.source.primaryKey.map((k) => `${ident(k)} := ${ident(k)}`).join(', ')}))` : `to_json(struct_pack(_lsn := _lsn))`;
+    const missing = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${rel} WHERE _missing IS NOT NULL AND _op NOT IN ('d', 't')`);
+    const n = missing?.n ?? 0;
+    out.push(
+      metricResult({
+        id: `silver.${t.name}.values_held`,
+        model: `silver.${t.name}`,
+        type: 'completeness',
+        severity: 'warn',
+        description: 'silver holds every source value exactly (none undecodable, no unchanged TOAST value without a previous version)',
+        status: n > 0 ? 'fail' : 'pass',
+        observed: n > 0 ? `${n} rows lack the source value of some columns (NULL in silver, listed in state.${t.name}._missing)` : 'every value held',
+        sample: n > 0 ? (await queryRows<{ key: string; columns: string[] }>(conn, `SELECT ${key}::VARCHAR AS key, _missing AS columns FROM ${rel} WHERE _missing IS NOT NULL AND _op NOT IN ('d', 't') ORDER BY ALL LIMIT 5`)).map((r) => ({ table: t.name, key: JSON.parse(r.key), columns: r.columns })) : undefined,
+      }),
+    );
+    if (t.source.primaryKey.length === 0 && t.source.replicaIdentity !== 'full') {
+      out.push(
+        metricResult({
+          id: `silver.${t.name}.keyless_replica_identity`,
+          model: `silver.${t.name}`,
+          type: 'completeness',
+          severity: 'warn',
+          description: 'a table without primary key has REPLICA IDENTITY FULL (its updates and deletes carry the whole old row)',
+          status: 'fail',
+          observed: `replica identity ${t.source.replicaIdentity}: silver cannot match its updates and deletes to rows (npm run lakehouse -- prepare-source sets FULL)`,
+        }),
+      );
+    }
+    if (t.source.generatedColumns.length > 0) {
+      out.push(
+        metricResult({
+          id: `silver.${t.name}.generated_columns`,
+          model: `silver.${t.name}`,
+          type: 'completeness',
+          severity: 'warn',
+          description: 'every source column is carried by the log',
+          status: 'fail',
+          observed: `generated columns not carried by logical replication before PostgreSQL 18, absent from silver: ${t.source.generatedColumns.join(', ')} (runbook: docs/runbooks/ops.md, "Columns the log does not carry")`,
+        }),
+      );
+    }
+    const added = changes.filter((c) => c.table === t.name && c.kind === 'added').map((c) => c.column);
+    const current = await queryOne<{ v: number | null }>(conn, `SELECT version AS v FROM meta.schemas WHERE topic = ${literal(t.topic)} AND schema_id = ${literal(t.source.schemaId)}`);
+    if (current?.v != null) {
+      // Rows last decoded with an older version than the current one may lack a column added since.
+      const docs = await queryRows<{ version: number; document: string }>(conn, `SELECT version, document::VARCHAR AS document FROM meta.schemas WHERE topic = ${literal(t.topic)}`);
+      const lacking = new Map<string, number[]>();
+      for (const d of docs) {
+        const names = new Set((JSON.parse(d.document) as { columns: { name: string }[] }).columns.map((c) => c.name));
+        for (const c of t.source.columns) if (!names.has(c.name)) lacking.set(c.name, [...(lacking.get(c.name) ?? []), d.version]);
+      }
+      for (const [column, versions] of lacking) {
+        const r = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM ${rel} WHERE _op NOT IN ('d', 't') AND _schema IN (${versions.join(', ')})`);
+        if ((r?.n ?? 0) === 0 && !added.includes(column)) continue;
+        out.push(
+          metricResult({
+            id: `silver.${t.name}.added_column_defaults.${column}`,
+            model: `silver.${t.name}`,
+            type: 'completeness',
+            severity: 'warn',
+            description: 'rows last changed before a column was added hold its value (an ADD COLUMN default is not in the log)',
+            status: (r?.n ?? 0) > 0 ? 'fail' : 'pass',
+            observed: `${r?.n ?? 0} rows last changed before column ${column} existed hold NULL there; the source holds the column's default (runbook: docs/runbooks/ops.md, "Columns the log does not carry")`,
+          }),
+        );
+      }
+    }
+  }
+  return out;
 }
 
 /**

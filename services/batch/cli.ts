@@ -25,7 +25,7 @@ const program = new Command()
   .description('Batch job: bronze -> silver (current state, history, quarantine) -> gold (rules, KPIs, quality), swapped in atomically')
   .option('--full', 'rebuild silver and gold from all of bronze (backfill), e.g. after a parameter change', false)
   .option('--as-of <time>', 'reference time for future dates, freshness and volume checks (ISO-8601; default now)', parseAsOf)
-  .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, config/rules.json)')
+  .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
   .option('--lake <url>', 'lake URL (default LAKE_URL)')
   .parse();
 
@@ -55,9 +55,11 @@ try {
   });
   const q = outcome.entry.quality;
   logger.info(
-    { runId: outcome.runId, status: outcome.status, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
+    { runId: outcome.runId, status: outcome.status, dataProducts: outcome.products, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
     outcome.status === 'success' ? 'refresh finished: gold swapped in' : 'refresh finished without swapping gold',
   );
+  const products = outcome.products.map((p) => `${p.name} ${p.status === 'ran' ? `ran on ${p.source}` : `skipped (${p.reason})`}`).join('; ');
+  process.stderr.write(`[refresh] data products: ${products || 'none'}\n`);
   process.stderr.write(
     `[refresh] ${outcome.status === 'success' ? 'gold updated' : 'gold NOT updated (previous gold kept)'}: ${q.checks} checks, ${q.errors.length} errors, ${q.warnings.length} warnings; report ${outcome.reportFile}\n`,
   );

@@ -12,8 +12,11 @@ import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStorage } from '../common/lake-storage.ts';
-import { GOLD_VIEWS } from './models/views.ts';
-import { ident, literal } from './source-schemas.ts';
+import { GOLD_VIEWS } from '../../products/sport-rewards/gold/views.ts';
+import { ident, literal } from './sql.ts';
+
+/** Views gold has whatever data product ran: the quality checks and the run log. */
+export const PLATFORM_VIEWS: ReadonlySet<string> = new Set(['v_quality_checks', 'v_run_log']);
 
 /** Catalog alias of the gold database being built. */
 export const GOLD_NEXT = 'gold_next';
@@ -60,10 +63,10 @@ export async function discardAside(conn: DuckDBConnection, file: string): Promis
  * Creates the Power BI views inside the aside database. They are bound with the aside database
  * as the default catalog so that their SQL names tables without a catalog.
  */
-export async function createViews(conn: DuckDBConnection, homeCatalog: string): Promise<void> {
+export async function createViews(conn: DuckDBConnection, homeCatalog: string, withProduct = true): Promise<void> {
   await conn.run(`USE ${GOLD_NEXT}`);
   try {
-    for (const v of GOLD_VIEWS) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS ${v.sql}`);
+    for (const v of GOLD_VIEWS) if (withProduct || PLATFORM_VIEWS.has(v.name)) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS ${v.sql}`);
   } finally {
     await conn.run(`USE ${homeCatalog}`);
   }

@@ -13,7 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { CheckStatus, QualityResult, Severity } from '../common/contracts/quality-report.ts';
 import type { QualitySummary } from '../common/contracts/run-log.ts';
 import { profileEnd, profileStart, queryOne } from './duck.ts';
-import { ident, literal } from './source-schemas.ts';
+import { ident, literal } from './sql.ts';
 
 
 /** Column-level tests (dbt's generic tests). `where` restricts the rows tested (SQL predicate). */

@@ -4,10 +4,11 @@
  * Pure: builds SQL from the rules file (rules.ts) and the run's reference time.
  *
  * Rules:
- * - every registered table: `missing_required_value` (a NOT NULL source column is NULL in silver,
- *   i.e. missing or malformed in the event);
- * - activities: `negative_distance`, `end_before_start`, `unknown_employee` (not in
- *   silver.employees), `impossible_speed` (average speed above the sport's limit,
+ * - every table of every source (the platform's rule): `missing_required_value` (a NOT NULL source
+ *   column is NULL in silver: a value silver could not decode or resolve, see `_missing`);
+ * - the sport-rewards data product's activities (products/sport-rewards/binding.ts): `negative_distance`,
+ *   `end_before_start`, `unknown_employee` (not in the product's employees), `impossible_speed`
+ *   (average speed above the sport's limit,
  *   quarantine.maxSpeedKmhBySport / defaultMaxSpeedKmh, or a distance covered in no time),
  *   `future_date` (starts or ends after the reference time plus quarantine.futureToleranceMinutes).
  *   Employees are checked first ({@link quarantineOrder}), so an activity of a quarantined
@@ -18,7 +19,9 @@
  * Silver keeps quarantined rows (silver mirrors the source); `silver.<table>_valid` excludes them.
  */
 import type { Rules } from './rules.ts';
-import { decodingFor, ident, literal } from './source-schemas.ts';
+import type { Binding } from '../../products/sport-rewards/binding.ts';
+import { PRODUCT_QUARANTINE_RULE_CODES, productQuarantineRules } from '../../products/sport-rewards/quarantine.ts';
+import { ident, literal } from './sql.ts';
 import type { SilverTable } from './silver.ts';
 
 /** One check: rows matching `predicate` break rule `code`; `reason` is an SQL text expression. */
@@ -28,32 +31,23 @@ export interface QuarantineRule {
   reason: string;
 }
 
-/** Tables in the order their quarantine must be rebuilt: employees before what refers to them. */
-export function quarantineOrder<T extends { name: string }>(tables: readonly T[]): T[] {
-  return [...tables].sort((a, b) => Number(b.name === 'employees') - Number(a.name === 'employees') || (a.name < b.name ? -1 : 1));
+/** Tables in the order their quarantine must be rebuilt: the product's employees before what refers to them. */
+export function quarantineOrder<T extends { name: string }>(tables: readonly T[], bind?: Binding): T[] {
+  const first = (t: T) => Number(bind !== undefined && t.name === bind.tables.employees);
+  return [...tables].sort((a, b) => first(b) - first(a) || (a.name < b.name ? -1 : 1));
 }
 
-/** Every rule code, for accepted_values tests and documentation. */
-export const QUARANTINE_RULE_CODES = [
-  'missing_required_value',
-  'negative_distance',
-  'end_before_start',
-  'unknown_employee',
-  'impossible_speed',
-  'future_date',
-] as const;
+/** Every rule code (the platform's, then the data product's), for accepted_values tests and documentation. */
+export const QUARANTINE_RULE_CODES = ['missing_required_value', ...PRODUCT_QUARANTINE_RULE_CODES] as const;
 
-/** SQL CASE giving the speed limit (km/h) of `sport_type`. */
-export function speedLimitSql(rules: Rules): string {
-  const q = rules.quarantine;
-  const arms = Object.entries(q.maxSpeedKmhBySport).map(([sport, kmh]) => `WHEN ${literal(sport)} THEN ${kmh}`);
-  return arms.length ? `(CASE sport_type ${arms.join(' ')} ELSE ${q.defaultMaxSpeedKmh} END)` : `${q.defaultMaxSpeedKmh}`;
-}
-
-/** The rules that apply to `table` for a run whose reference time is `asOf`. */
-export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date): QuarantineRule[] {
+/**
+ * The rules that apply to `table` for a run whose reference time is `asOf`.
+ * @param bind the sport-rewards product's binding when the product runs (its activity rules apply
+ *   to the activities it binds), undefined otherwise
+ */
+export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date, bind?: Binding): QuarantineRule[] {
   const out: QuarantineRule[] = [];
-  if (table.source.registered) {
+  {
     const required = table.source.columns.filter((c) => !c.nullable);
     if (required.length > 0) {
       const missing = required.map((c) => `CASE WHEN ${ident(c.name)} IS NULL THEN ${literal(c.name)} END`).join(', ');
@@ -64,32 +58,8 @@ export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date): Q
       });
     }
   }
-  if (table.name === 'activities' && table.source.registered) {
-    const elapsed = `coalesce(elapsed_seconds, epoch(ended_at - started_at))`;
-    const limit = speedLimitSql(rules);
-    const ref = `TIMESTAMPTZ ${literal(asOf.toISOString())}`;
-    const latest = `(${ref} + INTERVAL ${Math.round(rules.quarantine.futureToleranceMinutes * 60)} SECOND)`;
-    out.push(
-      { code: 'negative_distance', predicate: 'distance_m < 0', reason: `printf('distance %d m is negative', distance_m)` },
-      { code: 'end_before_start', predicate: 'ended_at < started_at', reason: `printf('ends at %s, before its start %s', CAST(ended_at AS VARCHAR), CAST(started_at AS VARCHAR))` },
-      {
-        code: 'unknown_employee',
-        predicate: 'employee_id NOT IN (SELECT employee_id FROM silver.employees_valid)',
-        reason: `printf('employee %d is not in silver.employees (or is quarantined)', employee_id)`,
-      },
-      {
-        code: 'impossible_speed',
-        predicate: `distance_m > 0 AND (${elapsed} <= 0 OR distance_m * 3.6 / ${elapsed} > ${limit})`,
-        reason: `CASE WHEN ${elapsed} <= 0 THEN printf('%d m covered in %d s', distance_m, CAST(${elapsed} AS BIGINT))
-          ELSE printf('average %.1f km/h is above the %g km/h limit for %s', distance_m * 3.6 / ${elapsed}, CAST(${limit} AS DOUBLE), sport_type) END`,
-      },
-      {
-        code: 'future_date',
-        predicate: `started_at > ${latest} OR ended_at > ${latest}`,
-        reason: `printf('starts %s / ends %s, after the run reference time %s', CAST(started_at AS VARCHAR), CAST(ended_at AS VARCHAR), CAST(${ref} AS VARCHAR))`,
-      },
-    );
-  }
+  // The data product's own rules for the tables it binds (products/sport-rewards/quarantine.ts).
+  if (bind) out.push(...productQuarantineRules(table, rules, asOf, bind));
   return out;
 }
 
@@ -99,12 +69,12 @@ export function quarantineRules(table: SilverTable, rules: Rules, asOf: Date): Q
  * (generic: table, key as JSON, first rule, every rule, reasons, the row as JSON), and the
  * `silver.<table>_valid` view. `silver.quarantine` must exist (see {@link QUARANTINE_DDL}).
  */
-export function quarantineStatements(table: SilverTable, rules: Rules, asOf: Date, runId: string): string[] {
-  const checks = quarantineRules(table, rules, asOf);
+export function quarantineStatements(table: SilverTable, rules: Rules, asOf: Date, runId: string, bind?: Binding): string[] {
+  const checks = quarantineRules(table, rules, asOf, bind);
   const pk = table.source.primaryKey;
   const keysTable = `state.${ident(`${table.name}__quarantined`)}`;
   const pkCols = pk.map(ident).join(', ');
-  const pkTypes = table.source.columns.filter((c) => pk.includes(c.name)).map((c) => `${ident(c.name)} ${decodingFor(c.pgType).duckType}`);
+  const pkTypes = table.source.columns.filter((c) => pk.includes(c.name)).map((c) => `${ident(c.name)} ${c.duckType}`);
   const statements: string[] = [];
   if (checks.length === 0 || pk.length === 0) {
     statements.push(`DROP TABLE IF EXISTS ${keysTable}`);

@@ -21,11 +21,12 @@ import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
 import type { RunLogEntry, RunStatus } from '../common/contracts/run-log.ts';
 import { discoverPartitions, listPartitionFiles, materialize, type ManifestProblem } from './bronze-inputs.ts';
-import { bronzeFileReconciliation, costDriftCheck, freshnessCheck, layerReconciliation, sourceReconciliation, volumeCheck } from './checks.ts';
+import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
-import { BUCKET_RANGE_SQL, GOLD_MODELS, stagingStatements, type GoldContext } from './models/gold.ts';
-import { QUARANTINE_MODEL, silverModels } from './models/silver.ts';
+import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from '../../products/sport-rewards/gold/models.ts';
+import { QUARANTINE_MODEL, resolveRefs, silverModels } from './models/silver.ts';
+import { bind, HISTORY_ROLES, PRODUCT_NAME, ROLES, type Binding } from '../../products/sport-rewards/binding.ts';
 import {
   compileModelTests,
   hasBlockingFailure,
@@ -39,6 +40,7 @@ import { QUARANTINE_DDL, quarantineOrder, quarantineStatements } from './quarant
 import { loadRules, type LoadedRules } from './rules.ts';
 import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl } from './run-log.ts';
 import {
+  compactAppended,
   consumedOffsets,
   currentViewSql,
   ensureSilverCatalog,
@@ -48,14 +50,15 @@ import {
   resetSilver,
   resolveTable,
   silverTables,
-  compactAppended,
   type PendingCompaction,
-  stateTableDdl,
-  HISTORY_TABLES,
+  type SchemaChange,
   type SilverTable,
   type TableMergeResult,
 } from './silver.ts';
-import { KNOWN_TABLES, ident, literal, silverName } from './source-schemas.ts';
+import { planTopic } from './schema-versions.ts';
+import { silverName } from './silver-names.ts';
+import { ident, literal } from './sql.ts';
+import { loadLakeSchemas, type TableSchema } from './table-schema.ts';
 
 /** Catalog alias of the silver database inside the batch's DuckDB instance. */
 const SILVER = 'sdb';
@@ -93,6 +96,8 @@ export interface RefreshOutcome {
   results: QualityResult[];
   reportFile: string;
   merges: TableMergeResult[];
+  /** The data products of the run: which ran, which were skipped and why. */
+  products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[];
 }
 
 /** Thrown when another refresh holds the silver database. */
@@ -179,9 +184,10 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
     const localByKey = new Map(files.map((f, i) => [f.key, local[i]!]));
 
     options.signal?.throwIfAborted();
-    await progress.step('silver', () => mergeSilver(duck, files, localByKey, run, options.full === true, log, progress));
+    await progress.step('silver', () => mergeSilver(duck, lake, files, localByKey, run, options.full === true, log, progress));
     const tables = await silverTables(duck.conn);
-    await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId));
+    const withProduct = productRuns(tables, run);
+    await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId, withProduct ? run.binding : undefined));
 
     options.signal?.throwIfAborted();
     await progress.step('gold', () => buildGold(duck, config, lake, tables, run, tmpDir, progress, log));
@@ -206,7 +212,7 @@ export async function refresh(config: Config, options: RefreshOptions): Promise<
     }
   }
   if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
-  return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges };
+  return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
 
 /** Everything the run learns, for run_log and the report. */
@@ -220,6 +226,11 @@ class RunState {
   rowCounts: Record<string, number> = {};
   costs: { bonusCostEur: number; wellbeingCostEur: number } | null = null;
   manifestProblems: ManifestProblem[] = [];
+  schemaChanges: SchemaChange[] = [];
+  legacyRows: { topic: string; rows: number; schemaId: string }[] = [];
+  /** Data products of the run and whether they ran. */
+  products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[] = [];
+  readonly binding: Binding;
   entry: RunLogEntry | undefined;
   reportFile: string;
   constructor(
@@ -231,6 +242,7 @@ class RunState {
     readonly asOf: Date,
   ) {
     this.reportFile = path.join(config.batch.reportDir, `${runId}.json`);
+    this.binding = bind(rules.rules, config.kafka.topicPrefix);
   }
 }
 
@@ -251,6 +263,7 @@ async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: Run
 
 async function mergeSilver(
   duck: Duck,
+  lake: LakeStorage,
   files: readonly BronzeFile[],
   localByKey: Map<string, string>,
   run: RunState,
@@ -262,6 +275,21 @@ async function mergeSilver(
   const byTopic = new Map<string, BronzeFile[]>();
   for (const f of files) byTopic.set(f.topic, [...(byTopic.get(f.topic) ?? []), f]);
   const fileChecks: { key: string; manifestRows: number; rowsRead: number }[] = [];
+  const lakeSchemas = await loadLakeSchemas(lake);
+  for (const p of lakeSchemas.problems) {
+    run.results.push(
+      metricResult({
+        id: `bronze.schemas.${p.key}`,
+        model: 'bronze',
+        type: 'schema',
+        severity: 'error',
+        description: 'every schema document in the lake is valid',
+        status: 'fail',
+        observed: p.problem,
+      }),
+    );
+  }
+  const historyTables = new Set(HISTORY_ROLES.map((r) => run.binding.tables[r]));
 
   // Two transactions: (1) append/merge every table and mark the merge in progress; (2) compact
   // the tables written by the append path, record the consumed files, clear the mark. A crash in
@@ -272,30 +300,31 @@ async function mergeSilver(
   try {
     if (full) await resetSilver(conn);
     await conn.run(`DELETE FROM meta.merge_in_progress; INSERT INTO meta.merge_in_progress VALUES (${literal(run.runId)}, now())`);
-    // Registered tables exist (empty) before their first event, so gold always binds.
-    await ensureRegisteredTables(duck);
     for (const [topic, topicFiles] of byTopic) {
       topicFiles.sort((a, b) => a.partition - b.partition || a.firstOffset - b.firstOffset);
       const paths = topicFiles.map((f) => localByKey.get(f.key)!);
-      const resolved = await resolveTable(conn, topic, paths);
-      if (!resolved) {
+      const plan = await planTopic(conn, topic, paths, lakeSchemas.byTopic.get(topic), run.runId);
+      if ('problem' in plan) {
         run.results.push(
           metricResult({
-            id: `bronze.${topic}.topic_name`,
+            id: `bronze.${topic}.schema_link`,
             model: 'bronze',
             type: 'schema',
-            severity: 'warn',
-            description: 'bronze topics are named <prefix>.<schema>.<table>',
+            severity: 'error',
+            description: 'every bronze row is linked to a schema document of the lake (silver types nothing from values)',
             status: 'fail',
-            observed: `topic ${topic} skipped: its name has no schema and table`,
+            observed: `topic ${topic} not read (its files stay unconsumed): ${plan.problem}`,
           }),
         );
         continue;
       }
-      const { table, unexpectedColumns } = resolved;
+      if (plan.legacyRows > 0) run.legacyRows.push({ topic, rows: plan.legacyRows, schemaId: plan.legacySchemaId! });
+      const name = silverName({ source: plan.current.source.name, schema: plan.current.source.schema, table: plan.current.source.table });
+      const { table, changes } = await resolveTable(conn, topic, plan.current, plan.versions, plan.currentLsn, historyTables.has(name));
+      run.schemaChanges.push(...changes);
       const before = await queryOne<{ n: number }>(conn, `SELECT count(*) AS n FROM state.${ident(table.name)}`);
       const { perFile, pending: toCompact, ...merge } = await progress.step(`silver ${table.name}: ${topicFiles.length} files`, () =>
-        mergeFiles(conn, table, paths, run.runId, { fullRebuild: (before?.n ?? 0) === 0, unexpectedColumns, onProgress: progress.duck }),
+        mergeFiles(conn, table, plan.read, run.runId, { fullRebuild: (before?.n ?? 0) === 0, onProgress: progress.duck }),
       );
       run.merges.push(merge);
       if (toCompact) pending.push({ result: merge, pending: toCompact });
@@ -308,6 +337,9 @@ async function mergeSilver(
         ),
       );
     }
+    // Tables whose schema is in the lake but which have no row yet exist (empty, typed), so a
+    // data product binding them always binds.
+    await ensureSchemaOnlyTables(duck, lakeSchemas.byTopic, historyTables);
     await exec(conn, 'COMMIT', 'silver: commit');
     await conn.run('BEGIN TRANSACTION');
     for (const { result, pending: p } of pending) {
@@ -336,20 +368,38 @@ async function mergeSilver(
       }),
     );
   }
+  for (const l of run.legacyRows) {
+    run.results.push(
+      metricResult({
+        id: `bronze.${l.topic}.rows_without_schema_link`,
+        model: 'bronze',
+        type: 'schema',
+        severity: 'warn',
+        description: 'bronze rows carry the schema version they were produced with',
+        status: 'fail',
+        observed: `${l.rows} rows written before schemas travelled were decoded with schema ${l.schemaId} (the topic's earliest)`,
+      }),
+    );
+  }
+  for (const c of run.schemaChanges) {
+    run.results.push(
+      metricResult({
+        id: `silver.${c.table}.schema_change.${c.column}`,
+        model: `silver.${c.table}`,
+        type: 'schema',
+        severity: 'warn',
+        description: 'schema changes of the source are applied to silver',
+        status: c.kind === 'type_changed' && (c.unconverted ?? 0) > 0 ? 'fail' : 'pass',
+        observed:
+          c.kind === 'added'
+            ? `column ${c.column} (${c.to}) added; rows last changed before it hold NULL (an ADD COLUMN default is not in the log: see silver.${c.table}.added_column_defaults)`
+            : c.kind === 'dropped'
+              ? `column ${c.column} (${c.from}) dropped from the view; state keeps it for older rows`
+              : `column ${c.column} changed type ${c.from} -> ${c.to}; stored values converted by DuckDB's cast, ${c.unconverted ?? 0} did not convert (NULL, listed in _missing)`,
+      }),
+    );
+  }
   for (const m of run.merges) {
-    if (m.unexpectedColumns.length > 0) {
-      run.results.push(
-        metricResult({
-          id: `silver.${m.name}.schema_drift`,
-          model: `silver.${m.name}`,
-          type: 'schema',
-          severity: 'warn',
-          description: 'events carry only the columns the registry knows (source-schemas.ts)',
-          status: 'fail',
-          observed: `columns not in the registry (not loaded): ${m.unexpectedColumns.join(', ')}`,
-        }),
-      );
-    }
     if (m.unkeyed > 0) {
       run.results.push(
         metricResult({
@@ -364,30 +414,41 @@ async function mergeSilver(
         }),
       );
     }
+    if (m.unmatchedRemovals > 0) {
+      run.results.push(
+        metricResult({
+          id: `silver.${m.name}.keyless_removals_matched`,
+          model: `silver.${m.name}`,
+          type: 'reconciliation',
+          severity: 'warn',
+          description: 'every update and delete of a keyless table removes a row silver holds (the whole old row matched)',
+          status: 'fail',
+          observed: `${m.unmatchedRemovals} removals found no equal row in silver`,
+          sample: m.unmatchedSamples,
+        }),
+      );
+    }
   }
 }
 
-async function ensureRegisteredTables(duck: Duck): Promise<void> {
-  const existing = new Set((await silverTables(duck.conn)).map((t) => t.name));
-  for (const source of KNOWN_TABLES) {
-    const name = silverName(source.schema, source.table);
-    if (existing.has(name)) continue;
-    const table: SilverTable = { name, topic: '', source, history: HISTORY_TABLES.has(name) };
-    for (const suffix of table.history ? ['', '__events'] : ['']) await duck.conn.run(stateTableDdl(table, suffix));
+/** Creates the empty state table and view of every topic with a schema document but no silver table yet. */
+async function ensureSchemaOnlyTables(duck: Duck, byTopic: Map<string, Map<string, TableSchema>>, historyTables: ReadonlySet<string>): Promise<void> {
+  const existing = new Set((await silverTables(duck.conn)).map((t) => t.topic));
+  for (const [topic, docs] of byTopic) {
+    if (existing.has(topic) || docs.size === 0) continue;
+    const doc = [...docs.values()].sort((a, b) => (a.schemaId < b.schemaId ? -1 : 1))[0]!;
+    const name = silverName({ source: doc.source.name, schema: doc.source.schema, table: doc.source.table });
+    const { table } = await resolveTable(duck.conn, topic, doc, [doc], 0, historyTables.has(name));
     await duck.conn.run(currentViewSql(table));
     if (table.history) await duck.conn.run(historySql(table));
-    await duck.conn.run(
-      `INSERT INTO meta.tables VALUES (${literal(name)}, NULL, ${literal(source.schema)}, ${literal(source.table)},
-        [${source.primaryKey.map(literal).join(', ')}]::VARCHAR[], ${literal(JSON.stringify(source.columns))}, true, ${table.history})`,
-    );
   }
 }
 
-async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string): Promise<void> {
+async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string, binding: Binding | undefined): Promise<void> {
   await duck.conn.run('BEGIN TRANSACTION');
   try {
     await duck.conn.run(QUARANTINE_DDL);
-    for (const t of quarantineOrder(tables)) for (const sql of quarantineStatements(t, rules.rules, asOf, runId)) await exec(duck.conn, sql);
+    for (const t of quarantineOrder(tables, binding)) for (const sql of quarantineStatements(t, rules.rules, asOf, runId, binding)) await exec(duck.conn, sql);
     await exec(duck.conn, 'COMMIT', 'quarantine: commit');
   } catch (err) {
     await duck.conn.run('ROLLBACK').catch(() => undefined);
@@ -395,37 +456,83 @@ async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rul
   }
 }
 
+/**
+ * Whether the sport-rewards data product can run: every table it binds is in silver. Records the
+ * decision in the run (and a check when some, but not all, of its tables are there).
+ */
+function productRuns(tables: readonly SilverTable[], run: RunState): boolean {
+  const names = new Set(tables.map((t) => t.name));
+  const missing = ROLES.filter((r) => !names.has(run.binding.tables[r]));
+  if (missing.length === 0) {
+    run.products.push({ name: PRODUCT_NAME, status: 'ran', source: `${run.binding.namespace}.${run.binding.schema}` });
+    return true;
+  }
+  const reason = `silver has no ${missing.map((r) => `${run.binding.namespace}.${run.binding.schema}.${r}`).join(', ')}`;
+  run.products.push({ name: PRODUCT_NAME, status: 'skipped', source: `${run.binding.namespace}.${run.binding.schema}`, reason });
+  if (missing.length < ROLES.length) {
+    run.results.push(
+      metricResult({
+        id: `product.${PRODUCT_NAME}.bound_tables`,
+        model: `product.${PRODUCT_NAME}`,
+        type: 'schema',
+        severity: 'warn',
+        description: 'every source table the data product binds is in silver',
+        status: 'fail',
+        observed: `${PRODUCT_NAME} not run: ${reason}`,
+      }),
+    );
+  }
+  return false;
+}
+
 async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: readonly SilverTable[], run: RunState, tmpDir: string, progress: Progress, log: Logger): Promise<void> {
   const conn = duck.conn;
   const aside = asidePath(config.batch.goldDb, run.runId);
   await attachAside(conn, aside);
-  const ctx: GoldContext = { rules: run.rules.rules, asOf: run.asOf, runId: run.runId, ref: goldRel };
+  const withProduct = run.products.some((p) => p.name === PRODUCT_NAME && p.status === 'ran');
+  const ctx: GoldContext = { rules: run.rules.rules, asOf: run.asOf, runId: run.runId, ref: goldRel, bind: run.binding };
+  const goldModels = withProduct ? GOLD_MODELS : [];
   try {
-    const buckets = await queryOne<{ lo: number | null; hi: number | null }>(conn, BUCKET_RANGE_SQL);
-    for (const sql of stagingStatements(ctx, buckets ?? null)) await exec(conn, sql, 'gold: staging valid activities', progress.duck);
-    for (const model of GOLD_MODELS) {
-      await exec(conn, `CREATE TABLE ${goldRel(model.name)} AS ${model.sql(ctx)}`, `gold ${model.name}`, progress.duck);
+    if (withProduct) {
+      const buckets = await queryOne<{ lo: number | null; hi: number | null }>(conn, bucketRangeSql(run.binding));
+      for (const sql of stagingStatements(ctx, buckets ?? null)) await exec(conn, sql, 'gold: staging valid activities', progress.duck);
+      for (const model of goldModels) {
+        await exec(conn, `CREATE TABLE ${goldRel(model.name)} AS ${model.sql(ctx)}`, `gold ${model.name}`, progress.duck);
+      }
     }
 
     const results = await progress.step('quality suite', async () => {
-      const models = [...tables.flatMap(silverModels), QUARANTINE_MODEL, ...GOLD_MODELS.map((m) => ({ name: `gold.${m.name}`, relation: goldRel(m.name), key: m.key, columns: m.columns, tests: m.tests }))];
+      const models = [
+        ...tables.flatMap((t) => silverModels(t, withProduct ? run.binding : undefined)),
+        QUARANTINE_MODEL,
+        ...goldModels.map((m) => ({
+          name: `gold.${m.name}`,
+          relation: goldRel(m.name),
+          key: m.key,
+          columns: m.columns.map((c) => ({ ...c, tests: c.tests ? (resolveRefs({ c: c.tests }, run.binding).c ?? []) : undefined })),
+          tests: m.tests,
+        })),
+      ];
       const out: QualityResult[] = [];
       out.push(...(await runCompiledTests(conn, models.flatMap(compileModelTests))));
-      out.push(...(await layerReconciliation(conn, tables, goldRel)));
+      out.push(...(await silverRowChecks(conn, tables, run.schemaChanges)));
+      out.push(...(await layerReconciliation(conn, tables, goldRel, withProduct ? run.binding : undefined)));
       if (config.batch.reconcileSource) out.push(...(await sourceReconciliation(config, conn, tables)));
-      out.push(await freshnessCheck(conn, tables, run.asOf, run.rules.rules));
-      out.push(await volumeCheck(conn, run.asOf, run.rules.rules));
-      const costs = await queryOne<{ bonus: number; wellbeing: number }>(
-        conn,
-        `SELECT (SELECT coalesce(sum(bonus_amount_eur), 0)::DOUBLE FROM ${goldRel('sport_bonus')}) AS bonus,
-           (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('wellbeing_days')}) AS wellbeing`,
-      );
-      run.costs = { bonusCostEur: costs?.bonus ?? 0, wellbeingCostEur: costs?.wellbeing ?? 0 };
-      out.push(await costDriftCheck(conn, run.costs, run.rules.hash, run.rules.rules));
+      out.push(...(await freshnessChecks(conn, tables, run.asOf, run.rules.rules)));
+      if (withProduct) {
+        out.push(await volumeCheck(conn, run.asOf, run.rules.rules));
+        const costs = await queryOne<{ bonus: number; wellbeing: number }>(
+          conn,
+          `SELECT (SELECT coalesce(sum(bonus_amount_eur), 0)::DOUBLE FROM ${goldRel('sport_bonus')}) AS bonus,
+             (SELECT coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE FROM ${goldRel('wellbeing_days')}) AS wellbeing`,
+        );
+        run.costs = { bonusCostEur: costs?.bonus ?? 0, wellbeingCostEur: costs?.wellbeing ?? 0 };
+        out.push(await costDriftCheck(conn, run.costs, run.rules.hash, run.rules.rules));
+      }
       return out;
     });
     run.results.push(...results);
-    await countRows(duck, tables, run);
+    await countRows(duck, tables, run, goldModels.map((m) => m.name));
 
     const summary = summarize(run.results);
     if (hasBlockingFailure(run.results)) {
@@ -446,13 +553,13 @@ async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: 
     await conn.run(
       `CREATE TABLE ${goldRel('build_info')} AS SELECT ${literal(run.runId)} AS run_id, now() AS built_at, ${literal(run.rules.rules.version)} AS rules_version,
         ${literal(run.rules.hash)} AS params_hash, ${literal(run.rules.canonical)}::JSON AS params, TIMESTAMPTZ ${literal(run.asOf.toISOString())} AS as_of,
-        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts`,
+        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts, ${literal(JSON.stringify(run.products))}::JSON AS data_products`,
     );
-    await createViews(conn, SILVER);
+    await createViews(conn, SILVER, withProduct);
 
     const parquetDir = path.join(tmpDir, 'gold-parquet');
     await mkdir(parquetDir, { recursive: true });
-    const goldTables = [...GOLD_MODELS.map((m) => m.name), 'quality_results', 'run_log', 'build_info'];
+    const goldTables = [...goldModels.map((m) => m.name), 'quality_results', 'run_log', 'build_info'];
     const parquet = await exportParquet(conn, goldTables, parquetDir);
 
     await progress.step('swapping gold.duckdb', () => swapIn(conn, aside, config.batch.goldDb));
@@ -466,12 +573,12 @@ async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: 
   }
 }
 
-async function countRows(duck: Duck, tables: readonly SilverTable[], run: RunState): Promise<void> {
+async function countRows(duck: Duck, tables: readonly SilverTable[], run: RunState, goldTables: readonly string[]): Promise<void> {
   const parts = [
-    ...tables.map((t) => `SELECT 'silver.${t.name}' AS t, count(*) AS n FROM silver.${ident(t.name)}`),
-    ...tables.filter((t) => t.history).map((t) => `SELECT 'silver.${t.name}_history', count(*) FROM silver.${ident(`${t.name}_history`)}`),
-    `SELECT 'silver.quarantine', count(*) FROM silver.quarantine`,
-    ...GOLD_MODELS.map((m) => `SELECT 'gold.${m.name}', count(*) FROM ${goldRel(m.name)}`),
+    ...tables.map((t) => `SELECT ${literal(`silver.${t.name}`)} AS t, count(*) AS n FROM silver.${ident(t.name)}`),
+    ...tables.filter((t) => t.history).map((t) => `SELECT ${literal(`silver.${t.name}_history`)} AS t, count(*) AS n FROM silver.${ident(`${t.name}_history`)}`),
+    `SELECT 'silver.quarantine' AS t, count(*) AS n FROM silver.quarantine`,
+    ...goldTables.map((m) => `SELECT 'gold.${m}' AS t, count(*) AS n FROM ${goldRel(m)}`),
   ];
   const rows = await queryRows<{ t: string; n: number }>(duck.conn, parts.join(' UNION ALL '));
   run.rowCounts = Object.fromEntries(rows.map((r) => [r.t, r.n]));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import rulesFile from '../../config/rules.json' with { type: 'json' };
+import rulesFile from '../../products/sport-rewards/rules.json' with { type: 'json' };
 import { canonicalJson, parseRules, RulesError } from './rules.ts';
 
 const defaults = JSON.stringify(rulesFile);
@@ -22,7 +22,7 @@ function issues(text: string): string[] {
 }
 
 describe('rules file', () => {
-  it('accepts the versioned defaults of config/rules.json (DOMAIN.md values)', () => {
+  it('accepts the versioned defaults of products/sport-rewards/rules.json (DOMAIN.md values)', () => {
     const { rules } = parseRules(defaults);
     expect(rules.sportBonus).toEqual({ rate: 0.05, maxCommuteKmByMode: { 'Marche/running': 15, 'Vélo/Trottinette/Autres': 25 } });
     expect(rules.wellbeing).toEqual({ minActivitiesPerYear: 15, extraDays: 5, workingDaysPerYear: 218 });

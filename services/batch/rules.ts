@@ -1,6 +1,6 @@
 /**
  * The business rules and quality thresholds of the batch job, as a versioned JSON file
- * (config/rules.json by default; BATCH_RULES_FILE). Defaults and meaning: ../shared/DOMAIN.md,
+ * (products/sport-rewards/rules.json by default; BATCH_RULES_FILE). Defaults and meaning: ../shared/DOMAIN.md,
  * "Business rules". Pure apart from {@link loadRules} reading the file.
  *
  * The file is validated with zod before anything else runs; a bad value throws
@@ -39,6 +39,16 @@ function isTimeZone(name: string): boolean {
 export const rulesSchema = z
   .object({
     $comment: z.string().optional(),
+    /**
+     * The source the sport-rewards data product reads: its namespace (the CDC topic prefix;
+     * absent: the deployment's KAFKA_TOPIC_PREFIX) and PostgreSQL schema; the product binds to
+     * `<namespace>.<schema>.employees`, `.activities`, `.declared_sports` and `.commute_distances`
+     * (products/sport-rewards/README.md).
+     */
+    source: z
+      .object({ namespace: z.string().trim().min(1).optional(), schema: z.string().trim().min(1) })
+      .strict()
+      .default({ schema: 'public' }),
     /** Version label of the parameter set, e.g. "2026.1"; change it with any value. */
     version: z.string().trim().min(1),
     /** IANA zone in which days, months and years of activities are counted. */

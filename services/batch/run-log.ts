@@ -6,7 +6,7 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { bronzeInputTotals, encodeRunLogLine, type BronzeInputRange, type RunLogEntry } from '../common/contracts/run-log.ts';
-import { literal } from './source-schemas.ts';
+import { literal } from './sql.ts';
 
 /** Columns of run_log (silver meta.run_log and gold run_log). */
 export const RUN_LOG_COLUMNS = `run_id VARCHAR, batch INTEGER, status VARCHAR, mode VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,

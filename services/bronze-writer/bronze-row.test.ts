@@ -28,8 +28,22 @@ describe('decodeBronzeMessage', () => {
         sourceTable: 'activities',
         before: null,
         after,
+        schemaId: null,
+        unavailable: null,
       },
     });
+  });
+
+  it('keeps the schema-link headers (docs/contracts/table-schemas.md), and dead-letters malformed ones', () => {
+    const value = `{"before":null,"after":{"id":1,"big":"__debezium_unavailable_value"},"source":${JSON.stringify(source)},"op":"u","ts_ms":1}`;
+    const withHeaders = (schemaId: string | null, unavailable: string | null) =>
+      decodeBronzeMessage({ ...message(value), schemaId: schemaId === null ? null : Buffer.from(schemaId), unavailable: unavailable === null ? null : Buffer.from(unavailable) });
+    expect(withHeaders('0123456789abcdef0123', '["big"]')).toMatchObject({ kind: 'row', row: { schemaId: '0123456789abcdef0123', unavailable: '["big"]' } });
+    expect(withHeaders('0123456789abcdef0123', null)).toMatchObject({ kind: 'row', row: { schemaId: '0123456789abcdef0123', unavailable: null } });
+    expect(withHeaders('0123456789ABCDEF0123', null)).toEqual({ kind: 'undecodable', reason: 'invalid_header', detail: 'header lakehouse.schema.id is not 20 lower-case hex digits' });
+    expect(withHeaders('0123', null)).toMatchObject({ kind: 'undecodable', reason: 'invalid_header' });
+    expect(withHeaders(null, 'big')).toEqual({ kind: 'undecodable', reason: 'invalid_header', detail: 'header lakehouse.unavailable is not a JSON array of column names' });
+    expect(decodeBronzeMessage({ ...message(value), unavailable: Buffer.from([0x5b, 0xff, 0x5d]) })).toMatchObject({ kind: 'undecodable', reason: 'invalid_header' });
   });
 
   it('keeps 64-bit integers beyond 2^53 exactly (lsn and row values)', () => {

@@ -11,7 +11,9 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { decodeChangeEvent, UndecodableEventError, type ChangeOp } from '../common/contracts/change-event.ts';
+import { parseUnavailableHeader, SCHEMA_ID_HEADER, UNAVAILABLE_HEADER } from '../common/contracts/table-schema.ts';
 import { topLevelMembers } from './json-members.ts';
+import { isSchemaIdBytes } from './segment.ts';
 
 /** One bronze row: the Parquet columns except topic, partition and ingested_at (per file). */
 export interface BronzeRow {
@@ -37,6 +39,10 @@ export interface BronzeRow {
   before: string | null;
   /** Row image after the change, JSON text; null for d and t. */
   after: string | null;
+  /** Header `lakehouse.schema.id`: the table schema document of the row (docs/contracts/table-schemas.md); null without one. */
+  schemaId?: string | null;
+  /** Header `lakehouse.unavailable`: JSON array of the columns whose `after` value is the placeholder; null without one. */
+  unavailable?: string | null;
 }
 
 /** A consumed message, as the decoder needs it. */
@@ -45,6 +51,21 @@ export interface RawMessage {
   timestampMs: number;
   key: Uint8Array | null;
   value: Uint8Array | null;
+  /** Value of the `lakehouse.schema.id` header, if any. */
+  schemaId?: Uint8Array | null;
+  /** Value of the `lakehouse.unavailable` header, if any. */
+  unavailable?: Uint8Array | null;
+}
+
+/**
+ * Why the schema-link headers of a message break the contract (docs/contracts/table-schemas.md),
+ * or null when they are well-formed or absent: the schema id must be 20 lower-case hex digits, the
+ * unavailable list UTF-8 JSON array of strings.
+ */
+export function linkHeaderProblem(schemaId: Uint8Array | null | undefined, unavailable: Uint8Array | null | undefined): string | null {
+  if (schemaId != null && !isSchemaIdBytes(schemaId)) return `header ${SCHEMA_ID_HEADER} is not 20 lower-case hex digits`;
+  if (unavailable != null && (!isUtf8(unavailable) || parseUnavailableHeader(utf8(unavailable)) === null)) return `header ${UNAVAILABLE_HEADER} is not a JSON array of column names`;
+  return null;
 }
 
 export type DecodedMessage =
@@ -92,12 +113,15 @@ function jsonText(raw: string | undefined): string | null {
  *
  * Dead-letter reasons: `invalid_json` (value not UTF-8 JSON), `invalid_envelope` (not the
  * Debezium envelope of the contract: unknown op, no source.ts_ms, missing row image, non-integer
- * lsn/txId/ts_ms), `invalid_key` (key present but not UTF-8 JSON). Never throws.
+ * lsn/txId/ts_ms), `invalid_key` (key present but not UTF-8 JSON), `invalid_header` (a schema-link
+ * header that breaks docs/contracts/table-schemas.md, {@link linkHeaderProblem}). Never throws.
  */
 export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
   const { value, key } = message;
   if (value === null || value.length === 0) return { kind: 'tombstone' };
   if (!isUtf8(value)) return invalid('invalid_json', 'value is not valid UTF-8');
+  const headerProblem = linkHeaderProblem(message.schemaId, message.unavailable);
+  if (headerProblem !== null) return invalid('invalid_header', headerProblem);
   let keyText: string | null = null;
   if (key !== null && key.length > 0) {
     if (!isUtf8(key)) return invalid('invalid_key', 'key is not valid UTF-8');
@@ -136,6 +160,8 @@ export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
         sourceTable: stringMember(source.table),
         before: jsonText(members.get('before')),
         after: jsonText(members.get('after')),
+        schemaId: message.schemaId == null ? null : utf8(message.schemaId),
+        unavailable: message.unavailable == null ? null : utf8(message.unavailable),
       },
     };
   } catch (err) {

@@ -25,6 +25,8 @@ function rowFromScan(offset: number, timestampMs: number, key: Buffer | null, va
     sourceTable: text(value, s.tableStart, s.tableEnd),
     before: text(value, s.beforeStart, s.beforeEnd),
     after: text(value, s.afterStart, s.afterEnd),
+    schemaId: null,
+    unavailable: null,
   };
 }
 

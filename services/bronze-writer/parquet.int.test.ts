@@ -61,28 +61,33 @@ function expected(row: BronzeRow, ingestedAt: Date): Record<string, unknown> {
     source_table: row.sourceTable,
     before: row.before,
     after: row.after,
+    schema_id: row.schemaId ?? null,
+    unavailable: row.unavailable ?? null,
     ingested_at: ingestedAt,
   };
 }
 
 describe('DuckDbParquetEncoder.encodePacked', () => {
   it('writes exactly the rows of the reference decoder, whichever path decoded them; lists dead letters and counts tombstones', async () => {
-    const messages: { key: string | null; value: string | Buffer | null }[] = [
+    const ID_A = '0123456789abcdef0123';
+    const ID_B = 'fedcba9876543210fedc';
+    const messages: { key: string | null; value: string | Buffer | null; schemaId?: string; unavailable?: string }[] = [
       // The envelope scanner's path.
-      { key: '{"activity_id":1}', value: `{"before":null,"after":{"activity_id":1,"comment":"\\"Top\\" 🚴 C:\\\\tmp","big":9007199254740993},"source":${src},"op":"c","ts_ms":1767258000123}` },
-      { key: '{"activity_id":1}', value: `{"before":{"activity_id":1},"after":{"activity_id":1,"x":1.50},"source":${src},"op":"u","ts_ms":1767258000124}` },
+      { key: '{"activity_id":1}', value: `{"before":null,"after":{"activity_id":1,"comment":"\\"Top\\" 🚴 C:\\\\tmp","big":9007199254740993},"source":${src},"op":"c","ts_ms":1767258000123}`, schemaId: ID_A },
+      { key: '{"activity_id":1}', value: `{"before":{"activity_id":1},"after":{"activity_id":1,"x":1.50},"source":${src},"op":"u","ts_ms":1767258000124}`, schemaId: ID_B, unavailable: '["comment"]' },
       { key: '{"activity_id":1}', value: `{"before":{"activity_id":1},"after":null,"source":${src},"op":"d","ts_ms":1767258000125}` },
       { key: '{"activity_id":1}', value: null }, // tombstone
       { key: null, value: `{"before":null,"after":{"id":2},"source":${JSON.stringify({ ...source, snapshot: 'true', table: 'employees' })},"op":"r"}` },
       { key: '', value: `{"before":null,"after":null,"source":${src},"op":"t","ts_ms":1}` },
       // The reference decoder's path: lsn beyond 2^53, an escaped schema, a boolean snapshot.
-      { key: '{"activity_id":3}', value: `{"before":null,"after":{"activity_id":3},"source":${src.replace('"lsn":24197832', '"lsn":9223372036854775807')},"op":"c","ts_ms":1}` },
+      { key: '{"activity_id":3}', value: `{"before":null,"after":{"activity_id":3},"source":${src.replace('"lsn":24197832', '"lsn":9223372036854775807')},"op":"c","ts_ms":1}`, schemaId: ID_B, unavailable: '["x","y"]' },
       { key: '{"activity_id":4}', value: `{"before":null,"after":{"activity_id":4},"source":${src.replace('"schema":"public"', '"schema":"pub\\u006cic"')},"op":"c","ts_ms":1}` },
       { key: '{"activity_id":5}', value: `{"before":null,"after":{"activity_id":5},"source":${src.replace('"snapshot":"false"', '"snapshot":false')},"op":"c","ts_ms":1}` },
       // Dead letters.
       { key: '{"activity_id":6}', value: '{"op":' },
       { key: 'id=7', value: `{"before":null,"after":{},"source":${src},"op":"c","ts_ms":1}` },
       { key: '{"activity_id":8}', value: Buffer.from([0x7b, 0xff, 0x7d]) },
+      { key: '{"activity_id":9}', value: `{"before":null,"after":{},"source":${src},"op":"c","ts_ms":1}`, schemaId: 'NOT-AN-ID' },
     ];
     const builder = new SegmentBuilder('sport.public.activities', 2, { maxRows: 1000, maxBytes: 1_000_000, maxAgeMs: 60_000 });
     const raw = messages.map((m, i) => ({
@@ -90,8 +95,15 @@ describe('DuckDbParquetEncoder.encodePacked', () => {
       timestampMs: 1767258000500 + i,
       key: m.key === null ? null : Buffer.from(m.key),
       value: m.value === null ? null : Buffer.isBuffer(m.value) ? m.value : Buffer.from(m.value),
+      schemaId: m.schemaId === undefined ? null : Buffer.from(m.schemaId),
+      unavailable: m.unavailable === undefined ? null : Buffer.from(m.unavailable),
     }));
-    for (const m of raw) builder.add(m.offset, m.timestampMs, m.key, m.value, 0);
+    for (const m of raw) {
+      const headers: Record<string, Buffer> = {};
+      if (m.schemaId) headers['lakehouse.schema.id'] = m.schemaId;
+      if (m.unavailable) headers['lakehouse.unavailable'] = m.unavailable;
+      builder.add(m.offset, m.timestampMs, m.key, m.value, 0, headers);
+    }
     const ingestedAt = new Date('2026-11-21T08:00:00.123Z');
 
     const encoded = await encoder.encodePacked('sport.public.activities', 2, builder.seal('forced').packed, ingestedAt);
@@ -105,6 +117,7 @@ describe('DuckDbParquetEncoder.encodePacked', () => {
       { offset: 109, reason: 'invalid_json', detail: expect.stringContaining('value is not JSON') },
       { offset: 110, reason: 'invalid_key', detail: expect.stringContaining('key is not JSON') },
       { offset: 111, reason: 'invalid_json', detail: 'value is not valid UTF-8' },
+      { offset: 112, reason: 'invalid_header', detail: 'header lakehouse.schema.id is not 20 lower-case hex digits' },
     ]);
     const rows = await readParquet(encoded.parquet!);
     expect(rows).toEqual(referenceRows.map((r) => expected(r, ingestedAt)));
@@ -114,6 +127,9 @@ describe('DuckDbParquetEncoder.encodePacked', () => {
     expect(rows[5]!.lsn).toBe(9223372036854775807n);
     expect(rows[6]!.source_schema).toBe('public');
     expect(rows[7]!.snapshot).toBe('false');
+    expect(rows.map((r) => [r.schema_id, r.unavailable])).toEqual([
+      [ID_A, null], [ID_B, '["comment"]'], [null, null], [null, null], [null, null], [ID_B, '["x","y"]'], [null, null], [null, null],
+    ]);
   });
 
   it('keeps every row exact across data chunks (5,000 rows: three chunks, nulls and 64-bit values in each)', async () => {

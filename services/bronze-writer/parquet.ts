@@ -15,7 +15,8 @@
  * topic VARCHAR, partition INTEGER, offset BIGINT, kafka_timestamp_ms BIGINT, key VARCHAR (JSON),
  * op VARCHAR, lsn BIGINT, tx_id BIGINT, source_ts_ms BIGINT, event_ts_ms BIGINT, snapshot VARCHAR,
  * source_schema VARCHAR, source_table VARCHAR, before VARCHAR (JSON), after VARCHAR (JSON),
- * ingested_at TIMESTAMP WITH TIME ZONE (UTC, microseconds).
+ * schema_id VARCHAR (header lakehouse.schema.id), unavailable VARCHAR (header
+ * lakehouse.unavailable, a JSON array), ingested_at TIMESTAMP WITH TIME ZONE (UTC, microseconds).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -24,9 +25,9 @@ import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import duckdb from '@duckdb/node-bindings';
 import { BLOB, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
-import { decodeBronzeMessage, type BronzeRow, type Undecodable } from './bronze-row.ts';
+import { decodeBronzeMessage, linkHeaderProblem, type BronzeRow, type Undecodable } from './bronze-row.ts';
 import { isJsonValue, newScannedEnvelope, scanEnvelope, type ScannedEnvelope } from './envelope-scanner.ts';
-import type { PackedMessages } from './segment.ts';
+import { SPANS_PER_MESSAGE, type PackedMessages } from './segment.ts';
 
 /** The bronze columns in file order, with their Parquet (DuckDB) types. */
 export const BRONZE_COLUMNS = [
@@ -45,6 +46,8 @@ export const BRONZE_COLUMNS = [
   ['source_table', 'VARCHAR'],
   ['before', 'VARCHAR'],
   ['after', 'VARCHAR'],
+  ['schema_id', 'VARCHAR'],
+  ['unavailable', 'VARCHAR'],
   ['ingested_at', 'TIMESTAMPTZ'],
 ] as const;
 
@@ -53,7 +56,7 @@ export const BRONZE_COLUMNS = [
  * as bytes: the message key and the row images are BLOBs holding the exact UTF-8 bytes of the
  * message (decoded to VARCHAR by DuckDB when the file is written), per-file constants (topic,
  * partition, ingested_at) are SQL literals, and the few distinct op / snapshot / schema / table
- * values are sent as dictionary codes. Integers travel as DOUBLE (exact below 2^53) and are cast
+ * values (and the schema ids of the rows) are sent as dictionary codes. Integers travel as DOUBLE (exact below 2^53) and are cast
  * back to BIGINT; the rare lsn or tx_id beyond 2^53 travels as text.
  */
 const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
@@ -72,6 +75,8 @@ const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
   ['source_table', 'INTEGER', INTEGER],
   ['before', 'BLOB', BLOB],
   ['after', 'BLOB', BLOB],
+  ['schema_id', 'INTEGER', INTEGER],
+  ['unavailable', 'BLOB', BLOB],
 ];
 const STAGING_TYPES = STAGING.map(([, , type]) => type);
 const STAGING_SQL = STAGING.map(([name, type]) => `"${name}" ${type}`).join(', ');
@@ -127,7 +132,7 @@ const exactText = (v: number | bigint | null): string | null => (typeof v === 'b
 const utf8Bytes = (text: string | null): Uint8Array | null => (text === null ? null : Buffer.from(text, 'utf8'));
 
 /** Staging column indexes (see STAGING). */
-const C = { offset: 0, kafkaTs: 1, key: 2, op: 3, lsn: 4, lsnExact: 5, txId: 6, txIdExact: 7, sourceTs: 8, eventTs: 9, snapshot: 10, schema: 11, table: 12, before: 13, after: 14 } as const;
+const C = { offset: 0, kafkaTs: 1, key: 2, op: 3, lsn: 4, lsnExact: 5, txId: 6, txIdExact: 7, sourceTs: 8, eventTs: 9, snapshot: 10, schema: 11, table: 12, before: 13, after: 14, schemaId: 15, unavailable: 16 } as const;
 const VALIDITY_WORDS = CHUNK_ROWS / 32;
 
 /**
@@ -144,6 +149,7 @@ export class StagingRows {
   readonly snapshot = new BytesDictionary(new Dictionary());
   readonly schema = new BytesDictionary(new Dictionary());
   readonly table = new BytesDictionary(new Dictionary());
+  readonly schemaId = new BytesDictionary(new Dictionary());
   total = 0;
   private n = 0;
   private chunk!: DuckDBDataChunk;
@@ -191,8 +197,12 @@ export class StagingRows {
     else duckdb.vector_assign_string_element(this.vectors[column]!, row, value);
   }
 
-  /** A row the scanner accepted; `value` is the whole message value the ranges of `scanned` index. */
-  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope): void {
+  /**
+   * A row the scanner accepted; `value` is the whole message value the ranges of `scanned` index.
+   * @param schemaId the `lakehouse.schema.id` header's bytes (validated), or null.
+   * @param unavailable the `lakehouse.unavailable` header's bytes (validated), or null.
+   */
+  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope, schemaId: Uint8Array | null = null, unavailable: Uint8Array | null = null): void {
     const i = this.n;
     this.double(C.offset, i, offset);
     this.double(C.kafkaTs, i, kafkaTimestampMs);
@@ -209,6 +219,8 @@ export class StagingRows {
     this.integer(C.table, i, this.table.code(value, scanned.tableStart, scanned.tableEnd));
     this.bytes(C.before, i, scanned.beforeStart < 0 ? null : value.subarray(scanned.beforeStart, scanned.beforeEnd));
     this.bytes(C.after, i, scanned.afterStart < 0 ? null : value.subarray(scanned.afterStart, scanned.afterEnd));
+    this.integer(C.schemaId, i, schemaId === null ? null : this.schemaId.code(schemaId, 0, schemaId.length));
+    this.bytes(C.unavailable, i, unavailable);
     this.rowAdded();
   }
 
@@ -230,6 +242,8 @@ export class StagingRows {
     this.integer(C.table, i, this.table.dictionary.code(r.sourceTable));
     this.bytes(C.before, i, utf8Bytes(r.before));
     this.bytes(C.after, i, utf8Bytes(r.after));
+    this.integer(C.schemaId, i, this.schemaId.dictionary.code(r.schemaId ?? null));
+    this.bytes(C.unavailable, i, utf8Bytes(r.unavailable ?? null));
     this.rowAdded();
   }
 
@@ -305,24 +319,31 @@ export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { r
   const scanned = newScannedEnvelope();
   const { offsets, timestamps, spans, bytes } = packed;
   for (let i = 0; i < packed.count; i++) {
-    const valueLength = spans[4 * i + 3]!;
+    const o = SPANS_PER_MESSAGE * i;
+    const valueLength = spans[o + 3]!;
     if (valueLength < 0) {
       into.tombstones++;
       continue;
     }
-    const keyStart = spans[4 * i]!;
-    const keyLength = spans[4 * i + 1]!;
-    const valueStart = spans[4 * i + 2]!;
+    const keyStart = spans[o]!;
+    const keyLength = spans[o + 1]!;
+    const valueStart = spans[o + 2]!;
     const key = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
     const value = bytes.subarray(valueStart, valueStart + valueLength);
+    const schemaIdLength = spans[o + 5]!;
+    const schemaId = schemaIdLength < 0 ? null : bytes.subarray(spans[o + 4]!, spans[o + 4]! + schemaIdLength);
+    const unavailableLength = spans[o + 7]!;
+    const unavailable = unavailableLength < 0 ? null : bytes.subarray(spans[o + 6]!, spans[o + 6]! + unavailableLength);
     const keyOk = key === null || key.length === 0 || (isUtf8(key) && isJsonValue(key));
-    if (keyOk && isUtf8(value) && scanEnvelope(value, scanned)) {
-      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned);
+    // Headers are checked here too: a bad one goes to the reference decoder, whose verdict stands.
+    const headersOk = (schemaId === null && unavailable === null) || linkHeaderProblem(schemaId, unavailable) === null;
+    if (keyOk && headersOk && isUtf8(value) && scanEnvelope(value, scanned)) {
+      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, schemaId, unavailable);
       into.scanned++;
       into.rows++;
       continue;
     }
-    const decoded = decodeBronzeMessage({ offset: offsets[i]!, timestampMs: timestamps[i]!, key, value });
+    const decoded = decodeBronzeMessage({ offset: offsets[i]!, timestampMs: timestamps[i]!, key, value, schemaId, unavailable });
     if (decoded.kind === 'row') {
       rows.addRow(decoded.row);
       into.rows++;
@@ -445,6 +466,8 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       `${rows.table.dictionary.sql('source_table')} AS source_table`,
       `decode("before") AS "before"`,
       `decode("after") AS "after"`,
+      `${rows.schemaId.dictionary.sql('schema_id')} AS schema_id`,
+      `decode("unavailable") AS unavailable`,
       `'${ingestedAt.toISOString()}'::TIMESTAMPTZ AS ingested_at`,
     ].join(', ');
     try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { boundaryFor, packedMessage, SegmentBuilder } from './segment.ts';
+import { boundaryFor, packedHeaders, packedMessage, SegmentBuilder } from './segment.ts';
 
 const policy = { maxRows: 3, maxBytes: 1000, maxAgeMs: 60_000 };
 const b = (text: string) => Buffer.from(text);
@@ -30,6 +30,7 @@ describe('SegmentBuilder', () => {
       bytes: 8 + 10 + 8 + 10 + 1 + 1 + 1,
       packed: undefined,
       headers: undefined,
+      schemaIds: [],
       sealedBy: 'rows',
     });
     const unpacked = Array.from({ length: sealed.packed.count }, (_, i) => packedMessage(sealed.packed, i)).map((m) => [m.offset, m.timestampMs, text(m.key), text(m.value)]);
@@ -41,6 +42,38 @@ describe('SegmentBuilder', () => {
       [15, 8_000, 'k', 'v'],
     ]);
     expect(sealed.headers.get(11)?.trace?.toString()).toBe('abc');
+  });
+
+  it('packs the schema-link headers, keeps other headers by offset, and lists the distinct schema ids of its rows', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    const idA = b('0123456789abcdef0123');
+    const idB = b('fedcba9876543210fedc');
+    s.add(1, 1, b('k'), b('v1'), 0, { 'lakehouse.schema.id': idA });
+    s.add(2, 2, b('k'), b('v2'), 0, { 'lakehouse.schema.id': b('0123456789abcdef0123'), 'lakehouse.unavailable': b('["big"]') });
+    s.add(3, 3, b('k'), null, 0, { 'lakehouse.schema.id': b('ffffffffffffffffffff') }); // tombstone: no row, not listed
+    s.add(4, 4, b('k'), b('v4'), 0, { 'lakehouse.schema.id': idB, '__debezium.oldkey': b('{"id":1}') });
+    s.add(5, 5, b('k'), b('v5'), 0, { 'lakehouse.schema.id': b('not-an-id') }); // malformed: dead-lettered later, not listed
+    s.add(6, 6, b('k'), b('v6'), 0, { 'lakehouse.schema.id': idA });
+    s.add(7, 7, b('k'), b('v7'), 0);
+    idA.fill(0); // the bytes were copied
+    const sealed = s.seal('forced');
+    expect(sealed.schemaIds).toEqual(['0123456789abcdef0123', 'fedcba9876543210fedc']);
+    const unpacked = Array.from({ length: sealed.packed.count }, (_, i) => packedMessage(sealed.packed, i)).map((m) => [m.offset, text(m.schemaId), text(m.unavailable)]);
+    expect(unpacked).toEqual([
+      [1, '0123456789abcdef0123', null],
+      [2, '0123456789abcdef0123', '["big"]'],
+      [3, 'ffffffffffffffffffff', null],
+      [4, 'fedcba9876543210fedc', null],
+      [5, 'not-an-id', null],
+      [6, '0123456789abcdef0123', null],
+      [7, null, null],
+    ]);
+    // Only the other headers are kept by offset; a dead letter gets every header back.
+    expect([...sealed.headers.keys()]).toEqual([4]);
+    const all = (i: number) => Object.fromEntries(Object.entries(packedHeaders(sealed, i) ?? {}).map(([k, v]) => [k, v.toString()]));
+    expect(all(3)).toEqual({ '__debezium.oldkey': '{"id":1}', 'lakehouse.schema.id': 'fedcba9876543210fedc' });
+    expect(all(1)).toEqual({ 'lakehouse.schema.id': '0123456789abcdef0123', 'lakehouse.unavailable': '["big"]' });
+    expect(packedHeaders(sealed, 6)).toBeUndefined();
   });
 
   it('copies the bytes it is given, and grows past its initial capacity', () => {

@@ -15,7 +15,15 @@
  * starting where a segment starts, the segment follows that {@link Boundary} instead: it ends
  * exactly at the recorded last offset (only the byte limit, a memory guard, still applies), and
  * no segment ever runs past the start of the next recorded range.
+ *
+ * The two schema-link headers (docs/contracts/table-schemas.md) are packed with the key and value
+ * of each message, as bytes: `lakehouse.schema.id` and `lakehouse.unavailable` become the bronze
+ * row's `schema_id` and `unavailable`. Other headers (rare: Debezium's key-change headers) are
+ * kept by offset, for dead letters, which get every header back ({@link packedHeaders}). The
+ * distinct schema ids of the segment's rows are collected as they come ({@link Segment.schemaIds}),
+ * so the writer can store their documents before committing.
  */
+import { SCHEMA_ID_HEADER, UNAVAILABLE_HEADER } from '../common/contracts/table-schema.ts';
 
 /** Rotation thresholds; whichever is reached first seals the segment. */
 export interface RotationPolicy {
@@ -37,10 +45,16 @@ export interface Boundary {
 
 export type SealReason = 'rows' | 'bytes' | 'age' | 'boundary' | 'forced';
 
+/** Spans (start, length) per packed message: key, value, schema-id header, unavailable header. */
+export const SPANS_PER_MESSAGE = 8;
+
 /**
  * Messages packed for transfer: message `i` has offset `offsets[i]`, Kafka timestamp
- * `timestamps[i]` (ms), key bytes `bytes[spans[4i] .. +spans[4i+1]]` and value bytes
- * `bytes[spans[4i+2] .. +spans[4i+3]]`; a length of -1 means null (a tombstone's value).
+ * `timestamps[i]` (ms), key bytes `bytes[spans[8i] .. +spans[8i+1]]`, value bytes
+ * `bytes[spans[8i+2] .. +spans[8i+3]]`, `lakehouse.schema.id` header bytes
+ * `bytes[spans[8i+4] .. +spans[8i+5]]` and `lakehouse.unavailable` header bytes
+ * `bytes[spans[8i+6] .. +spans[8i+7]]`; a length of -1 means null (a tombstone's value, an
+ * absent header).
  */
 export interface PackedMessages {
   count: number;
@@ -50,11 +64,45 @@ export interface PackedMessages {
   bytes: Uint8Array;
 }
 
-/** The key and value of packed message `i` (views into `packed.bytes`, not copies). */
-export function packedMessage(packed: PackedMessages, i: number): { offset: number; timestampMs: number; key: Uint8Array | null; value: Uint8Array | null } {
+/** A packed message: views into `packed.bytes`, not copies. */
+export interface PackedMessage {
+  offset: number;
+  timestampMs: number;
+  key: Uint8Array | null;
+  value: Uint8Array | null;
+  /** The `lakehouse.schema.id` header's value. */
+  schemaId: Uint8Array | null;
+  /** The `lakehouse.unavailable` header's value. */
+  unavailable: Uint8Array | null;
+}
+
+/** Packed message `i` (views into `packed.bytes`, not copies). */
+export function packedMessage(packed: PackedMessages, i: number): PackedMessage {
   const s = packed.spans;
   const at = (start: number, length: number) => (length < 0 ? null : packed.bytes.subarray(start, start + length));
-  return { offset: packed.offsets[i]!, timestampMs: packed.timestamps[i]!, key: at(s[4 * i]!, s[4 * i + 1]!), value: at(s[4 * i + 2]!, s[4 * i + 3]!) };
+  const o = SPANS_PER_MESSAGE * i;
+  return {
+    offset: packed.offsets[i]!,
+    timestampMs: packed.timestamps[i]!,
+    key: at(s[o]!, s[o + 1]!),
+    value: at(s[o + 2]!, s[o + 3]!),
+    schemaId: at(s[o + 4]!, s[o + 5]!),
+    unavailable: at(s[o + 6]!, s[o + 7]!),
+  };
+}
+
+/**
+ * Every Kafka header message `i` of `segment` had (the two packed ones and the others), as
+ * copies; undefined when it had none. For dead letters, which are published unchanged.
+ */
+export function packedHeaders(segment: Pick<Segment, 'packed' | 'headers'>, i: number): Record<string, Buffer> | undefined {
+  const m = packedMessage(segment.packed, i);
+  const others = segment.headers.get(m.offset);
+  if (!others && m.schemaId === null && m.unavailable === null) return undefined;
+  const out: Record<string, Buffer> = {};
+  if (m.schemaId !== null) out[SCHEMA_ID_HEADER] = Buffer.from(m.schemaId);
+  if (m.unavailable !== null) out[UNAVAILABLE_HEADER] = Buffer.from(m.unavailable);
+  return others ? { ...out, ...others } : out;
 }
 
 /** A sealed segment, ready to be written as one Parquet file. */
@@ -74,8 +122,10 @@ export interface Segment {
   /** Consumed key + value bytes. */
   bytes: number;
   packed: PackedMessages;
-  /** Headers of the messages that had any, by offset (kept for dead letters). */
+  /** Headers other than the two packed ones, by offset (kept for dead letters; {@link packedHeaders}). */
   headers: Map<number, Record<string, Buffer>>;
+  /** Distinct well-formed `lakehouse.schema.id` values of the messages with a value, in order of appearance. */
+  schemaIds: string[];
   sealedBy: SealReason;
 }
 
@@ -114,6 +164,9 @@ export class SegmentBuilder {
   private data: Uint8Array<ArrayBuffer>;
   private used = 0;
   private readonly headers = new Map<number, Record<string, Buffer>>();
+  private readonly schemaIds: string[] = [];
+  /** The last schema id recorded, as bytes: a message with the same bytes is not decoded again. */
+  private lastSchemaId: Uint8Array | null = null;
   private firstTimestampMs = 0;
   private minTimestampMs = Number.POSITIVE_INFINITY;
   private maxTimestampMs = Number.NEGATIVE_INFINITY;
@@ -135,7 +188,7 @@ export class SegmentBuilder {
     const messages = Math.max(16, Math.ceil(sizeHint.messages * 1.05));
     this.offsets = new Float64Array(messages);
     this.timestamps = new Float64Array(messages);
-    this.spans = new Int32Array(4 * messages);
+    this.spans = new Int32Array(SPANS_PER_MESSAGE * messages);
     this.data = new Uint8Array(Math.max(1024, Math.ceil(sizeHint.bytes * 1.05)));
   }
 
@@ -162,14 +215,35 @@ export class SegmentBuilder {
     return start;
   }
 
+  /** Records a schema id seen on a message with a value, unless it is the last one recorded. */
+  private noteSchemaId(id: Uint8Array): void {
+    const last = this.lastSchemaId;
+    if (last !== null && last.length === id.length) {
+      let same = true;
+      for (let k = 0; k < id.length; k++) {
+        if (last[k] !== id[k]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return;
+    }
+    if (!isSchemaIdBytes(id)) return;
+    this.lastSchemaId = id.slice();
+    const text = Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
+    if (!this.schemaIds.includes(text)) this.schemaIds.push(text);
+  }
+
   /**
-   * Adds one consumed message; its bytes are copied.
+   * Adds one consumed message; its bytes (key, value, header values) are copied, so the caller
+   * may pass views into a fetch buffer.
    * @param value null for a tombstone.
-   * @param headers its Kafka headers, kept only when non-empty.
+   * @param headers its Kafka headers: `lakehouse.schema.id` and `lakehouse.unavailable` are packed,
+   *   the others kept by offset when there are any.
    * @param nowMs wall-clock time, ms since epoch.
    * @throws RangeError when offsets do not increase.
    */
-  add(offset: number, timestampMs: number, key: Uint8Array | null, value: Uint8Array | null, nowMs: number, headers?: Record<string, Buffer>): void {
+  add(offset: number, timestampMs: number, key: Uint8Array | null, value: Uint8Array | null, nowMs: number, headers?: Record<string, Uint8Array>): void {
     if (this.isEmpty) {
       this.firstOffset = offset;
       this.firstTimestampMs = timestampMs;
@@ -180,16 +254,32 @@ export class SegmentBuilder {
     const i = this.messages;
     this.offsets = growFloat64(this.offsets, i + 1);
     this.timestamps = growFloat64(this.timestamps, i + 1);
-    this.spans = growInt32(this.spans, 4 * (i + 1));
+    this.spans = growInt32(this.spans, SPANS_PER_MESSAGE * (i + 1));
     this.offsets[i] = offset;
     this.timestamps[i] = timestampMs;
     const keyLength = key === null ? -1 : key.length;
     const valueLength = value === null || value.length === 0 ? -1 : value.length;
-    this.spans[4 * i] = keyLength < 0 ? 0 : this.put(key!);
-    this.spans[4 * i + 1] = keyLength;
-    this.spans[4 * i + 2] = valueLength < 0 ? 0 : this.put(value!);
-    this.spans[4 * i + 3] = valueLength;
-    if (headers && Object.keys(headers).length > 0) this.headers.set(offset, headers);
+    const o = SPANS_PER_MESSAGE * i;
+    this.spans[o] = keyLength < 0 ? 0 : this.put(key!);
+    this.spans[o + 1] = keyLength;
+    this.spans[o + 2] = valueLength < 0 ? 0 : this.put(value!);
+    this.spans[o + 3] = valueLength;
+    let schemaId: Uint8Array | undefined;
+    let unavailable: Uint8Array | undefined;
+    let others: Record<string, Buffer> | undefined;
+    // for-in, not Object.entries: called for every message.
+    for (const name in headers) {
+      const v = headers[name]!;
+      if (name === SCHEMA_ID_HEADER) schemaId = v;
+      else if (name === UNAVAILABLE_HEADER) unavailable = v;
+      else (others ??= {})[name] = Buffer.from(v);
+    }
+    this.spans[o + 4] = schemaId === undefined ? 0 : this.put(schemaId);
+    this.spans[o + 5] = schemaId === undefined ? -1 : schemaId.length;
+    this.spans[o + 6] = unavailable === undefined ? 0 : this.put(unavailable);
+    this.spans[o + 7] = unavailable === undefined ? -1 : unavailable.length;
+    if (others) this.headers.set(offset, others);
+    if (schemaId !== undefined && valueLength >= 0) this.noteSchemaId(schemaId);
     this.lastOffset = offset;
     this.lastAppendAtMs = nowMs;
     this.messages++;
@@ -240,10 +330,11 @@ export class SegmentBuilder {
         count: n,
         offsets: fitted(this.offsets, n),
         timestamps: fitted(this.timestamps, n),
-        spans: fitted(this.spans, 4 * n),
+        spans: fitted(this.spans, SPANS_PER_MESSAGE * n),
         bytes: fitted(this.data, this.used),
       },
       headers: this.headers,
+      schemaIds: this.schemaIds,
       sealedBy: reason,
     };
   }
@@ -260,4 +351,14 @@ export function boundaryFor(firstOffset: number, recorded: readonly { firstOffse
     return { maxLastOffset: range.firstOffset - 1 };
   }
   return {};
+}
+
+/** True for the bytes of a well-formed schema id: 20 lower-case hex digits (docs/contracts/table-schemas.md). */
+export function isSchemaIdBytes(bytes: Uint8Array): boolean {
+  if (bytes.length !== 20) return false;
+  for (let k = 0; k < 20; k++) {
+    const c = bytes[k]!;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }

@@ -6,8 +6,9 @@
  * Flow per topic-partition: consumed messages are packed into an open segment (segment.ts). A
  * full, old or boundary-reaching segment is sealed and flushed: an encoder thread decodes it
  * (bronze-row.ts) and writes the Parquet file (encoder-pool.ts); undecodable messages are
- * published to `<topic>.dlq` (acks=all); then the Parquet object and the manifest entry are
- * stored, and only then is the offset after the segment committed. Flushes of one partition run
+ * published to `<topic>.dlq` (acks=all); then the table schema documents its rows name
+ * (schema-documents.ts, docs/contracts/table-schemas.md), the Parquet object and the manifest
+ * entry are stored, and only then is the offset after the segment committed. Flushes of one partition run
  * in order; partitions flush in parallel up to `uploadConcurrency`. A crash anywhere re-reads
  * from the last commit and rewrites the same keys (recorded-ranges.ts).
  *
@@ -29,7 +30,9 @@ import type { Undecodable } from './bronze-row.ts';
 import { openSegmentEncoder, type EncodedSegment, type SegmentEncoder } from './encoder-pool.ts';
 import { bronzeObjectKey, encodeManifest, type BronzeManifest } from '../common/contracts/bronze-object.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
-import { packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { packedHeaders, packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { SchemaTopicReader } from '../common/schema-topic.ts';
+import { LakeSchemaStore } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
@@ -46,6 +49,10 @@ export interface BronzeWriterStats {
   commits: number;
   /** Milliseconds consumption was paused because `maxBufferedBytes` were buffered (back-pressure). */
   pausedMs: number;
+  /** Table schema documents copied to the lake (`_schemas/<topic>/<id>.json`). */
+  schemasStored: number;
+  /** Schema ids named by rows that the schema topic does not hold (logged once each). */
+  schemasMissing: number;
 }
 
 /** The outcome of {@link BronzeWriter.stop}. */
@@ -145,7 +152,7 @@ export interface BronzeWriterOptions {
 
 /** See the module documentation. Lifecycle: `start()` once, then `stop()` once. */
 export class BronzeWriter {
-  readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0, pausedMs: 0 };
+  readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0, pausedMs: 0, schemasStored: 0, schemasMissing: 0 };
   /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
   readonly crashed: Promise<Error>;
 
@@ -154,6 +161,8 @@ export class BronzeWriter {
   private readonly policy: RotationPolicy;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
+  private readonly schemaReader: SchemaTopicReader;
+  private readonly schemaStore: LakeSchemaStore;
   private encoders: SegmentEncoder | undefined;
   private readonly kafka: Kafka;
   private readonly admin: Admin;
@@ -190,6 +199,8 @@ export class BronzeWriter {
     this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
     this.lake = options.lake ?? openLake(options.config);
+    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, service: 'bronze-writer-schemas', groupPrefix: this.settings.consumerGroup });
+    this.schemaStore = new LakeSchemaStore(this.lake, this.schemaReader, this.logger);
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
@@ -263,6 +274,7 @@ export class BronzeWriter {
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);
     await this.encoders?.close();
+    await this.schemaReader.close();
     this.lake.close();
     const usage = process.resourceUsage();
     this.logger.info({ ...this.stats, maxRssBytes: usage.maxRSS * 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 }, 'bronze writer stopped');
@@ -443,7 +455,7 @@ export class BronzeWriter {
         this.dlqTopicsReady.add(topic);
       }
       await this.deadLetters.publish(
-        { topic, partition, offset: String(bad.offset), key: asBuffer(key), value: asBuffer(value), headers: segment.headers.get(bad.offset) },
+        { topic, partition, offset: String(bad.offset), key: asBuffer(key), value: asBuffer(value), headers: packedHeaders(segment, index) },
         bad.reason,
         bad.detail,
       );
@@ -505,6 +517,8 @@ export class BronzeWriter {
           return attempt;
         });
         for (const bad of encoded.undecodable) await this.publishDeadLetter(segment, bad);
+        // The schema documents the rows name reach the lake before the rows (and their commit).
+        if (encoded.parquet && segment.schemaIds.length > 0) await this.storeSchemas(segment);
         if (encoded.parquet) await this.store(segment, encoded);
         this.stats.rows += encoded.rows;
         this.stats.tombstones += encoded.tombstones;
@@ -524,6 +538,14 @@ export class BronzeWriter {
       st.broken = true;
       if (!this.abort.signal.aborted) this.logger.error({ err, topic: segment.topic, partition: segment.partition }, 'flush failed');
     }
+  }
+
+  /** Copies the schema documents named by the segment's rows to the lake (docs/contracts/table-schemas.md). */
+  private async storeSchemas(segment: Segment): Promise<void> {
+    const outcome = await this.retrying(`schemas of ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => this.schemaStore.ensureStored(segment.topic, segment.schemaIds));
+    this.stats.schemasStored = this.schemaStore.stats.written;
+    this.stats.schemasMissing = this.schemaStore.stats.missing;
+    if (outcome.written > 0) this.logger.debug({ topic: segment.topic, written: outcome.written }, 'schema documents stored');
   }
 
   /** Stores the Parquet object, then its manifest entry; resolves once both are durable. */

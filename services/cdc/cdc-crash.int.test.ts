@@ -12,8 +12,9 @@ import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../common/config.ts';
-import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId, type Envelope } from './testing/harness.ts';
-import { readTopic, testKafka, waitForRecords, type ReadRecord } from './testing/kafka-read.ts';
+import { dedupe, replay, tableState as tableStateOf } from './testing/delivery.ts';
+import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
+import { readTopic, testKafka, waitForRecords } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
@@ -40,60 +41,7 @@ function spawnCdc(env: Record<string, string>): CdcChild {
   return child;
 }
 
-/** The envelope without `ts_ms` (processing time, the one field a re-delivery may change). */
-function content(value: string): string {
-  const { ts_ms: _processedAt, ...rest } = JSON.parse(value) as Envelope;
-  return JSON.stringify(rest);
-}
-
-/**
- * Checks the duplicate rule and returns the events de-duplicated, per key in partition order.
- * Every delete must be followed by a tombstone for its key.
- */
-function dedupe(records: ReadRecord[]): Map<string, Envelope[]> {
-  const seen = new Map<string, string>();
-  const perKey = new Map<string, Envelope[]>();
-  const byPartition = new Map<number, ReadRecord[]>();
-  for (const r of records) {
-    if (!byPartition.has(r.partition)) byPartition.set(r.partition, []);
-    byPartition.get(r.partition)!.push(r);
-  }
-  for (const list of byPartition.values()) {
-    list.forEach((r, i) => {
-      if (r.value === null) return;
-      const e = envelope(r.value)!;
-      if (e.op === 'd') expect(list[i + 1], `tombstone after delete of ${r.key}`).toMatchObject({ key: r.key, value: null });
-      const id = `${r.key}|${e.source.lsn}|${e.op}`;
-      const c = content(r.value);
-      const previous = seen.get(id);
-      if (previous !== undefined) {
-        expect(c, `re-delivery of ${id} differs`).toBe(previous);
-        return;
-      }
-      seen.set(id, c);
-      if (!perKey.has(r.key!)) perKey.set(r.key!, []);
-      perKey.get(r.key!)!.push(e);
-    });
-  }
-  return perKey;
-}
-
-/** Applies events in order: r/c/u upsert `after`, d deletes. */
-function replay(perKey: Map<string, Envelope[]>): Map<number, number> {
-  const state = new Map<number, number>();
-  for (const events of perKey.values()) {
-    for (const e of events) {
-      if (e.op === 'd') state.delete(e.before!.id as number);
-      else state.set(e.after!.id as number, e.after!.n as number);
-    }
-  }
-  return state;
-}
-
-async function tableState(table: string): Promise<Map<number, number>> {
-  const res = await db.query<{ id: number; n: number }>(`SELECT id, n FROM ${table}`);
-  return new Map(res.rows.map((r) => [r.id, r.n]));
-}
+const tableState = (table: string) => tableStateOf(db, table);
 
 describe('crash safety (kill -9)', () => {
   it('kill -9 in the middle of a 50,000-row load: every change is in the topic, duplicates are identical re-deliveries', async () => {

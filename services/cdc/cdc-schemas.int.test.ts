@@ -189,6 +189,49 @@ describe('schema documents and the schema id header', () => {
     expect(names(v4)).toEqual(names(v3));
   });
 
+  it('a restart behind DROP COLUMN and ALTER TYPE re-emits the ids the first run emitted', async () => {
+    const prefix = `sr${RUN}`;
+    const slot = `sr_${RUN}`;
+    const behind = `srb_${RUN}`;
+    slots.push(slot, behind);
+    await db.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA};
+      CREATE TABLE ${SCHEMA}.evolving (id integer PRIMARY KEY, keep text NOT NULL, gone numeric(10, 2) NOT NULL, retyped integer);
+      GRANT USAGE ON SCHEMA ${SCHEMA} TO ${config.postgres.cdc.user}`);
+    const env = { KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${SCHEMA}_pub`, CDC_TABLES: `${SCHEMA}.evolving` };
+    let cdc = await startCdc(env);
+    // A second slot, created before the DDL: streaming from it later is a restart behind the DDL.
+    await db.query("SELECT pg_create_logical_replication_slot($1, 'pgoutput')", [behind]);
+    await db.query(`INSERT INTO ${SCHEMA}.evolving VALUES (1, 'a', 1.5, 1)`);
+    await db.query(`ALTER TABLE ${SCHEMA}.evolving DROP COLUMN gone`);
+    await db.query(`INSERT INTO ${SCHEMA}.evolving VALUES (2, 'b', 2)`);
+    await db.query(`ALTER TABLE ${SCHEMA}.evolving ALTER COLUMN retyped TYPE bigint`);
+    await db.query(`INSERT INTO ${SCHEMA}.evolving VALUES (3, 'c', 3)`);
+    const topic = `${prefix}.${SCHEMA}.evolving`;
+    const first = await eventually('the first run\'s events', async () => {
+      const r = await readTopic(kafka, topic);
+      return r.filter((m) => m.value !== null && envelope(m.value)!.op === 'c').length >= 3 ? r : null;
+    });
+    await cdc.stop();
+    const idsOf = (records: typeof first) => Object.fromEntries(records.filter((m) => m.value !== null && envelope(m.value)!.op === 'c').map((m) => [m.key!, schemaIdOf(m)]));
+    const firstIds = idsOf(first);
+    expect(new Set(Object.values(firstIds)).size).toBe(3);
+
+    // The same prefix, from the older slot: the three inserts are sent again, with the Relation
+    // messages of their time, while the catalog has neither `gone` nor the integer `retyped`.
+    cdc = await startCdc({ ...env, CDC_SLOT_NAME: behind });
+    const again = await eventually('the re-sent events', async () => {
+      const r = await readTopic(kafka, topic);
+      return r.length >= first.length * 2 ? r : null;
+    });
+    await cdc.stop();
+    // Each insert is in the topic twice (once per run), both times with the id of its version.
+    const inserts = again.filter((m) => m.value !== null && envelope(m.value)!.op === 'c');
+    expect(inserts).toHaveLength(6);
+    for (const m of inserts) expect([m.key, schemaIdOf(m)]).toEqual([m.key, firstIds[m.key!]]);
+    const docs = await schemaDocuments(prefix);
+    expect(docs.get(firstIds['{"id":1}']!)!.columns.find((c) => c.name === 'gone')).toMatchObject({ pgType: 'numeric(10,2)', nullable: false, attnum: 3 });
+  });
+
   it('an unchanged TOASTed value without a before-image: header lakehouse.unavailable, the payload keeps the placeholder', async () => {
     const prefix = `su${RUN}`;
     const slot = `su_${RUN}`;

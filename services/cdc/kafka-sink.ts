@@ -1,43 +1,52 @@
 /**
- * Kafka side of the CDC service: creates the topics, writes events in order with an idempotent
- * producer and acks=all, and reports which events the broker acknowledged.
+ * Kafka side of the CDC service: creates the topics, writes events with an idempotent producer
+ * and acks=all (the project's client factory, services/common/kafka, on @platformatic/kafka),
+ * and reports which events the broker acknowledged.
  *
- * Ordering and acknowledgement: one produce request is in flight at a time, so requests complete
- * in the order the events were pushed, and a request that fails is never overtaken by a later one.
- * Events pushed while a request is in flight form the next request (up to CDC_BATCH_MAX_EVENTS),
- * which is how batching grows with load; an idle sink waits CDC_LINGER_MS for company.
- * Partitioning is by key with Kafka's default murmur2 partitioning (Java client and kafkajs
- * default partitioner alike; murmur2.ts computes it without kafkajs' per-message allocations), so
- * all changes of a row share a partition; explicit partitions are used for keyless tables and
- * TRUNCATE fan-out. Every message leaves with its partition set.
+ * Pipelining: events are cut into produce batches of at most CDC_BATCH_MAX_EVENTS, and up to
+ * CDC_MAX_IN_FLIGHT batches are outstanding at once (Kafka allows five in-flight requests per
+ * connection with idempotence). The client sends them in call order and assigns the idempotent
+ * sequence numbers in that order, so the broker keeps each partition in push order and refuses a
+ * batch that would overtake an unwritten one (OUT_OF_ORDER_SEQUENCE_NUMBER); the client keeps one
+ * request on the wire per broker connection with idempotence, so the overlap is between one
+ * batch's round trip and the serialisation of the next ones, and between brokers. Batches may be
+ * acknowledged in any order (one per broker in parallel): each acknowledgement hands the batch's
+ * tokens to the offset context, which confirms an LSN only once every event up to it is
+ * acknowledged (offset-context.ts, ack-tracker.ts). A batch the client gives up on fails the sink:
+ * the session is closed and streaming resumes from the confirmed LSN (session.ts).
+ *
+ * Batching grows with load: a batch leaves at once when it is full or a slot is free after a
+ * previous batch; an idle sink waits CDC_LINGER_MS for company. Partitioning is by key with
+ * Kafka's default murmur2 (Java client), computed by murmur2.ts, so all changes of a row share a
+ * partition; explicit partitions for keyless tables and TRUNCATE fan-out. Every message leaves
+ * with its partition set.
  *
  * A value above CDC_MAX_MESSAGE_BYTES is not dropped: `<topic>.dlq` gets a summary (key, LSN,
  * size) with `dlq.*` reason headers, as services/common/dead-letter.ts does for consumers.
  */
-// Must precede the kafkajs import: see the module comment.
-import { linearGroupingStatus } from './kafkajs-linear-grouping.ts';
-import { recordEncodingStatus } from './kafkajs-record-encoding.ts';
-import { CompressionTypes, Kafka, logLevel as KafkaLogLevel, type Admin, type Message, type Producer, type TopicMessages } from 'kafkajs';
-import type { Logger } from '../common/logger.ts';
+import type { Config } from '../common/config.ts';
 import { deadLetterTopic } from '../common/dead-letter.ts';
+import { createProducer, KafkaAdmin, type Bytes, type KafkaProducer } from '../common/kafka/index.ts';
+import type { Logger } from '../common/logger.ts';
 import type { OutgoingEvent } from './change-mapper.ts';
+import type { EventSink } from './event-dispatcher.ts';
 import { partitionForKey } from './murmur2.ts';
 
 /** Replication also pauses above this much pending event text (UTF-16 units), whatever the count: wide rows. */
 export const MAX_PENDING_TEXT = 64 * 1024 * 1024;
 
 export interface SinkOptions {
-  brokers: string[];
-  clientId: string;
   partitions: number;
   batchMaxEvents: number;
   lingerMs: number;
   compression: 'none' | 'gzip';
   maxPendingEvents: number;
   maxMessageBytes: number;
+  /** Produce batches outstanding at once (CDC_MAX_IN_FLIGHT, 1-5). */
+  maxInFlight: number;
 }
 
-/** Called once per pushed event when the broker acknowledged it (for every partition copy). */
+/** Called with the tokens of the events of one acknowledged batch (one per pushed event, a TRUNCATE's copies counting once). */
 export type AckCallback<T> = (tokens: T[]) => void;
 
 interface Pending<T> {
@@ -45,53 +54,52 @@ interface Pending<T> {
   token: T;
 }
 
-/** kafkajs log lines go to pino, at warn and above. */
-function kafkaLogCreator(logger: Logger) {
-  return () => ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
-    const { message, ...rest } = log;
-    if (level <= KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message);
-    else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: rest }, message);
-  };
+/** One message as the client takes it. */
+interface ProducedMessage {
+  topic: string;
+  key: Bytes | undefined;
+  value: Bytes | null;
+  partition: number;
+  headers?: Record<string, Bytes>;
 }
 
-export class KafkaSink<T> {
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
-  private readonly admin: Admin;
+/** Text length of an event (the pending-text bound). */
+const textOf = (e: OutgoingEvent) => (e.value?.length ?? 0) + (e.key?.length ?? 0);
+
+export class KafkaSink<T> implements EventSink<T> {
+  private readonly producer: KafkaProducer;
+  private readonly admin: KafkaAdmin;
   private readonly partitionCounts = new Map<string, number>();
   private queue: Pending<T>[] = [];
-  private inFlight = 0;
+  private inFlightBatches = 0;
+  private inFlightEvents = 0;
   private pendingText = 0;
-  private inFlightText = 0;
-  private sending = false;
-  private lingerTimer: NodeJS.Timeout | null = null;
   private failure: Error | null = null;
   private idleWaiters: (() => void)[] = [];
   private capacityWaiters: (() => void)[] = [];
   private failureListeners: ((err: Error) => void)[] = [];
 
+  /**
+   * @param onAck called once per acknowledged batch with its events' tokens.
+   * @param onSent called once per acknowledged batch with its events and the round-trip time, ms.
+   * @param clientLogger the logger the Kafka clients log into (session.ts passes one at `error`
+   *   level: the service reports an outage once itself).
+   */
   constructor(
+    config: Pick<Config, 'kafka'>,
     private readonly options: SinkOptions,
     private readonly onAck: AckCallback<T>,
     private readonly logger: Logger,
     private readonly onSent: (events: OutgoingEvent[], ms: number) => void = () => undefined,
+    clientLogger: Logger = logger,
   ) {
-    this.kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: KafkaLogLevel.WARN, logCreator: kafkaLogCreator(logger) });
-    this.producer = this.kafka.producer({
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // Partitions are computed in toTopicMessages; this only passes them through.
-      createPartitioner: () => ({ message, partitionMetadata }) => message.partition ?? (message.key ? partitionForKey(String(message.key), partitionMetadata.length) : 0),
-    });
-    this.admin = this.kafka.admin();
+    this.producer = createProducer(config, 'cdc', clientLogger, { compression: options.compression });
+    this.admin = KafkaAdmin.create(config, 'cdc', clientLogger);
   }
 
-  /** Connects the producer and admin client. */
+  /** Checks that a broker answers (the client connects lazily). @throws the client's error. */
   async connect(): Promise<void> {
-    this.logger.debug({ linearGroupingStatus, recordEncodingStatus }, 'kafkajs message grouping and record encoding');
-    await this.admin.connect();
-    await this.producer.connect();
+    await this.admin.listTopics();
   }
 
   /**
@@ -100,24 +108,29 @@ export class KafkaSink<T> {
    */
   async ensureTopics(topics: string[]): Promise<void> {
     const wanted = [...new Set(topics.flatMap((t) => [t, deadLetterTopic(t)]))];
-    const existing = new Set(await this.admin.listTopics());
-    const missing = wanted.filter((t) => !existing.has(t));
-    if (missing.length > 0) {
-      await this.admin.createTopics({ waitForLeaders: true, topics: missing.map((topic) => ({ topic, numPartitions: this.options.partitions })) });
-      this.logger.info({ topics: missing, partitions: this.options.partitions }, 'created topics');
-    }
-    const meta = await this.admin.fetchTopicMetadata({ topics: wanted });
-    for (const t of meta.topics) {
-      this.partitionCounts.set(t.name, t.partitions.length);
-      if (t.partitions.length !== this.options.partitions && !t.name.endsWith('.dlq')) {
-        this.logger.warn({ topic: t.name, partitions: t.partitions.length, configured: this.options.partitions }, 'existing topic has a different partition count; keeping it');
+    const created: string[] = [];
+    for (const t of wanted) if (await this.admin.ensureTopic(t, this.options.partitions)) created.push(t);
+    if (created.length > 0) this.logger.info({ topics: created, partitions: this.options.partitions }, 'created topics');
+    for (const [name, count] of await this.admin.partitionCounts(wanted)) {
+      this.partitionCounts.set(name, count);
+      if (count !== this.options.partitions && !name.endsWith('.dlq')) {
+        this.logger.warn({ topic: name, partitions: count, configured: this.options.partitions }, 'existing topic has a different partition count; keeping it');
       }
     }
   }
 
+  /**
+   * Asks the broker for its topics: the liveness probe of an idle producer (a producing one learns
+   * of an outage from its requests, which the client retries without end).
+   * @throws the client's error when no broker answers.
+   */
+  async probe(): Promise<void> {
+    await this.admin.listTopics();
+  }
+
   /** Events pushed and not yet acknowledged. */
   pending(): number {
-    return this.queue.length + this.inFlight;
+    return this.queue.length + this.inFlightEvents;
   }
 
   /** True while fewer than CDC_MAX_PENDING_EVENTS events and {@link MAX_PENDING_TEXT} of text are pending. */
@@ -134,7 +147,7 @@ export class KafkaSink<T> {
     });
   }
 
-  /** Registers a listener for a fatal produce failure (non-retriable error from the broker). */
+  /** Registers a listener for the sink's failure (a batch the client gave up on). */
   onFailure(listener: (err: Error) => void): void {
     this.failureListeners.push(listener);
   }
@@ -146,7 +159,7 @@ export class KafkaSink<T> {
   push(event: OutgoingEvent, token: T): void {
     if (this.failure) throw this.failure;
     this.queue.push({ event, token });
-    this.pendingText += (event.value?.length ?? 0) + (event.key?.length ?? 0);
+    this.pendingText += textOf(event);
     this.schedule();
   }
 
@@ -154,116 +167,114 @@ export class KafkaSink<T> {
   flush(): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending() === 0) return Promise.resolve();
-    if (this.lingerTimer) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = null;
-      void this.sendNext();
-    }
+    this.cancelLinger();
+    this.sendWhilePossible();
     return new Promise((resolve, reject) => {
       this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve()));
     });
   }
 
+  /** Closes the producer (outstanding batches are abandoned: their events were not confirmed) and the admin client. */
   async disconnect(): Promise<void> {
-    if (this.lingerTimer) clearTimeout(this.lingerTimer);
-    await this.producer.disconnect().catch(() => undefined);
-    await this.admin.disconnect().catch(() => undefined);
+    this.cancelLinger();
+    await this.producer.close(true).catch((err: Error) => this.logger.debug({ err }, 'closing the producer'));
+    await this.admin.close().catch((err: Error) => this.logger.debug({ err }, 'closing the admin client'));
   }
 
+  private cancelLinger(): void {
+    if (!this.lingerTimer) return;
+    if (this.options.lingerMs > 0) clearTimeout(this.lingerTimer as NodeJS.Timeout);
+    else clearImmediate(this.lingerTimer as NodeJS.Immediate);
+    this.lingerTimer = null;
+  }
+
+  private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+
+  /**
+   * Sends now when a batch is full (and a slot free); otherwise waits CDC_LINGER_MS (0: the end of
+   * the current turn of the event loop, so one transaction's events share a batch) for company.
+   */
   private schedule(): void {
-    if (this.sending) return;
-    if (this.queue.length >= this.options.batchMaxEvents || this.options.lingerMs === 0) {
-      if (this.lingerTimer) {
-        clearTimeout(this.lingerTimer);
-        this.lingerTimer = null;
-      }
-      if (this.options.lingerMs === 0) {
-        this.sending = true;
-        setImmediate(() => {
-          this.sending = false;
-          void this.sendNext();
-        });
-      } else {
-        void this.sendNext();
-      }
+    if (this.inFlightBatches >= this.options.maxInFlight) return; // a completion sends the rest
+    if (this.queue.length >= this.options.batchMaxEvents) {
+      this.cancelLinger();
+      this.sendWhilePossible();
       return;
     }
-    if (!this.lingerTimer) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = null;
-        void this.sendNext();
-      }, this.options.lingerMs);
-    }
-  }
-
-  private async sendNext(): Promise<void> {
-    if (this.sending || this.failure || this.queue.length === 0) return;
-    this.sending = true;
-    const batch = this.queue.length <= this.options.batchMaxEvents ? this.queue : this.queue.slice(0, this.options.batchMaxEvents);
-    this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
-    this.inFlight = batch.length;
-    let batchText = 0;
-    for (const p of batch) batchText += (p.event.value?.length ?? 0) + (p.event.key?.length ?? 0);
-    this.inFlightText = batchText;
-    const started = Date.now();
-    try {
-      await this.producer.sendBatch({
-        acks: -1,
-        compression: this.options.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
-        topicMessages: this.toTopicMessages(batch),
-      });
-    } catch (err) {
-      this.fail(err as Error);
-      return;
-    } finally {
-      this.inFlight = 0;
-      this.pendingText -= this.inFlightText;
-      this.inFlightText = 0;
-      this.sending = false;
-    }
-    const events = batch.map((p) => p.event);
-    this.onSent(events, Date.now() - started);
-    this.onAck(batch.map((p) => p.token));
-    if (this.queue.length > 0) void this.sendNext();
-    this.wake();
-  }
-
-  private toTopicMessages(batch: Pending<T>[]): TopicMessages[] {
-    const byTopic = new Map<string, Message[]>();
-    const add = (topic: string, m: Message) => {
-      let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
-      list.push(m);
+    if (this.lingerTimer) return;
+    const fire = () => {
+      this.lingerTimer = null;
+      this.sendWhilePossible();
     };
+    this.lingerTimer = this.options.lingerMs > 0 ? setTimeout(fire, this.options.lingerMs) : setImmediate(fire);
+  }
+
+  /** Sends batches while slots are free and events wait. */
+  private sendWhilePossible(): void {
+    while (!this.failure && this.queue.length > 0 && this.inFlightBatches < this.options.maxInFlight) this.sendBatch();
+  }
+
+  private sendBatch(): void {
+    const max = this.options.batchMaxEvents;
+    const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
+    this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
+    this.inFlightBatches++;
+    this.inFlightEvents += batch.length;
+    const started = Date.now();
+    this.producer.send({ messages: this.toMessages(batch) }).then(
+      () => {
+        this.inFlightBatches--;
+        this.inFlightEvents -= batch.length;
+        let text = 0;
+        for (const p of batch) text += textOf(p.event);
+        this.pendingText -= text;
+        if (this.failure) return;
+        this.onSent(batch.map((p) => p.event), Date.now() - started);
+        this.onAck(batch.map((p) => p.token));
+        // What queued meanwhile leaves now: it has waited for a slot already.
+        this.cancelLinger();
+        this.sendWhilePossible();
+        this.wake();
+      },
+      (err: Error) => {
+        this.inFlightBatches--;
+        this.inFlightEvents -= batch.length;
+        this.fail(err);
+      },
+    );
+  }
+
+  private toMessages(batch: Pending<T>[]): ProducedMessage[] {
+    const out: ProducedMessage[] = [];
     const maxBytes = this.options.maxMessageBytes;
     for (const { event } of batch) {
       // A UTF-8 byte is at least one UTF-16 unit and at most three: measure only when it may matter.
       if (event.value !== null && event.value.length * 3 > maxBytes && Buffer.byteLength(event.value) > maxBytes) {
-        const summary = this.oversizeSummary(event);
-        summary.partition = event.key === null ? 0 : partitionForKey(event.key, this.partitionsOf(deadLetterTopic(event.topic)));
-        add(deadLetterTopic(event.topic), summary);
+        const dlq = deadLetterTopic(event.topic);
+        out.push({ ...this.oversizeSummary(event), topic: dlq, partition: event.key === null ? 0 : partitionForKey(event.key, this.partitionsOf(dlq)) });
         continue;
       }
+      const key = event.key ?? undefined;
       const partitions = this.partitionsOf(event.topic);
       if (event.allPartitions) {
-        for (let p = 0; p < partitions; p++) add(event.topic, { key: event.key, value: event.value, partition: p, headers: event.headers });
+        for (let p = 0; p < partitions; p++) out.push({ topic: event.topic, key, value: event.value, partition: p, ...(event.headers ? { headers: event.headers } : {}) });
         continue;
       }
       const partition = event.partition ?? (event.key === null ? 0 : partitionForKey(event.key, partitions));
-      add(event.topic, event.headers ? { key: event.key, value: event.value, partition, headers: event.headers } : { key: event.key, value: event.value, partition });
+      out.push(event.headers ? { topic: event.topic, key, value: event.value, partition, headers: event.headers } : { topic: event.topic, key, value: event.value, partition });
     }
-    return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+    return out;
   }
 
   private partitionsOf(topic: string): number {
     return this.partitionCounts.get(topic) ?? this.options.partitions;
   }
 
-  private oversizeSummary(event: OutgoingEvent): Message {
+  private oversizeSummary(event: OutgoingEvent): Omit<ProducedMessage, 'topic' | 'partition'> {
     const size = Buffer.byteLength(event.value ?? '');
     this.logger.error({ topic: event.topic, key: event.key, lsn: event.lsn.toString(), bytes: size }, 'event larger than CDC_MAX_MESSAGE_BYTES sent to the dead-letter topic');
     return {
-      key: event.key,
+      key: event.key ?? undefined,
       value: JSON.stringify({ topic: event.topic, key: event.key, lsn: event.lsn.toString(), op: event.op, bytes: size }),
       headers: {
         'dlq.reason': 'message_too_large',
@@ -276,8 +287,9 @@ export class KafkaSink<T> {
   }
 
   private fail(err: Error): void {
+    if (this.failure) return;
     this.failure = err;
-    this.logger.error({ err }, 'producing to Kafka failed');
+    this.logger.debug({ err }, 'producing to Kafka failed');
     for (const l of this.failureListeners) l(err);
     this.wake();
   }

@@ -1,53 +1,35 @@
 /**
- * Stop and failure signalling of the CDC service, and the bounded flush of the graceful shutdown
- * (Debezium's ChangeEventSourceContext and the producer flush of its task's stop).
+ * Stop signalling of the CDC service and the bounded flush of the graceful shutdown (Debezium's
+ * ChangeEventSourceContext and the producer flush of its task's stop).
  *
- * {@link Lifecycle} records the first of: a stop request (SIGTERM/SIGINT, `CdcService.stop`) or a
- * fatal error; every loop asks {@link Lifecycle.interrupted} and the coordinator awaits
- * {@link Lifecycle.stopped} / {@link Lifecycle.failed}. No I/O.
+ * {@link Lifecycle} records a stop request (SIGTERM/SIGINT, `CdcService.stop`) and the fatal error
+ * that ended the run, if any; loops ask {@link Lifecycle.isStopping}, the coordinator awaits
+ * {@link Lifecycle.stopped} and aborts its retries through {@link Lifecycle.signal}. A failure of
+ * one connection attempt is the session's (session.ts), not the lifecycle's. No I/O.
  */
 
 export class Lifecycle {
   private stopping = false;
   private fatalError: Error | null = null;
   private resolveStop!: () => void;
-  private rejectFatal!: (err: Error) => void;
+  private readonly abort = new AbortController();
   /** Resolves when a stop is requested. */
   readonly stopped = new Promise<void>((resolve) => (this.resolveStop = resolve));
-  /** Rejects with the first fatal error. */
-  readonly failed = new Promise<never>((_, reject) => (this.rejectFatal = reject));
-
-  constructor() {
-    this.failed.catch(() => undefined);
-  }
+  /** Aborted when a stop is requested (ends a reconnection backoff at once). */
+  readonly signal: AbortSignal = this.abort.signal;
 
   /** Requests a graceful stop. @returns false when stopping already. */
   requestStop(): boolean {
     if (this.stopping) return false;
     this.stopping = true;
     this.resolveStop();
+    this.abort.abort(new Error('stop requested'));
     return true;
-  }
-
-  /** Marks the service as stopping without a request (the run is over). */
-  markStopping(): void {
-    this.stopping = true;
   }
 
   /** True once a stop was requested. */
   isStopping(): boolean {
     return this.stopping;
-  }
-
-  /**
-   * Records a fatal error.
-   * @returns false when it came too late to matter (already failed or stopping): log it only.
-   */
-  fail(err: Error): boolean {
-    if (this.fatalError || this.stopping) return false;
-    this.fatalError = err;
-    this.rejectFatal(err);
-    return true;
   }
 
   /** Records an error that ended the run (only the first counts). */
@@ -58,11 +40,6 @@ export class Lifecycle {
   /** The first fatal error, if any. */
   error(): Error | null {
     return this.fatalError;
-  }
-
-  /** True once the service should stop doing work: stop requested or a fatal error. */
-  interrupted(): boolean {
-    return this.stopping || this.fatalError !== null;
   }
 }
 

@@ -3,7 +3,9 @@
  *
  * Exit codes: 0 after a graceful stop (SIGTERM/SIGINT: flush, confirm, exit), 1 on a fatal
  * runtime error (the slot keeps the last confirmed LSN, so a restart resumes there), 2 on a bad
- * configuration (reported before any connection opens).
+ * configuration (reported before any connection opens). PostgreSQL and broker outages are not
+ * fatal: the service reconnects by itself (service.ts). Should anything still escape (an
+ * uncaught exception or unhandled rejection), it is one `fatal` log line with the cause, exit 1.
  */
 import { loadConfigOrExit } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
@@ -23,6 +25,13 @@ logger.info(
   },
   'cdc starting',
 );
+
+for (const event of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(event, (err: unknown) => {
+    logger.fatal({ err, event }, 'cdc crashed');
+    process.exit(1);
+  });
+}
 
 const service = new CdcService(config, logger);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {

@@ -1,6 +1,7 @@
 /**
  * Prometheus metrics of the CDC service (prom-client), served at `GET /metrics` on
- * CDC_METRICS_PORT, plus `GET /healthz`.
+ * CDC_METRICS_HOST:CDC_METRICS_PORT (127.0.0.1 by default), plus `GET /healthz` (health.ts: JSON,
+ * 200 while snapshotting or streaming, 503 while starting, recovering from an outage or stopping).
  *
  * - `cdc_events_total{topic,op}`: events acknowledged by the broker (op c/u/d/r/t/tombstone).
  * - `cdc_events_per_second`: acknowledged events per second over the last 10 s.
@@ -10,10 +11,14 @@
  * - `cdc_errors_total{kind}`: produce failures, unrenderable values, unknown types, stream errors.
  * - `cdc_pending_events`: events waiting for the broker's acknowledgement.
  * - `cdc_snapshot_rows_total{table}`, plus the default process metrics (RSS, CPU, event loop lag).
+ * - `cdc_healthy`: 1 while snapshotting or streaming, 0 while starting, recovering or stopping.
+ * - `cdc_outages_total{component}`: outages of PostgreSQL or the broker the service rode out
+ *   (one per outage, however many reconnection attempts it took).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
+import type { HealthReport } from './health.ts';
 
 export class CdcMetrics {
   readonly registry = new client.Registry();
@@ -25,10 +30,13 @@ export class CdcMetrics {
   readonly errors = new client.Counter({ name: 'cdc_errors_total', help: 'Errors by kind', labelNames: ['kind'], registers: [this.registry] });
   readonly pendingEvents = new client.Gauge({ name: 'cdc_pending_events', help: 'Events awaiting broker acknowledgement', registers: [this.registry] });
   readonly snapshotRows = new client.Counter({ name: 'cdc_snapshot_rows_total', help: 'Snapshot rows read', labelNames: ['table'], registers: [this.registry] });
+  readonly healthy = new client.Gauge({ name: 'cdc_healthy', help: '1 while snapshotting or streaming, 0 while starting, recovering from an outage or stopping', registers: [this.registry] });
+  readonly outages = new client.Counter({ name: 'cdc_outages_total', help: 'PostgreSQL or broker outages ridden out (one per outage)', labelNames: ['component'], registers: [this.registry] });
 
   private readonly window: { at: number; count: number }[] = [];
   private server: http.Server | null = null;
   private lagReader: (() => Promise<number | null>) | null = null;
+  private healthReader: () => HealthReport = () => ({ httpStatus: 200, body: { status: 'ok', state: 'streaming', since: new Date(0).toISOString() } });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry });
@@ -46,6 +54,11 @@ export class CdcMetrics {
   /** Sets how the replication lag is measured (a query on the source database). */
   setLagReader(reader: () => Promise<number | null>): void {
     this.lagReader = reader;
+  }
+
+  /** Sets what /healthz answers (health.ts). */
+  setHealthReader(reader: () => HealthReport): void {
+    this.healthReader = reader;
   }
 
   /** Measures the lag now and updates the gauge; null if it could not be read. */
@@ -84,9 +97,13 @@ export class CdcMetrics {
   /**
    * Serves /metrics and /healthz.
    * @param port TCP port; 0 picks a free one.
+   * @param host interface (CDC_METRICS_HOST).
+   * @param onError called with a listener error after start-up (logged by the caller; the listener
+   *   keeps serving other connections).
    * @returns the port actually bound.
+   * @throws the listen error (port in use, host not local).
    */
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  async listen(port: number, host = '127.0.0.1', onError: (err: Error) => void = () => undefined): Promise<number> {
     this.server = http.createServer((req, res) => {
       if (req.url === '/metrics') {
         this.registry
@@ -100,17 +117,24 @@ export class CdcMetrics {
             res.end(err.message);
           });
       } else if (req.url === '/healthz') {
-        res.writeHead(200, { 'content-type': 'text/plain' });
-        res.end('ok\n');
+        const report = this.healthReader();
+        res.writeHead(report.httpStatus, { 'content-type': 'application/json' });
+        res.end(`${JSON.stringify(report.body)}\n`);
       } else {
         res.writeHead(404);
         res.end();
       }
     });
+    const server = this.server;
     await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(port, host, () => resolve());
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
+    server.on('error', onError);
+    server.on('clientError', (_err, socket) => socket.destroy());
     return (this.server.address() as AddressInfo).port;
   }
 

@@ -203,25 +203,28 @@ export interface SchemaFactsOptions {
 /**
  * Reads what {@link buildTableSchema} needs for the table `relationOid`.
  * @param relation the Relation message (streaming): its columns, flags and replica identity are
- *   used as they are. Without it (snapshot), the published columns, their replica-identity flags
- *   and the replica identity come from the catalog, derived as pgoutput derives them.
+ *   used as they are. For the snapshot, which has no Relation message, `{ published }`: the
+ *   columns the snapshot reads (the publication's column list, in attribute order); their
+ *   replica-identity flags and the replica identity come from the catalog, derived as pgoutput
+ *   derives them.
  * @returns null when the table no longer exists.
  */
-export async function readSchemaFacts(db: Queryable, relationOid: number, options: SchemaFactsOptions, relation?: RelationMessage): Promise<SchemaFacts | null> {
+export async function readSchemaFacts(db: Queryable, relationOid: number, options: SchemaFactsOptions, relation: RelationMessage | { published: readonly ColumnDescription[] }): Promise<SchemaFacts | null> {
   const row = (await db.query<SchemaTableRow>(SCHEMA_TABLE_SQL, [relationOid])).rows[0];
-  if (!row && !relation) return null;
+  const message = 'tag' in relation ? relation : undefined;
+  if (!row && !message) return null;
   const attributes = row?.attributes ?? [];
   const primaryKey = row?.primary_key ?? [];
   let columns: RelationColumnFacts[];
   let replicaIdentity: SchemaFacts['replicaIdentity'];
-  if (relation) {
-    columns = relation.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typeMod: c.typeMod, isIdentity: c.isIdentity }));
-    replicaIdentity = relation.replicaIdentity;
+  if (message) {
+    columns = message.columns.map((c) => ({ name: c.name, typeOid: c.typeOid, typeMod: c.typeMod, isIdentity: c.isIdentity }));
+    replicaIdentity = message.replicaIdentity;
   } else {
     replicaIdentity = row!.replident as SchemaFacts['replicaIdentity'];
-    const published = attributes.filter((a) => !a.generated);
-    const flags = identityFlags(replicaIdentity, published.map((a) => a.name), primaryKey, row!.identity_index);
-    columns = published.map((a, i) => ({ name: a.name, typeOid: Number(a.typeOid), typeMod: a.typeMod, isIdentity: flags[i]! }));
+    const published = 'published' in relation ? relation.published : [];
+    const flags = identityFlags(replicaIdentity, published.map((c) => c.name), primaryKey, row!.identity_index);
+    columns = published.map((c, i) => ({ name: c.name, typeOid: c.typeOid, typeMod: c.typeMod, isIdentity: flags[i]! }));
   }
   const types = await loadTypeClosure(db, columns.map((c) => c.typeOid));
   const pairs = formatPairs(columns, types);
@@ -244,8 +247,8 @@ export async function readSchemaFacts(db: Queryable, relationOid: number, option
   }
   return {
     ...options,
-    schema: relation?.schema ?? row!.schema,
-    table: relation?.name ?? row!.table,
+    schema: message?.schema ?? row!.schema,
+    table: message?.name ?? row!.table,
     replicaIdentity,
     columns,
     catalogColumns: new Map(attributes.map((a) => [a.name, { attnum: a.attnum, notNull: a.notNull, dims: a.dims }])),

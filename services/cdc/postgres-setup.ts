@@ -23,8 +23,9 @@ import { PG_SESSION_OPTIONS } from './value-render.ts';
 
 /** Setup cannot proceed; the message says what to change or run. */
 export class CdcSetupError extends Error {
-  constructor(message: string) {
-    super(message);
+  /** @param options.cause the underlying error (an outage makes the setup error retriable, error-handler.ts). */
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'CdcSetupError';
   }
 }
@@ -95,13 +96,17 @@ async function readPublication(db: pg.Client, name: string): Promise<Publication
 export async function preparePostgres(config: Config, logger: Logger): Promise<TableDescription[]> {
   const pubName = config.postgres.publication;
   const cdc = new pg.Client(cdcConnection(config));
+  // An idle client whose server goes away emits 'error'; the next query fails with the cause.
+  cdc.on('error', (err) => logger.debug({ err }, 'setup connection error'));
   try {
     await cdc.connect();
   } catch (err) {
     await cdc.end().catch(() => undefined);
+    // The cause decides whether it is an outage (retried, error-handler.ts) or a setup problem.
     throw new CdcSetupError(
       `connecting to database ${config.postgres.database} as CDC_DB_USER (${config.postgres.cdc.user}) failed: ${(err as Error).message}. ` +
       `A missing role, password or CONNECT grant is fixed by: ${PREPARE_SOURCE_HINT}`,
+      { cause: err },
     );
   }
   try {
@@ -184,12 +189,14 @@ async function restrictToPublishedColumns(db: pg.Client, publication: string, ta
 
 async function runAsAdmin(config: Config, statements: string[], logger: Logger): Promise<void> {
   const admin = new pg.Client(pgConnection(config, 'admin'));
+  admin.on('error', (err) => logger.debug({ err }, 'admin setup connection error'));
   try {
     await admin.connect();
   } catch (err) {
     throw new CdcSetupError(
       `the publication or grants are incomplete (${statements.join('; ')}) and connecting as POSTGRES_USER (${config.postgres.admin.user}) to fix them failed: ` +
       `${(err as Error).message}. Fix it with: ${PREPARE_SOURCE_HINT}`,
+      { cause: err },
     );
   }
   try {
@@ -201,7 +208,7 @@ async function runAsAdmin(config: Config, statements: string[], logger: Logger):
     await admin.query('COMMIT');
   } catch (err) {
     await admin.query('ROLLBACK').catch(() => undefined);
-    throw new CdcSetupError(`CDC setup as POSTGRES_USER failed: ${(err as Error).message}`);
+    throw new CdcSetupError(`CDC setup as POSTGRES_USER failed: ${(err as Error).message}`, { cause: err });
   } finally {
     await admin.end().catch(() => undefined);
   }

@@ -9,98 +9,62 @@
  * from another service instance) only adds a record that compaction folds into the first.
  * Within a process each id is produced once.
  *
- * Its own kafkajs producer (idempotent, acks=all), apart from the event sink's, so that a schema
- * document is never queued behind the events it must precede.
+ * Its own idempotent producer (acks=all, the project's client factory, services/common/kafka),
+ * apart from the event sink's, so that a schema document is never queued behind the events it
+ * must precede.
  */
-import { Kafka, logLevel as KafkaLogLevel, type Admin, type Producer } from 'kafkajs';
-import pRetry from 'p-retry';
+import { ConfigResourceTypes } from '@platformatic/kafka';
+import type { Config } from '../common/config.ts';
 import { schemaTopic, encodeTableSchema, type TableSchema } from '../common/contracts/table-schema.ts';
+import { createProducer, KafkaAdmin, type KafkaProducer } from '../common/kafka/index.ts';
 import type { Logger } from '../common/logger.ts';
-
-export interface SchemaPublisherOptions {
-  brokers: string[];
-  clientId: string;
-  /** KAFKA_TOPIC_PREFIX: the topic is `<prefix>._schemas`. */
-  topicPrefix: string;
-}
 
 export class SchemaPublisher {
   readonly topic: string;
-  private readonly kafka: Kafka;
-  private readonly producer: Producer;
-  private readonly admin: Admin;
+  private readonly producer: KafkaProducer;
+  private readonly admin: KafkaAdmin;
   private readonly published = new Set<string>();
 
-  constructor(options: SchemaPublisherOptions, private readonly logger: Logger) {
-    this.topic = schemaTopic(options.topicPrefix);
-    this.kafka = new Kafka({ clientId: options.clientId, brokers: options.brokers, logLevel: KafkaLogLevel.WARN, logCreator: () => ({ level, log }) => {
-      const { message, ...rest } = log;
-      if (level <= KafkaLogLevel.ERROR) logger.error({ kafka: rest }, message);
-      else if (level === KafkaLogLevel.WARN) logger.warn({ kafka: rest }, message);
-    } });
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
-    this.admin = this.kafka.admin();
+  /**
+   * @param config the Kafka connection and KAFKA_TOPIC_PREFIX (the topic is `<prefix>._schemas`).
+   * @param clientLogger the logger the Kafka clients log into (see kafka-sink.ts).
+   */
+  constructor(config: Pick<Config, 'kafka'>, private readonly logger: Logger, clientLogger: Logger = logger) {
+    this.topic = schemaTopic(config.kafka.topicPrefix);
+    this.producer = createProducer(config, 'cdc-schemas', clientLogger);
+    this.admin = KafkaAdmin.create(config, 'cdc-schemas', clientLogger);
   }
 
   /**
-   * Connects and creates the topic when missing (1 partition, cleanup.policy=compact). An
-   * existing topic that is not compacted is used as it is, with a warning: documents could then
-   * expire with the topic's retention, and the lake copy becomes their only home.
+   * Creates the topic when missing (1 partition, cleanup.policy=compact) and waits until it has a
+   * leader. An existing topic that is not compacted is used as it is, with a warning: documents
+   * could then expire with the topic's retention, and the lake copy becomes their only home.
    */
   async connect(): Promise<void> {
-    await this.admin.connect();
-    await this.producer.connect();
-    const existing = new Set(await this.admin.listTopics());
-    if (!existing.has(this.topic)) {
-      await this.createTopic();
+    if (await this.admin.ensureTopic(this.topic, 1, { configs: { 'cleanup.policy': 'compact' } })) {
       this.logger.info({ topic: this.topic }, 'created the schema topic (compacted)');
       return;
     }
-    const described = await this.admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2 /* TOPIC */, name: this.topic, configNames: ['cleanup.policy'] }] });
-    const policy = described.resources[0]?.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue;
+    const [described] = await this.admin.client.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: this.topic, configurationKeys: ['cleanup.policy'] }] });
+    const policy = described?.configs.find((c) => c.name === 'cleanup.policy')?.value ?? undefined;
     if (policy !== undefined && !policy.split(',').includes('compact')) {
       this.logger.warn({ topic: this.topic, cleanupPolicy: policy }, 'the schema topic is not compacted: its documents may expire (set cleanup.policy=compact)');
     }
   }
 
   /**
-   * Creates the topic and waits until the broker serves its metadata. kafkajs' waitForLeaders
-   * retries only LEADER_NOT_AVAILABLE; a broker that has not yet learnt of the new topic answers
-   * UNKNOWN_TOPIC_OR_PARTITION, which is retried here (as is a concurrent creation).
-   */
-  private async createTopic(): Promise<void> {
-    try {
-      await this.admin.createTopics({
-        waitForLeaders: true,
-        topics: [{ topic: this.topic, numPartitions: 1, configEntries: [{ name: 'cleanup.policy', value: 'compact' }] }],
-      });
-      return;
-    } catch (err) {
-      const type = (err as { type?: string }).type;
-      if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'TOPIC_ALREADY_EXISTS') throw err;
-    }
-    await pRetry(
-      async () => {
-        const meta = await this.admin.fetchTopicMetadata({ topics: [this.topic] });
-        if (!meta.topics[0]?.partitions.every((p) => p.leader >= 0)) throw new Error(`schema topic ${this.topic} has no leader yet`);
-      },
-      { retries: 50, minTimeout: 100, maxTimeout: 500 },
-    );
-  }
-
-  /**
    * Produces `doc` (once per process per id) and resolves when the broker acknowledged it.
-   * @throws the producer's error (the service stops; a restart produces it again).
+   * @throws the producer's error (the CDC session fails and reconnects; the document is produced again).
    */
   async publish(doc: TableSchema): Promise<void> {
     if (this.published.has(doc.schemaId)) return;
-    await this.producer.send({ topic: this.topic, acks: -1, messages: [{ key: doc.schemaId, value: encodeTableSchema(doc), partition: 0 }] });
+    await this.producer.send({ messages: [{ topic: this.topic, key: doc.schemaId, value: encodeTableSchema(doc), partition: 0 }] });
     this.published.add(doc.schemaId);
     this.logger.info({ topic: doc.topic, schemaId: doc.schemaId, columns: doc.columns.length }, 'schema document produced');
   }
 
   async disconnect(): Promise<void> {
-    await this.producer.disconnect().catch(() => undefined);
-    await this.admin.disconnect().catch(() => undefined);
+    await this.producer.close(true).catch((err: Error) => this.logger.debug({ err }, 'closing the schema producer'));
+    await this.admin.close().catch((err: Error) => this.logger.debug({ err }, 'closing the schema admin client'));
   }
 }

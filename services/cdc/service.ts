@@ -11,7 +11,9 @@
  * | streaming | streaming-source.ts, replication-stream.ts | PostgresStreamingChangeEventSource |
  * | events to the producer | event-dispatcher.ts, change-mapper.ts, kafka-sink.ts | EventDispatcher |
  * | offsets: what LSN may be confirmed | offset-context.ts, ack-tracker.ts | PostgresOffsetContext |
- * | stop, failure, shutdown | lifecycle.ts, this module | ChangeEventSourceContext, task stop |
+ * | one connection attempt: open, stream, close | session.ts | the task's start/stop |
+| retriable or fatal failures, health | error-handler.ts, health.ts, this module | ErrorHandler, PostgresErrorHandler |
+| stop signalling, bounded flush | lifecycle.ts | ChangeEventSourceContext |
  *
  * Life cycle of {@link CdcService.run}:
  * 1. metrics endpoint; PostgreSQL checks/setup (publication, grants); Kafka topics;
@@ -19,52 +21,54 @@
  * 3. streaming from the slot's confirmed LSN; an LSN is confirmed once the broker acknowledged
  *    every event up to it, on a timer and when PostgreSQL asks;
  * 4. {@link CdcService.stop} (SIGTERM): stop reading, flush the producer, confirm, close.
+ * Steps 1-3 run in a session (session.ts); a retriable failure (error-handler.ts: PostgreSQL or the
+ * broker unavailable) closes the session and opens a new one with capped exponential backoff,
+ * resuming from the highest LSN this process confirmed (health.ts reports the outage).
  *
  * Schema link (docs/contracts/table-schemas.md): before the first event of a table version (its
  * snapshot rows, or the changes after a Relation message), the table's schema document is built
  * (table-schema-builder.ts from the Relation message and a catalog read) and produced to
  * `<prefix>._schemas` (schema-publisher.ts), acknowledged, and its id becomes the header of every
- * event of that version ({@link CdcService.publishSchema}).
+ * event of that version (`CdcSession.publishSchema`).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
+import pRetry, { AbortError } from 'p-retry';
 import { REPO_ROOT, type Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { ChangeMapper } from './change-mapper.ts';
+import { classifyFailure, type FailureVerdict } from './error-handler.ts';
 import { EventDispatcher, type DispatcherHooks } from './event-dispatcher.ts';
-import { KafkaSink } from './kafka-sink.ts';
-import { flushWithin, Lifecycle } from './lifecycle.ts';
+import { Health } from './health.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { formatLsn } from './lsn.ts';
 import { CdcMetrics } from './metrics.ts';
-import { OffsetContext, type Position } from './offset-context.ts';
-import type { RelationMessage } from './pgoutput.ts';
-import { describeTableById, readSchemaFacts, TypeCatalog } from './postgres-catalog.ts';
-import { cdcConnection, preparePostgres } from './postgres-setup.ts';
-import { prepareSlot } from './slot.ts';
-import { SnapshotChangeEventSource } from './snapshot-source.ts';
-import { SchemaPublisher } from './schema-publisher.ts';
-import { StreamingChangeEventSource } from './streaming-source.ts';
-import { buildTableSchema, ColumnFactsMemory } from './table-schema-builder.ts';
+import type { Position } from './offset-context.ts';
+import { TypeCatalog } from './postgres-catalog.ts';
+import { CdcSession } from './session.ts';
+import { ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
 export const SERVICE_VERSION: string = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-const SHUTDOWN_FLUSH_TIMEOUT_MS = 30_000;
+/** First reconnection delay after a failure; it doubles up to CDC_RETRY_MAX_BACKOFF_S. */
+const RETRY_MIN_BACKOFF_MS = 500;
+
+/** How one connection attempt ended without an error escaping: stopped, or failed after it had streamed. */
+type AttemptOutcome = 'stopped' | 'restart';
 
 export class CdcService {
   readonly metrics = new CdcMetrics();
   private readonly lifecycle = new Lifecycle();
+  private readonly health = new Health(Date.now());
   private readonly mapper: ChangeMapper;
   private readonly dispatcher: EventDispatcher<Position | null>;
   private readonly types = new TypeCatalog();
   private readonly tableKeys: Set<string>;
-  private sink: KafkaSink<Position | null> | null = null;
-  private schemas: SchemaPublisher | null = null;
+  /** Column facts of earlier catalog reads, across sessions (table-schema-builder.ts). */
   private readonly columnFacts = new ColumnFactsMemory();
-  private catalogDb: pg.Client | null = null;
-  private streamingSource: StreamingChangeEventSource | null = null;
-  private offsets: OffsetContext | null = null;
+  /** The highest LSN a session of this process could confirm: where the next session resumes. */
+  private resumeLsn: bigint | null = null;
   private boundMetricsPort: number | null = null;
   private markStreaming!: () => void;
   /** Resolves once the snapshot (if any) is acknowledged and changes stream. */
@@ -88,6 +92,8 @@ export class CdcService {
       onWarning: (w) => this.dispatcher.warn(w),
     });
     this.dispatcher = new EventDispatcher(this.mapper, this.metrics, logger, hooks);
+    this.metrics.setHealthReader(() => this.health.report(Date.now()));
+    this.metrics.healthy.set(0);
   }
 
   /** Port of the /metrics endpoint once listening. */
@@ -100,68 +106,45 @@ export class CdcService {
     return this.dispatcher.acknowledgedEvents();
   }
 
+  /** The service's state as /healthz reports it. */
+  healthReport() {
+    return this.health.report(Date.now());
+  }
+
   /**
-   * Runs until {@link stop} or a fatal error.
-   * @throws CdcSetupError (publication, privileges, slot in use), Kafka or PostgreSQL errors.
+   * Runs until {@link stop} or a failure that retrying cannot fix (error-handler.ts). PostgreSQL
+   * and broker outages of any length are ridden out: one warning, `/healthz` 503 and
+   * `cdc_healthy` 0 while reconnecting with capped exponential backoff, then streaming resumes
+   * from the last confirmed LSN.
+   * @throws CdcSetupError (publication, privileges, slot in use), non-retriable PostgreSQL or
+   *   broker errors, decoding errors.
    */
   async run(): Promise<void> {
     const { config, logger, lifecycle } = this;
     try {
-      this.boundMetricsPort = await this.metrics.listen(config.cdc.metricsPort);
-      logger.info({ port: this.boundMetricsPort }, 'metrics at /metrics');
-      const tables = await preparePostgres(config, logger);
-      if (lifecycle.isStopping()) return;
-
-      const sink = new KafkaSink<Position | null>(
-        {
-          brokers: config.kafka.brokers,
-          clientId: `${config.kafka.clientId}-cdc`,
-          partitions: config.kafka.topicPartitions,
-          batchMaxEvents: config.cdc.batchMaxEvents,
-          lingerMs: config.cdc.lingerMs,
-          compression: config.cdc.compression,
-          maxPendingEvents: config.cdc.maxPendingEvents,
-          maxMessageBytes: config.cdc.maxMessageBytes,
-        },
-        (tokens) => this.offsets?.acknowledged(tokens),
-        logger,
-        (events) => this.dispatcher.acknowledged(events),
-      );
-      this.sink = sink;
-      this.dispatcher.attach(sink);
-      sink.onFailure((err) => this.failWith(err, 'produce'));
-      await sink.connect();
-      await sink.ensureTopics(tables.map((t) => `${config.kafka.topicPrefix}.${t.schema}.${t.table}`));
-      this.schemas = new SchemaPublisher({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cdc-schemas`, topicPrefix: config.kafka.topicPrefix }, logger);
-      await this.schemas.connect();
-
-      const catalogDb = new pg.Client(cdcConnection(config));
-      this.catalogDb = catalogDb;
-      await catalogDb.connect();
-      this.metrics.setLagReader(async () => {
-        const res = await catalogDb.query<{ lag: string | null }>(
-          'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1',
-          [config.cdc.slotName],
-        );
-        return res.rows[0]?.lag == null ? null : Number(res.rows[0].lag);
-      });
-      await this.types.ensure(catalogDb, tables.flatMap((t) => t.columns.map((c) => c.typeOid)));
-
-      const snapshotSource = new SnapshotChangeEventSource({
-        config, logger, metrics: this.metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, sink,
-        interrupted: () => lifecycle.interrupted(),
-        publishSchema: (db, relationOid) => this.publishSchema(db, relationOid),
-      });
-      const startLsn = await prepareSlot(
-        { db: catalogDb, withReplication: (fn) => this.withReplicationConnection(fn), snapshot: () => snapshotSource.execute(tables), logger },
-        { slotName: config.cdc.slotName, database: config.postgres.database, snapshotMode: config.cdc.snapshotMode },
-      );
-      if (startLsn === null || lifecycle.isStopping()) return;
-      await this.streamFrom(startLsn, sink);
+      this.boundMetricsPort = await this.metrics.listen(config.cdc.metricsPort, config.cdc.metricsHost, (err) => logger.warn({ err }, 'metrics listener error'));
+      logger.info({ host: config.cdc.metricsHost, port: this.boundMetricsPort }, 'metrics at /metrics, health at /healthz');
+      while (!lifecycle.isStopping()) {
+        // One pRetry per outage, so the backoff starts small again after the service has streamed.
+        const outcome = await pRetry(() => this.attempt(), {
+          retries: Number.POSITIVE_INFINITY,
+          factor: 2,
+          minTimeout: RETRY_MIN_BACKOFF_MS,
+          maxTimeout: Math.max(RETRY_MIN_BACKOFF_MS, config.cdc.retryMaxBackoffMs),
+          randomize: true,
+          signal: lifecycle.signal,
+        }).catch((err: unknown) => {
+          if (lifecycle.isStopping()) return 'stopped' as const;
+          throw err;
+        });
+        if (outcome === 'stopped') break;
+      }
     } catch (err) {
       lifecycle.record(err as Error);
     } finally {
-      await this.shutdown();
+      this.health.stopping(Date.now());
+      this.metrics.healthy.set(0);
+      await this.metrics.close();
     }
     const error = lifecycle.error();
     if (error) throw error;
@@ -173,98 +156,75 @@ export class CdcService {
     this.logger.info('stop requested: flushing and confirming');
   }
 
-  private async withReplicationConnection<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-    const repl = new pg.Client(cdcConnection(this.config, true));
-    await repl.connect();
-    try {
-      return await fn(repl);
-    } finally {
-      await repl.end().catch(() => undefined);
-    }
-  }
-
-  private async streamFrom(startLsn: bigint, sink: KafkaSink<Position | null>): Promise<void> {
-    const offsets = new OffsetContext(startLsn, this.config.cdc.heartbeatIntervalMs);
-    this.offsets = offsets;
-    const source = new StreamingChangeEventSource({
-      config: this.config,
-      logger: this.logger,
-      metrics: this.metrics,
-      dispatcher: this.dispatcher,
-      sink,
-      offsets,
-      registerRelation: (m) => this.registerRelation(m),
-      interrupted: () => this.lifecycle.interrupted(),
-      fail: (err, kind) => this.failWith(err, kind),
-    });
-    this.streamingSource = source;
-    const { ended } = await source.start();
-    this.markStreaming();
-    await Promise.race([
-      this.lifecycle.stopped,
-      this.lifecycle.failed,
-      ended.then(() => {
-        if (!this.lifecycle.isStopping()) throw new Error('replication stream ended unexpectedly');
-      }),
-    ]);
-  }
-
-  /** A Relation message: re-reads the table's key and types when the table is captured. */
-  private async registerRelation(message: RelationMessage): Promise<void> {
-    const db = this.catalogDb!;
-    if (!this.tableKeys.has(`${message.schema}.${message.name}`)) {
-      this.mapper.registerRelation(message, null, this.types.lookup);
-      return;
-    }
-    const description = await describeTableById(db, message.relationId);
-    await this.types.ensure(db, message.columns.map((c) => c.typeOid));
-    const schemaId = await this.publishSchema(db, message.relationId, message);
-    this.mapper.registerRelation(message, description?.primaryKey ?? [], this.types.lookup, schemaId);
-    this.logger.info({ table: `${message.schema}.${message.name}`, columns: message.columns.length, schemaId }, 'relation (re)described');
-  }
-
   /**
-   * Builds the schema document of a table version and produces it to the schema topic; resolves
-   * with its id once the broker acknowledged it, before any event carrying the id is dispatched.
-   * @param relation the Relation message (streaming); absent for the snapshot (catalog only).
+   * One session: open, stream until stopped or failed, close.
+   * @returns 'stopped' after a requested stop; 'restart' after a retriable failure once the session
+   *   had streamed (a new outage: the caller starts a fresh backoff).
+   * @throws the failure of a session that did not reach streaming (retried with backoff), or
+   *   AbortError wrapping a failure retrying cannot fix.
    */
-  private async publishSchema(db: Pick<pg.Client, 'query'>, relationOid: number, relation?: RelationMessage): Promise<string> {
-    const { config } = this;
-    const facts = await readSchemaFacts(db, relationOid, { topicPrefix: config.kafka.topicPrefix, database: config.postgres.database, intervalMode: config.cdc.intervalHandling }, relation);
-    if (!facts) throw new Error(`table with OID ${relationOid} disappeared while its schema was read`);
-    const doc = buildTableSchema(this.columnFacts.complete(relationOid, facts));
-    await this.schemas!.publish(doc);
-    return doc.schemaId;
-  }
-
-  private failWith(err: Error, kind: string): void {
-    this.metrics.errors.inc({ kind });
-    if (!this.lifecycle.fail(err)) {
-      this.logger.warn({ err, kind }, 'error while stopping');
-      return;
-    }
-    this.logger.error({ err, kind }, 'fatal error: stopping');
-  }
-
-  /** Stop reading, flush the producer (bounded), confirm the confirmable LSN, close everything. */
-  private async shutdown(): Promise<void> {
-    this.lifecycle.markStopping();
-    this.streamingSource?.pause();
-    if (this.sink && !this.lifecycle.error()) {
-      try {
-        const sink = this.sink;
-        await flushWithin(() => sink.flush(), SHUTDOWN_FLUSH_TIMEOUT_MS);
-      } catch (err) {
-        this.logger.error({ err }, 'could not flush every event before exiting; unconfirmed changes will be sent again on restart');
+  private async attempt(): Promise<AttemptOutcome> {
+    const { logger, lifecycle, health, metrics } = this;
+    const session = new CdcSession({
+      config: this.config, logger, metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, lifecycle, tableKeys: this.tableKeys, columnFacts: this.columnFacts,
+    });
+    health.connecting(Date.now());
+    let streamed = false;
+    try {
+      const start = await session.open(() => {
+        health.snapshotting(Date.now());
+        metrics.healthy.set(1);
+      });
+      if (start !== null) {
+        // A slot that existed may lag behind what this process confirmed before a reconnection.
+        const from = start.resumed && this.resumeLsn !== null && this.resumeLsn > start.lsn ? this.resumeLsn : start.lsn;
+        await session.stream(from, () => {
+          streamed = true;
+          this.onStreaming(from);
+        });
       }
+      await session.close(true);
+      return 'stopped';
+    } catch (err) {
+      if (lifecycle.isStopping()) {
+        logger.warn({ err }, 'error while stopping');
+        await session.close(false);
+        return 'stopped';
+      }
+      const verdict = classifyFailure(err, session.failureOrigin());
+      if (!verdict.retriable) {
+        logger.error({ err, component: verdict.component, reason: verdict.reason }, 'fatal error: stopping');
+        await session.close(false);
+        throw new AbortError(err as Error);
+      }
+      this.onRetriableFailure(verdict, err as Error);
+      await session.close(false);
+      const confirmable = session.confirmable();
+      if (confirmable !== null && (this.resumeLsn === null || confirmable > this.resumeLsn)) this.resumeLsn = confirmable;
+      if (streamed) return 'restart';
+      throw err;
     }
-    if (this.streamingSource && this.offsets) {
-      await this.streamingSource.close();
-      this.logger.info({ confirmedLsn: formatLsn(this.offsets.confirmable()) }, 'confirmed LSN');
+  }
+
+  private onStreaming(from: bigint): void {
+    const ended = this.health.streaming(Date.now());
+    this.metrics.healthy.set(1);
+    if (ended) {
+      this.logger.info({ component: ended.component, outageSeconds: Math.round((Date.now() - ended.since) / 1000), attempts: ended.attempts, from: formatLsn(from) }, `${ended.component} available again: streaming resumed`);
     }
-    await this.sink?.disconnect();
-    await this.schemas?.disconnect();
-    await this.catalogDb?.end().catch(() => undefined);
-    await this.metrics.close();
+    this.markStreaming();
+  }
+
+  /** One warning per outage (later attempts at debug), health and metrics. */
+  private onRetriableFailure(verdict: FailureVerdict, err: Error): void {
+    const opened = this.health.failed(verdict.component, verdict.reason, Date.now());
+    this.metrics.healthy.set(0);
+    const fields = { component: verdict.component, reason: verdict.reason, err, retryMaxBackoffMs: this.config.cdc.retryMaxBackoffMs };
+    if (opened) {
+      this.metrics.outages.inc({ component: verdict.component });
+      this.logger.warn(fields, `${verdict.component} unavailable: reconnecting with backoff (unhealthy until streaming again)`);
+    } else {
+      this.logger.debug({ ...fields, attempts: this.health.currentOutage()?.attempts }, 'reconnection attempt failed');
+    }
   }
 }

@@ -60,14 +60,15 @@ export type SnapshotRunner = () => Promise<bigint | null>;
 /**
  * Reads the slot and the marker, and carries out {@link planSlot}.
  * @param db the catalog connection (the CDC role).
- * @returns the LSN to stream from, or null when the snapshot was stopped midway (the marker stays,
- *   so the next start takes it again).
+ * @returns the LSN to stream from and whether the slot existed (`resumed`: its LSN may then be raised
+ *   to what this process already confirmed), or null when the snapshot was stopped midway (the
+ *   marker stays, so the next start takes it again).
  * @throws CdcSetupError (slot of another plugin/database, slot in use), PostgreSQL errors.
  */
 export async function prepareSlot(
   deps: { db: Pick<pg.Client, 'query'>; withReplication: WithReplicationConnection; snapshot: SnapshotRunner; logger: Logger },
   settings: { slotName: string; database: string; snapshotMode: 'initial' | 'never' },
-): Promise<bigint | null> {
+): Promise<{ lsn: bigint; resumed: boolean } | null> {
   const { db, logger } = deps;
   const { slotName } = settings;
   const marker = await readSlot(db, snapshotMarkerSlot(slotName));
@@ -78,12 +79,12 @@ export async function prepareSlot(
       if (plan.abandonMarker) await dropSlotIfExists(db, snapshotMarkerSlot(slotName));
       if (plan.warning) logger.warn({ slot: slotName }, plan.warning);
       else logger.info({ slot: slotName, confirmedFlushLsn: formatLsn(plan.lsn) }, 'resuming from the slot');
-      return plan.lsn;
+      return { lsn: plan.lsn, resumed: true };
     case 'create': {
       if (plan.abandonMarker) await dropSlotIfExists(db, snapshotMarkerSlot(slotName));
       const created = await deps.withReplication((repl) => createSlotWithSnapshot(repl, slotName, false));
       logger.info({ slot: slotName, consistentPoint: formatLsn(created.consistentPoint) }, 'created slot (CDC_SNAPSHOT_MODE=never: no snapshot)');
-      return created.consistentPoint;
+      return { lsn: created.consistentPoint, resumed: false };
     }
     case 'snapshot': {
       if (plan.warning) logger.warn({ slot: slotName }, plan.warning);
@@ -92,7 +93,7 @@ export async function prepareSlot(
       const consistentPoint = await deps.snapshot();
       if (consistentPoint === null) return null;
       await dropSlotIfExists(db, snapshotMarkerSlot(slotName));
-      return consistentPoint;
+      return { lsn: consistentPoint, resumed: false };
     }
   }
 }

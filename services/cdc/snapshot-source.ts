@@ -63,22 +63,26 @@ export function progressPercent(rows: number, estimate: number): number | null {
   return estimate > 0 ? Math.min(100, Math.round((rows / estimate) * 100)) : null;
 }
 
-export interface SnapshotDeps {
+/** The parts of the service the change event sources share (built once by service.ts). */
+export interface SourceParts {
   config: Config;
   logger: Logger;
   metrics: CdcMetrics;
   mapper: ChangeMapper;
   types: TypeCatalog;
   dispatcher: EventDispatcher<Position | null>;
+}
+
+export interface SnapshotDeps extends SourceParts {
   sink: EventSink<Position | null>;
   /** True once the service should stop (stop requested or a fatal error). */
   interrupted: () => boolean;
   /**
-   * Builds the table's schema document from the catalog as `db` (the snapshot transaction) sees
-   * it, produces it to the schema topic and resolves with its id once acknowledged
-   * (docs/contracts/table-schemas.md): the id every snapshot row of the table carries.
+   * Builds the table's schema document (its published columns, the catalog as `db`, the snapshot
+   * transaction, sees it), produces it to the schema topic and resolves with its id once
+   * acknowledged (docs/contracts/table-schemas.md): the id every snapshot row of the table carries.
    */
-  publishSchema: (db: pg.Client, relationOid: number) => Promise<string>;
+  publishSchema: (db: pg.Client, table: TableDescription) => Promise<string>;
 }
 
 export class SnapshotChangeEventSource {
@@ -93,8 +97,11 @@ export class SnapshotChangeEventSource {
   async execute(tables: TableDescription[]): Promise<bigint | null> {
     const { config, logger, metrics, mapper, types, dispatcher, sink } = this.deps;
     const repl = new pg.Client(cdcConnection(config, true));
+    // An idle client whose server goes away emits 'error'; the pending or next query fails with the cause.
+    repl.on('error', (err) => logger.debug({ err }, 'snapshot replication connection error'));
     await repl.connect();
     const snap = new pg.Client(cdcConnection(config));
+    snap.on('error', (err) => logger.debug({ err }, 'snapshot connection error'));
     let replOpen = true;
     try {
       const { consistentPoint, snapshotName } = await createSlotWithSnapshot(repl, config.cdc.slotName, true);
@@ -115,7 +122,7 @@ export class SnapshotChangeEventSource {
       const started = Date.now();
       for (const t of tables) {
         // Before the table's first row: its schema document, as of the snapshot.
-        const schemaId = await this.deps.publishSchema(snap, t.oid);
+        const schemaId = await this.deps.publishSchema(snap, t);
         const plan = mapper.plan(t.schema, t.table, t.columns, t.primaryKey, types.lookup, schemaId);
         const name = `${t.schema}.${t.table}`;
         const estimate = Number((await snap.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [t.oid])).rows[0]?.n ?? 0);

@@ -117,14 +117,24 @@ describe('table schema documents from Relation and catalog facts', () => {
 describe('ColumnFactsMemory', () => {
   it('a column dropped between the Relation message and the catalog read keeps the facts an earlier read saw', () => {
     const memory = new ColumnFactsMemory();
-    const first = buildTableSchema(memory.complete(7, facts()));
-    // DROP COLUMN c_smallint... committed before the catalog read of the next Relation message, which still lists it.
+    const first = buildTableSchema(memory.complete(facts()));
+    // DROP COLUMN committed before the catalog read of the next Relation message, which still lists it.
     const catalogAfterDrop = new Map([...facts().catalogColumns].filter(([name]) => name !== 'id'));
-    const raced = buildTableSchema(memory.complete(7, facts({ catalogColumns: catalogAfterDrop })));
+    const raced = buildTableSchema(memory.complete(facts({ catalogColumns: catalogAfterDrop })));
     expect(raced).toEqual(first);
     // Without the memory, the column would read as unknown to the catalog: another id.
     expect(buildTableSchema(facts({ catalogColumns: catalogAfterDrop })).schemaId).not.toBe(first.schemaId);
     // Other tables are remembered apart.
-    expect(buildTableSchema(memory.complete(8, facts({ catalogColumns: catalogAfterDrop }))).columns[0]).toMatchObject({ attnum: null, nullable: true });
+    expect(buildTableSchema(memory.complete(facts({ table: 'other', catalogColumns: catalogAfterDrop }))).columns[0]).toMatchObject({ attnum: null, nullable: true });
+  });
+
+  it('seeded with the documents of an earlier run, a restart behind a DROP COLUMN rebuilds the documents that run emitted', () => {
+    const earlier = buildTableSchema(facts());
+    const memory = new ColumnFactsMemory();
+    memory.seed([earlier]);
+    expect(memory.seeded).toBe(true);
+    // The re-sent Relation message still lists the dropped columns; the catalog has neither.
+    const catalogAfterDrop = new Map([...facts().catalogColumns].filter(([name]) => name !== 'id' && name !== 'p'));
+    expect(buildTableSchema(memory.complete(facts({ catalogColumns: catalogAfterDrop })))).toEqual(earlier);
   });
 });

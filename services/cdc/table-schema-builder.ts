@@ -230,29 +230,54 @@ export function buildTableSchema(f: SchemaFacts): TableSchema {
 }
 
 /**
- * What earlier catalog reads saw of each captured table's columns, within one process.
+ * What earlier catalog reads saw of each captured table's columns, within one process, and what
+ * the documents of earlier runs say ({@link ColumnFactsMemory.seed}).
  *
  * A Relation message describes the table as of its WAL position, but the catalog is read when
- * the message arrives: a column dropped or renamed in between (DDL right after a change) is no
- * longer in the catalog under that name. Its catalog facts (attnum, NOT NULL, dimensions) are
- * then taken from the last read that had it, so the document is the one that read would have
- * built, and the version keeps the id it had (or would have had) when the column existed.
+ * the message arrives: a column dropped or renamed in between (DDL right after a change, or a
+ * restart behind DDL that re-sends older changes) is no longer in the catalog under that name. Its
+ * catalog facts (attnum, NOT NULL, dimensions) are then taken from the last read or document that
+ * had it, so the document is the one built while the column existed and the version keeps the id
+ * it had when it was first emitted.
  */
 export class ColumnFactsMemory {
-  private readonly byRelation = new Map<number, Map<string, CatalogColumn>>();
+  private readonly byTable = new Map<string, Map<string, CatalogColumn>>();
+  /** True once {@link seed} ran (the CDC service seeds once per process). */
+  seeded = false;
 
   /**
-   * Completes `facts` (read for table `relationOid`) with remembered columns the catalog no
-   * longer has, then remembers the columns of this read.
+   * Remembers the columns of documents emitted before (the schema topic, in production order, so
+   * a later document's facts win). `nullable` comes back as NOT NULL, which gives the same
+   * `nullable` again whatever made the column non-nullable.
    */
-  complete(relationOid: number, facts: SchemaFacts): SchemaFacts {
-    let known = this.byRelation.get(relationOid);
+  seed(docs: Iterable<TableSchema>): void {
+    for (const doc of docs) {
+      const known = this.table(`${doc.source.schema}.${doc.source.table}`);
+      for (const c of doc.columns) {
+        if (c.attnum === null) continue;
+        known.set(c.name, { attnum: c.attnum, notNull: !c.nullable, dims: c.arrayDimensions ?? 0 });
+      }
+    }
+    this.seeded = true;
+  }
+
+  private table(key: string): Map<string, CatalogColumn> {
+    let known = this.byTable.get(key);
+    if (!known) this.byTable.set(key, (known = new Map()));
+    return known;
+  }
+
+  /**
+   * Completes `facts` with remembered columns the catalog no longer has, then remembers the
+   * columns of this read.
+   */
+  complete(facts: SchemaFacts): SchemaFacts {
+    const known = this.table(`${facts.schema}.${facts.table}`);
     const catalogColumns = new Map(facts.catalogColumns);
     for (const c of facts.columns) {
-      const remembered = known?.get(c.name);
+      const remembered = known.get(c.name);
       if (!catalogColumns.has(c.name) && remembered) catalogColumns.set(c.name, remembered);
     }
-    if (!known) this.byRelation.set(relationOid, (known = new Map()));
     for (const [name, column] of facts.catalogColumns) known.set(name, column);
     return { ...facts, catalogColumns };
   }

@@ -56,6 +56,9 @@ const envSchema = z.object({
   DISTANCE_DB_PASSWORD: nonEmpty.default('distance-local-only'),
   NOTIFIER_DB_USER: sqlIdentifier.default('slack_notifier'),
   NOTIFIER_DB_PASSWORD: nonEmpty.default('notifier-local-only'),
+  // Readers of replication health only (monitor, `lakehouse status`): no table, no REPLICATION.
+  MONITOR_DB_USER: sqlIdentifier.default('lakehouse_monitor'),
+  MONITOR_DB_PASSWORD: nonEmpty.default('monitor-local-only'),
   CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
 
   KAFKA_BROKERS: z
@@ -143,12 +146,15 @@ const envSchema = z.object({
   CDC_SNAPSHOT_MODE: z.enum(['initial', 'never']).default('initial'),
   CDC_SNAPSHOT_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   CDC_ADMIN_SETUP: bool.default(true),
+  CDC_METRICS_HOST: nonEmpty.default('127.0.0.1'),
   CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  CDC_RETRY_MAX_BACKOFF_S: z.coerce.number().min(0.1).max(3600).default(30),
   CDC_HEARTBEAT_INTERVAL_S: z.coerce.number().positive().max(3600).default(10),
   CDC_BATCH_MAX_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(2_000),
   CDC_LINGER_MS: z.coerce.number().int().min(0).max(10_000).default(2),
   CDC_COMPRESSION: z.enum(['none', 'gzip']).default('none'),
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
+  CDC_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(5).default(5),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
   CDC_INTERVAL_HANDLING: z.enum(['iso8601', 'numeric']).default('iso8601'),
 
@@ -158,7 +164,7 @@ const envSchema = z.object({
   BATCH_GOLD_DB: nonEmpty.default('data/gold.duckdb'),
   BATCH_RUN_LOG: z.string().trim().min(1).optional(),
   BATCH_REPORT_DIR: z.string().trim().min(1).optional(),
-  BATCH_RULES_FILE: nonEmpty.default('config/rules.json'),
+  BATCH_RULES_FILE: nonEmpty.default('products/sport-rewards/rules.json'),
   BATCH_THREADS: z.coerce.number().int().min(1).max(256).optional(),
   BATCH_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as "4GB"').optional(),
   BATCH_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
@@ -205,6 +211,8 @@ export interface Config {
     distance: { user: string; password: string };
     /** The Slack notifier: employees' names; inserts into (never updates or deletes) its ledger. */
     notifier: { user: string; password: string };
+    /** The monitor and `lakehouse status`: replication slot state only; no table, no REPLICATION. */
+    monitor: { user: string; password: string };
     /** Publication the CDC service streams (created by the migrations). */
     publication: string;
   };
@@ -297,8 +305,12 @@ export interface Config {
     snapshotChunkRows: number;
     /** Use the admin role (POSTGRES_USER) to create/alter the publication and grant SELECT when needed. */
     adminSetup: boolean;
+    /** Interface of the /metrics and /healthz listener (127.0.0.1; 0.0.0.0 in a container). */
+    metricsHost: string;
     /** HTTP port of /metrics (0 = any free port, logged). */
     metricsPort: number;
+    /** Reconnection backoff after a PostgreSQL or broker failure is capped at this, milliseconds. */
+    retryMaxBackoffMs: number;
     /** Standby status sent at least this often, and keepalives answered, so an idle slot advances. */
     heartbeatIntervalMs: number;
     /** Producer request size and wait, in events and milliseconds. */
@@ -307,6 +319,8 @@ export interface Config {
     compression: 'none' | 'gzip';
     /** Replication pauses while this many events wait for the broker's acknowledgement. */
     maxPendingEvents: number;
+    /** Produce batches outstanding at once (1-5; Kafka's limit with the idempotent producer). */
+    maxInFlight: number;
     /**
      * interval rendering: iso8601 (Debezium's interval.handling.mode=string, lossless) or numeric
      * (Debezium's default, µs with 30.4375-day months); recorded in every schema document.
@@ -352,7 +366,7 @@ export interface Config {
     runLogFile: string;
     /** Quality reports: <runId>.json and latest.json. */
     reportDir: string;
-    /** Versioned business rules (config/rules.json). */
+    /** Versioned business rules of the sport-rewards data product (products/sport-rewards/rules.json). */
     rulesFile: string;
     /** DuckDB worker threads; undefined = DuckDB's default (one per core). */
     threads: number | undefined;
@@ -410,6 +424,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       simulator: { user: e.SIMULATOR_DB_USER, password: e.SIMULATOR_DB_PASSWORD },
       distance: { user: e.DISTANCE_DB_USER, password: e.DISTANCE_DB_PASSWORD },
       notifier: { user: e.NOTIFIER_DB_USER, password: e.NOTIFIER_DB_PASSWORD },
+      monitor: { user: e.MONITOR_DB_USER, password: e.MONITOR_DB_PASSWORD },
       publication: e.CDC_PUBLICATION,
     },
     kafka: {
@@ -484,12 +499,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       snapshotMode: e.CDC_SNAPSHOT_MODE,
       snapshotChunkRows: e.CDC_SNAPSHOT_CHUNK_ROWS,
       adminSetup: e.CDC_ADMIN_SETUP,
+      metricsHost: e.CDC_METRICS_HOST,
       metricsPort: e.CDC_METRICS_PORT,
+      retryMaxBackoffMs: Math.round(e.CDC_RETRY_MAX_BACKOFF_S * 1000),
       heartbeatIntervalMs: Math.round(e.CDC_HEARTBEAT_INTERVAL_S * 1000),
       batchMaxEvents: e.CDC_BATCH_MAX_EVENTS,
       lingerMs: e.CDC_LINGER_MS,
       compression: e.CDC_COMPRESSION,
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
+      maxInFlight: e.CDC_MAX_IN_FLIGHT,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
       intervalHandling: e.CDC_INTERVAL_HANDLING,
     },
@@ -549,7 +567,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
 
 /** libpq-style connection settings for the `pg` driver, for one of the job roles. */
 export function pgConnection(config: Config, role: PgRole, database = config.postgres.database) {

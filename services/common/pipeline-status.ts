@@ -474,7 +474,7 @@ export async function readPipelineStatus(config: Config, connectAdmin: () => Pro
     }
   })();
   const replicationSlot = await (async (): Promise<PipelineStatus['replicationSlot']> => {
-    const db = new pg.Client({ ...pgConnection(config, 'cdc'), connectionTimeoutMillis: 5_000, application_name: 'sport-lakehouse-status' });
+    const db = new pg.Client({ ...pgConnection(config, 'monitor'), connectionTimeoutMillis: 5_000, application_name: 'sport-lakehouse-status' });
     try {
       await db.connect();
       return await readSlotStatus(db, config.cdc.slotName);

@@ -31,7 +31,7 @@ import {
   type QualityStatus,
 } from '../common/pipeline-status.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
-import { QUALITY_SQL } from './gold-queries.ts';
+import { QUALITY_SQL } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import { cdcReading } from './prom-text.ts';
 import { anomalyScore, completenessScore, freshnessScore, type AnomalyScore, type CompletenessScore, type FreshnessScore } from './quality-scores.ts';
 import { eventsPerSecond, serviceHealth, type CdcMetricsReading, type DependencyHealth, type GroupStatus, type ServiceName, type Snapshot } from './snapshot.ts';
@@ -123,7 +123,7 @@ export class Collector {
       requestTimeout: timeoutMs,
       retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 1_000 },
     });
-    this.pool = new pg.Pool({ ...pgConnection(config, 'cdc'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
+    this.pool = new pg.Pool({ ...pgConnection(config, 'monitor'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
     this.pool.on('error', () => undefined); // a dropped idle connection is reported by the next probe
     this.lake = openLake(config);
     this.runLog = new RunLogFollower(config.batch.runLogFile, logger);

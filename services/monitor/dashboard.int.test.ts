@@ -82,7 +82,7 @@ async function expected(from: string, to: string, bu: string) {
   );
   // Activities straight from silver's valid activities, by local month, as a cross-check of gold.
   const silverActivities = await sb.silver<{ n: number }>(
-    `SELECT count(*)::INTEGER AS n FROM silver.activities_valid a JOIN silver.employees_valid e USING (employee_id)
+    `SELECT count(*)::INTEGER AS n FROM silver.sport__public__activities_valid a JOIN silver.sport__public__employees_valid e USING (employee_id)
      WHERE strftime(timezone('Europe/Paris', a.started_at), '%Y-%m') BETWEEN '${from}' AND '${to}' ${bu ? `AND e.business_unit = '${bu.replaceAll("'", "''")}'` : ''}`,
   );
   return {

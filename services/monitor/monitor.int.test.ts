@@ -203,12 +203,12 @@ describe('/api/quality', () => {
       expect(status).toBe(200);
       const [run] = await sb.gold<{ run_id: string }>('SELECT run_id FROM build_info');
       expect(body.run).toMatchObject({ runId: run!.run_id, status: 'success', state: 'warn' });
-      const newest = (await sb.silver<{ ts: number }>(`SELECT max(_source_ts_ms)::BIGINT AS ts FROM (SELECT _source_ts_ms FROM state.activities UNION ALL SELECT _source_ts_ms FROM state.employees
-        UNION ALL SELECT _source_ts_ms FROM state.declared_sports UNION ALL SELECT _source_ts_ms FROM state.commute_distances)`))[0]!.ts;
+      const newest = (await sb.silver<{ ts: number }>(`SELECT max(_source_ts_ms)::BIGINT AS ts FROM (SELECT _source_ts_ms FROM state.sport__public__activities UNION ALL SELECT _source_ts_ms FROM state.sport__public__employees
+        UNION ALL SELECT _source_ts_ms FROM state.sport__public__declared_sports UNION ALL SELECT _source_ts_ms FROM state.sport__public__commute_distances)`))[0]!.ts;
       expect(body.freshness).toMatchObject({ newestEventAt: new Date(Number(newest)).toISOString(), limitHours: 36 });
       const counts = (await sb.gold<{ silver: number; quarantined: number }>(
-        `SELECT (row_counts->>'silver.employees')::INTEGER + (row_counts->>'silver.declared_sports')::INTEGER + (row_counts->>'silver.activities')::INTEGER
-           + (row_counts->>'silver.commute_distances')::INTEGER AS silver, (row_counts->>'silver.quarantine')::INTEGER AS quarantined FROM build_info`,
+        `SELECT (row_counts->>'silver.sport__public__employees')::INTEGER + (row_counts->>'silver.sport__public__declared_sports')::INTEGER
+           + (row_counts->>'silver.sport__public__activities')::INTEGER + (row_counts->>'silver.sport__public__commute_distances')::INTEGER AS silver, (row_counts->>'silver.quarantine')::INTEGER AS quarantined FROM build_info`,
       ))[0]!;
       expect(body.completeness).toEqual({
         score: 0.9286,

@@ -12,7 +12,7 @@
  * | `GET /api/quality` | JSON: freshness, completeness and anomaly scores, checks, findings |
  * | `GET /api/alerts` | JSON: firing and pending alerts |
  * | `GET /api/gold/meta` | JSON: the gold build shown, months and business units for the filters |
- * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets (gold-queries.ts) |
+ * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets (products/sport-rewards/dashboard/gold-queries.ts) |
  *
  * `?fresh=1` on /metrics, /healthz, /api/status and /api/quality waits for a collection started
  * after the request instead of answering from the last one.
@@ -25,7 +25,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/logger.ts';
 import { GoldMissingError } from './gold-reader.ts';
-import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, QUALITY_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from './gold-queries.ts';
+import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, QUALITY_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import type { Monitor } from './monitor.ts';
 import type { MonitorSnapshot } from './collector.ts';
 

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { decodeOrDeadLetter } from '../common/contracts/change-event.ts';
-import type { ActivityFacts } from './announcement.ts';
+import type { ActivityFacts } from '../../products/sport-rewards/slack/announcement.ts';
 
 export type SkipReason = 'tombstone' | 'snapshot' | 'update' | 'delete' | 'truncate' | 'imported_past_activity';
 

@@ -16,7 +16,7 @@
  * it (at-least-once; the only window where a duplicate is possible, milliseconds wide).
  */
 import type pg from 'pg';
-import type { EmployeeName } from './announcement.ts';
+import type { EmployeeName } from '../../products/sport-rewards/slack/announcement.ts';
 
 export interface LedgerKey {
   target: 'slack' | 'dry-run';

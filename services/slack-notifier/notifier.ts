@@ -14,7 +14,7 @@ import { pgConnection, type Config } from '../common/config.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
-import { buildAnnouncement } from './announcement.ts';
+import { buildAnnouncement } from '../../products/sport-rewards/slack/announcement.ts';
 import { decideActivityMessage } from './decide.ts';
 import { backoffMs } from './delivery.ts';
 import { TokenBucket } from '../common/token-bucket.ts';

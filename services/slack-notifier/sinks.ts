@@ -6,7 +6,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, IncomingWebhook, type FetchFunction } from '@slack/webhook';
-import type { Announcement } from './announcement.ts';
+import type { Announcement } from '../../products/sport-rewards/slack/announcement.ts';
 import { classifyFailure, parseRetryAfter, type FailureClass } from './delivery.ts';
 
 /** A failed post, classified by {@link classifyFailure}. */

@@ -7,7 +7,8 @@
  *   and compared with silver's declared column type.
  * - Values: PostgreSQL renders each value in a canonical text form by SQL ({@link canonicalPgExpr}:
  *   integers and decimals as digits, floats as their shortest text, dates as days and timestamps
- *   as microseconds since 1970-01-01 or `infinity`, intervals as months|days|µs, bytea as hex,
+ *   as microseconds since 1970-01-01 or `infinity`, intervals as months|days|µs, a timetz as its
+ *   time of day in UTC (Debezium's ZonedTime rendering keeps the instant, not the offset), bytea as hex,
  *   arrays as JSON); silver's values are read as DuckDB values and put in the same form
  *   ({@link canonicalDuckValue}). Floats compare as numbers (NaN equals NaN, a real compares at
  *   single precision), decimals without trailing zeros.
@@ -152,14 +153,18 @@ const q = (s: string) => `"${s.replace(/"/g, '""')}"`;
 export function canonicalPgExpr(c: SourceColumn): string {
   const col = q(c.name);
   switch (c.kind) {
-    case 'int': case 'float4': case 'float8': case 'numeric': case 'uuid': case 'json': case 'text':
+    case 'int': case 'float4': case 'float8': case 'numeric': case 'uuid': case 'json':
       return `${col}::text`;
+    // The type's output function, which is what the log carries: a cast to text would trim a
+    // char(n)'s padding, add an inet's /32, keep an xml declaration the output drops.
+    case 'text': return `CASE WHEN ${col} IS NOT NULL THEN concat(${col}) END`;
     case 'money': return `${col}::numeric::text`;
     case 'bool': return `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END`;
     case 'date': return `CASE WHEN isfinite(${col}) THEN (${col} - DATE '1970-01-01')::text ELSE ${col}::text END`;
     case 'timestamp': return `CASE WHEN isfinite(${col}) THEN (extract(epoch FROM ${col}) * 1000000)::numeric(40,0)::text ELSE ${col}::text END`;
     case 'time': return `(extract(epoch FROM ${col}) * 1000000)::numeric(40,0)::text`;
-    case 'timetz': return `(extract(epoch FROM ${col}::time) * 1000000)::numeric(40,0)::text || '|' || extract(timezone FROM ${col})::int::text`;
+    // The time of day in UTC: Debezium's rendering of timetz (ZonedTime) carries the instant, not the offset.
+    case 'timetz': return `mod(((extract(epoch FROM ${col}::time) - extract(timezone FROM ${col})) * 1000000)::numeric(40,0) + 86400000000, 86400000000)::text`;
     case 'interval':
       return `(extract(year FROM ${col}) * 12 + extract(month FROM ${col}))::numeric(40,0)::text || '|' || extract(day FROM ${col})::numeric(40,0)::text || '|' || ` +
         `(extract(hour FROM ${col}) * 3600000000 + extract(minute FROM ${col}) * 60000000 + extract(microseconds FROM ${col}))::numeric(40,0)::text`;
@@ -232,7 +237,7 @@ export function canonicalDuckValue(kind: ValueKind, v: DuckDBValue): string | nu
       return v.micros.toString();
     }
     case 'time': return v instanceof DuckDBTimeValue ? v.micros.toString() : `<${String(v)}>`;
-    case 'timetz': return v instanceof DuckDBTimeTZValue ? `${v.micros}|${v.offset}` : `<${String(v)}>`;
+    case 'timetz': return v instanceof DuckDBTimeTZValue ? String((((v.micros - BigInt(v.offset) * 1_000_000n) % 86_400_000_000n) + 86_400_000_000n) % 86_400_000_000n) : `<${String(v)}>`;
     case 'interval': return v instanceof DuckDBIntervalValue ? `${v.months}|${v.days}|${v.micros}` : `<${String(v)}>`;
     case 'uuid': return v instanceof DuckDBUUIDValue ? v.toString() : String(v);
     case 'bytea': return v instanceof DuckDBBlobValue ? hex(v.bytes) : `<${String(v)}>`;

@@ -18,6 +18,9 @@ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {{notifier_user_literal}}) THEN
     CREATE ROLE {{notifier_user}} LOGIN;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = {{monitor_user_literal}}) THEN
+    CREATE ROLE {{monitor_user}} LOGIN;
+  END IF;
 END
 $$;
 
@@ -28,11 +31,12 @@ ALTER ROLE {{cdc_user}} WITH LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATERO
 ALTER ROLE {{simulator_user}} WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {{simulator_password}};
 ALTER ROLE {{distance_user}} WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {{distance_password}};
 ALTER ROLE {{notifier_user}} WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {{notifier_password}};
+ALTER ROLE {{monitor_user}} WITH LOGIN NOREPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS PASSWORD {{monitor_password}};
 
 -- Only the job roles (and the admin) connect to the database; nothing is granted to PUBLIC.
 REVOKE ALL ON SCHEMA public FROM PUBLIC;
 REVOKE CONNECT, TEMPORARY ON DATABASE {{database}} FROM PUBLIC;
-GRANT CONNECT ON DATABASE {{database}} TO {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}};
+GRANT CONNECT ON DATABASE {{database}} TO {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{monitor_user}};
 
 -- The broad application role of earlier versions ({{app_user}}, APP_DB_USER) no longer logs in.
 -- Migration 003 (applied before this split, so left unchanged) still grants it the ledger and

@@ -3,8 +3,8 @@
 -- roles in schema public is revoked first, then granted back per job, in one transaction: a
 -- grant removed from this file is gone after the next run.
 
-REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
-REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{app_user}};
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{monitor_user}}, {{app_user}};
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {{cdc_user}}, {{simulator_user}}, {{distance_user}}, {{notifier_user}}, {{monitor_user}}, {{app_user}};
 -- The CDC role keeps SELECT on what the publication carries (a table added to the capture by
 -- CDC_ADMIN_SETUP or prepare-source included) and loses every other table privilege.
 DO $$
@@ -47,3 +47,7 @@ GRANT SELECT, INSERT, UPDATE ON commute_distance_cache TO {{distance_user}};
 -- its ledger is insert-only (no UPDATE, no DELETE) and no other role sees it.
 GRANT SELECT (employee_id, first_name, last_name) ON employees TO {{notifier_user}};
 GRANT SELECT, INSERT ON slack_announcement_log TO {{notifier_user}};
+
+-- Monitor and `lakehouse status` (services/monitor, services/common/pipeline-status.ts): the
+-- replication slot's state and lag (pg_replication_slots, pg_current_wal_lsn(): readable by every
+-- role). No table at all, and no REPLICATION: a leaked monitor password reads no HR data.

@@ -49,7 +49,7 @@ export function registerBatch(program: Command, ctx: CommandContext): void {
     .command('refresh')
     .description('run the batch job incrementally: new bronze files -> silver -> gold, quality suite, atomic swap')
     .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks (default now)')
-    .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, config/rules.json)')
+    .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
     .addHelpText('after', exitCodes)
     .action(async (opts: BatchOptions) => {
       await ctx.run('refresh', () => runBatch(batchArgs(opts, false)));
@@ -58,7 +58,7 @@ export function registerBatch(program: Command, ctx: CommandContext): void {
   program
     .command('backfill')
     .description('rebuild silver and gold from all of bronze, e.g. after a rule or parameter change (= npm run refresh -- --full)')
-    .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, config/rules.json)')
+    .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
     .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks (default now)')
     .addHelpText('after', exitCodes)
     .action(async (opts: BatchOptions) => {

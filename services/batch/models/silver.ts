@@ -1,45 +1,22 @@
 /**
- * Quality tests declared on the silver models (dbt style, see quality.ts). Every silver table gets
- * its primary key tested (not_null + unique, severity error: compaction must leave one row per key);
- * the registered tables add the checks of their columns below. Rows the quarantine rules catch
- * are only warned about here, since quarantine already keeps them out of gold.
+ * Quality tests declared on the silver models (dbt style, see quality.ts). Every silver table of
+ * every source gets its primary key tested (not_null + unique, severity error: compaction must
+ * leave one row per key); the tables the sport-rewards data product binds add the checks of
+ * their columns below (by role, products/sport-rewards/binding.ts). Rows the quarantine rules
+ * catch are only warned about here, since quarantine already keeps them out of gold.
  */
-import { COMMUTE_MODES } from '../gold-constants.ts';
 import type { ColumnTest, ModelColumn, ModelTest, TestedModel } from '../quality.ts';
 import { QUARANTINE_RULE_CODES } from '../quarantine.ts';
 import type { SilverTable } from '../silver.ts';
-import { ident } from '../source-schemas.ts';
-
-/** Extra column tests of registered tables, by silver table and column. */
-const COLUMN_TESTS: Record<string, Record<string, ColumnTest[]>> = {
-  employees: {
-    business_unit: [{ test: 'not_null' }],
-    commute_mode: [{ test: 'accepted_values', values: COMMUTE_MODES, severity: 'warn' }],
-    contract_type: [{ test: 'accepted_values', values: ['CDI', 'CDD'], severity: 'warn' }],
-    gross_annual_salary_eur: [
-      { test: 'not_null', severity: 'warn' },
-      { test: 'accepted_range', min: 1, max: 1_000_000, severity: 'warn' },
-    ],
-  },
-  activities: {
-    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
-    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
-    sport_type: [{ test: 'not_null', severity: 'warn' }],
-  },
-  declared_sports: {
-    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
-  },
-  commute_distances: {
-    employee_id: [{ test: 'relationships', to: 'silver.employees', field: 'employee_id', severity: 'warn' }],
-    status: [{ test: 'accepted_values', values: ['OK', 'NOT_FOUND', 'ZERO_RESULTS'], severity: 'warn' }],
-    distance_m: [{ test: 'accepted_range', min: 0, severity: 'warn' }],
-  },
-};
+import { ident } from '../sql.ts';
+import type { Binding, Role } from '../../../products/sport-rewards/binding.ts';
+import { SILVER_COLUMN_TESTS } from '../../../products/sport-rewards/silver-tests.ts';
 
 /** The tested models of one silver table (its current state, and its history when kept). */
-export function silverModels(table: SilverTable): TestedModel[] {
+export function silverModels(table: SilverTable, bind?: Binding): TestedModel[] {
   const pk = table.source.primaryKey;
-  const extra = COLUMN_TESTS[table.name] ?? {};
+  const role = bind?.roleOf(table.name);
+  const extra = role ? resolveRefs(SILVER_COLUMN_TESTS[role], bind!) : {};
   const columns: ModelColumn[] = table.source.columns.map((c) => {
     const tests: ColumnTest[] = [...(extra[c.name] ?? [])];
     if (pk.includes(c.name)) {
@@ -69,6 +46,16 @@ export function silverModels(table: SilverTable): TestedModel[] {
     });
   }
   return models;
+}
+
+/** Column tests with `@<role>` relationship targets replaced by the bound silver relation. */
+export function resolveRefs(tests: Record<string, readonly ColumnTest[]>, bind: Binding): Record<string, ColumnTest[]> {
+  return Object.fromEntries(
+    Object.entries(tests).map(([col, list]) => [
+      col,
+      list.map((t) => (t.test === 'relationships' && t.to.startsWith('@') ? { ...t, to: bind.rel(t.to.slice(1) as Role) } : t)),
+    ]),
+  );
 }
 
 /** Tests of silver.quarantine. */

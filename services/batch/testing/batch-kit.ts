@@ -10,7 +10,9 @@ import { loadConfig, type Config } from '../../common/config.ts';
 import { openLake, type LakeStorage } from '../../common/lake-storage.ts';
 import { createLogger } from '../../common/logger.ts';
 import { refresh, type RefreshOptions, type RefreshOutcome } from '../refresh.ts';
-import { knownTable, type SourceTable } from '../source-schemas.ts';
+import { silverName } from '../silver-names.ts';
+import type { TableSchema } from '../table-schema.ts';
+import { sportSchemas } from './table-schemas.ts';
 import { BronzeFixture, type Row } from './bronze-fixture.ts';
 
 export interface BatchSandbox {
@@ -28,6 +30,18 @@ export interface BatchSandbox {
 }
 
 export const AS_OF = new Date('2026-06-30T12:00:00Z');
+
+/** The schema document of a sport table (namespace `sport`), testing/table-schemas.ts. */
+export function sportTable(table: string, prefix = 'sport'): TableSchema {
+  const t = sportSchemas(prefix).find((s) => s.source.table === table);
+  if (!t) throw new Error(`not a sport table: ${table}`);
+  return t;
+}
+
+/** The silver relation of a source table, e.g. rel('activities') = `silver.sport__public__activities`. */
+export function rel(table: string, suffix = '', source = 'sport', schema = 'public'): string {
+  return `silver.${silverName({ source, schema, table })}${suffix}`;
+}
 
 /**
  * A fresh sandbox. `env` overrides variables (e.g. LAKE_URL for an s3:// lake); by default the
@@ -147,7 +161,7 @@ export function dailyActivities(employeeId: number, firstDay: string, n: number,
  * numerics as their decimal text (numeric with its declared scale), doubles in shortest form,
  * dates as YYYY-MM-DD, timestamps as microseconds since epoch, booleans as true/false.
  */
-export function canonicalSelect(table: SourceTable, engine: 'duckdb' | 'postgres'): string {
+export function canonicalSelect(table: Pick<TableSchema, 'columns'>, engine: 'duckdb' | 'postgres'): string {
   return table.columns
     .map((c) => {
       const col = `"${c.name}"`;
@@ -163,7 +177,7 @@ export function canonicalSelect(table: SourceTable, engine: 'duckdb' | 'postgres
 }
 
 /** A source row (fixture values) in the canonical text form of {@link canonicalSelect}. */
-export function canonicalRow(table: SourceTable, row: Row): Record<string, string | null> {
+export function canonicalRow(table: Pick<TableSchema, 'columns'>, row: Row): Record<string, string | null> {
   const out: Record<string, string | null> = {};
   for (const c of table.columns) {
     const v = row[c.name];
@@ -186,7 +200,7 @@ export class MirroredWorkload {
   constructor(readonly fixture: BronzeFixture) {}
 
   private keyOf(table: string, row: Row): string {
-    return JSON.stringify(knownTable('public', table)!.primaryKey.map((k) => row[k]));
+    return JSON.stringify(sportTable(table).primaryKey.map((k) => row[k]));
   }
   private rows(table: string): Map<string, Row> {
     const m = this.tables.get(table) ?? new Map<string, Row>();
@@ -217,7 +231,7 @@ export class MirroredWorkload {
   }
   /** The table's rows in canonical form, ordered by primary key. */
   expected(table: string): Record<string, string | null>[] {
-    const src = knownTable('public', table)!;
+    const src = sportTable(table);
     const pk = src.primaryKey[0]!;
     return [...this.rows(table).values()].sort((a, b) => Number(a[pk]) - Number(b[pk])).map((r) => canonicalRow(src, r));
   }

@@ -34,6 +34,9 @@ export interface ExpectedRow {
   source_table: string;
   before: string | null;
   after: string | null;
+  /** Headers lakehouse.schema.id / lakehouse.unavailable (docs/contracts/table-schemas.md); null without. */
+  schema_id: string | null;
+  unavailable: string | null;
 }
 
 const SPORTS = ['Runing', 'Randonnée', 'Vélo', 'Natation', 'Tennis', 'Escalade'];
@@ -86,6 +89,8 @@ export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(20
         source_table: 'activities',
         before,
         after,
+        schema_id: null,
+        unavailable: null,
       },
     });
     if (op === 'd') out.push({ key, value: null, expected: null });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hbaAdvice, planSourcePreparation, SourcePrepError, type PrepareOptions, type SourceState, type TableState } from './plan.ts';
+import { hbaAdvice, hbaAllowsDatabase, planSourcePreparation, SourcePrepError, type PrepareOptions, type SourceState, type TableState } from './plan.ts';
 
 const table = (over: Partial<TableState> = {}): TableState => ({
   schema: 's', table: 't', relkind: 'r', replicaIdentity: 'd', primaryKey: ['id'],
@@ -111,5 +111,22 @@ describe('hbaAdvice', () => {
     expect(hbaAdvice([rule(1, ['all'], ['all'], 'scram-sha-256'), rule(5, ['replication'], ['all'], 'scram-sha-256')], 'cdc'))
       .toMatch(/^pg_hba.conf line 5 lets cdc open physical replication connections .* add "host replication cdc all reject" above it/);
     expect(hbaAdvice([rule(1, ['all'], ['all'], 'scram-sha-256')], 'cdc')).toBeNull();
+  });
+});
+
+describe('hbaAllowsDatabase', () => {
+  const rule = (lineNumber: number, databases: string[], users: string[], authMethod: string, type = 'host') => ({ lineNumber, type, databases, users, authMethod });
+  it('follows the first matching host rule; physical replication rules and local lines do not count', () => {
+    const rules = [
+      rule(1, ['all'], ['all'], 'scram-sha-256', 'local'),
+      rule(2, ['replication'], ['all'], 'reject'),
+      rule(3, ['sport'], ['cdc'], 'scram-sha-256'),
+      rule(4, ['all'], ['cdc'], 'reject'),
+      rule(5, ['all'], ['all'], 'scram-sha-256'),
+    ];
+    expect(hbaAllowsDatabase(rules, 'cdc', 'sport')).toBe(true);
+    expect(hbaAllowsDatabase(rules, 'cdc', 'postgres')).toBe(false);
+    expect(hbaAllowsDatabase(rules, 'other', 'postgres')).toBe(true);
+    expect(hbaAllowsDatabase([rule(1, ['sport'], ['x'], 'md5')], 'cdc', 'sport')).toBe(false);
   });
 });

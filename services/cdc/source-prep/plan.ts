@@ -283,3 +283,19 @@ export function hbaAdvice(rules: HbaRule[], role: string): string | null {
   }
   return null;
 }
+
+/**
+ * Whether pg_hba.conf lets `role` open an ordinary (or logical replication) connection to
+ * `database` from some host: the first host rule matching database and user decides; no match
+ * means refused. `replication` rules are for physical connections and are skipped; `all`,
+ * `sameuser`, `samerole` and `+group` count as matches (a conservative answer).
+ */
+export function hbaAllowsDatabase(rules: HbaRule[], role: string, database: string): boolean {
+  for (const rule of [...rules].sort((a, b) => a.lineNumber - b.lineNumber)) {
+    if (rule.type === 'local') continue;
+    if (!rule.databases.some((d) => d === database || d === 'all' || d === 'sameuser' || d === 'samerole')) continue;
+    if (!rule.users.some((u) => u === 'all' || u === role || u.startsWith('+'))) continue;
+    return rule.authMethod !== 'reject';
+  }
+  return false;
+}

@@ -15,6 +15,8 @@ import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../../common/c
 import { createLogger } from '../../common/logger.ts';
 import { resolveBinaries } from '../../../scripts/lib/stack.ts';
 import { createShopSource, SHOP_CDC_TABLES, type ShopSource } from '../../../tests/support/shop-source.ts';
+import { connectTestBroker } from '../../../tests/support/debezium-events.ts';
+import { dropSlots, runId, startCdc } from '../testing/harness.ts';
 import { preparePostgres, PREPARE_SOURCE_HINT } from '../postgres-setup.ts';
 import { prepareSource } from './prepare.ts';
 
@@ -154,6 +156,31 @@ describe('prepare-source', () => {
     const cdcConfig = loadConfig({ ...process.env, POSTGRES_DB: shop.database, CDC_DB_USER: ROLE, CDC_DB_PASSWORD: PASSWORD, CDC_PUBLICATION: PUBLICATION, CDC_TABLES: SHOP_CDC_TABLES, CDC_ADMIN_SETUP: 'false' });
     const tables = await preparePostgres(cdcConfig, createLogger('prepare-test', 'silent'));
     expect(tables.find((t) => t.table === 'employees')!.columns.map((c) => c.name)).toEqual(['employee_no', 'full_name', 'department', 'hired_on']);
+  });
+
+  it('is all the CDC service needs: it snapshots and streams every table as that role, no salary in any event', async () => {
+    const run = runId();
+    const prefix = `prep${run}`;
+    const slot = `prep_${run}`;
+    const cdc = await startCdc({
+      POSTGRES_DB: shop.database, CDC_DB_USER: ROLE, CDC_DB_PASSWORD: PASSWORD, CDC_PUBLICATION: PUBLICATION, CDC_TABLES: SHOP_CDC_TABLES,
+      CDC_ADMIN_SETUP: 'false', CDC_SLOT_NAME: slot, KAFKA_TOPIC_PREFIX: prefix, CDC_SNAPSHOT_MODE: 'initial',
+    });
+    const broker = await connectTestBroker(cdc.config.kafka.brokers);
+    try {
+      await admin.query(`UPDATE hr.employees SET salary = salary + 1, department = 'Siège' WHERE employee_no = 3`);
+      const events = await broker.readAll(`${prefix}.hr.employees`, 5, 30_000);
+      const values = events.map((e) => JSON.parse(e.value!) as { op: string; before: Record<string, unknown> | null; after: Record<string, unknown> });
+      expect(values.map((v) => v.op).sort()).toEqual(['r', 'r', 'r', 'r', 'u']); // partitions interleave
+      for (const v of values) expect(Object.keys(v.after).sort()).toEqual(['department', 'employee_no', 'full_name', 'hired_on']);
+      expect(values.find((v) => v.op === 'u')!.after).toMatchObject({ employee_no: 3, department: 'Siège' });
+      expect(events.map((e) => e.value).join('\n')).not.toMatch(/salary|72000|72001/);
+      expect(await broker.readAll(`${prefix}.catalog.all_types`, 5, 30_000)).toHaveLength(5);
+    } finally {
+      await broker.close();
+      await cdc.stop();
+      await dropSlots(admin, [slot]);
+    }
   });
 
   it('runs as a command: npm run lakehouse -- prepare-source --dry-run', () => {

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { pgConnection, type Config } from '../../common/config.ts';
 import { expandTables, otherConnectableDatabases, readHbaRules, readSourceState } from './catalog.ts';
-import { hbaAdvice, planSourcePreparation, SourcePrepError, type PlanStep, type PrepareOptions } from './plan.ts';
+import { hbaAdvice, hbaAllowsDatabase, planSourcePreparation, SourcePrepError, type PlanStep, type PrepareOptions } from './plan.ts';
 
 export { SourcePrepError } from './plan.ts';
 
@@ -129,9 +129,9 @@ export async function prepareSource(request: PrepareSourceRequest, say: (line: s
       const advice = hbaAdvice(rules, role);
       if (advice) warnings.push(advice);
     }
-    const others = await otherConnectableDatabases(db, role);
+    const others = (await otherConnectableDatabases(db, role)).filter((d) => rules === null || hbaAllowsDatabase(rules, role, d));
     if (others.length > 0) {
-      warnings.push(`${role} may connect to other databases too (${others.join(', ')}; CONNECT is granted to PUBLIC by default): it reads nothing there without grants, but it could create replication slots there; pg_hba.conf lines "host ${config.postgres.database} ${role} all scram-sha-256" then "host all ${role} all reject" keep it on this one`);
+      warnings.push(`${role} may connect to other databases too (${others.join(', ')}: CONNECT is granted to PUBLIC by default and pg_hba.conf lets it in): it reads nothing there without grants, but it could create replication slots there; pg_hba.conf lines "host ${config.postgres.database} ${role} all scram-sha-256" then "host all ${role} all reject" keep it on this one`);
     }
     for (const w of warnings) say(`-- WARNING: ${w}`);
     say(`-- CDC settings: POSTGRES_DB=${config.postgres.database} CDC_DB_USER=${role} CDC_PUBLICATION=${publication} CDC_TABLES=${tables.map((t) => `${t.schema}.${t.table}`).join(',')}`);

@@ -1,17 +1,17 @@
 /**
  * The business rules on their edges (DOMAIN.md), through a real refresh on bronze written per
- * the contract (testing/bronze-fixture.ts): sport bonus at exactly 15 km and at 15.001 km,
+ * the contract (services/batch/testing/bronze-fixture.ts): sport bonus at exactly 15 km and at 15.001 km,
  * missing distance, missing salary; well-being days at 14 and 15 activities, including an
  * activity that belongs to the next year in local time; quarantine reasons; KPI figures.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../common/config.ts';
-import { withViewsSection } from './docs.ts';
-import { GOLD_VIEWS } from './models/views.ts';
-import { activity, batchSandbox, commute, dailyActivities, employee, type BatchSandbox } from './testing/batch-kit.ts';
-import type { RefreshOutcome } from './refresh.ts';
+import { REPO_ROOT } from '../../../services/common/config.ts';
+import { withViewsSection } from '../../../services/batch/docs.ts';
+import { GOLD_VIEWS } from './views.ts';
+import { activity, batchSandbox, commute, dailyActivities, employee, type BatchSandbox } from '../../../services/batch/testing/batch-kit.ts';
+import type { RefreshOutcome } from '../../../services/batch/refresh.ts';
 
 let sb: BatchSandbox;
 let outcome: RefreshOutcome;
@@ -88,7 +88,7 @@ describe('sport bonus (prime sportive)', () => {
   });
 
   it('reports the declaration beyond the limit and the missing salary as findings (warn)', async () => {
-    const findings = await sb.gold(`SELECT finding_type, employee_id FROM quality_findings WHERE table_name = 'employees' ORDER BY finding_type, employee_id`);
+    const findings = await sb.gold(`SELECT finding_type, employee_id FROM quality_findings WHERE table_name = 'sport__public__employees' ORDER BY finding_type, employee_id`);
     expect(findings).toEqual([
       { finding_type: 'commute_distance_missing', employee_id: 103 },
       { finding_type: 'commute_distance_missing', employee_id: 107 },
@@ -104,7 +104,7 @@ describe('sport bonus (prime sportive)', () => {
         'warn gold.sport_bonus.declared_commute_beyond_limit',
         'warn gold.sport_bonus.eligible_salary_missing',
         'warn gold.wellbeing_days.eligible_salary_missing',
-        'warn silver.employees.gross_annual_salary_eur.not_null',
+        'warn silver.sport__public__employees.gross_annual_salary_eur.not_null',
       ]),
     );
     expect(warned.filter((w) => w.startsWith('error'))).toEqual([]);
@@ -140,7 +140,7 @@ describe('quarantine', () => {
     expect(rows).toEqual([
       { k: '{"activity_id":9001}', rule: 'negative_distance', reason: 'distance -500 m is negative' },
       { k: '{"activity_id":9002}', rule: 'end_before_start', reason: 'ends at 2026-05-06 06:00:00+00, before its start 2026-05-06 07:00:00+00' },
-      { k: '{"activity_id":9003}', rule: 'unknown_employee', reason: 'employee 999 is not in silver.employees (or is quarantined)' },
+      { k: '{"activity_id":9003}', rule: 'unknown_employee', reason: 'employee 999 is not in silver.sport__public__employees (or is quarantined)' },
       { k: '{"activity_id":9004}', rule: 'impossible_speed', reason: 'average 40.0 km/h is above the 25 km/h limit for Runing' },
       {
         k: '{"activity_id":9005}',
@@ -148,7 +148,7 @@ describe('quarantine', () => {
         reason: 'starts 2026-07-05 07:00:00+00 / ends 2026-07-05 08:00:00+00, after the run reference time 2026-06-30 12:00:00+00',
       },
     ]);
-    const silverCount = await sb.silver(`SELECT count(*)::INTEGER AS n FROM silver.activities`);
+    const silverCount = await sb.silver(`SELECT count(*)::INTEGER AS n FROM silver.sport__public__activities`);
     const goldCount = await sb.gold(`SELECT sum(activity_count)::INTEGER AS n FROM kpi_bu_month`);
     expect(silverCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 + 5 }]);
     expect(goldCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 }]);

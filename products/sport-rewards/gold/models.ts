@@ -6,10 +6,10 @@
  *
  * Definitions:
  * - Local calendar: days, months and years of activities are those of `rules.timezone`.
- * - Activities: silver.activities_valid (quarantined rows excluded); business unit = the
+ * - Activities: the bound activities' `_valid` view (quarantined rows excluded); business unit = the
  *   employee's current one.
  * - Sport bonus: employees whose commute mode is in `sportBonus.maxCommuteKmByMode` and whose
- *   home-to-office distance (silver.commute_distances, status OK) is <= the mode's limit get
+ *   home-to-office distance (the bound commute_distances, status OK) is <= the mode's limit get
  *   `rate` x gross annual salary. No distance -> not eligible (`distance_missing`); a distance over
  *   the limit -> not eligible and a quality finding; eligible without salary -> amount NULL.
  * - Well-being days: `extraDays` for each calendar year with >= `minActivitiesPerYear` activities;
@@ -19,10 +19,11 @@
  *   or before the month's last day; adoption = employees with >= 1 activity in the month /
  *   headcount; bonus cost = annual bonus / 12 for each month of employment (accrual).
  */
-import type { Rules } from '../rules.ts';
-import type { ModelColumn, ModelTest } from '../quality.ts';
-import { BONUS_REASON_CODES, FINDING_TYPES } from '../gold-constants.ts';
-import { literal } from '../source-schemas.ts';
+import type { Rules } from '../../../services/batch/rules.ts';
+import type { ModelColumn, ModelTest } from '../../../services/batch/quality.ts';
+import { BONUS_REASON_CODES, FINDING_TYPES } from './constants.ts';
+import { literal } from '../../../services/batch/sql.ts';
+import type { Binding } from '../binding.ts';
 
 export interface GoldContext {
   rules: Rules;
@@ -31,6 +32,8 @@ export interface GoldContext {
   runId: string;
   /** Relation of an already-built gold table, e.g. `gold_next.main.dim_employee`. */
   ref(name: string): string;
+  /** The product's source tables (products/sport-rewards/binding.ts). */
+  bind: Binding;
   /** Set by {@link stagingStatements}: true when local days come from the `g_tz` buckets. */
   tzBuckets?: boolean;
 }
@@ -74,7 +77,8 @@ export const TZ_BUCKET_US = 900_000_000;
 const MAX_TZ_BUCKETS = 5_000_000;
 
 /** SELECT of the first and last 15-minute bucket (µs since epoch / TZ_BUCKET_US) of all silver activities (valid ones lie within). */
-export const BUCKET_RANGE_SQL = `SELECT epoch_us(min(started_at)) // ${TZ_BUCKET_US} AS lo, epoch_us(max(started_at)) // ${TZ_BUCKET_US} AS hi FROM silver.activities`;
+export const bucketRangeSql = (bind: Binding) =>
+  `SELECT epoch_us(min(started_at)) // ${TZ_BUCKET_US} AS lo, epoch_us(max(started_at)) // ${TZ_BUCKET_US} AS hi FROM ${bind.rel('activities')}`;
 
 /**
  * Temporary tables every model reads instead of scanning silver again:
@@ -116,16 +120,16 @@ export function stagingStatements(ctx: GoldContext, buckets: { lo: number | null
     `CREATE OR REPLACE TEMP TABLE g_activities AS
       SELECT a.employee_id, a.sport_type, ${local.day} AS day, ${local.month} AS month, a.distance_m,
         CAST(coalesce(a.elapsed_seconds, epoch(a.ended_at - a.started_at)) AS BIGINT) AS duration_s
-      FROM silver.activities_valid a
+      FROM ${ctx.bind.rel('activities', '_valid')} a
       ${local.join}`,
     `CREATE OR REPLACE TEMP TABLE g_emp_month AS
       SELECT m.employee_id, e.business_unit, m.month, m.activity_count
       FROM (SELECT employee_id, month, count(*) AS activity_count FROM g_activities GROUP BY ALL) m
-      JOIN silver.employees_valid e USING (employee_id)`,
+      JOIN ${ctx.bind.rel('employees', '_valid')} e USING (employee_id)`,
     `CREATE OR REPLACE TEMP TABLE g_by_sport AS
       SELECT a.month, e.business_unit, a.sport_type, count(*) AS activity_count, sum(a.distance_m) AS distance_m, sum(a.duration_s) AS duration_s,
         sum(a.duration_s) FILTER (WHERE a.distance_m IS NOT NULL) AS duration_with_distance_s
-      FROM g_activities a JOIN silver.employees_valid e USING (employee_id) GROUP BY ALL`,
+      FROM g_activities a JOIN ${ctx.bind.rel('employees', '_valid')} e USING (employee_id) GROUP BY ALL`,
     `CREATE OR REPLACE TEMP TABLE g_daily AS SELECT day, count(*) AS activity_count FROM g_activities GROUP BY ALL`,
   ];
 }
@@ -145,9 +149,9 @@ const dimEmployee: GoldModel = {
     { name: 'commute_mode', description: 'commute mode as HR records it' },
     { name: 'declared_sport', description: 'sport declared to HR, NULL when none' },
   ],
-  sql: () => `SELECT e.employee_id, e.first_name, e.last_name, e.first_name || ' ' || e.last_name AS employee_name,
+  sql: (ctx) => `SELECT e.employee_id, e.first_name, e.last_name, e.first_name || ' ' || e.last_name AS employee_name,
       e.business_unit, e.contract_type, e.hire_date, e.commute_mode, d.sport AS declared_sport
-    FROM silver.employees_valid e LEFT JOIN silver.declared_sports_valid d USING (employee_id)
+    FROM ${ctx.bind.rel('employees', '_valid')} e LEFT JOIN ${ctx.bind.rel('declared_sports', '_valid')} d USING (employee_id)
     ORDER BY e.employee_id`,
 };
 
@@ -156,7 +160,7 @@ const sportBonus: GoldModel = {
   description: 'Sport bonus (prime sportive) per employee: the decision, why, the distance used and the amount.',
   key: ['employee_id'],
   columns: [
-    { name: 'employee_id', description: 'HR employee id', tests: [{ test: 'not_null' }, { test: 'unique' }, { test: 'relationships', to: 'silver.employees', field: 'employee_id' }] },
+    { name: 'employee_id', description: 'HR employee id', tests: [{ test: 'not_null' }, { test: 'unique' }, { test: 'relationships', to: '@employees', field: 'employee_id' }] },
     { name: 'employee_name', description: 'first and last name' },
     { name: 'business_unit', description: 'business unit' },
     { name: 'commute_mode', description: 'declared commute mode' },
@@ -229,9 +233,9 @@ const sportBonus: GoldModel = {
                WHEN d.distance_m > l.limit_m THEN 'distance_above_limit'
                WHEN e.gross_annual_salary_eur IS NULL THEN 'eligible_salary_missing'
                ELSE 'eligible' END AS reason_code
-        FROM silver.employees_valid e
+        FROM ${ctx.bind.rel('employees', '_valid')} e
         LEFT JOIN limits l ON l.mode = e.commute_mode
-        LEFT JOIN silver.commute_distances_valid d USING (employee_id)
+        LEFT JOIN ${ctx.bind.rel('commute_distances', '_valid')} d USING (employee_id)
       )
       SELECT employee_id, employee_name, business_unit, commute_mode, commute_distance_m, distance_source, distance_limit_m,
         reason_code IN ('eligible', 'eligible_salary_missing') AS eligible,
@@ -256,7 +260,7 @@ const wellbeingDays: GoldModel = {
   description: 'Well-being days (journées bien-être) per employee and calendar year: activities, eligibility and cost.',
   key: ['employee_id', 'year'],
   columns: [
-    { name: 'employee_id', description: 'HR employee id', tests: [{ test: 'not_null' }, { test: 'relationships', to: 'silver.employees', field: 'employee_id' }] },
+    { name: 'employee_id', description: 'HR employee id', tests: [{ test: 'not_null' }, { test: 'relationships', to: '@employees', field: 'employee_id' }] },
     { name: 'employee_name', description: 'first and last name' },
     { name: 'business_unit', description: 'business unit' },
     { name: 'year', description: 'calendar year (local time)', tests: [{ test: 'not_null' }] },
@@ -324,7 +328,7 @@ const wellbeingDays: GoldModel = {
       ),
       grid AS (
         SELECT e.employee_id, e.first_name || ' ' || e.last_name AS employee_name, e.business_unit, e.gross_annual_salary_eur, y.year
-        FROM silver.employees_valid e JOIN years y ON y.year >= year(e.hire_date)
+        FROM ${ctx.bind.rel('employees', '_valid')} e JOIN years y ON y.year >= year(e.hire_date)
       )
       SELECT g.employee_id, g.employee_name, g.business_unit, CAST(g.year AS INTEGER) AS year,
         coalesce(p.activity_count, 0)::BIGINT AS activity_count,
@@ -468,10 +472,10 @@ const qualityFindings: GoldModel = {
     SELECT CASE reason_code WHEN 'distance_above_limit' THEN 'declared_commute_beyond_limit'
                             WHEN 'distance_missing' THEN 'commute_distance_missing'
                             ELSE 'salary_missing_bonus' END,
-        reason_code, 'warn', 'employees', to_json(struct_pack(employee_id := employee_id))::VARCHAR, employee_id, reason, ${literal(ctx.runId)}
+        reason_code, 'warn', ${literal(ctx.bind.tables.employees)}, to_json(struct_pack(employee_id := employee_id))::VARCHAR, employee_id, reason, ${literal(ctx.runId)}
       FROM ${ctx.ref('sport_bonus')} WHERE reason_code IN ('distance_above_limit', 'distance_missing', 'eligible_salary_missing')
     UNION ALL
-    SELECT 'salary_missing_wellbeing', 'wellbeing_salary_missing', 'warn', 'employees', to_json(struct_pack(employee_id := employee_id))::VARCHAR, employee_id,
+    SELECT 'salary_missing_wellbeing', 'wellbeing_salary_missing', 'warn', ${literal(ctx.bind.tables.employees)}, to_json(struct_pack(employee_id := employee_id))::VARCHAR, employee_id,
         printf('Éligible aux journées bien-être %d sans salaire : coût non calculable', CAST(year AS BIGINT)), ${literal(ctx.runId)}
       FROM ${ctx.ref('wellbeing_days')} WHERE eligible AND gross_annual_salary_eur IS NULL`,
 };
