@@ -4,7 +4,8 @@
  * explicit exceptions of tests/docs/policy.ts, each with its reason.
  *
  * How: a scratch stack of its own (PostgreSQL, Kafka, MinIO on this test run's port range,
- * database `sport` as the docs say), migrated and seeded. Each document then gets one bash
+ * database `sport` as the docs say), migrated, seeded, with a month of activities through CDC
+ * and the bronze writer ({@link BASELINE}). Each document then gets one bash
  * session on a terminal, and its commands are typed in document order, with the local stack's
  * addresses replaced by the scratch stack's (127.0.0.1:9092 -> the scratch broker, and so on;
  * {@link portRewrites}). A command must exit 0. A long-running service is started, waited for
@@ -188,12 +189,32 @@ const untrackedBefore = new Set(spawnSync('git', ['ls-files', '--others', '--exc
 const alreadyRun = new Map<string, string>();
 const deferred: { command: DocCommand; treatment: Treatment & { how: 'run' } }[] = [];
 
+/**
+ * The state every document may assume, a platform that has run: the stack up, migrated and
+ * seeded, a month of activities streamed by CDC and written to bronze (so topics, the slot,
+ * the bronze writer's offsets and bronze files exist). Commands of the docs, run here as well.
+ */
+const BASELINE: { text: string; ready?: Readiness }[] = [
+  { text: 'npm run simulate -- --history 1mo' },
+  { text: 'npm run cdc', ready: { kind: 'slot-active' } },
+  { text: 'npm run bronze', ready: { kind: 'group-caught-up', group: 'bronze-writer' } },
+];
+
 beforeAll(async () => {
   const say = (l: string) => console.log(`[docs-stack] ${l}`);
   await stackUp(config, say);
   await migrate(config);
   await seedDatabase(config, generateHrData(2024, 160));
-}, 300_000);
+  const session = new ShellSession(REPO_ROOT, env);
+  try {
+    for (const step of BASELINE) {
+      const problem = step.ready ? await runService(session, step.text, step.ready) : (await session.run(step.text, 300_000)).code === 0 ? null : 'failed';
+      if (problem) throw new Error(`baseline \`${step.text}\`: ${problem}`);
+    }
+  } finally {
+    await session.close();
+  }
+}, 600_000);
 
 afterAll(async () => {
   await stackReset(config, () => undefined).catch(() => undefined);
@@ -247,13 +268,17 @@ describe('every documented command', () => {
             if (problem) problems.push(`${where(c)}: \`${text}\`: ${problem}`);
             continue;
           }
-          if (treatment.before) await session.run(treatment.before, 30_000);
+          const fill = (snippet: string) => snippet.replaceAll('{rulesFile}', shellQuote(loadConfig({}).batch.rulesFile));
+          if (treatment.before) await session.run(fill(treatment.before), 30_000);
           const line = treatment.answer === undefined ? typed : `printf '%s\\n' ${shellQuote(treatment.answer)} | script -qec ${shellQuote(typed)} /dev/null`;
           const res = await session.run(line, (treatment.timeoutS ?? 600) * 1000);
-          if (treatment.after) await session.run(treatment.after, 30_000);
+          if (treatment.after) await session.run(fill(treatment.after), 30_000);
           if (res.code !== 0) problems.push(`${where(c)}: \`${text}\` exits ${res.code ?? 'nothing (timed out)'}:\n${tail(res.output)}`);
           if (res.code === null) break;
         }
+        // A document that starts something in the background also says how to stop it.
+        const left = session.leftovers();
+        if (left.length > 0) problems.push(`${file}: still running after its last command: ${left.join('; ')}`);
       } finally {
         await session.close();
       }

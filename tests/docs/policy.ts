@@ -18,7 +18,10 @@ export type Treatment =
    * with SIGTERM (as a supervisor or `docker compose stop` does), and it must exit 0.
    */
   | { how: 'service'; ready: Readiness }
-  /** Run as written; `answer` is typed at its prompt; `before`/`after` prepare and clean up. */
+  /**
+   * Run as written; `answer` is typed at its prompt; `before`/`after` prepare and clean up
+   * (`{rulesFile}` in them is the default rules file, BATCH_RULES_FILE).
+   */
   | { how: 'run'; answer?: string; before?: string; after?: string; last?: boolean; timeoutS?: number };
 
 /** When a service counts as ready (read from `lakehouse status --json` or its HTTP listener). */
@@ -71,8 +74,9 @@ export const RULES: Rule[] = [
 
   // ----------------------------------------------------------------------------- run, with help
   { match: /^npm run lakehouse -- (reset-slot|cdc drop-slot)$/, treatment: { how: 'run', answer: 'y' } },
-  { match: /--rules my-rules\.json$/, treatment: { how: 'run', before: 'cp config/rules.json my-rules.json', after: 'rm -f my-rules.json' } },
-  { match: /--rules other\.json /, treatment: { how: 'run', before: 'cp config/rules.json other.json', after: 'rm -f other.json' } },
+  // A rules file of the reader's own: a copy of the default one ({rulesFile}: BATCH_RULES_FILE's default).
+  { match: /--rules my-rules\.json$/, treatment: { how: 'run', before: 'cp {rulesFile} my-rules.json', after: 'rm -f my-rules.json' } },
+  { match: /--rules other\.json /, treatment: { how: 'run', before: 'cp {rulesFile} other.json', after: 'rm -f other.json' } },
   // Stopping or deleting the stack: after every document, so the others find it running.
   { match: /^npm run stack -- (down|reset)$/, treatment: { how: 'run', last: true } },
 ];

@@ -82,6 +82,15 @@ export class ShellSession {
     return { code: Number(m[1]), output };
   }
 
+  /** The command lines of the processes the session's commands left running (its background jobs). */
+  leftovers(): string[] {
+    const shells = new Set(children(this.child.pid!));
+    return descendants(this.child.pid!)
+      .filter((p) => !shells.has(p))
+      .map(cmdline)
+      .filter((c) => c !== '');
+  }
+
   /** Ends the session: its background jobs get SIGTERM, then everything left gets SIGKILL. */
   async close(): Promise<void> {
     const group = this.child.pid!;
