@@ -4,7 +4,8 @@
  * 1. Parquet writers on the same bronze rows (files of 10,000 rows, the default rotation):
  *    parquetjs-lite (baseline), @dsnp/parquetjs, DuckDB; rows/s, bytes, ratio to the baseline.
  * 2. Kafka -> Parquet on MinIO: a backlog of `--messages` change events (3 partitions) is
- *    produced first; a bare kafkajs consumer reading it is the baseline; then the real service
+ *    produced first; a bare consumer of the project's Kafka client (services/common/kafka) reading
+ *    it is the baseline; then the real service
  *    (`services/bronze-writer/main.ts`, default settings) runs as a child process until every
  *    offset is committed: rows/s and peak RSS (VmHWM) of that process.
  *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
@@ -24,6 +25,8 @@ import { openLake } from '../services/common/lake-storage.ts';
 import { decodeBronzeMessage, type BronzeRow } from '../services/bronze-writer/bronze-row.ts';
 import { DuckDbParquetEncoder, inBatches, type ParquetEncoder } from '../services/bronze-writer/parquet.ts';
 import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce } from '../services/bronze-writer/testing/bronze-kit.ts';
+import { createConsumer } from '../services/common/kafka/index.ts';
+import { createLogger } from '../services/common/logger.ts';
 import { stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { parquetJsEncoder } from './lib/parquetjs-encoders.ts';
@@ -123,13 +126,11 @@ function memoryOf(pid: number): { hwm: number; rss: number } | undefined {
 async function benchEndToEnd(): Promise<void> {
   const run = `bench${Date.now().toString(36)}`;
   const topic = `${run}.public.activities`;
-  const kafka = kafkaClient(config.kafka.brokers, 'bench-bronze');
-  const admin = kafka.admin();
-  await admin.connect().catch((err: Error) => {
+  const kafka = kafkaClient(config.kafka.brokers);
+  const { admin, producer } = kafka;
+  await admin.listTopics().catch((err: Error) => {
     throw new Error(`Kafka at ${config.kafka.brokers.join(',')} unreachable (${err.message}): start the stack (npm run stack -- up) or set TEST_STACK_PORT_BASE`);
   });
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
   const lakeUrl = `s3://${config.s3.bucket}/${run}`;
   const lake = openLake(config, lakeUrl);
   try {
@@ -148,26 +149,22 @@ async function benchEndToEnd(): Promise<void> {
     const rows = produced - tombstones;
     console.log(`produced ${fmt(produced)} messages (${fmt(tombstones)} tombstones) in ${fmt(produceS, 1)} s`);
 
-    // Baseline: a kafkajs consumer that only counts (the ceiling of the Kafka client).
-    const bare = kafka.consumer({ groupId: `${run}-bare`, maxBytesPerPartition: 4 * 1024 * 1024, maxBytes: 16 * 1024 * 1024 });
-    await bare.connect();
-    await bare.subscribe({ topics: [topic], fromBeginning: true });
+    // Baseline: a consumer of the same client that only counts (the ceiling of the Kafka client).
+    const bare = createConsumer(config, 'bench-bronze', createLogger('bench-bronze', 'warn'), { groupId: `${run}-bare`, maxBytesPerPartition: 1024 * 1024, maxBytes: 4 * 1024 * 1024, maxWaitTime: 500 });
+    const bareStream = await bare.consume({ topics: [topic], mode: 'earliest' });
     let seen = 0;
     let bareStart = 0;
-    const bareDone = new Promise<number>((resolve) => {
-      void bare.run({
-        autoCommit: false,
-        eachBatch: async ({ batch }) => {
-          bareStart ||= performance.now();
-          seen += batch.messages.length;
-          if (seen >= produced) resolve(performance.now());
-        },
+    const bareEnd = await new Promise<number>((resolve) => {
+      bareStream.on('data', () => {
+        bareStart ||= performance.now();
+        if (++seen === produced) resolve(performance.now());
       });
     });
-    const bareS = ((await bareDone) - bareStart) / 1000;
-    await bare.disconnect();
+    const bareS = (bareEnd - bareStart) / 1000;
+    await bareStream.close();
+    await bare.close(true);
     const bareRate = produced / bareS;
-    console.log(`baseline: bare kafkajs consumer read ${fmt(produced)} messages in ${fmt(bareS, 1)} s = ${fmt(bareRate)} msg/s`);
+    console.log(`baseline: bare consumer read ${fmt(produced)} messages in ${fmt(bareS, 1)} s = ${fmt(bareRate)} msg/s`);
 
     // The service itself, started by the command of `npm run bronze` (`exec`, so that the pid
     // measured is the Node.js process's).
@@ -232,7 +229,7 @@ async function benchEndToEnd(): Promise<void> {
     console.log(`| rows stored / expected | ${fmt(stored)} / ${fmt(rows)} in ${fmt(entries.length)} files (${mb(fileBytes)}) | all |`);
     console.log(`| time, group joined -> all offsets committed | ${fmt(consumeS, 1)} s (${fmt((doneAt - spawnedAt) / 1000, 1)} s from process start) | |`);
     console.log(`| rows/s Kafka -> Parquet on MinIO | ${fmt(rate)} (${fmt(produced / consumeS)} msg/s) | >= 100,000 ${rate >= 100_000 ? 'met' : 'MISSED'} |`);
-    console.log(`| ratio to the bare kafkajs consumer | ${fmt(produced / consumeS / bareRate, 2)} | |`);
+    console.log(`| ratio to the bare consumer | ${fmt(produced / consumeS / bareRate, 2)} | |`);
     console.log(`| peak RSS (VmHWM) of the writer process | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
     const cpuSeconds = Number(stoppedLine?.cpuSeconds ?? 0);
     console.log(`| CPU time of the writer process (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
@@ -242,11 +239,10 @@ async function benchEndToEnd(): Promise<void> {
   } finally {
     if (!opts.keep) {
       for await (const o of lake.list('')) await lake.delete(o.key);
-      await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+      await admin.deleteTopics([topic]).catch(() => undefined);
     }
     lake.close();
-    await producer.disconnect();
-    await admin.disconnect();
+    await kafka.close();
   }
 }
 

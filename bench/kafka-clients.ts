@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- kafka-clients [--clients kafkajs,kafkajs-patched,platformatic,confluent] [--rounds 3]
+ * `npm run bench -- kafka-clients [--clients kafkajs,platformatic,confluent] [--rounds 3]
  *   [--produce-messages 200000] [--consume-messages 500000] [--batch 2000] [--in-flight 5]`
  *
  * The Kafka clients side by side on the project's two hot paths (issue 12; the decision is
@@ -23,7 +23,8 @@
  * project's Node.js (node_modules/node), and `apt-get install libssl-dev libsasl2-dev zlib1g-dev
  * libzstd-dev liblz4-dev` (without libzstd-dev librdkafka builds without zstd). That takes a few
  * minutes, once; if it fails, the client is reported as not installable and the others run.
- * `kafkajs-patched` is the project's own kafkajs with its load-time replacements, while those exist.
+ * `kafkajs-patched` was kafkajs with the project's load-time replacements of its internals; they are
+ * gone (decision 0010 records its figures), so it now fails with that explanation.
  *
  * Stack: TEST_STACK_PORT_BASE starts/uses the test stack on those ports; otherwise the environment's.
  */
@@ -38,7 +39,7 @@ import { stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { CLIENTS_DIR, type RunOptions, type RunResult } from './lib/kafka-client-run.ts';
 
-const ALL_CLIENTS = ['kafkajs', 'kafkajs-patched', 'platformatic', 'confluent'];
+const ALL_CLIENTS = ['kafkajs', 'platformatic', 'confluent'];
 const opts = new Command('bench kafka-clients')
   .option('--clients <list>', 'clients to measure', (v) => v.split(','), ALL_CLIENTS)
   .option('--rounds <n>', 'alternating rounds', (v) => Number(v), 3)

@@ -17,7 +17,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { createConsumer, KafkaAdmin } from '../services/common/kafka/index.ts';
+import { createLogger } from '../services/common/logger.ts';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT } from '../services/common/config.ts';
 import { CdcChild, dropSlots } from '../services/cdc/testing/harness.ts';
@@ -78,16 +79,12 @@ try {
   await cdc.waitStreaming();
   say(`CDC streaming (prefix ${prefix})`);
 
-  const kafka = new Kafka({ clientId: 'bench-baseline', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
   const seenByBaseline = new Map<string, number>();
-  const baseline = kafka.consumer({ groupId: `${prefix}-baseline`, maxWaitTimeInMs: 100 });
-  await baseline.connect();
-  await baseline.subscribe({ topic, fromBeginning: true });
-  await baseline.run({
-    eachMessage: async ({ message }) => {
-      const token = /"comment":"(bench-[^"]+)"/.exec(message.value?.toString() ?? '')?.[1];
-      if (token && /"op":"c"/.test(message.value?.toString() ?? '')) seenByBaseline.set(token, Date.now());
-    },
+  const baseline = createConsumer(config, 'bench-baseline', createLogger('bench-baseline', 'warn'), { groupId: `${prefix}-baseline`, maxWaitTime: 100 });
+  const baselineStream = await baseline.consume({ topics: [topic], mode: 'earliest' });
+  baselineStream.on('data', (message) => {
+    const token = /"comment":"(bench-[^"]+)"/.exec(message.value?.toString() ?? '')?.[1];
+    if (token && /"op":"c"/.test(message.value?.toString() ?? '')) seenByBaseline.set(token, Date.now());
   });
 
   notifier = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/slack-notifier/main.ts')], {
@@ -98,15 +95,14 @@ try {
   children.push(notifier);
   const child = notifier;
   notifierExit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  const kAdmin = kafka.admin();
-  await kAdmin.connect();
+  const kAdmin = KafkaAdmin.create(config, 'bench-baseline', createLogger('bench-baseline', 'warn'));
   for (let i = 0; ; i++) {
-    const [group] = (await kAdmin.describeGroups([`${prefix}-notifier`])).groups;
+    const [group] = await kAdmin.describeGroups([`${prefix}-notifier`]);
     if (group?.state === 'Stable' && group.members.length > 0) break;
     if (i > 600) throw new Error('notifier did not join its group within 60 s');
     await new Promise((r) => setTimeout(r, 100));
   }
-  await kAdmin.disconnect();
+  await kAdmin.close();
   say(`notifier consuming; inserting ${opts.count} activities at ${opts.rate}/s`);
 
   const committedAt = new Map<string, number>();
@@ -133,7 +129,8 @@ try {
     if (at !== undefined) slackLatency.push(post.atMs - at);
   }
   const baselineLatency = [...seenByBaseline.entries()].map(([token, at]) => at - (committedAt.get(token) ?? at));
-  await baseline.disconnect();
+  await baselineStream.close();
+  await baseline.close(true);
 
   const whole = summary(slackLatency);
   const base = summary(baselineLatency);

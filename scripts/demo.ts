@@ -21,7 +21,8 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import cliProgress from 'cli-progress';
 import { Command } from 'commander';
-import { Kafka, logLevel } from 'kafkajs';
+import { KafkaAdmin } from '../services/common/kafka/index.ts';
+import { createLogger } from '../services/common/logger.ts';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
 import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/pipeline-status.ts';
@@ -190,9 +191,7 @@ await runMain('demo', async () => {
 
   const db = new pg.Client(pgConnection(config, 'admin'));
   await db.connect();
-  const kafka = new Kafka({ clientId: 'demo', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = KafkaAdmin.create(config, 'demo', createLogger('demo', 'silent'));
   try {
     const waitOptions = { timeoutMs: opts.timeout * 1000, say: (l: string) => say(`    ${l}`) };
     // Live inserts must come after the slot exists, or the snapshot would publish them as "r".
@@ -236,12 +235,12 @@ await runMain('demo', async () => {
     console.log(`  lake                       ${env.LAKE_URL} (MinIO console ${ep.minioConsole})`);
     console.log(`  wall time                  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (err) {
-    await admin.disconnect().catch(() => undefined);
+    await admin.close().catch(() => undefined);
     await db.end().catch(() => undefined);
     await shutdown();
     throw err;
   }
-  await admin.disconnect();
+  await admin.close();
   await db.end();
 
   if (opts.once) {

@@ -19,9 +19,9 @@
  *
  * Clients (`client`):
  * - `kafkajs`: kafkajs 2.2.4 as published (from the benchmark's own install, see CLIENTS_DIR);
- * - `kafkajs-patched`: the project's kafkajs with the project's load-time replacements of its
- *   internals (services/cdc/kafkajs-*.ts for produce, services/bronze-writer/kafkajs-record-decoding.ts
- *   for consume), while those files exist;
+ * - `kafkajs-patched`: kafkajs with the project's former load-time replacements of its internals
+ *   (services/cdc/kafkajs-*.ts, services/bronze-writer/kafkajs-record-decoding.ts); those files are
+ *   gone since the move to @platformatic/kafka, so this now reports that;
  * - `platformatic`: @platformatic/kafka (pure JavaScript);
  * - `confluent`: @confluentinc/kafka-javascript (librdkafka), through its KafkaJS-compatible API.
  */
@@ -254,7 +254,7 @@ export async function runClient(client: string, path_: 'produce' | 'consume', o:
         if (!existsSync(file)) throw new Error(`${p} no longer exists (the project's kafkajs patches are gone)`);
         await import(pathToFileURL(file).href);
       }
-      return runKafkajs(requireFrom(REPO_ROOT)('kafkajs'), path_, o, client);
+      return runKafkajs(local('kafkajs'), path_, o, client);
     }
     case 'platformatic':
       return runPlatformatic(await import(pathToFileURL(local.resolve('@platformatic/kafka')).href), path_, o);

@@ -5,7 +5,7 @@
  * Kafka itself refuses to change a group's offsets while members are connected (they would
  * overwrite the reset with their next commit); this module checks first and explains.
  */
-import type { Admin } from 'kafkajs';
+import type { KafkaAdmin as Admin } from '../../services/common/kafka/index.ts';
 
 /** The group has live members, has nothing to reset, or a named topic does not exist. */
 export class ReplayRefused extends Error {
@@ -37,8 +37,7 @@ export interface ReplayPlan {
  *   committed offsets and no topics were named, or when a named topic does not exist.
  */
 export async function resetGroupToEarliest(admin: Admin, groupId: string, options: { topics?: string[]; dryRun?: boolean } = {}): Promise<ReplayPlan> {
-  const { groups } = await admin.describeGroups([groupId]);
-  const group = groups[0];
+  const [group] = await admin.describeGroups([groupId]);
   const members = group?.members ?? [];
   if (members.length > 0) {
     const who = members.map((m) => `${m.clientId} on ${m.clientHost.replace(/^\//, '')}`).join(', ');
@@ -48,7 +47,7 @@ export async function resetGroupToEarliest(admin: Admin, groupId: string, option
   }
   let topics = options.topics;
   if (!topics || topics.length === 0) {
-    const committed = await admin.fetchOffsets({ groupId });
+    const committed = await admin.fetchOffsets(groupId);
     topics = committed.filter((t) => t.partitions.some((p) => Number(p.offset) >= 0)).map((t) => t.topic);
     if (topics.length === 0) throw new ReplayRefused(`consumer group "${groupId}" has no committed offsets: name the topics to replay with --topics`);
   }
@@ -56,7 +55,7 @@ export async function resetGroupToEarliest(admin: Admin, groupId: string, option
   const missing = topics.filter((t) => !existing.has(t));
   if (missing.length > 0) throw new ReplayRefused(`topic(s) not found: ${missing.join(', ')}`);
 
-  const committedByTopic = new Map((await admin.fetchOffsets({ groupId, topics })).map((t) => [t.topic, new Map(t.partitions.map((p) => [p.partition, p.offset]))]));
+  const committedByTopic = new Map((await admin.fetchOffsets(groupId, topics)).map((t) => [t.topic, new Map(t.partitions.map((p) => [p.partition, p.offset]))]));
   const plan: ReplayPlan = { groupId, state: group?.state ?? 'Dead', topics: [] };
   for (const topic of [...topics].sort()) {
     const ends = await admin.fetchTopicOffsets(topic);
@@ -70,7 +69,7 @@ export async function resetGroupToEarliest(admin: Admin, groupId: string, option
   }
   if (options.dryRun) return plan;
   for (const { topic, partitions } of plan.topics) {
-    await admin.setOffsets({ groupId, topic, partitions: partitions.map((p) => ({ partition: p.partition, offset: p.earliest })) });
+    await admin.setOffsets(groupId, topic, partitions.map((p) => ({ partition: p.partition, offset: p.earliest })));
   }
   return plan;
 }

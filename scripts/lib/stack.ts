@@ -19,7 +19,8 @@ import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, sym
 import net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
-import { Kafka, logLevel as kafkaLogLevel } from 'kafkajs';
+import { KafkaAdmin } from '../../services/common/kafka/index.ts';
+import { createLogger } from '../../services/common/logger.ts';
 import pg from 'pg';
 import { firstBrokerPort, type Config } from '../../services/common/config.ts';
 import { createS3Client } from '../../services/common/s3.ts';
@@ -395,14 +396,13 @@ const KAFKA_LOG4J = [
 ].join('\n');
 
 async function kafkaHealthy(config: Config): Promise<boolean> {
-  const kafka = new Kafka({ clientId: 'stack-health', brokers: config.kafka.brokers, logLevel: kafkaLogLevel.NOTHING, connectionTimeout: 2000, retry: { retries: 0 } });
-  const admin = kafka.admin();
+  // Probed until the broker answers: a refused connection is the expected answer meanwhile, not worth a log line.
+  const admin = KafkaAdmin.create(config, 'stack-health', createLogger('stack', 'silent'), { connectTimeout: 2000, retries: 0 });
   try {
-    await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 && cluster.controller !== null;
+    return cluster.brokers.length > 0 && cluster.controller >= 0;
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin.close().catch(() => undefined);
   }
 }
 

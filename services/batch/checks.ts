@@ -95,12 +95,16 @@ export async function layerReconciliation(conn: DuckDBConnection, tables: readon
   return out;
 }
 
+/** DuckDB types whose text form equals PostgreSQL's `::text` of the source column (booleans mapped). */
+const CHECKSUM_TYPES = /^(SMALLINT|INTEGER|BIGINT|VARCHAR|DECIMAL\(\d+,\d+\)|DATE|UUID|BOOLEAN)$/;
+
 /**
  * Silver against the PostgreSQL source, for every table of the source the batch can reach
  * (BATCH_RECONCILE_SOURCE, through the CDC role; warn: CDC lag makes small gaps normal): the live
- * row count, and the sum of a hash of every row's key columns rendered as text in both engines
- * (integers and text compare exactly; other key types are compared by count only).
- * Tables of other sources (another namespace than KAFKA_TOPIC_PREFIX) are skipped.
+ * row count, and a checksum: the sum over rows of the first 32 bits of md5 of the row's text,
+ * computed in both engines over the columns whose text form is the same in both (integers,
+ * text and every type silver keeps as text, DECIMAL, DATE, UUID, BOOLEAN; the others are named
+ * in the result). Tables of other sources (another namespace than KAFKA_TOPIC_PREFIX) are skipped.
  */
 export async function sourceReconciliation(config: Config, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
   const client = new pg.Client(pgConnection(config, 'cdc'));
@@ -109,28 +113,44 @@ export async function sourceReconciliation(config: Config, conn: DuckDBConnectio
   try {
     await client.connect();
     for (const t of own) {
-      const keyCols = t.source.columns.filter((c) => t.source.primaryKey.includes(c.name) && /^(SMALLINT|INTEGER|BIGINT|VARCHAR)$/.test(c.duckType));
-      const exactKey = keyCols.length === t.source.primaryKey.length && keyCols.length > 0;
-      // Sum over rows of the first 32 bits of md5(key text): the same function in both engines.
-      const keyText = (q: (n: string) => string, cast: (x: string) => string) => keyCols.map((c) => `coalesce(${cast(q(c.name))}, '')`).join(` || '|' || `);
+      // Columns whose text is the same in both engines (integers, text, DECIMAL, DATE, UUID, BOOLEAN);
+      // the others (floats, times, intervals, BLOB, JSON, LIST) are left out of the checksum, and named.
+      const summed = t.source.columns.filter((c) => CHECKSUM_TYPES.test(c.duckType));
+      const skipped = t.source.columns.filter((c) => !CHECKSUM_TYPES.test(c.duckType)).map((c) => c.name);
+      const rowText = (engine: 'duckdb' | 'postgres') =>
+        summed
+          .map((c) => {
+            const col = engine === 'duckdb' ? ident(c.name) : pgIdent(c.name);
+            const text =
+              engine === 'duckdb'
+                ? `CAST(${col} AS VARCHAR)`
+                : c.duckType === 'BOOLEAN'
+                  ? `CASE WHEN ${col} THEN 'true' WHEN NOT ${col} THEN 'false' END`
+                  : `${col}::text`;
+            return `coalesce(${text}, '\\N')`;
+          })
+          .join(` || '|' || `);
+      // Sum over rows of the first 32 bits of md5(row text): the same function in both engines.
       const silver = await queryOne<{ n: number; h: string | null }>(
         conn,
-        `SELECT count(*) AS n, ${exactKey ? `CAST(sum(CAST('0x' || substr(md5(${keyText(ident, (x) => `CAST(${x} AS VARCHAR)`)}), 1, 8) AS BIGINT)) AS VARCHAR)` : 'NULL'} AS h FROM silver.${ident(t.name)}`,
+        `SELECT count(*) AS n, ${summed.length ? `CAST(sum(CAST('0x' || substr(md5(${rowText('duckdb')}), 1, 8) AS BIGINT)) AS VARCHAR)` : 'NULL'} AS h FROM silver.${ident(t.name)}`,
       );
       const res = await client.query<{ n: string; h: string | null }>(
-        `SELECT count(*) AS n, ${exactKey ? `sum(('x' || lpad(substr(md5(${keyText(pgIdent, (x) => `${x}::text`)}), 1, 8), 16, '0'))::bit(64)::bigint)::text` : 'NULL'} AS h
+        `SELECT count(*) AS n, ${summed.length ? `sum(('x' || lpad(substr(md5(${rowText('postgres')}), 1, 8), 16, '0'))::bit(64)::bigint)::text` : 'NULL'} AS h
          FROM ${pgIdent(t.source.schema)}.${pgIdent(t.source.table)}`,
       );
       const source = Number(res.rows[0]?.n ?? 0);
-      const same = !exactKey || (silver?.h ?? null) === (res.rows[0]?.h ?? null);
-      const checksum = exactKey ? `key checksum silver ${silver?.h ?? '-'}, source ${res.rows[0]?.h ?? '-'}` : 'key checksum not compared (key of another type)';
+      const same = (silver?.h ?? null) === (res.rows[0]?.h ?? null);
+      const checksum = summed.length
+        ? `checksum of ${summed.length} columns silver ${silver?.h ?? '-'}, source ${res.rows[0]?.h ?? '-'}${skipped.length ? ` (not summed: ${skipped.join(', ')})` : ''}`
+        : 'no column of a checksummed type';
       out.push(
         metricResult({
           id: `silver.${t.name}.count_matches_source`,
           model: `silver.${t.name}`,
           type: 'reconciliation',
           severity: 'warn',
-          description: `silver row count and key checksum equal PostgreSQL ${t.source.schema}.${t.source.table} (lag makes small gaps normal)`,
+          description: `silver row count and row checksum equal PostgreSQL ${t.source.schema}.${t.source.table} (lag makes small gaps normal)`,
           status: (silver?.n ?? 0) === source && same ? 'pass' : 'fail',
           observed: `silver ${silver?.n ?? 0}, source ${source}; ${checksum}`,
         }),

@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Admin, Kafka, Producer } from 'kafkajs';
+import type { KafkaAdmin, KafkaProducer } from '../common/kafka/index.ts';
+import { readRecords } from '../../tests/support/kafka.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { openLake } from '../common/lake-storage.ts';
@@ -31,9 +32,9 @@ import {
 import { BronzeWriter } from './writer.ts';
 
 const RUN = Date.now().toString(36);
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
+let kafka: ReturnType<typeof kafkaClient>;
+let admin: KafkaAdmin;
+let producer: KafkaProducer;
 let serial = 0;
 
 /** A fresh topic, group and lake prefix per test, so tests never see each other's data. */
@@ -107,15 +108,12 @@ function spawnService(script: string, env: NodeJS.ProcessEnv, args: string[] = [
 
 beforeAll(async () => {
   kafka = kafkaClient(loadConfig().kafka.brokers);
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
+  admin = kafka.admin;
+  producer = kafka.producer;
 });
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
+  await kafka?.close();
 });
 
 describe('bronze writer', () => {
@@ -131,7 +129,7 @@ describe('bronze writer', () => {
     } finally {
       expect(await writer.stop()).toEqual({ complete: true, abandonedSegments: 0 });
     }
-    const placed = await readTopic(kafka, admin, s.topic);
+    const placed = await readTopic(kafka.target, s.topic);
     const keys = await bronzeKeys(s.lake, s.topic);
     const { rows, codecs } = await readBronze(s.lake, keys);
 
@@ -172,7 +170,7 @@ describe('bronze writer', () => {
       await produce(producer, later, second);
       await waitForCommitted(admin, s.group, later, 30_000);
       const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, later));
-      expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka, admin, later), second));
+      expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, later), second));
     } finally {
       await writer.stop();
     }
@@ -200,29 +198,17 @@ describe('bronze writer', () => {
     } finally {
       await writer.stop();
     }
-    const placed = await readTopic(kafka, admin, s.topic);
+    const placed = await readTopic(kafka.target, s.topic);
     const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
     expect(withoutIngestedAt(rows)).toEqual(expectedRows(placed, sent));
     expect(rows.length).toBe(60);
 
-    const dlq = await readTopic(kafka, admin, `${s.topic}.dlq`);
+    const dlq = await readTopic(kafka.target, `${s.topic}.dlq`);
     const poisonPlaced = placed.filter((p) => poison.some((x) => x.value === p.value));
     // Dead letters keep their key, so they spread over the DLQ partitions: compare as sets.
     const byKey = (a: { key: string | null }, b: { key: string | null }) => String(a.key).localeCompare(String(b.key));
     expect(dlq.map((m) => ({ key: m.key, value: m.value })).sort(byKey)).toEqual(poison.map((p) => ({ key: p.key, value: p.value })).sort(byKey));
-    const consumer = kafka.consumer({ groupId: `${s.name}-dlq-reader` });
-    await consumer.connect();
-    await consumer.subscribe({ topic: `${s.topic}.dlq`, fromBeginning: true });
-    const headers: Record<string, string>[] = [];
-    await new Promise<void>((resolve) => {
-      void consumer.run({
-        eachMessage: async ({ message }) => {
-          headers.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])));
-          if (headers.length === 2) resolve();
-        },
-      });
-    });
-    await consumer.disconnect();
+    const headers = (await readRecords(kafka.target, `${s.topic}.dlq`)).map((r) => Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v.toString()])));
     headers.sort((a, b) => Number(a['dlq.source.offset']) - Number(b['dlq.source.offset']));
     expect(headers.map((h) => [h['dlq.reason'], h['dlq.service'], h['dlq.source.topic'], h['dlq.source.partition'], h['dlq.source.offset']])).toEqual([
       ['invalid_json', 'bronze-writer', s.topic, '0', String(poisonPlaced[0]!.offset)],
@@ -257,7 +243,7 @@ describe('bronze writer', () => {
     }
     expect((await restarted.exited).code, restarted.output()).toBe(0);
 
-    const placed = await readTopic(kafka, admin, s.topic);
+    const placed = await readTopic(kafka.target, s.topic);
     const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
     const expected = expectedRows(placed, sent);
     expect(withoutIngestedAt(dedupe(rows))).toEqual(expected);
@@ -285,7 +271,7 @@ describe('bronze writer', () => {
     expect((await child.exited).code, child.output()).toBe(0);
     await waitForCommitted(admin, s.group, s.topic, 1000);
     const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
-    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka, admin, s.topic), sent));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), sent));
     s.lake.close();
   });
 
@@ -341,7 +327,7 @@ describe('bronze writer', () => {
     const { rows } = await readBronze(s.lake, keysAfter);
     // Every file was rewritten by the replay, and holds each event exactly once.
     for (const r of rows) expect(r.ingested_at.getTime()).toBeGreaterThanOrEqual(replayedAt - 1000);
-    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka, admin, s.topic), sent));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), sent));
     s.lake.close();
   });
 
@@ -373,7 +359,7 @@ describe('bronze writer', () => {
       await writer.stop();
     }
     const lake = openLake(s.config);
-    const placed = await readTopic(kafka, admin, s.topic);
+    const placed = await readTopic(kafka.target, s.topic);
     const { rows } = await readBronze(lake, await bronzeKeys(lake, s.topic));
     expect(withoutIngestedAt(dedupe(rows))).toEqual(expectedRows(placed, sent));
     lake.close();

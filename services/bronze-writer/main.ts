@@ -50,5 +50,5 @@ async function main(): Promise<number> {
   return signalled && result.complete ? 0 : 1;
 }
 
-// kafkajs and the AWS SDK may keep sockets open for a while; the work is done at this point.
+// The Kafka client and the AWS SDK may keep sockets open for a while; the work is done at this point.
 process.exit(await main());

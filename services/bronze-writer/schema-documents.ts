@@ -52,13 +52,18 @@ export class LakeSchemaStore {
     await Promise.all(
       [...docs].map(async ([id, doc]) => {
         const key = schemaObjectKey(topic, id);
+        // Another segment may have stored it while this one looked the documents up.
+        if (this.stored.has(key)) return;
         let put = this.inFlight.get(key);
         if (!put) {
           if (doc.topic !== topic) this.logger.warn({ topic, schemaId: id, documentTopic: doc.topic }, 'rows of a topic name a schema document of another topic; stored under the rows\' topic');
-          put = this.lake.put(key, Buffer.from(encodeTableSchema(doc))).finally(() => this.inFlight.delete(key));
+          // Marked stored before it leaves the in-flight map, so no caller in between writes it again.
+          put = this.lake
+            .put(key, Buffer.from(encodeTableSchema(doc)))
+            .then(() => void this.stored.add(key))
+            .finally(() => this.inFlight.delete(key));
           this.inFlight.set(key, put);
           await put;
-          this.stored.add(key);
           written++;
           this.stats.written++;
           return;

@@ -3,34 +3,39 @@
  * unchanged, into zstd Parquet files on the lake (docs/contracts/change-events.md,
  * "Bronze objects"), at least once and never losing one.
  *
- * Flow per topic-partition: consumed messages are packed into an open segment (segment.ts). A
- * full, old or boundary-reaching segment is sealed and flushed: an encoder thread decodes it
- * (bronze-row.ts) and writes the Parquet file (encoder-pool.ts); undecodable messages are
- * published to `<topic>.dlq` (acks=all); then the table schema documents its rows name
- * (schema-documents.ts, docs/contracts/table-schemas.md), the Parquet object and the manifest
- * entry are stored, and only then is the offset after the segment committed. Flushes of one partition run
- * in order; partitions flush in parallel up to `uploadConcurrency`. A crash anywhere re-reads
- * from the last commit and rewrites the same keys (recorded-ranges.ts).
+ * This module coordinates; the decisions live in modules without I/O:
+ * - partition-segments.ts: owned partitions, open segments and rotation, what is durable and what
+ *   may be committed;
+ * - backpressure.ts: when to pause and resume consumption;
+ * and the I/O in thin adapters: kafka-source.ts (the consumer group), encoder-pool.ts (Parquet
+ * encoding on worker threads), the lake storage and the dead-letter producer.
  *
- * Memory: when buffered plus unwritten message bytes exceed `maxBufferedBytes`, every partition
- * is paused until they fall below half of it.
+ * Flow per topic-partition: consumed messages are packed into an open segment. A full, old or
+ * boundary-reaching segment is sealed and flushed: an encoder thread decodes it (bronze-row.ts)
+ * and writes the Parquet file; undecodable messages are published to `<topic>.dlq` (acks=all);
+ * then the table schema documents its rows name (schema-documents.ts,
+ * docs/contracts/table-schemas.md), the Parquet object and the manifest entry are stored, and
+ * only then is the offset after the segment committed. Flushes of one partition run in order; partitions flush in parallel up
+ * to `uploadConcurrency`. A crash anywhere re-reads from the last commit and rewrites the same
+ * keys (recorded-ranges.ts).
  *
  * Storage errors are retried with exponential backoff (p-retry) for as long as the service
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
-// Before kafkajs loads its RecordBatch decoder (kafkajs-record-decoding.ts).
-import { recordDecodingStatus } from './kafkajs-record-decoding.ts';
-import { Kafka, logLevel as kafkaLogLevel, Partitioners, type Admin, type Consumer, type EachBatchPayload, type KafkaMessage, type LogEntry, type Producer } from 'kafkajs';
 import pRetry from 'p-retry';
 import type { Config } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
+import { createProducer, type KafkaProducer } from '../common/kafka/index.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
 import type { Undecodable } from './bronze-row.ts';
+import { decideBackpressure } from './backpressure.ts';
 import { openSegmentEncoder, type EncodedSegment, type SegmentEncoder } from './encoder-pool.ts';
 import { bronzeObjectKey, encodeManifest, type BronzeManifest } from '../common/contracts/bronze-object.ts';
+import { KafkaSource, type PartitionBatch } from './kafka-source.ts';
+import { PartitionSegments, type PartitionState } from './partition-segments.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
-import { packedHeaders, packedMessage, SegmentBuilder, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { packedHeaders, packedMessage, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 import { SchemaTopicReader } from '../common/schema-topic.ts';
 import { LakeSchemaStore } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
@@ -63,25 +68,6 @@ export interface StopResult {
   abandonedSegments: number;
 }
 
-interface PartitionState {
-  key: string;
-  topic: string;
-  partition: number;
-  open: SegmentBuilder | null;
-  /** Offsets below this are already in a segment: a redelivery after a rebalance is skipped. */
-  nextOffset: number | null;
-  /** Every offset below this is stored (or was a tombstone / dead letter covered by a stored range). */
-  durableNext: number | null;
-  committedNext: number | null;
-  flushChain: Promise<void>;
-  /** A flush gave up (shutdown): later segments of this partition must not be marked durable. */
-  broken: boolean;
-  revoked: boolean;
-  ranges: RecordedRanges;
-  /** Size of the last sealed segment, to size the next one's buffers. */
-  lastSize: { messages: number; bytes: number } | undefined;
-}
-
 /** A counting semaphore for the upload slots. */
 class Slots {
   private waiting: (() => void)[] = [];
@@ -102,17 +88,6 @@ class Slots {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Copies Kafka headers out of the fetch buffer they point into (kafkajs values are Buffer slices). */
-function copyHeaders(headers: Record<string, unknown>): Record<string, Buffer> | undefined {
-  let out: Record<string, Buffer> | undefined;
-  // for-in, not Object.entries: called for every message, and CDC messages have no headers.
-  for (const name in headers) {
-    const value = headers[name];
-    if (Buffer.isBuffer(value) || typeof value === 'string') (out ??= {})[name] = Buffer.from(value);
-  }
-  return out;
-}
-
 /** Index of `offset` in the sorted `offsets`. @throws RangeError when absent. */
 function indexOfOffset(offsets: Float64Array, offset: number): number {
   let lo = 0;
@@ -125,20 +100,6 @@ function indexOfOffset(offsets: Float64Array, offset: number): number {
     else hi = mid - 1;
   }
   throw new RangeError(`offset ${offset} not in segment`);
-}
-
-/** kafkajs log lines into pino, as child `kafkajs` of the service logger. */
-function kafkaLogCreator(logger: Logger) {
-  const child = logger.child({ component: 'kafkajs' });
-  return () =>
-    ({ level, log }: LogEntry) => {
-      const { message, ...extra } = log;
-      // kafkajs logs retried, transient failures (coordinator loading, rebalances) as errors;
-      // what really fails surfaces as a consumer crash event, logged by the writer.
-      if (level === kafkaLogLevel.ERROR || level === kafkaLogLevel.WARN) child.warn(extra, message);
-      else if (level === kafkaLogLevel.INFO) child.debug(extra, message);
-      else child.trace(extra, message);
-    };
 }
 
 export interface BronzeWriterOptions {
@@ -158,30 +119,29 @@ export class BronzeWriter {
 
   private readonly config: Config;
   private readonly settings: Config['bronze'];
-  private readonly policy: RotationPolicy;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
   private readonly schemaReader: SchemaTopicReader;
   private readonly schemaStore: LakeSchemaStore;
   private encoders: SegmentEncoder | undefined;
-  private readonly kafka: Kafka;
-  private readonly admin: Admin;
-  private readonly producer: Producer;
-  private readonly consumer: Consumer;
+  private readonly source: KafkaSource;
+  private readonly producer: KafkaProducer;
   private readonly deadLetters: DeadLetterPublisher;
   private readonly dlqTopicsReady = new Set<string>();
-  private readonly states = new Map<string, PartitionState>();
+  private readonly partitions: PartitionSegments;
+  /** Per partition key: the chain of its flushes, so that they store in order. */
+  private readonly flushChains = new Map<string, Promise<void>>();
   private readonly flushes = new Set<Promise<void>>();
   private readonly slots: Slots;
   private readonly abort = new AbortController();
-  private assigned: Set<string> | undefined;
   private subscribed: string[] = [];
-  /** Open segments' bytes plus batches queued for packing (`pendingBytes`). */
-  private bufferedBytes = 0;
-  private readonly pending: { st: PartitionState; messages: KafkaMessage[]; bytes: number }[] = [];
+  /** Received batches not packed yet, in arrival order. */
+  private readonly pending: { batch: PartitionBatch; st: PartitionState }[] = [];
   private pendingBytes = 0;
-  private packing: Promise<void> | undefined;
+  /** Bytes of sealed segments not stored yet. */
+  private sealedBytes = 0;
   private sealedUnflushed = 0;
+  private packing: Promise<void> | undefined;
   private paused = false;
   private pausedAt = 0;
   private draining = false;
@@ -196,7 +156,7 @@ export class BronzeWriter {
   constructor(options: BronzeWriterOptions) {
     this.config = options.config;
     this.settings = options.config.bronze;
-    this.policy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
+    const policy: RotationPolicy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
     this.lake = options.lake ?? openLake(options.config);
     this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, service: 'bronze-writer-schemas', groupPrefix: this.settings.consumerGroup });
@@ -204,49 +164,39 @@ export class BronzeWriter {
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
-    this.kafka = new Kafka({
-      clientId: `${this.config.kafka.clientId}-${SERVICE_NAME}`,
-      brokers: this.config.kafka.brokers,
-      logLevel: kafkaLogLevel.INFO,
-      logCreator: kafkaLogCreator(this.logger),
-    });
-    this.admin = this.kafka.admin();
-    this.producer = this.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, createPartitioner: Partitioners.DefaultPartitioner });
-    this.consumer = this.kafka.consumer({
-      groupId: this.settings.consumerGroup,
-      allowAutoTopicCreation: false,
-      // One fetch response is held in memory while its messages are packed: keep it small.
-      maxBytesPerPartition: 1024 * 1024,
-      maxBytes: 4 * 1024 * 1024,
-      maxWaitTimeInMs: 500,
-      sessionTimeout: this.settings.sessionTimeoutMs,
-      heartbeatInterval: Math.min(3_000, Math.floor(this.settings.sessionTimeoutMs / 3)),
-    });
+    this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, this.logger));
+    this.producer = createProducer(this.config, SERVICE_NAME, this.logger);
     this.deadLetters = new DeadLetterPublisher(this.producer, SERVICE_NAME);
-    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => this.onAssignment(event.payload.memberAssignment));
-    this.consumer.on(this.consumer.events.CRASH, (event) => {
-      const { error, restart } = event.payload;
-      if (restart) {
-        this.logger.warn({ err: error }, 'consumer crashed; kafkajs restarts it');
-      } else if (!this.draining) {
-        this.logger.error({ err: error }, 'consumer stopped for good');
-        this.resolveCrashed(error);
-      }
+    this.source = new KafkaSource({
+      config: this.config,
+      service: SERVICE_NAME,
+      logger: this.logger,
+      groupId: this.settings.consumerGroup,
+      sessionTimeoutMs: this.settings.sessionTimeoutMs,
+      onAssignment: (assignment) => this.onAssignment(assignment),
+      onBatches: (batches) => this.onBatches(batches),
+      onFailure: (err) => {
+        if (this.draining) return;
+        this.logger.error({ err }, 'consumer stopped for good');
+        this.resolveCrashed(err);
+      },
     });
   }
 
+  /** Bytes held: received but not packed, in open segments, in sealed segments not stored yet. */
+  private get bufferedBytes(): number {
+    return this.pendingBytes + this.partitions.openBytes + this.sealedBytes;
+  }
+
   /**
-   * Connects, waits until at least one topic to consume exists, joins the group and starts
-   * consuming. @throws when Kafka cannot be reached (after kafkajs' retries) or DuckDB fails.
+   * Waits until at least one topic to consume exists, joins the group and starts consuming.
+   * @throws when Kafka cannot be reached (after the client's retries) or DuckDB fails.
    */
   async start(): Promise<void> {
     this.encoders ??= await openSegmentEncoder(this.settings.encoderThreads);
-    await this.admin.connect();
-    await this.producer.connect();
-    await this.consumer.connect();
     const topics = await this.waitForTopics();
     if (this.stopping) return;
-    await this.subscribeAndRun(topics);
+    await this.subscribe(topics);
     const tickMs = Math.max(50, Math.min(1000, Math.floor(this.settings.maxAgeMs / 4)));
     this.timers.push(setInterval(() => this.tick(), tickMs));
     if (!this.settings.topics) this.timers.push(setInterval(() => void this.refreshTopics(), this.settings.topicRefreshMs));
@@ -270,9 +220,8 @@ export class BronzeWriter {
     const stored = await this.drain(this.settings.shutdownTimeoutMs);
     const abandoned = this.sealedUnflushed;
     if (!stored) this.logger.error({ abandonedSegments: abandoned }, 'shutdown timeout: some buffered rows were not stored; their offsets stay uncommitted and will be re-read');
-    await this.consumer.disconnect().catch((err: unknown) => this.logger.warn({ err }, 'consumer disconnect failed'));
-    await this.producer.disconnect().catch(() => undefined);
-    await this.admin.disconnect().catch(() => undefined);
+    await this.source.close();
+    await this.producer.close().catch(() => undefined);
     await this.encoders?.close();
     await this.schemaReader.close();
     this.lake.close();
@@ -285,7 +234,7 @@ export class BronzeWriter {
   // Topics and group membership
 
   private async listSelectedTopics(): Promise<string[]> {
-    return selectTopics(await this.admin.listTopics(), this.settings);
+    return selectTopics(await this.source.admin.listTopics(), this.settings);
   }
 
   private async waitForTopics(): Promise<string[]> {
@@ -303,19 +252,13 @@ export class BronzeWriter {
     }
   }
 
-  private async subscribeAndRun(topics: string[]): Promise<void> {
-    await this.consumer.subscribe({ topics, fromBeginning: true });
+  private async subscribe(topics: string[]): Promise<void> {
     this.subscribed = topics;
-    this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url, kafkajsRecordDecoding: recordDecodingStatus }, 'consuming');
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 2,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    await this.source.subscribe(topics);
+    this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url }, 'consuming');
   }
 
-  /** New topics matching the pattern: store and commit what is buffered, then re-subscribe. */
+  /** New topics matching the pattern: store and commit what is buffered, then subscribe again. */
   private async refreshTopics(): Promise<void> {
     if (this.stopping || this.restarting) return;
     let topics: string[];
@@ -328,116 +271,51 @@ export class BronzeWriter {
     const added = topics.filter((t) => !this.subscribed.includes(t));
     if (added.length === 0) return;
     this.restarting = (async () => {
-      this.logger.info({ added }, 'new topics: re-subscribing');
+      this.logger.info({ added }, 're-subscribing');
       await this.drain(Number.POSITIVE_INFINITY);
-      await this.consumer.stop();
-      this.states.clear();
-      this.assigned = undefined;
-      this.bufferedBytes = 0;
+      await this.source.unsubscribe();
+      this.partitions.reset();
+      this.flushChains.clear();
       this.pending.length = 0;
       this.pendingBytes = 0;
       this.paused = false;
+      this.source.setPaused(false);
       if (this.stopping) return;
       this.draining = false;
-      if (!this.stopping) await this.subscribeAndRun([...new Set([...this.subscribed, ...topics])].sort());
+      await this.subscribe([...new Set([...this.subscribed, ...topics])].sort());
     })().finally(() => (this.restarting = undefined));
     await this.restarting.catch((err: unknown) => this.logger.error({ err }, 're-subscription failed'));
   }
 
-  /**
-   * After every join: partitions no longer ours drop their open segment (the new owner re-reads
-   * it from the committed offset) and never commit again; kept partitions keep their state.
-   */
-  private onAssignment(memberAssignment: Record<string, number[]>): void {
-    const assigned = new Set<string>();
-    for (const [topic, partitions] of Object.entries(memberAssignment)) for (const p of partitions) assigned.add(`${topic}/${p}`);
-    for (const [key, st] of this.states) {
-      if (assigned.has(key)) continue;
-      st.revoked = true;
-      if (st.open) this.bufferedBytes -= st.open.bytes;
-      st.open = null;
-      this.states.delete(key);
-    }
-    this.assigned = assigned;
-    this.logger.info({ assignment: memberAssignment }, 'partitions assigned');
-  }
-
-  private stateFor(topic: string, partition: number): PartitionState | undefined {
-    const key = `${topic}/${partition}`;
-    let st = this.states.get(key);
-    if (st) return st;
-    if (this.assigned && !this.assigned.has(key)) return undefined;
-    st = {
-      key,
-      topic,
-      partition,
-      open: null,
-      nextOffset: null,
-      durableNext: null,
-      committedNext: null,
-      flushChain: Promise.resolve(),
-      broken: false,
-      revoked: false,
-      ranges: new RecordedRanges(this.lake, topic, partition, this.logger),
-      lastSize: undefined,
-    };
-    this.states.set(key, st);
-    return st;
+  /** After every join: partitions no longer ours drop their open segment (the new owner re-reads it). */
+  private onAssignment(assignment: Record<string, number[]>): void {
+    for (const st of this.partitions.assign(assignment)) this.flushChains.delete(st.key);
+    this.logger.info({ assignment }, 'partitions assigned');
   }
 
   // ----------------------------------------------------------------------------------------------
   // Consuming
 
-  /**
-   * Takes a fetched batch: resolves its offsets and queues it for packing, then returns at once,
-   * so that kafkajs sends the next fetch request right away and the broker prepares it while
-   * this batch is packed (kafkajs fetches again only after every batch of the previous fetch has
-   * been handled). Queued bytes count towards `maxBufferedBytes`.
-   */
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const { topic, partition, messages } = batch;
-    const st = this.stateFor(topic, partition);
-    if (!st || this.draining || messages.length === 0 || !isRunning() || isStale()) return;
-    let bytes = 0;
-    for (const m of messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
-    this.pending.push({ st, messages, bytes });
-    this.pendingBytes += bytes;
-    this.bufferedBytes += bytes;
-    // kafkajs' resolveOffset costs a few Long and string conversions: once per batch.
-    resolveOffset(messages[messages.length - 1]!.offset);
+  /** Queues received batches for packing (bytes count towards `maxBufferedBytes`) and returns at once. */
+  private onBatches(batches: PartitionBatch[]): void {
+    if (this.draining) return;
+    for (const batch of batches) {
+      const st = this.partitions.stateFor(batch.topic, batch.partition);
+      if (!st || batch.messages.length === 0) continue;
+      this.pending.push({ batch, st });
+      this.pendingBytes += batch.bytes;
+    }
     this.packing ??= this.packPending().finally(() => (this.packing = undefined));
     this.applyBackpressure();
-    await heartbeat();
   }
 
   /** Packs queued batches into their partitions' open segments, in order, until none is left. */
   private async packPending(): Promise<void> {
-    // Let kafkajs send its next fetch request first (it does so once onBatch has resolved).
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    const now = () => Date.now();
+    const onSealed = (st: PartitionState, segment: Segment) => this.flushSealed(st, segment);
     for (let next = this.pending.shift(); next; next = this.pending.shift()) {
-      this.pendingBytes -= next.bytes;
-      this.bufferedBytes -= next.bytes;
-      const { st, messages } = next;
-      const { topic, partition } = st;
-      for (const message of messages) {
-        if (st.revoked) break;
-        const offset = Number(message.offset);
-        if (st.nextOffset !== null && offset < st.nextOffset) continue; // redelivered after a rebalance
-        if (st.open?.endsBefore(offset)) this.seal(st, 'boundary');
-        if (!st.open) {
-          const boundary = await st.ranges.boundaryFor(offset);
-          if (st.revoked) break;
-          st.open ??= new SegmentBuilder(topic, partition, this.policy, boundary, st.lastSize);
-        }
-        const now = Date.now();
-        const before = st.open.bytes;
-        st.open.add(offset, Number(message.timestamp), message.key, message.value, now, message.headers && copyHeaders(message.headers));
-        this.bufferedBytes += st.open.bytes - before;
-        this.stats.messages++;
-        st.nextOffset = offset + 1;
-        const reason = st.open.sealReason(now);
-        if (reason) this.seal(st, reason);
-      }
+      this.pendingBytes -= next.batch.bytes;
+      this.stats.messages += await this.partitions.pack(next.st, next.batch.messages, now, onSealed);
       this.applyBackpressure();
     }
   }
@@ -451,7 +329,7 @@ export class BronzeWriter {
     const asBuffer = (b: Uint8Array | null) => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
     await this.retrying(`dead-letter ${topic}/${partition}@${bad.offset}`, async () => {
       if (!this.dlqTopicsReady.has(topic)) {
-        await ensureDeadLetterTopic(this.admin, topic, this.config.kafka.topicPartitions);
+        await ensureDeadLetterTopic(this.source.admin, topic, this.config.kafka.topicPartitions);
         this.dlqTopicsReady.add(topic);
       }
       await this.deadLetters.publish(
@@ -467,18 +345,18 @@ export class BronzeWriter {
   // Sealing and flushing
 
   private seal(st: PartitionState, reason: SealReason): void {
-    const open = st.open;
-    if (!open || open.isEmpty) return;
-    st.open = null;
-    const segment = open.seal(reason);
-    // Only a partition that fills its segments is worth pre-sized buffers.
-    st.lastSize = reason === 'rows' || reason === 'bytes' ? { messages: segment.messages, bytes: segment.packed.bytes.length } : undefined;
+    const segment = this.partitions.seal(st, reason);
+    if (segment) this.flushSealed(st, segment);
+  }
+
+  /** Starts encoding a sealed segment now (overlapping earlier segments' uploads) and chains its store after them. */
+  private flushSealed(st: PartitionState, segment: Segment): void {
     this.sealedUnflushed++;
-    // Encoding starts now and overlaps with earlier segments' uploads; storing stays in order.
+    this.sealedBytes += segment.bytes;
     const encoding = this.encoders!.encode(segment, new Date());
     encoding.catch(() => undefined); // awaited (and retried) by the flush
-    const flush = st.flushChain.then(() => this.flush(st, segment, encoding));
-    st.flushChain = flush;
+    const flush = (this.flushChains.get(st.key) ?? Promise.resolve()).then(() => this.flush(st, segment, encoding));
+    this.flushChains.set(st.key, flush);
     this.flushes.add(flush);
     void flush.finally(() => this.flushes.delete(flush));
   }
@@ -524,9 +402,8 @@ export class BronzeWriter {
         this.stats.tombstones += encoded.tombstones;
       }
       this.sealedUnflushed--;
-      this.bufferedBytes -= segment.bytes;
-      if (st.revoked) return;
-      st.durableNext = segment.lastOffset + 1;
+      this.sealedBytes -= segment.bytes;
+      if (!this.partitions.markDurable(st, segment)) return;
       const crashAfter = this.settings.crashBeforeCommitAfterFiles;
       if (crashAfter > 0 && this.stats.files >= crashAfter) {
         this.logger.warn({ files: this.stats.files }, 'BRONZE_TEST_CRASH_BEFORE_COMMIT: killing this process before the commit');
@@ -596,16 +473,15 @@ export class BronzeWriter {
   }
 
   private async commitOnce(): Promise<void> {
-    const due = [...this.states.values()].filter((st) => !st.revoked && st.durableNext !== null && st.durableNext !== st.committedNext);
+    const due = this.partitions.dueCommits();
     if (due.length === 0) return;
-    const offsets = due.map((st) => ({ topic: st.topic, partition: st.partition, offset: String(st.durableNext) }));
     try {
-      await this.consumer.commitOffsets(offsets);
-      for (const [i, st] of due.entries()) st.committedNext = Number(offsets[i]!.offset);
+      await this.source.commit(due);
+      this.partitions.markCommitted(due);
       this.stats.commits++;
     } catch (err) {
       // Usually a rebalance in progress: the tick retries, and the data is stored either way.
-      this.logger.warn({ err, offsets }, 'offset commit failed; will retry');
+      this.logger.warn({ err, offsets: due }, 'offset commit failed; will retry');
     }
   }
 
@@ -614,10 +490,7 @@ export class BronzeWriter {
 
   private tick(): void {
     const now = Date.now();
-    for (const st of this.states.values()) {
-      const reason = st.open?.sealReason(now);
-      if (reason) this.seal(st, reason);
-    }
+    this.partitions.sealDue(now, (st, segment) => this.flushSealed(st, segment));
     this.applyBackpressure();
     void this.requestCommit();
     if (now - this.lastProgressAt >= this.settings.progressEveryMs) {
@@ -630,7 +503,7 @@ export class BronzeWriter {
           pendingBytes: this.pendingBytes,
           unflushedSegments: this.sealedUnflushed,
           paused: this.paused,
-          partitions: this.states.size,
+          partitions: this.partitions.size,
           rssBytes: memory.rss,
           heapUsedBytes: memory.heapUsed,
           heapTotalBytes: memory.heapTotal,
@@ -643,36 +516,21 @@ export class BronzeWriter {
 
   private applyBackpressure(): void {
     if (this.draining || this.stopping) return;
-    const max = this.settings.maxBufferedBytes;
-    if (this.bufferedBytes > max) {
-      if (!this.paused) {
-        this.paused = true;
-        this.pausedAt = Date.now();
-        this.setPaused(true);
-        this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer full: pausing partitions');
-      }
-      // Nothing in flight would ever free memory: write the largest open segment now.
-      if (this.sealedUnflushed === 0) {
-        let largest: PartitionState | undefined;
-        for (const st of this.states.values()) if (st.open && (!largest || st.open.bytes > largest.open!.bytes)) largest = st;
-        if (largest) this.seal(largest, 'forced');
-      }
-    } else if (this.paused && this.bufferedBytes <= max / 2) {
+    const decision = decideBackpressure({ bufferedBytes: this.bufferedBytes, maxBufferedBytes: this.settings.maxBufferedBytes, paused: this.paused, unflushedSegments: this.sealedUnflushed });
+    if (decision.change === 'pause') {
+      this.paused = true;
+      this.pausedAt = Date.now();
+      this.source.setPaused(true);
+      this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer full: pausing partitions');
+    } else if (decision.change === 'resume') {
       this.paused = false;
       this.stats.pausedMs += Date.now() - this.pausedAt;
-      this.setPaused(false);
+      this.source.setPaused(false);
       this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer drained: resuming partitions');
     }
-  }
-
-  private setPaused(paused: boolean): void {
-    if (this.subscribed.length === 0) return; // not consuming yet
-    const topics = this.subscribed.map((topic) => ({ topic }));
-    try {
-      if (paused) this.consumer.pause(topics);
-      else this.consumer.resume(topics);
-    } catch (err) {
-      this.logger.warn({ err }, paused ? 'pause failed' : 'resume failed');
+    if (decision.sealLargest) {
+      const largest = this.partitions.largestOpen();
+      if (largest) this.seal(largest, 'forced');
     }
   }
 
@@ -682,10 +540,10 @@ export class BronzeWriter {
    */
   private async drain(timeoutMs: number): Promise<boolean> {
     this.draining = true;
-    this.setPaused(true);
-    // Batches already taken from kafkajs go into segments first.
+    this.source.setPaused(true);
+    // Batches already received go into segments first.
     if (this.packing) await Promise.race([this.packing, sleep(Number.isFinite(timeoutMs) ? timeoutMs : 2 ** 31 - 1)]);
-    for (const st of this.states.values()) this.seal(st, 'forced');
+    this.partitions.sealAll((st, segment) => this.flushSealed(st, segment));
     const all = Promise.all([...this.flushes]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Number.isFinite(timeoutMs)

@@ -8,18 +8,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../common/config.ts';
 import { dedupe, replay, tableState as tableStateOf } from './testing/delivery.ts';
 import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
-import { readTopic, testKafka, waitForRecords } from './testing/kafka-read.ts';
+import { readTopic, testKafka, waitForRecords, type KafkaTarget } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
 let db: pg.Client;
-let kafka: Kafka;
+let kafka: KafkaTarget;
 const slots: string[] = [];
 const children: CdcChild[] = [];
 

@@ -7,18 +7,17 @@
  * `cdc_healthy 0`) while it reconnects, and afterwards the topic holds every committed change in
  * commit order per key, a duplicate only as an identical re-delivery.
  */
-import type { Kafka } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection } from '../common/config.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { dedupe, ReconnectingLoad, replay, tableState } from './testing/delivery.ts';
 import { CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
-import { readTopic, testKafka } from './testing/kafka-read.ts';
+import { readTopic, testKafka, type KafkaTarget } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
-let kafka: Kafka;
+let kafka: KafkaTarget;
 const slots: string[] = [];
 const children: CdcChild[] = [];
 

@@ -5,19 +5,18 @@
  * after a restart, the `lakehouse.unavailable` header, and the interval modes.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../common/config.ts';
 import { parseTableSchema, SCHEMA_ID_HEADER, schemaTopic, UNAVAILABLE_HEADER, type TableSchema } from '../common/contracts/table-schema.ts';
 import { adminClient, cdcEnv, dropSlots, envelope, eventually, runId, startCdc, stopAllCdc } from './testing/harness.ts';
-import { readTopic, testKafka, type ReadRecord } from './testing/kafka-read.ts';
+import { readTopic, testKafka, type KafkaTarget, type ReadRecord } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
 const SCHEMA = `sl_${RUN}`;
 let db: pg.Client;
-let kafka: Kafka;
+let kafka: KafkaTarget;
 const slots: string[] = [];
 
 beforeAll(async () => {

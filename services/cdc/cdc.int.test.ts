@@ -4,7 +4,6 @@
  * keyless tables, TRUNCATE, metrics, and a restart after idling.
  */
 import { randomBytes } from 'node:crypto';
-import type { Kafka } from 'kafkajs';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../common/config.ts';
@@ -14,12 +13,12 @@ import { createLogger } from '../common/logger.ts';
 import {
   adminClient, cdcEnv, confirmedFlushLsn, currentWalLsn, dropSlots, envelope, eventually, runId, startCdc, stopAllCdc, type Envelope,
 } from './testing/harness.ts';
-import { readTopic, testKafka, waitForRecords, type ReadRecord } from './testing/kafka-read.ts';
+import { readTopic, testKafka, waitForRecords, type KafkaTarget, type ReadRecord } from './testing/kafka-read.ts';
 
 const RUN = runId();
 const config = loadConfig(cdcEnv({}));
 let db: pg.Client;
-let kafka: Kafka;
+let kafka: KafkaTarget;
 const slots: string[] = [];
 
 beforeAll(async () => {

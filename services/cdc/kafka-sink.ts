@@ -15,8 +15,9 @@
  * acknowledged (offset-context.ts, ack-tracker.ts). A batch the client gives up on fails the sink:
  * the session is closed and streaming resumes from the confirmed LSN (session.ts).
  *
- * Batching grows with load: a batch leaves at once when it is full or a slot is free after a
- * previous batch; an idle sink waits CDC_LINGER_MS for company. Partitioning is by key with
+ * Batching grows with load: full batches leave while a slot is free; a partial batch leaves only
+ * when nothing is in flight (after a completion at once, when idle after CDC_LINGER_MS), so each
+ * round trip carries as many events as have waited for it. Partitioning is by key with
  * Kafka's default murmur2 (Java client), computed by murmur2.ts, so all changes of a row share a
  * partition; explicit partitions for keyless tables and TRUNCATE fan-out. Every message leaves
  * with its partition set.
@@ -168,7 +169,7 @@ export class KafkaSink<T> implements EventSink<T> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.pending() === 0) return Promise.resolve();
     this.cancelLinger();
-    this.sendWhilePossible();
+    this.sendWhilePossible(true);
     return new Promise((resolve, reject) => {
       this.idleWaiters.push(() => (this.failure ? reject(this.failure) : resolve()));
     });
@@ -191,17 +192,21 @@ export class KafkaSink<T> implements EventSink<T> {
   private lingerTimer: NodeJS.Timeout | NodeJS.Immediate | null = null;
 
   /**
-   * Sends now when a batch is full (and a slot free); otherwise waits CDC_LINGER_MS (0: the end of
-   * the current turn of the event loop, so one transaction's events share a batch) for company.
+   * When batches leave (so that they stay large, as each costs a round trip: the client keeps one
+   * request on the wire per broker connection):
+   * - full batches, while a slot is free;
+   * - a partial batch only when nothing is in flight: at once after a completion (its events
+   *   waited a round trip already), else after CDC_LINGER_MS (0: the end of the current turn of
+   *   the event loop, so one transaction's events share a batch).
+   * While batches are in flight, a partial batch keeps filling until it is full or they complete.
    */
   private schedule(): void {
-    if (this.inFlightBatches >= this.options.maxInFlight) return; // a completion sends the rest
     if (this.queue.length >= this.options.batchMaxEvents) {
       this.cancelLinger();
       this.sendWhilePossible();
       return;
     }
-    if (this.lingerTimer) return;
+    if (this.inFlightBatches > 0 || this.lingerTimer) return; // a completion re-evaluates
     const fire = () => {
       this.lingerTimer = null;
       this.sendWhilePossible();
@@ -209,9 +214,12 @@ export class KafkaSink<T> implements EventSink<T> {
     this.lingerTimer = this.options.lingerMs > 0 ? setTimeout(fire, this.options.lingerMs) : setImmediate(fire);
   }
 
-  /** Sends batches while slots are free and events wait. */
-  private sendWhilePossible(): void {
-    while (!this.failure && this.queue.length > 0 && this.inFlightBatches < this.options.maxInFlight) this.sendBatch();
+  /** Sends full batches while slots are free; a partial one only when nothing else is in flight (or on flush). */
+  private sendWhilePossible(force = false): void {
+    while (!this.failure && this.queue.length > 0 && this.inFlightBatches < this.options.maxInFlight) {
+      if (this.queue.length < this.options.batchMaxEvents && this.inFlightBatches > 0 && !force) break;
+      this.sendBatch();
+    }
   }
 
   private sendBatch(): void {
@@ -231,9 +239,9 @@ export class KafkaSink<T> implements EventSink<T> {
         if (this.failure) return;
         this.onSent(batch.map((p) => p.event), Date.now() - started);
         this.onAck(batch.map((p) => p.token));
-        // What queued meanwhile leaves now: it has waited for a slot already.
+        // What queued meanwhile leaves now if nothing else is in flight: it has waited a round trip.
         this.cancelLinger();
-        this.sendWhilePossible();
+        this.sendWhilePossible(this.idleWaiters.length > 0);
         this.wake();
       },
       (err: Error) => {

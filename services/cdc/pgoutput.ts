@@ -5,8 +5,7 @@
  * Pure and stateless: one XLogData payload in, one message out. Column values stay in PostgreSQL's
  * text output form (`'t'` columns), so value rendering (value-render.ts) sees exactly what the
  * server printed, with no driver-side type parsing (which would lose microseconds, int8 precision
- * and time zones). pg-logical-replication's own parser converts values through node-postgres type
- * parsers, which is why the service plugs this decoder into it instead.
+ * and time zones), unlike parsers that convert values through node-postgres type parsers.
  */
 
 /** Marks a column whose value is an unchanged TOASTed datum that the server did not send ('u'). */

@@ -16,11 +16,11 @@
 import type { Config } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import type { EventDispatcher, EventSink } from './event-dispatcher.ts';
-import { formatLsn, parseLsn } from './lsn.ts';
+import { formatLsn } from './lsn.ts';
 import type { CdcMetrics } from './metrics.ts';
 import { STATUS_TICK_MS, type OffsetContext, type Position } from './offset-context.ts';
 import type { RelationMessage } from './pgoutput.ts';
-import { RawPgoutputPlugin, ReplicationStream, type DecodedPayload } from './replication-stream.ts';
+import { ReplicationStream, type DecodedPayload } from './replication-stream.ts';
 import pRetry, { AbortError } from 'p-retry';
 import { cdcConnection } from './postgres-setup.ts';
 
@@ -164,37 +164,30 @@ export class StreamingChangeEventSource {
     const startLsn = offsets.startLsn;
     const stream = new ReplicationStream(cdcConnection(config, true));
     this.stream = stream;
-    stream.on('data', (lsn: string, payload: DecodedPayload) => {
-      if (this.inbox.push({ kind: 'data', lsn: parseLsn(lsn), payload })) stream.pause();
+    stream.on('data', (lsn: bigint, payload: DecodedPayload) => {
+      if (this.inbox.push({ kind: 'data', lsn, payload })) stream.pause();
       this.kick();
     });
-    stream.on('heartbeat', (lsn: string, _timestamp: number, shouldRespond: boolean) => {
-      if (this.inbox.push({ kind: 'keepalive', lsn: parseLsn(lsn) })) stream.pause();
-      if (shouldRespond) this.sendStatus(true);
+    stream.on('heartbeat', (walEnd: bigint, replyRequested: boolean) => {
+      if (this.inbox.push({ kind: 'keepalive', lsn: walEnd })) stream.pause();
+      if (replyRequested) this.sendStatus(true);
       this.kick();
     });
     let started = false;
-    stream.on('start', () => {
-      started = true;
-    });
     stream.on('error', (err: Error) => {
       // Before the stream starts, connection errors are retried below.
       if (started) this.deps.fail(err, 'replication');
       else logger.debug({ err }, 'replication connection error before start');
     });
 
-    const plugin = new RawPgoutputPlugin({ publication: config.postgres.publication });
     const { ended } = await pRetry(
       async () => {
         try {
-          // Resolves when the stream ends: pass it on without awaiting it here.
-          const ended = stream.subscribe(plugin as never, config.cdc.slotName, formatLsn(startLsn));
-          await new Promise<void>((resolve, reject) => {
-            stream.once('start', () => resolve());
-            ended.then(() => resolve(), reject);
-          });
-          return { ended };
+          const running = await stream.start(config.cdc.slotName, startLsn, config.postgres.publication);
+          started = true;
+          return running;
         } catch (err) {
+          await stream.stop();
           // A killed predecessor's walsender may hold the slot for a moment.
           if (/is active for PID/.test((err as Error).message) && !this.deps.interrupted()) throw err;
           throw new AbortError(err as Error);
@@ -262,7 +255,7 @@ export class StreamingChangeEventSource {
     if (!stream) return;
     const lsn = this.deps.offsets.statusUpdate(Date.now(), force);
     if (lsn === null) return;
-    void stream.confirm(lsn).catch((err: Error) => this.deps.logger.warn({ err }, 'standby status update failed'));
+    stream.confirm(lsn);
     this.deps.metrics.confirmedLsn.set(Number(lsn));
   }
 
@@ -277,9 +270,6 @@ export class StreamingChangeEventSource {
   async close(): Promise<void> {
     if (!this.stream) return;
     this.sendStatus(true);
-    await this.stream.stop().then(
-      () => undefined,
-      () => undefined,
-    );
+    await this.stream.stop();
   }
 }

@@ -2,20 +2,22 @@
  * A Kafka consumer-group loop for services whose side effect is one call per message (post to
  * Slack, write a row): messages are handled one at a time, in partition order, and each offset is
  * committed only after its handler resolved, i.e. after the side effect is durable (at-least-once;
- * ARCHITECTURE.md, "Delivery"). Offsets of messages without a side effect are committed at the
- * end of their batch, so skipping a large snapshot costs one commit per batch, not per message.
+ * ARCHITECTURE.md, "Delivery"). Offsets of messages without a side effect are committed lazily
+ * (when nothing more is buffered, or every 1,000), so skipping a large snapshot costs few commits.
  *
  * - A handler may wait a long time (Retry-After, backoff): {@link HandlerContext.sleep} keeps the
- *   group membership alive with heartbeats and returns early, by throwing {@link ShutdownError},
+ *   group membership alive and returns early, by throwing {@link ShutdownError},
  *   when the service stops.
- * - A handler that throws any other error leaves the message uncommitted; kafkajs restarts the
- *   batch from the last committed offset after its retry backoff, so nothing is lost.
+ * - A handler that throws any other error leaves the message uncommitted; after a backoff the
+ *   consumer reads again from the last committed offset, so nothing is lost.
  * - A handler that throws {@link FatalConsumerError} (e.g. a revoked API key) stops the consumer;
  *   {@link RunningConsumer.crashed} resolves with the error so `main` can exit non-zero.
+ * Group heartbeats run on the client's own timer (services/common/kafka), whatever a handler does.
  */
-import { type Admin, type Consumer, type Kafka, type KafkaMessage } from 'kafkajs';
+import type { Config } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { SourceMessage } from './dead-letter.ts';
+import { createConsumer, KafkaAdmin, type KafkaConsumer } from './kafka/index.ts';
 
 /** Thrown by {@link HandlerContext.sleep} when the service is stopping. */
 export class ShutdownError extends Error {
@@ -37,23 +39,26 @@ export class FatalConsumerError extends Error {
 export interface HandlerContext {
   /** Aborted when the service stops. */
   signal: AbortSignal;
-  /** Sleeps `ms` milliseconds while heartbeating. @throws ShutdownError on stop. */
+  /** Sleeps `ms` milliseconds (the group membership stays alive). @throws ShutdownError on stop. */
   sleep(ms: number): Promise<void>;
-  heartbeat(): Promise<void>;
 }
 
 /** `no-op`: the message caused no side effect, so its offset may be committed lazily. */
 export type HandleResult = void | 'no-op';
 
-/** A consumed message with its coordinates. */
+/** A consumed message with its coordinates: key and value as read (null for none), headers by name. */
 export interface ConsumedMessage extends SourceMessage {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
   /** Broker timestamp, ms since epoch. */
   timestampMs: number;
-  raw: KafkaMessage;
 }
 
 export interface OrderedConsumerOptions {
-  kafka: Kafka;
+  config: Pick<Config, 'kafka'>;
+  /** Names the Kafka client (`<KAFKA_CLIENT_ID>-<service>`). */
+  service: string;
   groupId: string;
   topic: string;
   logger: Logger;
@@ -65,6 +70,8 @@ export interface OrderedConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Polling interval while waiting for the topic to be created by its producer. */
   topicPollMs?: number;
+  /** Wait before reading again after a handler failed. Default 2 s. */
+  retryBackoffMs?: number;
 }
 
 export interface RunningConsumer {
@@ -72,7 +79,7 @@ export interface RunningConsumer {
   stop(): Promise<void>;
   /** Resolves with the fatal error that stopped the consumer, never rejects. */
   crashed: Promise<FatalConsumerError>;
-  consumer: Consumer;
+  consumer: KafkaConsumer;
 }
 
 /** Resolves after `ms`, or rejects with ShutdownError as soon as `signal` aborts. */
@@ -92,7 +99,7 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /** Waits until `topic` exists (it is created by its producer, e.g. the CDC service). */
-async function waitForTopic(admin: Admin, topic: string, signal: AbortSignal, logger: Logger, pollMs: number): Promise<void> {
+async function waitForTopic(admin: KafkaAdmin, topic: string, signal: AbortSignal, logger: Logger, pollMs: number): Promise<void> {
   let warned = false;
   for (;;) {
     if ((await admin.listTopics()).includes(topic)) return;
@@ -104,104 +111,119 @@ async function waitForTopic(admin: Admin, topic: string, signal: AbortSignal, lo
   }
 }
 
+/** Offsets of no-op messages are committed at the latest after this many of them. */
+const LAZY_COMMIT_EVERY = 1000;
+
 /**
- * Connects, waits for the topic, joins the group and starts handling messages.
+ * Waits for the topic, joins the group and starts handling messages.
  * @returns once the consumer runs; see {@link RunningConsumer}.
  * @throws ShutdownError when stopped while waiting for the topic; broker errors on connect.
  */
 export async function startOrderedConsumer(options: OrderedConsumerOptions): Promise<RunningConsumer> {
-  const { kafka, groupId, topic, logger } = options;
-  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 3_000;
+  const { config, service, groupId, topic, logger } = options;
   const controller = new AbortController();
   const { signal } = controller;
   let reportFatal: (err: FatalConsumerError) => void = () => undefined;
   const crashed = new Promise<FatalConsumerError>((resolve) => (reportFatal = resolve));
 
-  const admin = kafka.admin();
-  await admin.connect();
+  const admin = KafkaAdmin.create(config, service, logger);
   try {
     await waitForTopic(admin, topic, signal, logger, options.topicPollMs ?? 2_000);
   } finally {
-    await admin.disconnect();
+    await admin.close();
   }
 
-  const consumer = kafka.consumer({
+  const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 3_000;
+  const consumer = createConsumer(config, service, logger, {
     groupId,
     sessionTimeout: options.sessionTimeoutMs ?? 30_000,
     heartbeatInterval: heartbeatIntervalMs,
     // Long-poll bound: a stop waits for the fetch in flight; new messages still arrive at once.
-    maxWaitTimeInMs: 1_000,
+    maxWaitTime: 1_000,
   });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: options.fromBeginning ?? true });
+  const sleep = (ms: number) => abortableDelay(ms, signal);
+  let stream: Awaited<ReturnType<KafkaConsumer['consume']>> | undefined;
+  // Offsets (next to read) of handled messages not committed yet, by partition.
+  const uncommitted = new Map<number, bigint>();
+  let lazy = 0;
+  const commit = async () => {
+    if (uncommitted.size === 0) return;
+    const offsets = [...uncommitted].map(([partition, offset]) => ({ topic, partition, offset, leaderEpoch: -1 }));
+    uncommitted.clear();
+    lazy = 0;
+    await consumer.commit({ offsets });
+  };
+  const commitOrWarn = () => commit().catch((err: unknown) => logger.warn({ err }, 'offset commit failed; those messages will be read again'));
+
+  /** One pass over the stream until a handler fails (false) or the consumer stops (true). */
+  const open = async () => (stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: options.fromBeginning === false ? 'latest' : 'earliest' }));
+  const readUntilFailure = async (opened?: NonNullable<typeof stream>): Promise<boolean> => {
+    const stream = opened ?? (await open());
+    try {
+      for await (const message of stream) {
+        if (signal.aborted) return true;
+        const headers: Record<string, Buffer> = {};
+        for (const [name, value] of message.headers) headers[name] = value;
+        const consumed: ConsumedMessage = {
+          topic: message.topic,
+          partition: message.partition,
+          offset: String(message.offset),
+          key: message.key ?? null,
+          value: message.value ?? null,
+          headers,
+          timestampMs: Number(message.timestamp),
+        };
+        let result: HandleResult;
+        try {
+          result = await options.handle(consumed, { signal, sleep });
+        } catch (err) {
+          if (err instanceof ShutdownError || signal.aborted) return true;
+          if (err instanceof FatalConsumerError) {
+            logger.fatal({ err, topic, partition: message.partition, offset: consumed.offset }, 'fatal error, stopping');
+            reportFatal(err);
+            void stop();
+            return true;
+          }
+          logger.error({ err, topic, partition: message.partition, offset: consumed.offset }, 'handler failed; the message will be retried');
+          return false;
+        }
+        uncommitted.set(message.partition, message.offset + 1n);
+        // A side effect is committed at once (a restart redoes nothing); a run of no-ops
+        // (snapshot rows, replays) is committed once nothing more is buffered, or every 1,000.
+        if (result !== 'no-op' || ++lazy >= LAZY_COMMIT_EVERY || stream.readableLength === 0) await commitOrWarn();
+      }
+      return true;
+    } finally {
+      await commitOrWarn();
+      await stream.close().catch(() => undefined);
+    }
+  };
+
+  // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
+  let first: NonNullable<typeof stream> | undefined = await open();
+  const running = (async () => {
+    for (;;) {
+      if (signal.aborted) return;
+      const opened = first;
+      first = undefined;
+      if (await readUntilFailure(opened)) return;
+      // Read again from the last commit after a pause: the failed message comes first.
+      await abortableDelay(options.retryBackoffMs ?? 2_000, signal).catch(() => undefined);
+    }
+  })().catch((err: unknown) => {
+    if (!signal.aborted) logger.error({ err, topic, groupId }, 'consumer failed');
+  });
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
     stopping ??= (async () => {
       controller.abort();
-      await consumer.disconnect();
+      await stream?.close().catch(() => undefined);
+      await running;
+      await consumer.close(true).catch(() => undefined);
     })();
     return stopping;
   };
-
-  await consumer.run({
-    autoCommit: false,
-    eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: 1,
-    eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      const sleep = async (ms: number) => {
-        const until = Date.now() + ms;
-        for (let left = ms; left > 0; left = until - Date.now()) {
-          await abortableDelay(Math.min(left, heartbeatIntervalMs), signal);
-          await heartbeat();
-        }
-      };
-      // Offset of the next message to read, once everything before it is finished.
-      let uncommitted: string | null = null;
-      const commit = async () => {
-        if (uncommitted === null) return;
-        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: uncommitted }]);
-        uncommitted = null;
-      };
-      try {
-        for (const message of batch.messages) {
-          if (signal.aborted || !isRunning() || isStale()) return;
-          const consumed: ConsumedMessage = {
-            topic: batch.topic,
-            partition: batch.partition,
-            offset: message.offset,
-            key: message.key,
-            value: message.value,
-            headers: message.headers,
-            timestampMs: Number(message.timestamp),
-            raw: message,
-          };
-          let result: HandleResult;
-          try {
-            result = await options.handle(consumed, { signal, sleep, heartbeat });
-          } catch (err) {
-            if (err instanceof ShutdownError || signal.aborted) return;
-            if (err instanceof FatalConsumerError) {
-              logger.fatal({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'fatal error, stopping');
-              reportFatal(err);
-              void stop();
-              return;
-            }
-            logger.error({ err, topic: batch.topic, partition: batch.partition, offset: message.offset }, 'handler failed; the message will be retried');
-            throw err;
-          }
-          resolveOffset(message.offset);
-          uncommitted = (BigInt(message.offset) + 1n).toString();
-          // A side effect is committed at once (a restart redoes nothing); a run of no-ops
-          // (snapshot rows, replays) is committed at the end of the batch.
-          if (result !== 'no-op') await commit();
-          await heartbeat();
-        }
-      } finally {
-        await commit().catch((err: unknown) => logger.warn({ err }, 'offset commit failed; those messages will be read again'));
-      }
-    },
-  });
   return { stop, crashed, consumer };
 }
 

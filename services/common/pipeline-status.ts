@@ -2,7 +2,7 @@
  * Where the pipeline stands, read from the systems themselves (no service has to report it):
  *
  * - consumer-group lag per group and topic-partition: high watermark minus committed offset
- *   (Kafka's definition of consumer lag; kafkajs admin `fetchOffsets` + `fetchTopicOffsets`), in
+ *   (Kafka's definition of consumer lag; admin `fetchOffsets` + `fetchTopicOffsets`), in
  *   messages, and whether the group has live members (`describeGroups`);
  * - replication slot lag: `pg_current_wal_lsn() - confirmed_flush_lsn` of the CDC slot, in bytes
  *   of WAL PostgreSQL retains for it, and whether a walsender holds the slot (`active`);
@@ -11,13 +11,13 @@
  *   latest quality report (services/batch/README.md, "run_log" and "Quality suite"), and gold.duckdb.
  *
  * The pure parts (lag arithmetic, row/report parsing, summaries) are exported for unit tests; the
- * readers are thin adapters over kafkajs, pg and the file system. Used by `npm run monitor`
+ * readers are thin adapters over the Kafka admin client (services/common/kafka), pg and the file system. Used by `npm run monitor`
  * (services/monitor) and the ops CLI (`lakehouse status`).
  */
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import type { Admin } from 'kafkajs';
+import { kafkaErrorMessage, type KafkaAdmin as Admin } from './kafka/index.ts';
 import pg from 'pg';
 import { pgConnection, type Config } from './config.ts';
 import { isSchemaTopic } from './contracts/table-schema.ts';
@@ -105,7 +105,7 @@ export function partitionLag(committed: number | null, w: { high: number; low: n
 
 /**
  * A group's lag over `topics` (pure).
- * @param committed kafkajs `fetchOffsets` result: per topic, partitions with `offset` as a decimal string ("-1" = none).
+ * @param committed the admin client's `fetchOffsets` result: per topic, partitions with `offset` as a decimal string ("-1" = none).
  * @param watermarks per topic, the partitions' watermarks.
  */
 export function computeGroupLag(
@@ -154,7 +154,7 @@ export async function readConsumerLag(
   const out: GroupLag[] = [];
   for (const g of groups) {
     // Without `topics`, OffsetFetch v2+ returns every topic the group committed on.
-    const committed = await admin.fetchOffsets({ groupId: g.groupId });
+    const committed = await admin.fetchOffsets(g.groupId);
     const readTopics = [...new Set([...g.topics(topics), ...committed.map((c) => c.topic).filter((t) => topics.includes(t) && !isDeadLetterTopic(t))])];
     const marks = new Map<string, readonly PartitionWatermarks[]>();
     const missing = readTopics.filter((t) => !watermarks?.has(t));
@@ -183,7 +183,7 @@ export function groupLiveness(description: { groupId: string; state: string; mem
 
 /** Liveness of `groupIds` (one DescribeGroups request). An unknown group is reported Dead, 0 members. */
 export async function readGroupLiveness(admin: Admin, groupIds: readonly string[]): Promise<GroupLiveness[]> {
-  const { groups } = await admin.describeGroups([...groupIds]);
+  const groups = await admin.describeGroups([...groupIds]);
   return groupIds.map((id) => groupLiveness(groups.find((g) => g.groupId === id) ?? { groupId: id, state: 'Dead', members: [] }));
 }
 
@@ -451,7 +451,7 @@ export interface PipelineStatus {
 /**
  * Reads the whole status with short-lived clients (for `lakehouse status`). Never throws for an
  * unreachable system: its part carries the error message instead.
- * @param connectAdmin returns a connected kafkajs admin (disconnected here afterwards).
+ * @param connectAdmin returns an admin client (closed here afterwards).
  */
 export async function readPipelineStatus(config: Config, connectAdmin: () => Promise<Admin>): Promise<PipelineStatus> {
   const kafka = await (async (): Promise<PipelineStatus['kafka']> => {
@@ -468,9 +468,9 @@ export async function readPipelineStatus(config: Config, connectAdmin: () => Pro
         deadLetters: await readDeadLetterCounts(admin, config.kafka.topicPrefix, topics),
       };
     } catch (err) {
-      return { error: (err as Error).message, groups: [], deadLetters: [] };
+      return { error: kafkaErrorMessage(err), groups: [], deadLetters: [] };
     } finally {
-      await admin?.disconnect().catch(() => undefined);
+      await admin?.close().catch(() => undefined);
     }
   })();
   const replicationSlot = await (async (): Promise<PipelineStatus['replicationSlot']> => {

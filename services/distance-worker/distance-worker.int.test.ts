@@ -194,7 +194,7 @@ describe.each([
     expect(worker.stats).toMatchObject({ requests: 2, cacheHits: 1 });
 
     await worker.stop();
-    await broker.admin.resetOffsets({ groupId: config.distance.consumerGroup, topic, earliest: true });
+    await broker.resetToEarliest(config.distance.consumerGroup, topic);
     const replay = await start(config);
     await broker.waitForGroupCaughtUp(config.distance.consumerGroup, topic);
     expect(maps.lookups()).toHaveLength(2);

@@ -121,7 +121,7 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
   await pool.query('SELECT 1 FROM commute_distance_cache LIMIT 0');
   const store = new CommuteStore(pool);
 
-  const { kafka, producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic);
+  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger);
   const bucket = new TokenBucket(config.distance.maxRequestsPerSecond, 1);
 
   /** Asks the provider, paced, retrying transient failures forever. */
@@ -244,9 +244,9 @@ export async function startDistanceWorker(config: Config, options: WorkerOptions
   }
 
   const { stop, crashed } = await startConsumerWithResources(
-    () => startOrderedConsumer({ kafka, groupId: config.distance.consumerGroup, topic, logger, handle }),
+    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.distance.consumerGroup, topic, logger, handle }),
     async () => {
-      await producer.disconnect();
+      await producer.close();
       await pool.end();
     },
     () => logger.info({ ...stats }, 'stopped'),

@@ -3,12 +3,12 @@
  * membership, the replication slot, dead-letter counts, the CDC service's /metrics, the batch
  * job's run_log / quality report, and the quality scores' inputs from gold. Each part is read
  * independently and bounded by timeouts, so one unreachable system never hides the others.
- * Long-lived clients (a kafkajs admin, a one-connection pg pool, the lake client) are reused.
+ * Long-lived clients (a Kafka admin client, a one-connection pg pool, the lake client) are reused.
  */
 import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Kafka, logLevel as kafkaLogLevel, type Admin } from 'kafkajs';
+import { KafkaAdmin } from '../common/kafka/index.ts';
 import pg from 'pg';
 import { pgConnection, type Config } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
@@ -99,8 +99,7 @@ class RunLogFollower {
 }
 
 export class Collector {
-  private readonly kafka: Kafka;
-  private admin: Admin | null = null;
+  private admin: KafkaAdmin | null = null;
   private readonly pool: pg.Pool;
   private readonly lake: LakeStorage;
   private readonly runLog: RunLogFollower;
@@ -115,32 +114,22 @@ export class Collector {
     private readonly logger: Logger,
     private readonly timeoutMs = 5_000,
   ) {
-    this.kafka = new Kafka({
-      clientId: `${config.kafka.clientId}-monitor`,
-      brokers: config.kafka.brokers,
-      logLevel: kafkaLogLevel.NOTHING,
-      connectionTimeout: 3_000,
-      requestTimeout: timeoutMs,
-      retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 1_000 },
-    });
     this.pool = new pg.Pool({ ...pgConnection(config, 'monitor'), application_name: 'sport-lakehouse-monitor', max: 1, connectionTimeoutMillis: 3_000, idleTimeoutMillis: 60_000 });
     this.pool.on('error', () => undefined); // a dropped idle connection is reported by the next probe
     this.lake = openLake(config);
     this.runLog = new RunLogFollower(config.batch.runLogFile, logger);
   }
 
-  private async connectedAdmin(): Promise<Admin> {
-    if (this.admin) return this.admin;
-    const admin = this.kafka.admin();
-    await admin.connect();
-    this.admin = admin;
-    return admin;
+  private async connectedAdmin(): Promise<KafkaAdmin> {
+    // The client connects on first use; failures are the collection's to report (no log line each time).
+    this.admin ??= KafkaAdmin.create(this.config, 'monitor', this.logger.child({ level: 'silent' }) as Logger, { connectTimeout: 3_000, timeout: this.timeoutMs, retries: 3, retryDelay: 200 });
+    return this.admin;
   }
 
   private async dropAdmin(): Promise<void> {
     const admin = this.admin;
     this.admin = null;
-    await admin?.disconnect().catch(() => undefined);
+    await admin?.close().catch(() => undefined);
   }
 
   /** Takes one snapshot. Never throws: unreachable parts are reported in it. */

@@ -7,11 +7,11 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Kafka, logLevel, Partitioners, type Admin, type Consumer, type Producer } from 'kafkajs';
+import { createConsumer, KafkaAdmin, type KafkaProducer } from '../common/kafka/index.ts';
+import { testProducer, kafkaTarget } from '../../tests/support/kafka.ts';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../common/config.ts';
-import { ensureTopic } from '../common/dead-letter.ts';
 import { createLogger } from '../common/logger.ts';
 import { encodeRunLogLine, type RunStatus } from '../common/contracts/run-log.ts';
 import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
@@ -35,9 +35,8 @@ let dir: string;
 let sb: BatchSandbox;
 let cdc: InProcessCdc;
 let db: pg.Client;
-let kafka: Kafka;
-let admin: Admin;
-let producer: Producer;
+let admin: KafkaAdmin;
+let producer: KafkaProducer;
 const logger = createLogger('monitor-test', process.env.LOG_LEVEL ?? 'warn');
 
 function monitorConfig(overrides: Record<string, string> = {}): Config {
@@ -88,17 +87,14 @@ async function alertLines(file = path.join(dir, 'alerts.jsonl')): Promise<{ kind
   return text.trim() ? text.trim().split('\n').map((l) => JSON.parse(l)) : [];
 }
 
-/** A consumer in `groupId` on `topic`, so the group has a live member. */
-async function joinGroup(groupId: string, topic: string): Promise<Consumer> {
-  const consumer = kafka.consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: false });
-  let joined!: () => void;
-  const done = new Promise<void>((r) => (joined = r));
-  consumer.on(consumer.events.GROUP_JOIN, () => joined());
-  await consumer.run({ autoCommit: false, eachMessage: async () => undefined });
-  await done;
-  return consumer;
+/** A consumer in `groupId` on `topic`, so the group has a live member. @returns its stop. */
+async function joinGroup(groupId: string, topic: string): Promise<{ disconnect(): Promise<void> }> {
+  const consumer = createConsumer(loadConfig(), 'monitor-test', createLogger('monitor-test', 'silent'), { groupId, sessionTimeout: 10_000, heartbeatInterval: 1_000 });
+  const joined = new Promise<void>((r) => consumer.once('consumer:group:join', () => r()));
+  const stream = await consumer.consume({ topics: [topic], mode: 'latest' });
+  stream.resume();
+  await joined;
+  return { disconnect: async () => void (await stream.close(), await consumer.close(true)) };
 }
 
 async function highWatermark(topic: string): Promise<number> {
@@ -112,17 +108,14 @@ beforeAll(async () => {
   await db.query('DELETE FROM employees WHERE employee_id = $1', [PROBE_EMPLOYEE]);
   cdc = await startCdc({ KAFKA_TOPIC_PREFIX: PREFIX, CDC_SLOT_NAME: SLOT, CDC_TABLES: 'public.employees' });
   const base = loadConfig();
-  kafka = new Kafka({ clientId: `monitor-test-${id}`, brokers: base.kafka.brokers, logLevel: logLevel.NOTHING });
-  admin = kafka.admin();
-  await admin.connect();
-  producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner });
-  await producer.connect();
-  await ensureTopic(admin, ACTIVITIES, 3);
+  admin = KafkaAdmin.create(base, `monitor-test-${id}`, createLogger('monitor-test', 'silent'));
+  producer = testProducer(kafkaTarget(base.kafka.brokers));
+  await admin.ensureTopic(ACTIVITIES, 3);
 });
 
 afterAll(async () => {
-  await producer?.disconnect();
-  await admin?.disconnect();
+  await producer?.close();
+  await admin?.close();
   await cdc?.stop().catch(() => undefined);
   if (db) {
     await db.query('DELETE FROM employees WHERE employee_id = $1', [PROBE_EMPLOYEE]);
@@ -244,13 +237,13 @@ describe('alerts', () => {
     const ours = async () => (await alertLines(dryRun)).filter((l) => l.key === `dlq_not_empty:${DLQ}` || l.key === `consumer_lag:${GROUPS.slack}`).map((l) => `${l.kind} ${l.message.text}`);
 
     // The Slack group is caught up (offsets at the end), so only new messages count.
-    await admin.setOffsets({ groupId: GROUPS.slack, topic: ACTIVITIES, partitions: (await admin.fetchTopicOffsets(ACTIVITIES)).map((p) => ({ partition: p.partition, offset: p.high })) });
+    await admin.setOffsets(GROUPS.slack, ACTIVITIES, (await admin.fetchTopicOffsets(ACTIVITIES)).map((p) => ({ partition: p.partition, offset: p.high })));
     let m = await startMonitor(config);
     try {
       expect(await ours()).toEqual([]);
-      await ensureTopic(admin, DLQ, 1);
-      await producer.send({ topic: DLQ, messages: [{ key: '{"activity_id":1}', value: 'not json', headers: { 'dlq.reason': 'invalid_json' } }] });
-      await producer.send({ topic: ACTIVITIES, messages: Array.from({ length: 5 }, (_, i) => ({ key: `{"activity_id":${i}}`, value: '{}' })) });
+      await admin.ensureTopic(DLQ, 1);
+      await producer.send({ messages: [{ topic: DLQ, key: '{"activity_id":1}', value: 'not json', headers: { 'dlq.reason': 'invalid_json' } }] });
+      await producer.send({ messages: Array.from({ length: 5 }, (_, i) => ({ topic: ACTIVITIES, key: `{"activity_id":${i}}`, value: '{}' })) });
       await m.monitor.refresh();
       const firing = [
         `firing :warning: FIRING [warning] consumer_lag (group=${GROUPS.slack}): consumer group ${GROUPS.slack} is 5 messages behind (threshold 3); most on ${ACTIVITIES}[`,
@@ -262,8 +255,8 @@ describe('alerts', () => {
       expect(lines[1]).toBe(firing[1]);
 
       // The incidents go on (a second dead letter, more lag): no new message.
-      await producer.send({ topic: DLQ, messages: [{ key: null, value: 'again' }] });
-      await producer.send({ topic: ACTIVITIES, messages: [{ key: 'x', value: '{}' }] });
+      await producer.send({ messages: [{ topic: DLQ, key: null, value: 'again' }] });
+      await producer.send({ messages: [{ topic: ACTIVITIES, key: 'x', value: '{}' }] });
       await m.monitor.refresh();
       await m.monitor.refresh();
       expect(await ours()).toHaveLength(2);
@@ -282,11 +275,9 @@ describe('alerts', () => {
       expect(await ours()).toHaveLength(2);
 
       // Ops consume the lag and purge the dead letters: each incident resolves, once.
-      await admin.setOffsets({ groupId: GROUPS.slack, topic: ACTIVITIES, partitions: (await admin.fetchTopicOffsets(ACTIVITIES)).map((p) => ({ partition: p.partition, offset: p.high })) });
-      await admin.fetchTopicMetadata({ topics: [DLQ] });
-      await admin.deleteTopicRecords({ topic: DLQ, partitions: [{ partition: 0, offset: '-1' }] }).catch((err) => {
-        throw new Error(`deleteTopicRecords: ${JSON.stringify(err.partitions?.map((p: { error?: Error }) => p.error?.message))} ${err.message}`);
-      });
+      await admin.setOffsets(GROUPS.slack, ACTIVITIES, (await admin.fetchTopicOffsets(ACTIVITIES)).map((p) => ({ partition: p.partition, offset: p.high })));
+      // DeleteRecords up to the high watermark (offset -1), as `kafka-delete-records` does.
+      await admin.client.deleteRecords({ topics: [{ name: DLQ, partitions: [{ partition: 0, offset: -1n }] }] });
       await m.monitor.refresh();
       await m.monitor.refresh();
       const lines = await ours();

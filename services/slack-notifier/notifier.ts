@@ -77,7 +77,7 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
 
-  const { kafka, producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic);
+  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger);
   const pacer = new TokenBucket(config.slack.ratePerSecond, config.slack.burst);
 
   logger.info(
@@ -177,9 +177,9 @@ export async function startSlackNotifier(config: Config, options: NotifierOption
   }
 
   const { stop, crashed } = await startConsumerWithResources(
-    () => startOrderedConsumer({ kafka, groupId: config.slack.consumerGroup, topic, logger, handle }),
+    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.slack.consumerGroup, topic, logger, handle }),
     async () => {
-      await producer.disconnect();
+      await producer.close();
       await pool.end();
     },
     () => logger.info({ ...stats }, 'stopped'),

@@ -234,7 +234,7 @@ describe('slack notifier', () => {
     await first.stop();
 
     // Replay: ops reset the group to the earliest offset and restart the service.
-    await broker.admin.resetOffsets({ groupId: config.slack.consumerGroup, topic, earliest: true });
+    await broker.resetToEarliest(config.slack.consumerGroup, topic);
     const second = await start(config);
     const fresh = activity({ sport_type: 'Vélo', distance_m: 25_300, elapsed_seconds: 62 * 60 });
     await broker.send(topic, [insert(fresh)]);

@@ -9,7 +9,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Kafka, logLevel } from 'kafkajs';
+import { testAdmin, kafkaTarget } from '../support/kafka.ts';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
@@ -44,12 +44,9 @@ describe('npm run demo -- --once', () => {
     await admin.query(`DROP DATABASE IF EXISTS ${admin.escapeIdentifier(`demo_${run}`)} WITH (FORCE)`);
     await admin.query(`DROP ROLE IF EXISTS ${admin.escapeIdentifier(`demo_cdc_${run}`)}`);
     await admin.end();
-    const kafka = new Kafka({ clientId: 'demo-test-cleanup', brokers: base.kafka.brokers, logLevel: logLevel.NOTHING });
-    const ka = kafka.admin();
-    await ka.connect();
-    const topics = (await ka.listTopics()).filter((t) => t.startsWith(`demo${run}.`));
-    if (topics.length) await ka.deleteTopics({ topics });
-    await ka.disconnect();
+    const ka = testAdmin(kafkaTarget(base.kafka.brokers));
+    await ka.deleteTopics((await ka.listTopics()).filter((t) => t.startsWith(`demo${run}.`)));
+    await ka.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,8 @@
  * and migrations that can run again.
  */
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { Kafka, logLevel } from 'kafkajs';
+import { createConsumer, createProducer, KafkaAdmin } from '../../services/common/kafka/index.ts';
+import { createLogger } from '../../services/common/logger.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection } from '../../services/common/config.ts';
@@ -76,24 +77,24 @@ describe('PostgreSQL', () => {
 
 describe('Kafka', () => {
   it('creates a topic, stores a message with acks=all and returns it to a consumer', async () => {
-    const kafka = new Kafka({ clientId: 'foundation-test', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING });
+    const logger = createLogger('foundation-test', 'silent');
     const topic = `foundation.smoke.${Date.now()}`;
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
-    const producer = kafka.producer({ idempotent: true });
-    await producer.connect();
-    await producer.send({ topic, acks: -1, messages: [{ key: 'k1', value: 'hello' }] });
-    await producer.disconnect();
-    const consumer = kafka.consumer({ groupId: `${topic}.g` });
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
-    const received = await new Promise<string>((resolve) => {
-      void consumer.run({ eachMessage: async ({ message }) => resolve(`${message.key}=${message.value}`) });
-    });
-    await consumer.disconnect();
-    await admin.deleteTopics({ topics: [topic] });
-    await admin.disconnect();
+    const admin = KafkaAdmin.create(config, 'foundation-test', logger);
+    await admin.ensureTopic(topic, 2);
+    const producer = createProducer(config, 'foundation-test', logger);
+    await producer.send({ messages: [{ topic, key: 'k1', value: 'hello' }] });
+    await producer.close();
+    const consumer = createConsumer(config, 'foundation-test', logger, { groupId: `${topic}.g` });
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest' });
+    let received = '';
+    for await (const message of stream) {
+      received = `${message.key?.toString()}=${message.value?.toString()}`;
+      break;
+    }
+    await stream.close();
+    await consumer.close(true);
+    await admin.deleteTopics([topic]);
+    await admin.close();
     expect(received).toBe('k1=hello');
   });
 });

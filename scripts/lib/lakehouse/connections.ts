@@ -3,12 +3,13 @@
  * client, each closed when the command's work is done. A connection that fails is reported as an
  * {@link UnreachableError} naming the system, its address and the variables that set it.
  *
- * The Kafka client is built here once for the whole CLI (runtime-kafka's client factory replaces
- * this construction when it lands; see /work/team/notes/ops-cli.md).
+ * The Kafka admin client comes from the project's factory (services/common/kafka); its own log
+ * lines are off here: a failure is the command's error, printed once.
  */
-import { Kafka, logLevel, type Admin } from 'kafkajs';
 import pg from 'pg';
 import type { Config } from '../../../services/common/config.ts';
+import { KafkaAdmin } from '../../../services/common/kafka/index.ts';
+import { createLogger } from '../../../services/common/logger.ts';
 import { UnreachableError } from './errors.ts';
 
 /**
@@ -16,24 +17,25 @@ import { UnreachableError } from './errors.ts';
  * disconnects it.
  * @throws UnreachableError when the brokers cannot be reached; errors of `fn` as they are.
  */
-export async function withKafkaAdmin<T>(config: Config, purpose: string, fn: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withKafkaAdmin<T>(config: Config, purpose: string, fn: (admin: KafkaAdmin) => Promise<T>): Promise<T> {
   const admin = connectableKafkaAdmin(config, purpose);
   try {
-    await admin.connect();
+    // The client connects lazily: probe the cluster first, so that a broker down is named as such.
+    await admin.describeCluster();
   } catch (err) {
+    await admin.close().catch(() => undefined);
     throw new UnreachableError('Kafka', config.kafka.brokers.join(','), 'KAFKA_BROKERS', err);
   }
   try {
     return await fn(admin);
   } finally {
-    await admin.disconnect().catch(() => undefined);
+    await admin.close().catch(() => undefined);
   }
 }
 
-/** A Kafka admin client for the CLI, not yet connected. Five retries from 100 ms (about 3 s in all): enough for a broker that has just started (its group coordinators still loading), short enough for an operator waiting on one that is down. */
-export function connectableKafkaAdmin(config: Config, purpose: string): Admin {
-  const kafka = new Kafka({ clientId: `${config.kafka.clientId}-${purpose}`, brokers: config.kafka.brokers, logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 100 } });
-  return kafka.admin();
+/** A Kafka admin client for the CLI (connects on first use). Five retries 100 ms apart plus the connect timeout: enough for a broker that has just started (its group coordinators still loading), short enough for an operator waiting on one that is down. */
+export function connectableKafkaAdmin(config: Config, purpose: string): KafkaAdmin {
+  return KafkaAdmin.create(config, purpose, createLogger(`lakehouse-${purpose}`, 'silent'), { retries: 5, retryDelay: 100, connectTimeout: 3_000 });
 }
 
 /**

@@ -9,6 +9,7 @@
  *   invalid environment variable (named in the message), no terminal to confirm on without --yes.
  */
 import { ConfigError } from '../../../services/common/config.ts';
+import { kafkaErrorMessage } from '../../../services/common/kafka/index.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -28,7 +29,7 @@ export class UsageError extends Error {
  */
 export class UnreachableError extends Error {
   constructor(what: string, where: string, variables: string, cause: unknown) {
-    super(`cannot reach ${what} at ${where} (${variables}): ${(cause as Error).message ?? String(cause)}`, { cause });
+    super(`cannot reach ${what} at ${where} (${variables}): ${kafkaErrorMessage(cause)}`, { cause });
     this.name = 'UnreachableError';
   }
 }

@@ -63,7 +63,7 @@ describe('lakehouse (bin) on the test stack', () => {
     const closedPort = Number(process.env.TEST_STACK_PORT_BASE ?? 55000) + 99;
     const down = await lakehouse(['status'], { KAFKA_BROKERS: `127.0.0.1:${closedPort}` });
     expect(down.code, down.out).toBe(1);
-    expect(down.out).toContain(`Kafka unreachable: Connection error: connect ECONNREFUSED 127.0.0.1:${closedPort}`);
+    expect(down.out).toContain(`Kafka unreachable: Listing topics failed: connect ECONNREFUSED 127.0.0.1:${closedPort}`);
     expect(down.out).toContain('Replication slot');
   });
 

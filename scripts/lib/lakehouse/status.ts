@@ -30,11 +30,7 @@ class CoordinatorNotReady extends Error {
 /** Reads the status; re-reads (up to 4 times over about 4 s) while Kafka's group coordinator is not ready. */
 async function readStatus(config: Config): Promise<PipelineStatus> {
   const read = () =>
-    readPipelineStatus(config, async () => {
-      const admin = connectableKafkaAdmin(config, 'status');
-      await admin.connect();
-      return admin;
-    });
+    readPipelineStatus(config, async () => connectableKafkaAdmin(config, 'status'));
   try {
     return await pRetry(
       async () => {

@@ -1,6 +1,7 @@
 /**
  * Test kit for the bronze writer's integration tests and benchmark: plays the CDC service
- * (Debezium envelopes per docs/contracts/change-events.md, produced with kafkajs), reads a topic
+ * (Debezium envelopes per docs/contracts/change-events.md, produced through the project's Kafka
+ * factory, tests/support/kafka.ts), reads a topic
  * back with its Kafka coordinates, waits for a consumer group, and reads bronze back with DuckDB
  * (objects fetched through the lake storage into temporary files: no httpfs).
  */
@@ -8,7 +9,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Kafka, logLevel, type Admin, type Producer } from 'kafkajs';
+import type { KafkaAdmin, KafkaProducer } from '../../common/kafka/index.ts';
+import { committedOffsets, kafkaTarget, produceMessages, readRecords, testAdmin, testProducer, waitForCommitted, type KafkaTarget } from '../../../tests/support/kafka.ts';
 import type { LakeStorage } from '../../common/lake-storage.ts';
 import { MANIFEST_ROOT, parseManifest, type BronzeFile } from '../../common/contracts/bronze-object.ts';
 
@@ -108,77 +110,36 @@ export interface PlacedMessage {
   value: string | null;
 }
 
-export function kafkaClient(brokers: string[], clientId = 'bronze-test'): Kafka {
-  return new Kafka({ clientId, brokers, logLevel: logLevel.NOTHING });
+export { committedOffsets, waitForCommitted };
+
+/** The test clients of the bronze tests and benchmark: an admin client and an idempotent producer on `brokers`. */
+export function kafkaClient(brokers: string[]): { target: KafkaTarget; admin: KafkaAdmin; producer: KafkaProducer; close(): Promise<void> } {
+  const target = kafkaTarget(brokers);
+  const admin = testAdmin(target);
+  const producer = testProducer(target);
+  return { target, admin, producer, close: async () => void (await Promise.all([producer.close(), admin.close()])) };
 }
 
-/** Creates `topic` like the CDC service would (fails if it exists). */
-export async function createTopic(admin: Admin, topic: string, partitions = 3): Promise<void> {
-  const created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-  if (!created) throw new Error(`topic ${topic} already exists`);
+/** Creates `topic` like the CDC service would. @throws when it exists already. */
+export async function createTopic(admin: KafkaAdmin, topic: string, partitions = 3): Promise<void> {
+  if (!(await admin.ensureTopic(topic, partitions))) throw new Error(`topic ${topic} already exists`);
 }
 
 /** Produces `messages` (keyed, so one row's changes share a partition), acks=all, in batches. */
-export async function produce(producer: Producer, topic: string, messages: readonly Pick<CdcMessage, 'key' | 'value'>[], batch = 5000): Promise<void> {
-  for (let i = 0; i < messages.length; i += batch) {
-    await producer.send({ topic, acks: -1, messages: messages.slice(i, i + batch).map((m) => ({ key: m.key, value: m.value })) });
-  }
+export async function produce(producer: KafkaProducer, topic: string, messages: readonly Pick<CdcMessage, 'key' | 'value'>[], batch = 5000): Promise<void> {
+  await produceMessages(producer, topic, messages, batch);
 }
 
 /** Every message of `topic` with its partition, offset and timestamp (reads up to the current end). */
-export async function readTopic(kafka: Kafka, admin: Admin, topic: string): Promise<PlacedMessage[]> {
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((p) => [p.partition, Number(p.high)]));
-  const remaining = new Set([...ends].filter(([, high]) => high > 0).map(([p]) => p));
-  const out: PlacedMessage[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `bronze-test-reader-${Date.now()}-${Math.random().toString(36).slice(2)}` });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`readTopic ${topic}: timeout`)), 60_000);
-    void consumer.run({
-      eachBatch: async ({ batch }) => {
-        for (const m of batch.messages) {
-          out.push({
-            topic,
-            partition: batch.partition,
-            offset: Number(m.offset),
-            timestampMs: Number(m.timestamp),
-            key: m.key?.toString('utf8') ?? null,
-            value: m.value === null ? null : m.value.toString('utf8'),
-          });
-          if (Number(m.offset) + 1 >= ends.get(batch.partition)!) remaining.delete(batch.partition);
-        }
-        if (remaining.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      },
-    });
-  });
-  await consumer.disconnect();
-  return out.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-}
-
-/** Committed offsets of `groupId` on `topic`, by partition (-1 = none). */
-export async function committedOffsets(admin: Admin, groupId: string, topic: string): Promise<Map<number, number>> {
-  const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] });
-  return new Map((committed?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-}
-
-/** Resolves once `groupId` has committed the end offset of every partition of `topic`. */
-export async function waitForCommitted(admin: Admin, groupId: string, topic: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ends = await admin.fetchTopicOffsets(topic);
-    const committed = await committedOffsets(admin, groupId, topic);
-    const behind = ends.filter((e) => Number(e.high) > 0 && committed.get(e.partition) !== Number(e.high));
-    if (behind.length === 0) return;
-    if (Date.now() > deadline) {
-      throw new Error(`group ${groupId} behind on ${topic}: ${JSON.stringify(behind.map((b) => ({ partition: b.partition, end: b.high, committed: committed.get(b.partition) })))}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export async function readTopic(target: KafkaTarget, topic: string): Promise<PlacedMessage[]> {
+  return (await readRecords(target, topic)).map((r) => ({
+    topic,
+    partition: r.partition,
+    offset: r.offset,
+    timestampMs: r.timestampMs,
+    key: r.key?.toString('utf8') ?? null,
+    value: r.value === null ? null : r.value.toString('utf8'),
+  }));
 }
 
 /** One bronze row as DuckDB returns it (BIGINT as bigint, TIMESTAMPTZ as Date). */

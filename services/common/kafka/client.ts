@@ -14,11 +14,16 @@
  * - producers are idempotent with acks=all unless told otherwise (ARCHITECTURE.md, "Delivery");
  *   the library then keeps one request in flight per broker connection and retries without end;
  * - `strict: true`: option objects are validated by the library, so a typo fails at start-up;
+ * - a keyed message without a partition goes where the Java client (and kafkajs, and the CDC
+ *   service's murmur2.ts) would put it: `murmur2(key) & 0x7fffffff` modulo the partition count
+ *   (the library's `compatibilityPartitioner`; its own default uses `>>> 0`, which differs for half
+ *   of the keys);
  * - topics are never auto-created (`autocreateTopics: false`): producers create their topics
  *   with the configured partition count (admin.ts, {@link ensureTopic}).
  */
 import {
   Admin,
+  compatibilityPartitioner,
   Consumer,
   Producer,
   ProduceAcks,
@@ -69,6 +74,7 @@ export function createProducer(config: Pick<Config, 'kafka'>, service: string, l
     idempotent: true,
     acks: ProduceAcks.ALL,
     autocreateTopics: false,
+    partitioner: compatibilityPartitioner,
     ...options,
     serializers: { key: bytesSerializer, value: bytesSerializer, headerKey: utf8Serializer, headerValue: bytesSerializer },
   });

@@ -7,4 +7,4 @@
  */
 export { bytesSerializer, clientBase, createAdmin, createConsumer, createProducer, type Bytes, type ConsumerSettings, type KafkaConsumer, type KafkaProducer } from './client.ts';
 export { KafkaAdmin, type CommittedOffset, type GroupDescription, type TopicPartitionOffsets } from './admin.ts';
-export { attachKafkaLogging, kafkaErrorFields } from './logging.ts';
+export { attachKafkaLogging, kafkaErrorFields, kafkaErrorMessage } from './logging.ts';

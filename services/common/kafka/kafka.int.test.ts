@@ -10,6 +10,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
+import { partitionForKey } from '../../cdc/murmur2.ts';
 import { createConsumer, createProducer, KafkaAdmin, type KafkaConsumer } from './index.ts';
 
 const config = loadConfig();
@@ -169,6 +170,21 @@ describe('Kafka clients from the factory', () => {
     const joins = logLines.filter((l) => l.msg === 'kafka consumer joined the group' && l.groupId === groupId);
     expect(joins.length).toBeGreaterThanOrEqual(3);
     expect(joins.every((l) => l.component === 'kafka' && l.service === 'kafka-test' && typeof l.assignment === 'object')).toBe(true);
+  });
+
+  it('puts a keyed message without a partition where the Java client would (murmur2 & 0x7fffffff)', async () => {
+    const t = `${run}.public.keyed`;
+    await admin.ensureTopic(t, 3);
+    const producer = createProducer(config, 'kafka-test', logger);
+    const keys = Array.from({ length: 60 }, (_, i) => `{"activity_id":${i * 7919}}`);
+    await producer.send({ messages: keys.map((key) => ({ topic: t, key, value: '{}' })) });
+    await producer.close();
+    const consumer = createConsumer(config, 'kafka-test', logger, { groupId: `${run}-keyed` });
+    const seen = await readMessages(consumer, t, keys.length);
+    await consumer.close(true);
+    expect(new Set(seen.map((m) => m.partition)).size).toBe(3);
+    for (const m of seen) expect([m.key, m.partition]).toEqual([m.key, partitionForKey(m.key!, 3)]);
+    await admin.deleteTopics([t]);
   });
 
   it('lists topics without internal ones and describes the cluster', async () => {

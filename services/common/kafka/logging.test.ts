@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../logger.ts';
-import { attachKafkaLogging, kafkaErrorFields } from './logging.ts';
+import { attachKafkaLogging, kafkaErrorFields, kafkaErrorMessage } from './logging.ts';
 
 function capture(level = 'debug') {
   const lines: Record<string, unknown>[] = [];
@@ -41,6 +41,18 @@ describe('Kafka client events in pino', () => {
 
   it('summarises an aggregate error with its first causes', () => {
     const err = Object.assign(new Error('Producing messages failed.'), { errors: [new Error('a'), 'b'] });
-    expect(kafkaErrorFields(err)).toEqual({ err: { type: 'Error', message: 'Producing messages failed.', code: undefined, apiCode: undefined, canRetry: undefined }, causes: ['a', 'b'] });
+    expect(kafkaErrorFields(err)).toEqual({ err: { type: 'Error', message: 'Producing messages failed: a', code: undefined, apiCode: undefined, canRetry: undefined }, causes: ['a', 'b'] });
+  });
+});
+
+describe('kafkaErrorMessage', () => {
+  it('names the operation and its innermost cause', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'ECONNREFUSED' });
+    const network = new Error('Connection to 127.0.0.1:9092 failed.', { cause: refused });
+    const nested = Object.assign(new AggregateError([Object.assign(new AggregateError([network], 'Cannot connect to any broker.'))], 'metadata failed 2 times.'));
+    const top = new AggregateError([nested], 'Listing topics failed.');
+    expect(kafkaErrorMessage(top)).toBe('Listing topics failed: connect ECONNREFUSED 127.0.0.1:9092');
+    expect(kafkaErrorMessage(new Error('plain'))).toBe('plain');
+    expect(kafkaErrorMessage(new AggregateError([new Error('connect ECONNREFUSED ::1:5432')], ''))).toBe('connect ECONNREFUSED ::1:5432');
   });
 });

@@ -20,12 +20,36 @@
 import type { EventEmitter } from 'node:events';
 import type { Logger } from '../logger.ts';
 
+/** The innermost cause of a Kafka error (the library nests `errors` of aggregates and `cause`s), e.g. the socket's ECONNREFUSED. */
+function rootCause(error: unknown): unknown {
+  let e = error as { errors?: unknown[]; cause?: unknown } | undefined;
+  for (let depth = 0; depth < 10 && e && typeof e === 'object'; depth++) {
+    const next = Array.isArray(e.errors) && e.errors.length > 0 ? e.errors[0] : e.cause;
+    if (!next) break;
+    e = next as typeof e;
+  }
+  return e;
+}
+
+/**
+ * One line for a Kafka error: the operation that failed and its innermost cause, e.g.
+ * `Listing topics failed: connect ECONNREFUSED 127.0.0.1:9092` (the library's own message of an
+ * aggregate names only the operation).
+ */
+export function kafkaErrorMessage(error: unknown): string {
+  const top = error instanceof Error ? error.message : String(error);
+  const root = rootCause(error);
+  const leaf = root instanceof Error ? root.message : undefined;
+  if (!leaf || leaf === top) return top;
+  return top ? `${top.replace(/\.$/, '')}: ${leaf}` : leaf;
+}
+
 /** A Kafka error's loggable fields (the library's errors carry a code and, for groups of errors, `errors`). */
 export function kafkaErrorFields(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { error };
   const e = error as Error & { code?: string; errors?: unknown[]; apiCode?: number; canRetry?: boolean };
   return {
-    err: { type: e.name, message: e.message, code: e.code, apiCode: e.apiCode, canRetry: e.canRetry },
+    err: { type: e.name, message: kafkaErrorMessage(e), code: e.code, apiCode: e.apiCode, canRetry: e.canRetry },
     ...(Array.isArray(e.errors) && e.errors.length > 0 ? { causes: e.errors.slice(0, 5).map((c) => (c instanceof Error ? c.message : String(c))) } : {}),
   };
 }
