@@ -87,6 +87,22 @@ function rewritePorts(text: string, ports = portRewrites()): string {
   return out;
 }
 
+/**
+ * The local defaults of the files the services write (data/batch, data/gold.duckdb, ...), as the
+ * docs name them relative to the repository, mapped to the scratch run's (pure but for the table).
+ */
+function rewritePaths(text: string): string {
+  const d = loadConfig({});
+  const pairs: [string, string][] = [
+    [d.batch.stateDir, scratch.BATCH_STATE_DIR!],
+    [d.batch.goldDb, scratch.BATCH_GOLD_DB!],
+    [d.slack.dryRunFile, scratch.SLACK_DRY_RUN_FILE!],
+  ];
+  let out = text;
+  for (const [from, to] of pairs) out = out.replace(new RegExp(`(^|[\\s'"=])${path.relative(REPO_ROOT, from).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(?=[/\\s'"]|$)`, 'g'), `$1${to}`);
+  return out;
+}
+
 const where = (c: DocCommand) => `${c.file}:${c.line}`;
 const tail = (s: string, lines = 30) => s.trimEnd().split('\n').slice(-lines).join('\n');
 
@@ -260,7 +276,7 @@ describe('every documented command', () => {
             deferred.push({ command: c, treatment });
             continue;
           }
-          const typed = rewritePorts(text);
+          const typed = rewritePaths(rewritePorts(text));
           if (!guide && alreadyRun.has(typed)) continue;
           alreadyRun.set(typed, where(c));
           if (treatment.how === 'service') {

@@ -95,7 +95,7 @@ export function splitShellBlock(content: string): { text: string; offset: number
     if (/^\s*(#|$)/.test(first)) continue;
     const offset = i;
     let text = first;
-    while (/\\$/.test(text) && i + 1 < lines.length) text = `${text}\n${lines[++i]}`;
+    while ((/\\$/.test(text) || insideQuotes(text)) && i + 1 < lines.length) text = `${text}\n${lines[++i]}`;
     const heredoc = /<<-?\s*(['"]?)([A-Za-z_][A-Za-z0-9_]*)\1/.exec(text);
     if (heredoc) {
       while (i + 1 < lines.length) {
@@ -107,6 +107,23 @@ export function splitShellBlock(content: string): { text: string; offset: number
     out.push({ text, offset });
   }
   return out;
+}
+
+/** Whether `text` ends inside a quoted string (a command continuing on the next line) (pure). */
+export function insideQuotes(text: string): boolean {
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quote === "'") {
+      if (c === "'") quote = null;
+    } else if (quote === '"') {
+      if (c === '\\') i++;
+      else if (c === '"') quote = null;
+    } else if (c === '\\') i++;
+    else if (c === "'" || c === '"') quote = c;
+    else if (c === '#' && (i === 0 || /\s/.test(text[i - 1]!))) return false;
+  }
+  return quote !== null;
 }
 
 /**
