@@ -80,7 +80,8 @@ interface Binaries {
   minio: string;
 }
 
-function readServicesEnv(cacheDir: string): Record<string, string> {
+/** The KEY=value lines scripts/install-services recorded in `<cache>/services.env` ({} when absent). */
+export function readServicesEnv(cacheDir: string): Record<string, string> {
   const file = path.join(cacheDir, 'services.env');
   if (!existsSync(file)) return {};
   const out: Record<string, string> = {};

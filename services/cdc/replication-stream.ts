@@ -106,18 +106,25 @@ export class ReplicationStream extends EventEmitter {
     await client.connect();
     const copy = client.query(copyBoth(startReplicationCommand(slotName, startLsn, publication), { alignOnCopyDataFrame: true })) as unknown as Duplex;
     this.copy = copy;
+    let running = false;
+    let rejectStart: (err: Error) => void = () => undefined;
+    // One listener for the stream's life: before the start it fails the start, after it the stream.
+    copy.on('error', (err: Error) => {
+      if (!running) {
+        rejectStart(err);
+        return;
+      }
+      fail(err);
+      this.emit('error', err);
+    });
     copy.on('data', (frame: Buffer) => this.onFrame(frame));
-    const started = new Promise<void>((resolve, reject) => {
-      copy.once('error', reject);
+    await new Promise<void>((resolve, reject) => {
+      rejectStart = reject;
       // The writable side opens once the server answered CopyBothResponse: the first status
       // update (the start LSN, already confirmed) is written then.
       copy.write(standbyStatusUpdate(startLsn, Date.now()), (err) => (err ? reject(err) : resolve()));
     });
-    await started;
-    copy.on('error', (err: Error) => {
-      fail(err);
-      this.emit('error', err);
-    });
+    running = true;
     copy.once('end', () => void client.end().catch(() => undefined));
     return { ended };
   }

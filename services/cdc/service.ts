@@ -90,6 +90,8 @@ export class CdcService {
       version: SERVICE_VERSION,
       intervalMode: config.cdc.intervalHandling,
       onWarning: (w) => this.dispatcher.warn(w),
+      extendedHeaders: config.cdc.extendedHeaders,
+      skippedOperations: new Set(config.cdc.skippedOperations),
     });
     this.dispatcher = new EventDispatcher(this.mapper, this.metrics, logger, hooks);
     this.metrics.setHealthReader(() => this.health.report(Date.now()));
@@ -178,6 +180,8 @@ export class CdcService {
       if (start !== null) {
         // A slot that existed may lag behind what this process confirmed before a reconnection.
         const from = start.resumed && this.resumeLsn !== null && this.resumeLsn > start.lsn ? this.resumeLsn : start.lsn;
+        // source.sequence of the first transaction names the position streaming resumes from (Debezium: its stored offset).
+        this.mapper.resumeAfter(start.resumed ? from : null);
         await session.stream(from, () => {
           streamed = true;
           this.onStreaming(from);

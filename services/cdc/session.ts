@@ -164,6 +164,9 @@ export class CdcSession {
       return res.rows[0]?.lag == null ? null : Number(res.rows[0].lag);
     });
     await guard(this.deps.types.ensure(catalogDb, tables.flatMap((t) => t.columns.map((c) => c.typeOid))));
+    // Every captured table's current document, rows or not: a consumer (the batch) types a table
+    // that has no event yet from it. Already produced ids are not produced again.
+    for (const t of tables) await guard(this.publishSchema(catalogDb, t.oid, { published: t.columns }));
 
     const snapshotSource = new SnapshotChangeEventSource({
       config, logger, metrics, mapper: this.deps.mapper, types: this.deps.types, dispatcher, sink, interrupted: this.interrupted,

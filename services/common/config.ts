@@ -156,6 +156,14 @@ const envSchema = z.object({
   CDC_MAX_PENDING_EVENTS: z.coerce.number().int().min(100).max(10_000_000).default(4_000),
   CDC_MAX_IN_FLIGHT: z.coerce.number().int().min(1).max(5).default(5),
   CDC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).max(100 * 1024 * 1024).default(1_000_000),
+  // Debezium's extended.headers.enabled and skipped.operations (services/cdc/README.md).
+  CDC_EXTENDED_HEADERS: bool.default(true),
+  CDC_SKIPPED_OPERATIONS: z
+    .string()
+    .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['c', 'u', 'd', 't', 'none'])).refine((ops) => !ops.includes('none') || ops.length === 1, '"none" cannot be combined with ops'))
+    .transform((ops) => ops.filter((o): o is 'c' | 'u' | 'd' | 't' => o !== 'none'))
+    .default([]),
   CDC_INTERVAL_HANDLING: z.enum(['iso8601', 'numeric']).default('iso8601'),
 
   // Batch job (services/batch, services/batch/README.md). Relative paths are from the repository root.
@@ -319,6 +327,10 @@ export interface Config {
     compression: 'none' | 'gzip';
     /** Replication pauses while this many events wait for the broker's acknowledgement. */
     maxPendingEvents: number;
+    /** Debezium's `__debezium.context.*` headers on every record (extended.headers.enabled). */
+    extendedHeaders: boolean;
+    /** Ops whose changes produce no event (Debezium's skipped.operations; [] = none). */
+    skippedOperations: ('c' | 'u' | 'd' | 't')[];
     /** Produce batches outstanding at once (1-5; Kafka's limit with the idempotent producer). */
     maxInFlight: number;
     /**
@@ -509,6 +521,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       maxPendingEvents: e.CDC_MAX_PENDING_EVENTS,
       maxInFlight: e.CDC_MAX_IN_FLIGHT,
       maxMessageBytes: e.CDC_MAX_MESSAGE_BYTES,
+      extendedHeaders: e.CDC_EXTENDED_HEADERS,
+      skippedOperations: e.CDC_SKIPPED_OPERATIONS,
       intervalHandling: e.CDC_INTERVAL_HANDLING,
     },
     monitor: {
