@@ -65,9 +65,9 @@ function portRewrites(): Map<number, number> {
   return new Map([
     [d.postgres.port, base + 432],
     [Number(d.kafka.brokers[0]!.split(':')[1]), base + 92],
-    [d.kafka.controllerPort, base + 93],
+    [d.stack.kafkaControllerPort, base + 93],
     [Number(new URL(d.s3.endpoint).port), base + 900],
-    [d.s3.consolePort, base + 901],
+    [d.stack.minioConsolePort, base + 901],
     [d.monitor.port, testBase + 420],
     [d.cdc.metricsPort, testBase + 470],
     // A second source's CDC metrics (docs/guides/capture-another-database.md).
