@@ -41,7 +41,7 @@ import { formatLsn, parseLsn } from '../services/cdc/lsn.ts';
 import { CdcService } from '../services/cdc/service.ts';
 import { KafkaSink } from '../services/cdc/kafka-sink.ts';
 import { KafkaAdmin } from '../services/common/kafka/index.ts';
-import { resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
+import { ensureKafkaAccess, resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import path from 'node:path';
@@ -225,6 +225,8 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
   await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
+  // The child authenticates as the CDC principal: its ACLs for this run's namespace.
+  await ensureKafkaAccess(serviceConfig(slot));
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
     cwd: REPO_ROOT,
     env: serviceEnv(slot, { LOG_LEVEL: 'info', ...SERVICE_ENV }),

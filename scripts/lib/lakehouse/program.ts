@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../../services/common/config.ts';
 import { registerBatch } from './batch.ts';
 import { registerCdc } from './cdc.ts';
 import { describeError, EXIT_USAGE, exitCodeOf } from './errors.ts';
+import { registerKafkaAccess } from './kafka-access.ts';
 import { registerReplay } from './replay.ts';
 import { registerStatus } from './status.ts';
 
@@ -53,7 +54,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
     },
   };
   const program = new Command('lakehouse')
-    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, source preparation')
+    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, source preparation, Kafka access')
     .usage('<command> [options]')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -62,6 +63,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerReplay(program, ctx);
   registerBatch(program, ctx);
   registerCdc(program, ctx);
+  registerKafkaAccess(program, ctx);
   program.addCommand(prepareSourceCommand());
   applyToTree(program);
   return program;
