@@ -105,13 +105,14 @@ interface Transaction {
 
 /** The snapshot context of an op "r" event. */
 export interface SnapshotContext {
-  /** The slot's consistent point. */
+  /** The slot's consistent point; an incremental snapshot chunk's low watermark. */
   lsn: bigint;
-  txId: number;
-  /** Snapshot start time, ms since epoch (`source.ts_ms`). */
+  /** The snapshot transaction's id; null for an incremental snapshot chunk (its read-only transaction has none). */
+  txId: number | null;
+  /** Snapshot start time, ms since epoch (`source.ts_ms`); an incremental chunk's read time. */
   tsMs: number;
-  /** "true", or "last" for the very last snapshot event. */
-  snapshot: 'true' | 'last';
+  /** "true", or "last" for the very last snapshot event; "incremental" for an incremental snapshot's rows (as Debezium). */
+  snapshot: 'true' | 'last' | 'incremental';
 }
 
 /** Streaming state and event construction; see the module comment. */
@@ -333,7 +334,7 @@ export class ChangeMapper {
     return event;
   }
 
-  private envelope(plan: RelationPlan, before: string, after: string, op: string, tsMs: number, snapshot: string, txId: number, lsn: bigint): string {
+  private envelope(plan: RelationPlan, before: string, after: string, op: string, tsMs: number, snapshot: string, txId: number | null, lsn: bigint): string {
     return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tsMs},"snapshot":"${snapshot}"${plan.sourceMiddle}${txId},"lsn":${lsn},"xmin":null},"op":"${op}","ts_ms":${this.now()}}`;
   }
 

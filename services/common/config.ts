@@ -145,6 +145,7 @@ const envSchema = z.object({
   CDC_SLOT_NAME: z.string().regex(/^[a-z0-9_]{1,46}$/, 'expected 1-46 lower-case letters, digits or "_"').default('sport_cdc_slot'),
   CDC_SNAPSHOT_MODE: z.enum(['initial', 'never']).default('initial'),
   CDC_SNAPSHOT_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  CDC_INCREMENTAL_CHUNK_ROWS: z.coerce.number().int().min(1).max(1_000_000).default(4_096),
   CDC_ADMIN_SETUP: bool.default(true),
   CDC_METRICS_HOST: nonEmpty.default('127.0.0.1'),
   CDC_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -303,6 +304,8 @@ export interface Config {
     /** initial: snapshot when the slot is new; never: stream only. */
     snapshotMode: 'initial' | 'never';
     snapshotChunkRows: number;
+    /** Rows per incremental snapshot chunk (one DBLog window each) unless a request says otherwise. */
+    incrementalChunkRows: number;
     /** Use the admin role (POSTGRES_USER) to create/alter the publication and grant SELECT when needed. */
     adminSetup: boolean;
     /** Interface of the /metrics and /healthz listener (127.0.0.1; 0.0.0.0 in a container). */
@@ -498,6 +501,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       slotName: e.CDC_SLOT_NAME,
       snapshotMode: e.CDC_SNAPSHOT_MODE,
       snapshotChunkRows: e.CDC_SNAPSHOT_CHUNK_ROWS,
+      incrementalChunkRows: e.CDC_INCREMENTAL_CHUNK_ROWS,
       adminSetup: e.CDC_ADMIN_SETUP,
       metricsHost: e.CDC_METRICS_HOST,
       metricsPort: e.CDC_METRICS_PORT,
