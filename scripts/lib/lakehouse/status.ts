@@ -1,7 +1,8 @@
 /**
  * `lakehouse status [--json]`: consumer lag per group, replication slot lag, dead letters, last
  * refresh and quality, read from the systems themselves (services/common/pipeline-status.ts), so
- * it works while the services are down. A part that cannot be read is shown with its error and
+ * it works while the services are down; plus the CDC service's incremental snapshots and their
+ * progress (its state topic, snapshot.ts). A part that cannot be read is shown with its error and
  * makes the exit code 1; everything read: 0.
  */
 import type { Command } from 'commander';
@@ -11,6 +12,7 @@ import { formatPipelineStatus, readPipelineStatus, type PipelineStatus } from '.
 import { connectableKafkaAdmin } from './connections.ts';
 import { EXIT_OK, EXIT_RUNTIME } from './errors.ts';
 import type { CommandContext } from './program.ts';
+import { readSnapshotSection, snapshotSectionLines } from './snapshot.ts';
 
 /**
  * Kafka's answers while a group coordinator is not ready yet (a broker that has just started is
@@ -60,9 +62,10 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
     .action(async (opts: { json?: boolean }) => {
       await ctx.run('status', async () => {
         const status = await readStatus(ctx.config());
-        if (opts.json) console.log(JSON.stringify(status, null, 2));
-        else for (const line of formatPipelineStatus(status)) console.log(line);
-        return statusComplete(status) ? EXIT_OK : EXIT_RUNTIME;
+        const snapshots = await readSnapshotSection(ctx.config());
+        if (opts.json) console.log(JSON.stringify({ ...status, incrementalSnapshots: snapshots }, null, 2));
+        else for (const line of [...formatPipelineStatus(status), ...snapshotSectionLines(snapshots)]) console.log(line);
+        return statusComplete(status) && !('error' in snapshots) ? EXIT_OK : EXIT_RUNTIME;
       });
     });
 }
