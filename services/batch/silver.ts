@@ -142,7 +142,7 @@ export async function ensureSilverCatalog(conn: DuckDBConnection): Promise<void>
 export async function resetSilver(conn: DuckDBConnection): Promise<void> {
   const tables = await queryRows<{ schema_name: string; table_name: string }>(
     conn,
-    `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ('state', 'silver') AND table_name <> 'quarantine'`,
+    `SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name IN ('state', 'silver')`,
   );
   const views = await queryRows<{ schema_name: string; view_name: string }>(
     conn,

@@ -162,6 +162,42 @@ describe('bronze writer: the schema link', () => {
   });
 });
 
+describe('bronze writer: several sources and tables without rows', () => {
+  it('one writer consuming two prefixes stores the documents of both, and those of a table that has no row', async () => {
+    const [p1, p2] = [`bs${RUN}b1`, `bs${RUN}b2`];
+    const config = loadConfig({ ...process.env, KAFKA_TOPIC_PREFIX: p1, BRONZE_TOPIC_PATTERN: `^(${p1}|${p2})\\.`, BRONZE_CONSUMER_GROUP: `${p1}-bronze`, LAKE_URL: `s3://${base.s3.bucket}/${p1}`, BRONZE_MAX_AGE_S: '1', BRONZE_TOPIC_REFRESH_S: '1', LOG_LEVEL: 'warn' });
+    const [t1, t2, empty] = [`${p1}.public.activities`, `${p2}.public.activities`, `${p2}.public.empty`];
+    const [d1, d2] = [activitiesDocument(p1), activitiesDocument(p2)];
+    const dEmpty = withSchemaId({ ...activitiesDocument(p2, 'note'), topic: empty, source: { ...d2.source, table: 'empty' } });
+    for (const t of [t1, t2, empty]) await admin.ensureTopic(t, 1);
+    for (const [prefix, docs] of [[p1, [d1]], [p2, [d2, dEmpty]]] as const) {
+      await admin.ensureTopic(schemaTopic(prefix), 1, { configs: { 'cleanup.policy': 'compact' } });
+      await producer.send({ messages: docs.map((d) => ({ topic: schemaTopic(prefix), key: d.schemaId, value: encodeTableSchema(d), partition: 0 })) });
+    }
+    const events = activityMessages(10, 5).filter((m) => m.value !== null);
+    await producer.send({ messages: [
+      ...events.map((m) => ({ topic: t1, key: m.key, value: m.value, headers: { [SCHEMA_ID_HEADER]: d1.schemaId }, partition: 0 })),
+      ...events.map((m) => ({ topic: t2, key: m.key, value: m.value, headers: { [SCHEMA_ID_HEADER]: d2.schemaId }, partition: 0 })),
+    ] });
+    const writer = await startWriter(config);
+    await waitForCommitted(config.bronze.consumerGroup, [t1, t2]);
+    const lake = openLake(config);
+    // The empty table's document arrives in the background: no row names it.
+    const deadline = Date.now() + 60_000;
+    while (!(await storedDocument(lake, empty, dEmpty.schemaId))) {
+      if (Date.now() > deadline) throw new Error('the document of the table without rows never reached the lake');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await writer.stop();
+    expect((await storedDocument(lake, t1, d1.schemaId))?.text).toBe(encodeTableSchema(d1));
+    expect((await storedDocument(lake, t2, d2.schemaId))?.text).toBe(encodeTableSchema(d2));
+    expect((await storedDocument(lake, empty, dEmpty.schemaId))?.text).toBe(encodeTableSchema(dEmpty));
+    expect(writer.stats.schemasMissing).toBe(0);
+    const rows = (await readBronze(lake, [...(await bronzeKeys(lake, t1)), ...(await bronzeKeys(lake, t2))])).rows;
+    expect(rows.map((r) => [r.topic, r.schema_id])).toEqual([...events.map(() => [t1, d1.schemaId]), ...events.map(() => [t2, d2.schemaId])]);
+  });
+});
+
 describe('CDC -> bronze on the shop source', () => {
   const ROLE = `sl_cdc_${RUN}`;
   const PASSWORD = 'sl-cdc-local-only';

@@ -23,7 +23,7 @@
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
 import pRetry from 'p-retry';
-import type { Config } from '../common/config.ts';
+import type { BronzeWriterConfig } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import { createProducer, type KafkaProducer } from '../common/kafka/index.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
@@ -36,8 +36,7 @@ import { KafkaSource, type PartitionBatch } from './kafka-source.ts';
 import { PartitionSegments, type PartitionState } from './partition-segments.ts';
 import { RecordedRanges } from './recorded-ranges.ts';
 import { packedHeaders, packedMessage, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
-import { SchemaTopicReader } from '../common/schema-topic.ts';
-import { LakeSchemaStore } from './schema-documents.ts';
+import { BronzeSchemas } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
@@ -102,9 +101,16 @@ function indexOfOffset(offsets: Float64Array, offset: number): number {
   throw new RangeError(`offset ${offset} not in segment`);
 }
 
+/** Test hooks, injected by tests (never read from the configuration). */
+export interface BronzeWriterHooks {
+  /** Called after a segment is stored (Parquet + manifest), before its offsets are committed. */
+  beforeCommit?(stats: Readonly<BronzeWriterStats>): void;
+}
+
 export interface BronzeWriterOptions {
-  config: Config;
+  config: BronzeWriterConfig;
   logger: Logger;
+  hooks?: BronzeWriterHooks;
   /** Default: openLake(config). Closed by stop(). */
   lake?: LakeStorage;
   /** Default: per `config.bronze.encoderThreads`. Closed by stop(). */
@@ -117,12 +123,12 @@ export class BronzeWriter {
   /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
   readonly crashed: Promise<Error>;
 
-  private readonly config: Config;
-  private readonly settings: Config['bronze'];
+  private readonly config: BronzeWriterConfig;
+  private readonly settings: BronzeWriterConfig['bronze'];
+  private readonly hooks: BronzeWriterHooks;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
-  private readonly schemaReader: SchemaTopicReader;
-  private readonly schemaStore: LakeSchemaStore;
+  private readonly schemas: BronzeSchemas;
   private encoders: SegmentEncoder | undefined;
   private readonly source: KafkaSource;
   private readonly producer: KafkaProducer;
@@ -158,9 +164,16 @@ export class BronzeWriter {
     this.settings = options.config.bronze;
     const policy: RotationPolicy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
+    this.hooks = options.hooks ?? {};
     this.lake = options.lake ?? openLake(options.config);
-    this.schemaReader = new SchemaTopicReader({ config: this.config, logger: this.logger, service: 'bronze-writer-schemas', groupPrefix: this.settings.consumerGroup });
-    this.schemaStore = new LakeSchemaStore(this.lake, this.schemaReader, this.logger);
+    this.schemas = new BronzeSchemas({
+      config: this.config,
+      logger: this.logger,
+      lake: this.lake,
+      groupPrefix: this.settings.consumerGroup,
+      consumes: (topic) => selectTopics([topic], this.settings).length > 0,
+      retrying: (what, op) => this.retrying(what, op),
+    });
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
@@ -223,7 +236,7 @@ export class BronzeWriter {
     await this.source.close();
     await this.producer.close().catch(() => undefined);
     await this.encoders?.close();
-    await this.schemaReader.close();
+    await this.schemas.close();
     this.lake.close();
     const usage = process.resourceUsage();
     this.logger.info({ ...this.stats, maxRssBytes: usage.maxRSS * 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 }, 'bronze writer stopped');
@@ -254,6 +267,8 @@ export class BronzeWriter {
 
   private async subscribe(topics: string[]): Promise<void> {
     this.subscribed = topics;
+    // Their schema topics: every document of a consumed table reaches the lake, rows or not.
+    void this.schemas.follow(topics);
     await this.source.subscribe(topics);
     this.logger.info({ topics, group: this.settings.consumerGroup, lake: this.lake.url }, 'consuming');
   }
@@ -268,6 +283,7 @@ export class BronzeWriter {
       this.logger.warn({ err }, 'cannot list topics');
       return;
     }
+    void this.schemas.follow(this.subscribed); // a schema topic created after the data topics
     const added = topics.filter((t) => !this.subscribed.includes(t));
     if (added.length === 0) return;
     this.restarting = (async () => {
@@ -404,11 +420,7 @@ export class BronzeWriter {
       this.sealedUnflushed--;
       this.sealedBytes -= segment.bytes;
       if (!this.partitions.markDurable(st, segment)) return;
-      const crashAfter = this.settings.crashBeforeCommitAfterFiles;
-      if (crashAfter > 0 && this.stats.files >= crashAfter) {
-        this.logger.warn({ files: this.stats.files }, 'BRONZE_TEST_CRASH_BEFORE_COMMIT: killing this process before the commit');
-        process.kill(process.pid, 'SIGKILL');
-      }
+      this.hooks.beforeCommit?.(this.stats);
       void this.requestCommit();
       this.applyBackpressure();
     } catch (err) {
@@ -419,9 +431,9 @@ export class BronzeWriter {
 
   /** Copies the schema documents named by the segment's rows to the lake (docs/contracts/table-schemas.md). */
   private async storeSchemas(segment: Segment): Promise<void> {
-    const outcome = await this.retrying(`schemas of ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => this.schemaStore.ensureStored(segment.topic, segment.schemaIds));
-    this.stats.schemasStored = this.schemaStore.stats.written;
-    this.stats.schemasMissing = this.schemaStore.stats.missing;
+    const outcome = await this.retrying(`schemas of ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => this.schemas.ensureStored(segment.topic, segment.schemaIds));
+    this.stats.schemasStored = this.schemas.store.stats.written;
+    this.stats.schemasMissing = this.schemas.store.stats.missing;
     if (outcome.written > 0) this.logger.debug({ topic: segment.topic, written: outcome.written }, 'schema documents stored');
   }
 
@@ -490,6 +502,8 @@ export class BronzeWriter {
 
   private tick(): void {
     const now = Date.now();
+    this.stats.schemasStored = this.schemas.store.stats.written;
+    this.stats.schemasMissing = this.schemas.store.stats.missing;
     this.partitions.sealDue(now, (st, segment) => this.flushSealed(st, segment));
     this.applyBackpressure();
     void this.requestCommit();

@@ -175,7 +175,7 @@ describe('schema documents and the schema id header', () => {
       doc1.columns.filter((c) => c.name !== 'c_money').map((c) => [c.name, c.name === 'c_integer' ? [23, -1] : typeOids[c.name]]));
     // The events render every value of the version: the payload is unchanged Debezium JSON.
     expect(envelope(records.find((m) => m.key === '{"region":"eu","id":1}')!.value)!.after).toMatchObject({
-      c_numeric: '12345678901234567890.0123456789', c_numeric_any: 'NaN', c_interval: 'P-1Y-2M3DT-4H-5M-6.78S', c_moods: ['sad', 'happy'], c_posint: 5, c_price: '12.50',
+      c_numeric: '12345678901234567890.0123456789', c_numeric_any: 'NAN', c_interval: 'P-1Y-2M3DT-4H-5M-6.78S', c_moods: ['sad', 'happy'], c_posint: 5, c_price: '12.50',
     });
 
     // ADD COLUMN: the column appended; DROP COLUMN: gone; ALTER TYPE: the new type.
@@ -259,13 +259,21 @@ describe('schema documents and the schema id header', () => {
     expect(doc.columns.map((c) => [c.name, c.identity])).toEqual([['id', true], ['big', false], ['n', false]]);
   });
 
-  it('CDC_INTERVAL_HANDLING=numeric renders Debezium\'s microseconds and says so in the document', async () => {
+  it('CDC_INTERVAL_HANDLING=numeric renders Debezium\'s microseconds and says so in the document; every captured table has its document from the start', async () => {
     const prefix = `sn${RUN}`;
     const slot = `sn_${RUN}`;
     slots.push(slot);
     await db.query(`CREATE SCHEMA IF NOT EXISTS ${SCHEMA}; CREATE TABLE ${SCHEMA}.spans (id integer PRIMARY KEY, took interval);
+      CREATE TABLE ${SCHEMA}.never_written (id integer PRIMARY KEY, note text);
       GRANT USAGE ON SCHEMA ${SCHEMA} TO ${config.postgres.cdc.user}`);
-    const cdc = await startCdc({ KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${SCHEMA}_pub`, CDC_TABLES: `${SCHEMA}.spans`, CDC_INTERVAL_HANDLING: 'numeric' });
+    const cdc = await startCdc({
+      KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${SCHEMA}_pub`, CDC_TABLES: `${SCHEMA}.spans,${SCHEMA}.never_written`,
+      CDC_INTERVAL_HANDLING: 'numeric', CDC_SNAPSHOT_MODE: 'never',
+    });
+    // No snapshot, no row ever: the table's document is produced at start all the same.
+    const atStart = [...(await schemaDocuments(prefix)).values()];
+    expect(atStart.map((d) => d.source.table).sort()).toEqual(['never_written', 'spans']);
+    expect(atStart.find((d) => d.source.table === 'never_written')!.columns.map((c) => [c.name, c.pgType])).toEqual([['id', 'integer'], ['note', 'text']]);
     await db.query(`INSERT INTO ${SCHEMA}.spans VALUES (1, '1 year 2 mons 3 days 04:05:06.5')`);
     const records = await eventually('the spans event', async () => {
       const r = await readTopic(kafka, `${prefix}.${SCHEMA}.spans`);

@@ -38,7 +38,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import pg from 'pg';
-import type { Config } from '../common/config.ts';
+import type { CdcConfig } from '../common/config.ts';
 import {
   encodeWatermark, parseSignalMessage, parseWatermark, SIGNAL_PREFIX, WATERMARK_PREFIX,
   type CdcSignal, type ExecuteSnapshotSignal, type StopSnapshotSignal,
@@ -100,7 +100,7 @@ export async function describePublishedTable(db: Pick<pg.Client, 'query'>, publi
  * @returns why the request is refused, or null.
  * @throws PostgreSQL connection errors.
  */
-export async function snapshotRequestProblem(db: pg.Client, config: Pick<Config, 'cdc' | 'postgres'>, table: string, where: string | null): Promise<string | null> {
+export async function snapshotRequestProblem(db: pg.Client, config: Pick<CdcConfig, 'cdc' | 'postgres'>, table: string, where: string | null): Promise<string | null> {
   if (!config.cdc.tables.some((t) => nameOf(t) === table)) {
     return `${table} is not captured by this CDC service (CDC_TABLES): add it to CDC_TABLES and restart the service, which snapshots an added table by itself`;
   }
@@ -139,7 +139,7 @@ export function newSnapshotState(input: { slot: string; table: string; id: strin
  * just read every table, or mode `never`), snapshots still queued or running are superseded.
  * @param newSlot the slot was created in this session.
  */
-export async function reconcileCapturedTables(deps: { config: Config; logger: Logger; memory: SnapshotStateMemory; writer: SnapshotStateWriter }, newSlot: boolean): Promise<string[]> {
+export async function reconcileCapturedTables(deps: { config: CdcConfig; logger: Logger; memory: SnapshotStateMemory; writer: SnapshotStateWriter }, newSlot: boolean): Promise<string[]> {
   const { config, logger, memory, writer } = deps;
   const now = new Date().toISOString();
   const tables = config.cdc.tables.map(nameOf);

@@ -37,6 +37,10 @@ export interface SchemaTopicReaderOptions {
   groupPrefix: string;
   /** How long a catch-up to the end of the topic may take before lookup() throws (ms). */
   catchUpTimeoutMs?: number;
+  /** Topic prefix whose `<prefix>._schemas` to read; default KAFKA_TOPIC_PREFIX. */
+  topicPrefix?: string;
+  /** Called once per new valid document, as it is read. */
+  onDocument?: (doc: TableSchema) => void;
 }
 
 /** Reads `<prefix>._schemas` into memory; see the module documentation. */
@@ -56,7 +60,7 @@ export class SchemaTopicReader implements SchemaLookup {
   invalid = 0;
 
   constructor(private readonly options: SchemaTopicReaderOptions) {
-    this.topic = schemaTopic(options.config.kafka.topicPrefix);
+    this.topic = schemaTopic(options.topicPrefix ?? options.config.kafka.topicPrefix);
     this.admin = KafkaAdmin.create(options.config, options.service, options.logger);
   }
 
@@ -90,6 +94,14 @@ export class SchemaTopicReader implements SchemaLookup {
     return found;
   }
 
+  /**
+   * Starts reading (and keeps reading: new documents reach `onDocument` as they are produced).
+   * @returns false when the topic does not exist (yet): call again later.
+   */
+  follow(): Promise<boolean> {
+    return this.start();
+  }
+
   /** Starts the consumer once the topic exists. @returns false when the topic does not exist. */
   private start(): Promise<boolean> {
     if (this.stream) return Promise.resolve(true);
@@ -121,7 +133,11 @@ export class SchemaTopicReader implements SchemaLookup {
   private receive(m: StreamMessage): void {
     const id = m.key?.toString('utf8') ?? '';
     try {
-      this.docs.set(id, parseTableSchema(m.value?.toString('utf8') ?? '', id));
+      const doc = parseTableSchema(m.value?.toString('utf8') ?? '', id);
+      if (!this.docs.has(id)) {
+        this.docs.set(id, doc);
+        this.options.onDocument?.(doc);
+      }
     } catch (err) {
       this.invalid++;
       this.options.logger.error({ err, topic: this.topic, offset: String(m.offset), key: id }, 'schema topic record is not a valid table schema document; ignored');
@@ -153,15 +169,32 @@ export class SchemaTopicReader implements SchemaLookup {
     return BigInt(offsets.find((o) => o.partition === 0)?.high ?? '0');
   }
 
-  /** Waits until every record below `end` was read. @throws on a consumer failure or after the catch-up timeout. */
+  /**
+   * Waits until every record below `end` was read.
+   * @throws on a consumer failure (the next call starts a new consumer) or after the catch-up timeout.
+   */
   private async readUpTo(end: bigint): Promise<void> {
     const deadline = Date.now() + (this.options.catchUpTimeoutMs ?? 30_000);
     while (this.position < end) {
-      if (this.failure) throw this.failure;
+      if (this.failure) {
+        const err = this.failure;
+        await this.reset();
+        throw err;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`schema topic ${this.topic}: read up to offset ${this.position}, its end is ${end}`);
       await this.progress(Math.min(left, 1000));
     }
+  }
+
+  /** Drops a failed consumer; the next call starts a new one (documents read so far are kept). */
+  private async reset(): Promise<void> {
+    const { stream, consumer } = this;
+    this.stream = undefined;
+    this.consumer = undefined;
+    this.failure = undefined;
+    await stream?.close().catch(() => undefined);
+    await consumer?.close(true).catch(() => undefined);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 /**
  * `lakehouse status [--json]`: consumer lag per group, replication slot lag, dead letters, last
- * refresh and quality, read from the systems themselves (services/common/pipeline-status.ts), so
+ * refresh and quality, read from the systems themselves (services/common/status/), so
  * it works while the services are down; plus the CDC service's incremental snapshots and their
  * progress (its state topic, snapshot.ts). A part that cannot be read is shown with its error and
  * makes the exit code 1; everything read: 0.
@@ -8,7 +8,8 @@
 import type { Command } from 'commander';
 import pRetry from 'p-retry';
 import type { Config } from '../../../services/common/config.ts';
-import { formatPipelineStatus, readPipelineStatus, type PipelineStatus } from '../../../services/common/pipeline-status.ts';
+import { formatPipelineStatus } from '../../../services/common/status/format.ts';
+import { readPipelineStatus, type PipelineStatus } from '../../../services/common/status/pipeline-status.ts';
 import { connectableKafkaAdmin } from './connections.ts';
 import { EXIT_OK, EXIT_RUNTIME } from './errors.ts';
 import type { CommandContext } from './program.ts';

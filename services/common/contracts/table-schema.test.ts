@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  canonicalJson, isSchemaTopic, parseTableSchema, parseUnavailableHeader, schemaObjectKey, schemaTopic, encodeTableSchema, withSchemaId,
+  canonicalJson, isSchemaTopic, parseTableSchema, parseUnavailableHeader, schemaObjectKey, schemaTopic, topicPrefixOf, encodeTableSchema, withSchemaId,
   type TableSchemaBody,
 } from './table-schema.ts';
 import { ContractError } from './contract-error.ts';
@@ -30,6 +30,9 @@ describe('table schema contract', () => {
     expect(isSchemaTopic('sport._schemas')).toBe(true);
     expect(isSchemaTopic('sport.public._schemas_x')).toBe(false);
     expect(schemaObjectKey('sport.public.activities', '0123456789abcdef0123')).toBe('_schemas/sport.public.activities/0123456789abcdef0123.json');
+    expect(topicPrefixOf('sport.public.activities')).toBe('sport');
+    expect(topicPrefixOf('a.b.sales.orders')).toBe('a.b');
+    expect([topicPrefixOf('sport._schemas'), topicPrefixOf('sport.public.activities.dlq'), topicPrefixOf('two.parts')]).toEqual([undefined, undefined, undefined]);
   });
 
   it('a stored document is accepted only with a known format, its exact shape and the hash of its content as id', () => {

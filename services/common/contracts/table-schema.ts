@@ -49,6 +49,18 @@ export function schemaTopic(topicPrefix: string): string {
   return `${topicPrefix}._schemas`;
 }
 
+/**
+ * The topic prefix of a table topic `<prefix>.<schema>.<table>` (docs/contracts/change-events.md,
+ * "Topics"; the prefix may itself contain dots), or undefined for a name with fewer than three
+ * dot-separated parts, a dead-letter topic or a schema topic.
+ */
+export function topicPrefixOf(dataTopic: string): string | undefined {
+  if (dataTopic.endsWith('.dlq') || isSchemaTopic(dataTopic)) return undefined;
+  const parts = dataTopic.split('.');
+  if (parts.length < 3 || parts.some((p) => p === '')) return undefined;
+  return parts.slice(0, -2).join('.');
+}
+
 /** True for a schema topic (`<prefix>._schemas`): not a data topic, never written as bronze rows. */
 export function isSchemaTopic(topic: string): boolean {
   return topic.endsWith('._schemas');

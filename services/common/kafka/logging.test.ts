@@ -33,6 +33,14 @@ describe('Kafka client events in pino', () => {
     expect(lines[3]).toMatchObject({ err: { message: 'leader moved', code: 'PLT_KFK_PROTOCOL', canRetry: true } });
   });
 
+  it('logs the MEMBER_ID_REQUIRED handshake of a first join (or any rejoin request) at debug, not as a failure', () => {
+    const { lines, logger } = capture();
+    const client = attachKafkaLogging(new EventEmitter(), logger);
+    const handshake = Object.assign(new Error('Received response with error while executing API JoinGroup(v9)'), { errors: [Object.assign(new Error('The group member needs to have a valid member id before actually entering a consumer group.'), { needsRejoin: true })] });
+    client.emit('client:performWithRetry:failed', 1n, 3, [handshake]);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([[20, 'kafka operation failed after retries']]);
+  });
+
   it('keeps an error event from throwing out of the emitter', () => {
     const { logger } = capture('fatal');
     const client = attachKafkaLogging(new EventEmitter(), logger);

@@ -31,6 +31,19 @@ function rootCause(error: unknown): unknown {
   return e;
 }
 
+/** True when `error` or one of its nested errors asks the consumer to rejoin its group (the client then does). */
+function asksForRejoin(error: unknown): boolean {
+  const seen: unknown[] = [error];
+  for (let i = 0; i < seen.length && i < 50; i++) {
+    const e = seen[i] as { needsRejoin?: boolean; errors?: unknown[]; cause?: unknown } | undefined;
+    if (!e || typeof e !== 'object') continue;
+    if (e.needsRejoin === true) return true;
+    if (Array.isArray(e.errors)) seen.push(...e.errors);
+    if (e.cause) seen.push(e.cause);
+  }
+  return false;
+}
+
 /**
  * One line for a Kafka error: the operation that failed and its innermost cause, e.g.
  * `Listing topics failed: connect ECONNREFUSED 127.0.0.1:9092` (the library's own message of an
@@ -69,9 +82,13 @@ function assignmentFields(assignments: unknown): Record<string, number[]> | unde
 export function attachKafkaLogging<C extends EventEmitter>(client: C, logger: Logger): C {
   const log = logger.child({ component: 'kafka' });
   client.on('error', (error: unknown) => log.error(kafkaErrorFields(error), 'kafka client error'));
-  client.on('client:performWithRetry:failed', (operationId: unknown, retries: unknown, errors: unknown) =>
-    log.warn({ operationId: String(operationId), retries, ...kafkaErrorFields(Array.isArray(errors) ? errors.at(-1) : errors) }, 'kafka operation failed after retries'),
-  );
+  client.on('client:performWithRetry:failed', (operationId: unknown, retries: unknown, errors: unknown) => {
+    const last = Array.isArray(errors) ? errors.at(-1) : errors;
+    // A group's first JoinGroup is answered MEMBER_ID_REQUIRED by design (KIP-394): the consumer
+    // joins again with the id it was given. Any error asking for a rejoin is handled that way.
+    const level = asksForRejoin(last) ? 'debug' : 'warn';
+    log[level]({ operationId: String(operationId), retries, ...kafkaErrorFields(last) }, 'kafka operation failed after retries');
+  });
   client.on('client:performWithRetry:retry', (operationId: unknown, attempt: number, retries: unknown, delay: unknown) => {
     const level = attempt >= 4 ? 'warn' : 'debug';
     log[level]({ operationId: String(operationId), attempt: attempt + 1, retries, delayMs: delay }, 'kafka operation retried');
