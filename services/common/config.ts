@@ -59,6 +59,12 @@ const envSchema = z.object({
   // Readers of replication health only (monitor, `lakehouse status`): no table, no REPLICATION.
   MONITOR_DB_USER: sqlIdentifier.default('lakehouse_monitor'),
   MONITOR_DB_PASSWORD: nonEmpty.default('monitor-local-only'),
+  // Gold served from PostgreSQL (services/batch/pg-publish.ts, docs/powerbi.md): the publishing
+  // role owns the analytics schemas; the BI role reads the views only.
+  GOLD_PUBLISHER_DB_USER: sqlIdentifier.default('gold_publisher'),
+  GOLD_PUBLISHER_DB_PASSWORD: nonEmpty.default('publisher-local-only'),
+  BI_READER_DB_USER: sqlIdentifier.default('bi_reader'),
+  BI_READER_DB_PASSWORD: nonEmpty.default('bi-reader-local-only'),
   CDC_PUBLICATION: sqlIdentifier.default('sport_cdc'),
 
   KAFKA_BROKERS: z
@@ -169,6 +175,19 @@ const envSchema = z.object({
   BATCH_MEMORY_LIMIT: z.string().regex(/^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$/i, 'expected a size such as "4GB"').optional(),
   BATCH_DOWNLOAD_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
   BATCH_RECONCILE_SOURCE: bool.default(false),
+  GOLD_PG_ENABLED: bool.default(true),
+  GOLD_PG_DATABASE: sqlIdentifier.default('analytics'),
+  GOLD_PG_SCHEMA: sqlIdentifier.default('gold'),
+
+  // Orchestrated refresh (`npm run refresh -- --watch`, services/batch/watch.ts).
+  REFRESH_MIN_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(30),
+  REFRESH_POLL_INTERVAL_S: z.coerce.number().min(0.1).max(3600).default(2),
+  REFRESH_FULL_CRON: z.string().trim().default('0 3 * * *'),
+  REFRESH_CRON_TIMEZONE: nonEmpty.default('UTC'),
+  REFRESH_RETRY_MIN_BACKOFF_S: z.coerce.number().min(0).max(3600).default(5),
+  REFRESH_RETRY_MAX_BACKOFF_S: z.coerce.number().min(0).max(86_400).default(300),
+  REFRESH_WATERMARK_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(300),
+  REFRESH_CHECKPOINT_TIMEOUT_S: z.coerce.number().min(0).max(3600).default(10),
 
   // Monitor (services/monitor, services/monitor/README.md): /metrics, /healthz, /api/*, dashboard, alerts.
   MONITOR_HOST: nonEmpty.default('127.0.0.1'),
@@ -187,6 +206,7 @@ const envSchema = z.object({
   ALERT_LAG_THRESHOLD: z.coerce.number().int().min(0).default(1000),
   ALERT_SLOT_LAG_BYTES: z.coerce.number().int().min(0).default(64 * 1024 * 1024),
   ALERT_FOR_S: z.coerce.number().min(0).max(86_400).default(60),
+  ALERT_GOLD_MAX_AGE_S: z.coerce.number().min(0).max(30 * 86_400).default(900),
 
   STACK_DIR: nonEmpty.default('.local/stack'),
   LAKEHOUSE_CACHE_DIR: z.string().optional(),
@@ -213,6 +233,10 @@ export interface Config {
     notifier: { user: string; password: string };
     /** The monitor and `lakehouse status`: replication slot state only; no table, no REPLICATION. */
     monitor: { user: string; password: string };
+    /** The batch's gold publisher: CREATE on the analytics database only (services/batch/pg-publish.ts). */
+    publisher: { user: string; password: string };
+    /** BI tools (Power BI): read-only, the gold views of the analytics database only. */
+    biReader: { user: string; password: string };
     /** Publication the CDC service streams (created by the migrations). */
     publication: string;
   };
@@ -354,6 +378,8 @@ export interface Config {
     slotLagBytes: number;
     /** How long a service_down / lag condition must hold before it fires, milliseconds. */
     forMs: number;
+    /** gold_stale fires when gold's figures are complete through a time older than this, ms. */
+    goldMaxAgeMs: number;
   };
   batch: {
     /** Directory of the batch job's own state (silver-state.duckdb, run_log.jsonl, reports/, tmp/). */
@@ -376,6 +402,33 @@ export interface Config {
     downloadConcurrency: number;
     /** Also compare silver row counts with PostgreSQL's tables (needs the cdc role's SELECT). */
     reconcileSource: boolean;
+  };
+  /** Gold served from PostgreSQL (services/batch/pg-publish.ts): where each successful refresh publishes gold. */
+  goldPg: {
+    /** false: gold.duckdb and gold Parquet only. */
+    enabled: boolean;
+    /** Analytics database (same server as POSTGRES_HOST; created by `npm run db:migrate`). */
+    database: string;
+    /** BI-facing schema of the views; `<schema>_store` holds the rows. */
+    schema: string;
+  };
+  /** The orchestrated refresh (`npm run refresh -- --watch`, services/batch/watch.ts). */
+  refresh: {
+    /** Incremental runs start at most this often (debounce), ms. */
+    minIntervalMs: number;
+    /** How often bronze's committed position is polled for new objects, ms. */
+    pollIntervalMs: number;
+    /** Cron expression of the full refresh (5 or 6 fields, croner); '' = none. */
+    fullCron: string;
+    /** Time zone of the cron expression (IANA name). */
+    cronTimezone: string;
+    /** Backoff of a failed run's retries: first wait and cap, ms. */
+    retryMinMs: number;
+    retryMaxMs: number;
+    /** With no new bronze objects, a run still starts this often to move the completeness watermark (0 = never), ms. */
+    watermarkIntervalMs: number;
+    /** How long a completeness checkpoint waits for the CDC to confirm the WAL position it read, ms. */
+    checkpointTimeoutMs: number;
   };
 }
 
@@ -409,6 +462,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
     ...(e.DISTANCE_PROVIDER && e.DISTANCE_PROVIDER !== 'offline' && !e.GOOGLE_MAPS_API_KEY
       ? [`GOOGLE_MAPS_API_KEY: required when DISTANCE_PROVIDER=${e.DISTANCE_PROVIDER} (unset DISTANCE_PROVIDER for offline estimates)`]
       : []),
+    ...(e.GOLD_PG_ENABLED && e.GOLD_PG_DATABASE === e.POSTGRES_DB
+      ? [`GOLD_PG_DATABASE: must name a database dedicated to analytics, not the source database ${e.POSTGRES_DB} (BI readers connect to it)`]
+      : []),
+    ...(e.REFRESH_RETRY_MIN_BACKOFF_S > e.REFRESH_RETRY_MAX_BACKOFF_S ? ['REFRESH_RETRY_MIN_BACKOFF_S: must not exceed REFRESH_RETRY_MAX_BACKOFF_S'] : []),
     ...(e.SLACK_RETRY_MIN_MS > e.SLACK_RETRY_MAX_MS ? ['SLACK_RETRY_MIN_MS: must not exceed SLACK_RETRY_MAX_MS'] : []),
     ...(e.DISTANCE_RETRY_MIN_MS > e.DISTANCE_RETRY_MAX_MS ? ['DISTANCE_RETRY_MIN_MS: must not exceed DISTANCE_RETRY_MAX_MS'] : []),
   ];
@@ -425,6 +482,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       distance: { user: e.DISTANCE_DB_USER, password: e.DISTANCE_DB_PASSWORD },
       notifier: { user: e.NOTIFIER_DB_USER, password: e.NOTIFIER_DB_PASSWORD },
       monitor: { user: e.MONITOR_DB_USER, password: e.MONITOR_DB_PASSWORD },
+      publisher: { user: e.GOLD_PUBLISHER_DB_USER, password: e.GOLD_PUBLISHER_DB_PASSWORD },
+      biReader: { user: e.BI_READER_DB_USER, password: e.BI_READER_DB_PASSWORD },
       publication: e.CDC_PUBLICATION,
     },
     kafka: {
@@ -526,6 +585,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
       lagThreshold: e.ALERT_LAG_THRESHOLD,
       slotLagBytes: e.ALERT_SLOT_LAG_BYTES,
       forMs: Math.round(e.ALERT_FOR_S * 1000),
+      goldMaxAgeMs: Math.round(e.ALERT_GOLD_MAX_AGE_S * 1000),
     },
     batch: (() => {
       const stateDir = path.resolve(REPO_ROOT, e.BATCH_STATE_DIR);
@@ -542,6 +602,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = defaultEnv()): Config {
         reconcileSource: e.BATCH_RECONCILE_SOURCE,
       };
     })(),
+    goldPg: { enabled: e.GOLD_PG_ENABLED, database: e.GOLD_PG_DATABASE, schema: e.GOLD_PG_SCHEMA },
+    refresh: {
+      minIntervalMs: Math.round(e.REFRESH_MIN_INTERVAL_S * 1000),
+      pollIntervalMs: Math.round(e.REFRESH_POLL_INTERVAL_S * 1000),
+      fullCron: e.REFRESH_FULL_CRON,
+      cronTimezone: e.REFRESH_CRON_TIMEZONE,
+      retryMinMs: Math.round(e.REFRESH_RETRY_MIN_BACKOFF_S * 1000),
+      retryMaxMs: Math.round(e.REFRESH_RETRY_MAX_BACKOFF_S * 1000),
+      watermarkIntervalMs: Math.round(e.REFRESH_WATERMARK_INTERVAL_S * 1000),
+      checkpointTimeoutMs: Math.round(e.REFRESH_CHECKPOINT_TIMEOUT_S * 1000),
+    },
   };
 }
 
@@ -567,7 +638,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor' | 'publisher' | 'biReader';
 
 /** libpq-style connection settings for the `pg` driver, for one of the job roles. */
 export function pgConnection(config: Config, role: PgRole, database = config.postgres.database) {
