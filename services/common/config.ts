@@ -16,7 +16,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { batchFilesBlock, batchRunBlock } from './config/batch.ts';
+import { batchFilesBlock, batchRunBlock, productRulesBlock } from './config/batch.ts';
 import { bronzeGroupBlock, bronzeWriterBlock } from './config/bronze.ts';
 import { cdcBlock, cdcSlotBlock } from './config/cdc.ts';
 import { ConfigError, loadBlocks, renderEnvExample, variablesOf, type ConfigOf } from './config/define.ts';
@@ -47,10 +47,10 @@ export { REPO_ROOT } from './config/paths.ts';
 export const SERVICE_BLOCKS = {
   cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
   'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock, productRulesBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, productRulesBlock, batchRunBlock],
   /** `lakehouse status` and the other readers of the pipeline's state. */
   status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
@@ -79,6 +79,7 @@ export const ALL_BLOCKS = [
   distanceGroupBlock,
   distanceBlock,
   batchFilesBlock,
+  productRulesBlock,
   batchRunBlock,
   monitorBlock,
 ] as const;
