@@ -220,6 +220,33 @@ describe('bronze writer', () => {
     s.lake.close();
   });
 
+  it('stores a valid envelope whose source.table holds a NUL byte as sent, and the partition moves on (issue 14)', async () => {
+    // It used to make DuckDB fail ("unterminated quoted string": the name was spliced into SQL
+    // text) and the writer retried that segment forever: the partition was blocked.
+    const s = scenario();
+    await createTopic(admin, s.topic, 1);
+    const [template] = activityMessages(1, 11);
+    const odd: CdcMessage = {
+      key: template!.key,
+      value: template!.value!.replace('"table":"activities"', '"table":"activ\\u0000ities"'),
+      expected: { ...template!.expected!, source_table: 'activ\u0000ities' },
+    };
+    const sent = [...activityMessages(20, 12), odd, ...activityMessages(20, 13)];
+    expect(odd.value).toContain('activ\\u0000ities');
+    await produce(producer, s.topic, sent);
+    const writer = await startWriter(s.config);
+    try {
+      await waitForCommitted(admin, s.group, s.topic, 30_000);
+    } finally {
+      await writer.stop();
+    }
+    const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), sent));
+    expect(rows.filter((r) => r.source_table === 'activ\u0000ities')).toHaveLength(1);
+    expect(writer.stats.deadLetters).toBe(0);
+    s.lake.close();
+  });
+
   it('loses nothing after a kill -9 between upload and offset commit; duplicates differ only in ingested_at', async () => {
     // A short session timeout: the restarted writer gets the partitions of the killed one sooner.
     const s = scenario({ BRONZE_MAX_AGE_S: '3', BRONZE_SESSION_TIMEOUT_S: '6', LOG_LEVEL: 'info' });

@@ -362,3 +362,39 @@ export function isSchemaIdBytes(bytes: Uint8Array): boolean {
   }
   return true;
 }
+
+/**
+ * A copy of `segment` holding only the messages at `indexes` (ascending), e.g. to encode part of
+ * a segment apart from a message that cannot be stored (unstorable.ts). Offsets, timestamps,
+ * headers and schema ids keep their values; `firstOffset`/`lastOffset` stay the segment's own, so
+ * the part still names the range it came from. Pure.
+ */
+export function subSegment(segment: Segment, indexes: readonly number[]): Segment {
+  const source = segment.packed;
+  const n = indexes.length;
+  const offsets = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  const spans = new Int32Array(SPANS_PER_MESSAGE * n);
+  let size = 0;
+  for (const i of indexes) for (let s = 1; s < SPANS_PER_MESSAGE; s += 2) size += Math.max(0, source.spans[SPANS_PER_MESSAGE * i + s]!);
+  const bytes = new Uint8Array(size);
+  let used = 0;
+  let valued = 0;
+  let consumed = 0;
+  indexes.forEach((i, k) => {
+    offsets[k] = source.offsets[i]!;
+    timestamps[k] = source.timestamps[i]!;
+    for (let s = 0; s < SPANS_PER_MESSAGE; s += 2) {
+      const start = source.spans[SPANS_PER_MESSAGE * i + s]!;
+      const length = source.spans[SPANS_PER_MESSAGE * i + s + 1]!;
+      spans[SPANS_PER_MESSAGE * k + s + 1] = length;
+      if (length < 0) continue;
+      bytes.set(source.bytes.subarray(start, start + length), used);
+      spans[SPANS_PER_MESSAGE * k + s] = used;
+      used += length;
+      if (s < 4) consumed += length;
+    }
+    if (source.spans[SPANS_PER_MESSAGE * i + 3]! >= 0) valued++;
+  });
+  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, offsets, timestamps, spans, bytes } };
+}

@@ -38,6 +38,7 @@ import { RecordedRanges } from './recorded-ranges.ts';
 import { packedHeaders, packedMessage, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 import { BronzeSchemas } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
+import { encodeIsolatingUnstorable } from './unstorable.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
 
@@ -86,6 +87,9 @@ class Slots {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Plain encoding attempts of a segment before its messages are examined one by one (unstorable.ts). */
+const ENCODE_ATTEMPTS = 3;
 
 /** Index of `offset` in the sorted `offsets`. @throws RangeError when absent. */
 function indexOfOffset(offsets: Float64Array, offset: number): number {
@@ -395,12 +399,7 @@ export class BronzeWriter {
       }
       // A revoked partition's new owner re-reads these offsets from the last commit.
       if (!st.revoked) {
-        let started: Promise<EncodedSegment> | undefined = encoding;
-        const encoded = await this.retrying(`encode ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => {
-          const attempt = started ?? this.encoders!.encode(segment, new Date());
-          started = undefined; // a retry encodes again
-          return attempt;
-        });
+        const encoded = await this.encodeForStore(segment, encoding);
         for (const bad of encoded.undecodable) await this.publishDeadLetter(segment, bad);
         // The schema documents the rows name reach the lake before the rows (and their commit).
         if (encoded.parquet && segment.schemaIds.length > 0) await this.storeSchemas(segment);
@@ -422,6 +421,26 @@ export class BronzeWriter {
       st.broken = true;
       if (!this.abort.signal.aborted) this.logger.error({ err, topic: segment.topic, partition: segment.partition }, 'flush failed');
     }
+  }
+
+  /**
+   * The encoding of `segment` to store: `first` (started when it was sealed), else up to
+   * {@link ENCODE_ATTEMPTS} plain attempts; a failure that outlasts them is narrowed down to the
+   * messages that cause it, which join the segment's dead letters (unstorable.ts), and the rest is
+   * encoded without them. A failure of the encoder itself is retried for as long as the service runs.
+   */
+  private async encodeForStore(segment: Segment, first: Promise<EncodedSegment>): Promise<EncodedSegment> {
+    const where = `${segment.topic}/${segment.partition}@${segment.firstOffset}`;
+    for (let attempt = 1; attempt <= ENCODE_ATTEMPTS; attempt++) {
+      try {
+        return await (attempt === 1 ? first : this.encoders!.encode(segment, new Date()));
+      } catch (err) {
+        if (this.abort.signal.aborted) throw err;
+        this.logger.warn({ err, attempt, topic: segment.topic, partition: segment.partition, firstOffset: segment.firstOffset }, 'encoding a segment failed; retrying');
+        if (attempt < ENCODE_ATTEMPTS) await sleep(250 * 2 ** attempt);
+      }
+    }
+    return this.retrying(`encode ${where} (isolating unstorable messages)`, () => encodeIsolatingUnstorable(segment, (part) => this.encoders!.encode(part, new Date())));
   }
 
   /** Copies the schema documents named by the segment's rows to the lake (docs/contracts/table-schemas.md). */
