@@ -358,6 +358,51 @@ describe('bronze writer', () => {
     s.lake.close();
   });
 
+  it('replays under a concurrent load with a tiny BRONZE_MAX_AGE_S: every recorded range comes back under its own key, no manifests overlap (issue 14)', async () => {
+    // A 50 ms age limit and a 32 KiB buffer (back-pressure pauses all the time), and more than one
+    // fetch (1 MiB per partition) of history: a replayed segment used to be sealed on age while
+    // the next fetch was awaited, before its recorded end, and come back as two objects.
+    const s = scenario({ BRONZE_MAX_ROWS: '200', BRONZE_MAX_AGE_S: '0.05', BRONZE_MAX_BUFFERED_BYTES: '32768' });
+    await createTopic(admin, s.topic);
+    const first = activityMessages(7500, 14);
+    const load = activityMessages(1500, 15);
+    let writer = await startWriter(s.config);
+    for (let burst = 0; burst < 5; burst++) {
+      await produce(producer, s.topic, first.slice(burst * 1500, (burst + 1) * 1500));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await waitForCommitted(admin, s.group, s.topic);
+    await writer.stop();
+    const recorded = await manifestEntries(s.lake, s.topic);
+    expect(recorded.length).toBeGreaterThan(25);
+
+    for (const partition of [0, 1, 2]) await admin.setOffsets(s.group, s.topic, [{ partition, offset: '0' }]);
+    const replayedAt = Date.now();
+    writer = await startWriter(s.config);
+    try {
+      for (let burst = 0; burst < 10; burst++) {
+        await produce(producer, s.topic, load.slice(burst * 150, (burst + 1) * 150));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitForCommitted(admin, s.group, s.topic, 90_000);
+    } finally {
+      await writer.stop();
+    }
+
+    const entries = await manifestEntries(s.lake, s.topic);
+    const byKey = new Map(entries.map((e) => [e.key, e]));
+    const notRewritten = recorded.filter((e) => !byKey.has(e.key) || Date.parse(byKey.get(e.key)!.writtenAt) < replayedAt - 1000);
+    expect(notRewritten.map((e) => e.key)).toEqual([]);
+    for (const partition of [0, 1, 2]) {
+      const ranges = entries.filter((e) => e.partition === partition).sort((a, b) => a.firstOffset - b.firstOffset);
+      const overlapping = ranges.slice(1).filter((e, i) => e.firstOffset <= ranges[i]!.lastOffset);
+      expect(overlapping.map((e) => e.key), `partition ${partition}: overlapping manifests`).toEqual([]);
+    }
+    const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), [...first, ...load]));
+    s.lake.close();
+  });
+
   it('keeps going through a 30 s MinIO outage: nothing committed while down, nothing lost once back', async () => {
     const s = scenario({ BRONZE_MAX_ROWS: '200' });
     await createTopic(admin, s.topic);

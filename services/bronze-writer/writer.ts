@@ -153,6 +153,8 @@ export class BronzeWriter {
   private commitAgain = false;
   private timers: NodeJS.Timeout[] = [];
   private lastProgressAt = Date.now();
+  private lastRecordedEndCheck = 0;
+  private checkingRecordedEnds = false;
   private resolveCrashed!: (err: Error) => void;
 
   constructor(options: BronzeWriterOptions) {
@@ -172,7 +174,7 @@ export class BronzeWriter {
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
-    this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, this.logger));
+    this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, (what, op) => this.retrying(what, op)));
     this.producer = createProducer(this.config, SERVICE_NAME, this.logger);
     this.deadLetters = new DeadLetterPublisher(this.producer, SERVICE_NAME);
     this.source = new KafkaSource({
@@ -514,8 +516,41 @@ export class BronzeWriter {
   // ----------------------------------------------------------------------------------------------
   // Periodic work, back-pressure, draining
 
+  /**
+   * A replayed segment waits for its recorded end whatever the time (segment.ts). The one case
+   * where that end will never come is a log that no longer reaches it (truncated: unclean leader
+   * election, records deleted): when such a segment has been idle for `maxAgeMs` (10 s at least),
+   * the partition's log end is asked, at most once per that period, and if nothing beyond what
+   * the segment holds exists, it is sealed as it is, with a warning.
+   */
+  private async sealUnreachableRecordedEnds(now: number): Promise<void> {
+    const idleMs = Math.max(this.settings.maxAgeMs, 10_000);
+    if (this.checkingRecordedEnds || now - this.lastRecordedEndCheck < idleMs) return;
+    const idle = this.partitions.idleAwaitingRecordedEnd(now, idleMs);
+    if (idle.length === 0) return;
+    this.checkingRecordedEnds = true;
+    this.lastRecordedEndCheck = now;
+    try {
+      for (const topic of new Set(idle.map((st) => st.topic))) {
+        const ends = new Map((await this.source.admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+        for (const st of idle.filter((x) => x.topic === topic)) {
+          const open = st.open;
+          const logEnd = ends.get(st.partition);
+          if (!open?.awaitsRecordedEnd || logEnd === undefined || logEnd > open.lastOffset + 1 || logEnd > open.boundary.exactLastOffset!) continue;
+          this.logger.warn({ topic, partition: st.partition, firstOffset: open.firstOffset, lastOffset: open.lastOffset, recordedLastOffset: open.boundary.exactLastOffset, logEnd }, 'the log ends before the recorded end of this range (truncated?): storing the segment as it is, under a new key');
+          this.seal(st, 'age');
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'cannot read log end offsets; checking again later');
+    } finally {
+      this.checkingRecordedEnds = false;
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
+    void this.sealUnreachableRecordedEnds(now);
     this.stats.schemasStored = this.schemas.store.stats.written;
     this.stats.schemasMissing = this.schemas.store.stats.missing;
     this.partitions.sealDue(now, (st, segment) => this.flushSealed(st, segment));
@@ -544,7 +579,8 @@ export class BronzeWriter {
 
   private applyBackpressure(): void {
     if (this.draining || this.stopping) return;
-    const decision = decideBackpressure({ bufferedBytes: this.bufferedBytes, maxBufferedBytes: this.settings.maxBufferedBytes, paused: this.paused, unflushedSegments: this.sealedUnflushed });
+    const sealable = this.partitions.largestOpen();
+    const decision = decideBackpressure({ bufferedBytes: this.bufferedBytes, maxBufferedBytes: this.settings.maxBufferedBytes, paused: this.paused, unflushedSegments: this.sealedUnflushed, sealableOpen: sealable !== undefined });
     if (decision.change === 'pause') {
       this.paused = true;
       this.pausedAt = Date.now();
@@ -556,10 +592,7 @@ export class BronzeWriter {
       this.source.setPaused(false);
       this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer drained: resuming partitions');
     }
-    if (decision.sealLargest) {
-      const largest = this.partitions.largestOpen();
-      if (largest) this.seal(largest, 'forced');
-    }
+    if (decision.sealLargest && sealable) this.seal(sealable, 'forced');
   }
 
   /**
@@ -571,7 +604,8 @@ export class BronzeWriter {
     this.source.setPaused(true);
     // Batches already received go into segments first.
     if (this.packing) await Promise.race([this.packing, sleep(Number.isFinite(timeoutMs) ? timeoutMs : 2 ** 31 - 1)]);
-    this.partitions.sealAll((st, segment) => this.flushSealed(st, segment));
+    const dropped = this.partitions.sealAll((st, segment) => this.flushSealed(st, segment));
+    if (dropped > 0) this.logger.info({ segments: dropped }, 'replayed segments short of their recorded end are not stored now (they would get new keys): their offsets stay uncommitted and are read again');
     const all = Promise.all([...this.flushes]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Number.isFinite(timeoutMs)
