@@ -11,4 +11,13 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  {
+    // Services depend on services/common, never on the scripts (docs/architecture.md, "Where each
+    // piece lives"); tests and their fixtures may use the scripts' stack and data helpers.
+    files: ['services/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/testing/**'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/scripts/**'], message: 'services must not import from scripts/: move what a service needs into services/common' }] }],
+    },
+  },
 );

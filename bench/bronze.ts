@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep]`
+ * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep] [--envelope cdc|minimal]`
  *
  * 1. Parquet writers on the same bronze rows (files of 10,000 rows, the default rotation):
  *    parquetjs-lite (baseline), @dsnp/parquetjs, DuckDB; rows/s, bytes, ratio to the baseline.
@@ -10,6 +10,9 @@
  *    offset is committed: rows/s and peak RSS (VmHWM) of that process.
  *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
  *
+ * `--envelope minimal` produces the envelope without Debezium 3.6.1's extra fields and headers (the CDC
+ * service's output before issue 12), to compare with the default `cdc` (what the service writes now).
+ *
  * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
  * starts/uses the test stack on those ports. BENCH_WRITER_LOG=<file> appends the service's log lines there.
  */
@@ -18,13 +21,13 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
 import { openLake } from '../services/common/lake-storage.ts';
 import { decodeBronzeMessage, type BronzeRow } from '../services/bronze-writer/bronze-row.ts';
 import { DuckDbParquetEncoder, inBatches, type ParquetEncoder } from '../services/bronze-writer/parquet.ts';
-import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce } from '../services/bronze-writer/testing/bronze-kit.ts';
+import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce, type EnvelopeFormat } from '../services/bronze-writer/testing/bronze-kit.ts';
 import { createConsumer } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
 import { stackUp } from '../scripts/lib/stack.ts';
@@ -36,8 +39,9 @@ const opts = new Command('bench bronze')
   .option('--writer-rows <n>', 'rows for the Parquet writer comparison', (v) => Number(v), 50_000)
   .option('--only <part>', 'run only "writers" or "e2e"')
   .option('--keep', 'keep the benchmark topic and objects')
+  .addOption(new Option('--envelope <format>', 'envelope shape of the backlog').choices(['cdc', 'minimal']).default('cdc'))
   .parse(process.argv)
-  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean }>();
+  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat }>();
 
 const portBase = process.env.TEST_STACK_PORT_BASE;
 const env: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(Number(portBase)) } : { ...process.env };
@@ -134,13 +138,13 @@ async function benchEndToEnd(): Promise<void> {
   const lakeUrl = `s3://${config.s3.bucket}/${run}`;
   const lake = openLake(config, lakeUrl);
   try {
-    console.log(`\n## Kafka -> Parquet on MinIO: backlog of ${fmt(opts.messages)} messages, topic ${topic} (3 partitions)`);
+    console.log(`\n## Kafka -> Parquet on MinIO: backlog of ${fmt(opts.messages)} messages (envelope ${opts.envelope}), topic ${topic} (3 partitions)`);
     await createTopic(admin, topic, 3);
     let produced = 0;
     let tombstones = 0;
     const t0 = performance.now();
     for (let seed = 1; produced < opts.messages; seed++) {
-      const batch = activityMessages(10_000, seed).slice(0, opts.messages - produced);
+      const batch = activityMessages(10_000, seed, undefined, opts.envelope).slice(0, opts.messages - produced);
       tombstones += batch.filter((m) => m.value === null).length;
       await produce(producer, topic, batch, 10_000);
       produced += batch.length;

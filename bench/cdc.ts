@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency]
- *   [--tx-sizes 1,1000] [--port-base 56500] [--stop-stack] [--in-process] [--profile <dir>]`
+ *   [--tx-sizes 1,1000] [--port-base 56500] [--stop-stack] [--in-process] [--profile <dir>]
+ *   [--peer debezium [--peer-rest-port N]]`
  *
  * Issue 3 benchmark of the CDC service (services/cdc), PostgreSQL, the broker and the service on
  * this machine:
@@ -18,6 +19,10 @@
  *    of the cost.
  * The throughput runs start the service as `npm run cdc` does (child process, the script's node
  * flags) and report its CPU per row and peak RSS; `--in-process`/`--profile` run it in this process.
+ * `--peer debezium` also streams each backlog with Debezium 3.6.1 on Kafka Connect 4.3.0 (third slot,
+ * same WAL; bench/lib/debezium-peer.ts) and prints its rows/s, CPU per row and peak RSS beside the
+ * service's, with the ratios (target: the service >= 4x Debezium's rate at <= 1/4 of its CPU per row).
+ * Connect's REST listener takes `--peer-rest-port` (default port base + 84, or 8083 without one).
  * Targets: >= 50,000 rows/s with 1,000-row transactions and >= 0.25 of pg_recvlogical; p99 <=
  * 50 ms at 1,000 rows/s; RSS <= 300 MB.
  *
@@ -25,8 +30,8 @@
  * (PostgreSQL N+432, Kafka N+92); otherwise TEST_STACK_PORT_BASE, otherwise the environment's
  * stack (`npm run stack -- up`). `--stop-stack` stops a stack started for the run.
  */
-import { spawn } from 'node:child_process';
-import { Command } from 'commander';
+import { spawn, spawnSync } from 'node:child_process';
+import { Command, Option } from 'commander';
 import pg from 'pg';
 import { readFileSync } from 'node:fs';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
@@ -42,6 +47,8 @@ import { testEnv } from '../tests/support/test-env.ts';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { runDebeziumPeer, type DebeziumPeerResult } from './lib/debezium-peer.ts';
+import { CONNECT_JVM_FLAGS } from '../scripts/lib/debezium-connect.ts';
 
 const opts = new Command('bench cdc')
   .option('--rows <n>', 'rows per throughput run', (v) => Number(v), 200_000)
@@ -53,8 +60,10 @@ const opts = new Command('bench cdc')
   .option('--stop-stack', 'stop the stack started for the run at the end')
   .option('--profile <dir>', 'run the service in this process and write V8 CPU and allocation profiles of each streaming phase to this directory')
   .option('--in-process', 'run the throughput service in this process instead of as `npm run cdc` would (child process)')
+  .addOption(new Option('--peer <name>', 'also measure this peer on the same WAL').choices(['debezium']))
+  .option('--peer-rest-port <n>', 'Kafka Connect REST port of the Debezium peer', (v) => Number(v))
   .parse(process.argv)
-  .opts<{ rows: number; latencySeconds: number; rate: number; only?: string; txSizes: number[]; portBase?: number; stopStack?: boolean; profile?: string; inProcess?: boolean }>();
+  .opts<{ rows: number; latencySeconds: number; rate: number; only?: string; txSizes: number[]; portBase?: number; stopStack?: boolean; profile?: string; inProcess?: boolean; peer?: 'debezium'; peerRestPort?: number }>();
 
 const portBase = opts.portBase ?? (process.env.TEST_STACK_PORT_BASE ? Number(process.env.TEST_STACK_PORT_BASE) : undefined);
 const baseEnv: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(portBase) } : { ...process.env };
@@ -256,14 +265,49 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   }
 }
 
-interface ThroughputResult { perTx: number; loadSeconds: number; recvSeconds: number; cdcSeconds: number; cpuMicrosPerRow: number; peakRss: number }
+interface ThroughputResult { perTx: number; loadSeconds: number; recvSeconds: number; cdcSeconds: number; cpuMicrosPerRow: number; peakRss: number; debezium?: DebeziumPeerResult }
+
+/** First line of `java -version` of the JVM the peer runs on. */
+function javaVersion(): string {
+  const res = spawnSync(process.env.DEBEZIUM_JAVA ?? 'java', ['-version'], { encoding: 'utf8' });
+  return (res.stderr || res.stdout || '').split('\n')[0]!.trim() || 'java: unknown version';
+}
+
+/** Debezium over the backlog in `slot` (see bench/lib/debezium-peer.ts). */
+async function debeziumPeer(slot: string, perTx: number): Promise<DebeziumPeerResult> {
+  const admin = KafkaAdmin.create(config, 'bench-cdc-peer', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
+  try {
+    return await runDebeziumPeer({
+      config,
+      slot,
+      publication: PUBLICATION,
+      table: `public.${TABLE}`,
+      rows: opts.rows,
+      topicPrefix: `benchdbz${RUN}x${perTx}`,
+      restPort: opts.peerRestPort ?? (portBase ? portBase + 84 : 8083),
+      createTopic: async (topic) => void (await admin.ensureTopic(topic, config.kafka.topicPartitions)),
+      deleteTopic: async (topic) => void (await admin.deleteTopics([topic]).catch(() => undefined)),
+      topicRecords: async (topic) => {
+        try {
+          return (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+        } catch {
+          return 0;
+        }
+      },
+    });
+  } finally {
+    await admin.close();
+  }
+}
 
 async function throughput(db: pg.Client, perTx: number, firstId: number): Promise<ThroughputResult> {
   const rows = opts.rows;
   const cdcSlot = `bench_cdc_${RUN}_${perTx}`;
   const recvSlot = `bench_recv_${RUN}_${perTx}`;
+  const peerSlot = `bench_dbz_${RUN}_${perTx}`;
   await createSlot(db, cdcSlot);
   await createSlot(db, recvSlot);
+  if (opts.peer) await createSlot(db, peerSlot);
   try {
     const t0 = performance.now();
     await db.query('SET synchronous_commit = off');
@@ -276,7 +320,8 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
 
     if (!opts.inProcess && !opts.profile) {
       const child = await runServiceChild(cdcSlot, rows);
-      return { perTx, loadSeconds, recvSeconds, cdcSeconds: child.seconds, cpuMicrosPerRow: child.cpuMicrosPerRow, peakRss: child.peakRss };
+      const debezium = opts.peer ? await debeziumPeer(peerSlot, perTx) : undefined;
+      return { perTx, loadSeconds, recvSeconds, cdcSeconds: child.seconds, cpuMicrosPerRow: child.cpuMicrosPerRow, peakRss: child.peakRss, debezium };
     }
     peakRss = process.memoryUsage.rss();
     let acked = 0;
@@ -304,10 +349,12 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
     const rss = Math.max(peakRss, process.memoryUsage.rss());
     service.stop();
     await running;
-    return { perTx, loadSeconds, recvSeconds, cdcSeconds, cpuMicrosPerRow: (cpu.user + cpu.system) / rows, peakRss: rss };
+    const debezium = opts.peer ? await debeziumPeer(peerSlot, perTx) : undefined;
+    return { perTx, loadSeconds, recvSeconds, cdcSeconds, cpuMicrosPerRow: (cpu.user + cpu.system) / rows, peakRss: rss, debezium };
   } finally {
     await dropSlot(db, cdcSlot);
     await dropSlot(db, recvSlot);
+    if (opts.peer) await dropSlot(db, peerSlot);
   }
 }
 
@@ -412,15 +459,21 @@ async function main(): Promise<void> {
     let nextId = 1;
     if (opts.only !== 'latency') {
       console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v} `).join('')}node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
-      console.log('| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |');
-      console.log('|---:|---:|---:|---:|---:|---:|---:|');
+      const peerHead = opts.peer ? ' debezium rows/s | debezium CPU µs/row | debezium peak RSS | cdc/debezium rate | cdc/debezium CPU per row |' : '';
+      console.log(`| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |${peerHead}`);
+      console.log(`|---:|---:|---:|---:|---:|---:|---:|${opts.peer ? '---:|---:|---:|---:|---:|' : ''}`);
       for (const perTx of opts.txSizes) {
         const r = await throughput(db, perTx, nextId);
         nextId += opts.rows;
         const recvRate = opts.rows / r.recvSeconds;
         const cdcRate = opts.rows / r.cdcSeconds;
-        console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |`);
+        const d = r.debezium;
+        const peerCells = d ? ` ${fmt(opts.rows / d.seconds)} | ${fmt(d.cpuMicrosPerRow, 1)} | ${mb(d.peakRss)} | ${fmt(cdcRate / (opts.rows / d.seconds), 2)} | ${fmt(r.cpuMicrosPerRow / d.cpuMicrosPerRow, 2)} |` : '';
+        console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |${peerCells}`);
       }
+    }
+    if (opts.peer && opts.only !== 'latency') {
+      console.log(`\nDebezium 3.6.1 on Kafka Connect 4.3.0 standalone (${javaVersion()}, ${CONNECT_JVM_FLAGS.join(' ')}), its own slot on the same WAL, snapshot.mode=no_data; measured from "Processing messages" until its topic holds every row. Targets: cdc/debezium rate >= 4, cdc/debezium CPU per row <= 0.25.`);
     }
     if (opts.only !== 'latency') {
       const p = await producerCeiling(opts.rows);

@@ -25,7 +25,7 @@ import { KafkaAdmin } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
-import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/pipeline-status.ts';
+import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/status/kafka-lag.ts';
 import { slotConfirmed, waitFor } from './lib/catch-up.ts';
 import { positiveInt, runMain } from './lib/cli.ts';
 import { migrate } from './lib/migrate.ts';

@@ -1,6 +1,6 @@
 /**
  * "Has the pipeline caught up?" waits used by the demo before it runs the batch: the CDC slot
- * has confirmed a given LSN; consumer-group lag comes from services/common/pipeline-status.ts.
+ * has confirmed a given LSN; consumer-group lag comes from services/common/status/kafka-lag.ts.
  * Each wait polls, prints what it is still waiting for, and times out with an error naming it.
  */
 import type pg from 'pg';

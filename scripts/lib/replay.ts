@@ -1,6 +1,6 @@
 /**
  * Resetting a stopped consumer group to the earliest offsets, so that its service rebuilds what
- * it owns (ARCHITECTURE.md, "Replay"; ops procedure in docs/runbooks/replay.md).
+ * it owns (docs/architecture.md, "Replay"; ops procedure in docs/runbooks/replay.md).
  *
  * Kafka itself refuses to change a group's offsets while members are connected (they would
  * overwrite the reset with their next commit); this module checks first and explains.

@@ -80,7 +80,8 @@ interface Binaries {
   minio: string;
 }
 
-function readServicesEnv(cacheDir: string): Record<string, string> {
+/** The KEY=value lines scripts/install-services recorded in `<cache>/services.env` ({} when absent). */
+export function readServicesEnv(cacheDir: string): Record<string, string> {
   const file = path.join(cacheDir, 'services.env');
   if (!existsSync(file)) return {};
   const out: Record<string, string> = {};
@@ -397,7 +398,7 @@ async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<
 function kafkaProperties(config: Config, dataDir: string): string {
   const host = config.kafka.brokers[0]!.split(':')[0]!;
   const port = firstBrokerPort(config.kafka.brokers);
-  const ctl = config.kafka.controllerPort;
+  const ctl = config.stack.kafkaControllerPort;
   return [
     '# Written by `npm run stack -- up`; edit STACK settings in .env rather than this file.',
     'process.roles=broker,controller',
@@ -460,7 +461,7 @@ async function startKafka(config: Config, bins: Binaries, say: Say): Promise<Pro
     run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], 'kafka storage format');
   }
   await assertPortFree('kafka', config.kafka.brokers[0]!.split(':')[0]!, firstBrokerPort(config.kafka.brokers), 'KAFKA_BROKERS');
-  await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.kafka.controllerPort, 'KAFKA_CONTROLLER_PORT');
+  await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.stack.kafkaControllerPort, 'KAFKA_CONTROLLER_PORT');
   const out = openSync(path.join(dir, 'kafka.log'), 'a');
   const child = spawn(
     'java',
@@ -511,9 +512,9 @@ async function startMinio(config: Config, bins: Binaries): Promise<ProcessRecord
   const host = new URL(config.s3.endpoint).hostname;
   const port = s3Port(config);
   await assertPortFree('minio', host, port, 'S3_ENDPOINT');
-  await assertPortFree('minio console', host, config.s3.consolePort, 'MINIO_CONSOLE_PORT');
+  await assertPortFree('minio console', host, config.stack.minioConsolePort, 'MINIO_CONSOLE_PORT');
   const out = openSync(path.join(dir, 'minio.log'), 'a');
-  const child = spawn(bins.minio, ['server', dataDir, '--address', `${host}:${port}`, '--console-address', `${host}:${config.s3.consolePort}`, '--quiet'], {
+  const child = spawn(bins.minio, ['server', dataDir, '--address', `${host}:${port}`, '--console-address', `${host}:${config.stack.minioConsolePort}`, '--quiet'], {
     detached: true,
     stdio: ['ignore', out, out],
     env: {
@@ -543,7 +544,7 @@ export function endpoints(config: Config): Endpoints {
     postgres: `postgresql://${config.postgres.admin.user}@${config.postgres.host}:${config.postgres.port}/${config.postgres.database}`,
     kafka: config.kafka.brokers.join(','),
     s3: `${config.s3.endpoint} (bucket ${config.s3.bucket})`,
-    minioConsole: `http://${hostForConsole}:${config.s3.consolePort}`,
+    minioConsole: `http://${hostForConsole}:${config.stack.minioConsolePort}`,
   };
 }
 

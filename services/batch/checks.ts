@@ -7,7 +7,7 @@
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
 import pg from 'pg';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type RefreshConfig } from '../common/config.ts';
 import { queryOne, queryRows } from './duck.ts';
 import type { QualityResult } from '../common/contracts/quality-report.ts';
 import { driftVerdict, metricResult, volumeVerdict } from './quality.ts';
@@ -106,7 +106,7 @@ const CHECKSUM_TYPES = /^(SMALLINT|INTEGER|BIGINT|VARCHAR|DECIMAL\(\d+,\d+\)|DAT
  * text and every type silver keeps as text, DECIMAL, DATE, UUID, BOOLEAN; the others are named
  * in the result). Tables of other sources (another namespace than KAFKA_TOPIC_PREFIX) are skipped.
  */
-export async function sourceReconciliation(config: Config, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
+export async function sourceReconciliation(config: RefreshConfig, conn: DuckDBConnection, tables: readonly SilverTable[]): Promise<QualityResult[]> {
   const client = new pg.Client(pgConnection(config, 'cdc'));
   const out: QualityResult[] = [];
   const own = tables.filter((t) => t.source.source === config.kafka.topicPrefix);

@@ -2,15 +2,16 @@
  * `npm run refresh [-- --full] [--as-of <ISO time>] [--rules <file>]`: one batch run, bronze ->
  * silver -> gold (services/batch/README.md).
  *
- * Exit codes: 0 success (warnings may have been reported), or stopped cleanly by SIGTERM/SIGINT
- * (the run is logged as interrupted, gold and silver are as before); 1 an error-level quality check failed
- * (gold was not swapped: the previous gold stays) or the run failed; 2 bad configuration or
- * rules file (nothing was touched), or another refresh is running.
+ * Runs under the service runtime (services/common/runtime.ts). Exit codes: 0 success (warnings
+ * may have been reported), or stopped cleanly by SIGTERM/SIGINT (the run is logged as interrupted,
+ * gold and silver are as before); 1 an error-level quality check failed (gold was not swapped: the
+ * previous gold stays) or the run failed; 2 bad configuration or rules file (nothing was touched),
+ * or another refresh is running.
  * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { loadConfigOrExit } from '../common/config.ts';
-import { createLogger } from '../common/logger.ts';
+import { redactUrl } from '../common/logger.ts';
+import { EXIT, runService, type ServiceDefinition } from '../common/runtime.ts';
 import { BatchLockedError, refresh } from './refresh.ts';
 import { RulesError } from './rules.ts';
 
@@ -31,45 +32,47 @@ const program = new Command()
 
 const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: string }>();
 
-const config = loadConfigOrExit('refresh');
-const logger = createLogger('batch', config.logLevel);
+const refreshTask: ServiceDefinition<'refresh'> = {
+  name: 'batch',
+  config: 'refresh',
+  isConfigurationError: (err) => err instanceof RulesError || err instanceof BatchLockedError,
+  describe: (config) => ({ full: opts.full, lake: redactUrl(opts.lake ?? config.lakeUrl), goldDb: config.batch.goldDb }),
+  async start({ config, logger, signal }) {
+    // SIGTERM/SIGINT: interrupt the running statement, roll back, log the run, exit 0 (a clean stop).
+    signal.addEventListener('abort', () => process.stderr.write(`[refresh] ${String(signal.reason)}: stopping (silver rolls back, gold stays as it was)\n`), { once: true });
+    const finished = refresh(config, {
+      signal,
+      full: opts.full,
+      asOf: opts.asOf,
+      rulesFile: opts.rules,
+      lakeUrl: opts.lake,
+      logger,
+      progress: (line) => process.stderr.write(`[refresh] ${line}\n`),
+    }).then(
+      (outcome) => {
+        const q = outcome.entry.quality;
+        logger.info(
+          { runId: outcome.runId, status: outcome.status, dataProducts: outcome.products, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
+          outcome.status === 'success' ? 'refresh finished: gold swapped in' : 'refresh finished without swapping gold',
+        );
+        const products = outcome.products.map((p) => `${p.name} ${p.status === 'ran' ? `ran on ${p.source}` : `skipped (${p.reason})`}`).join('; ');
+        process.stderr.write(`[refresh] data products: ${products || 'none'}\n`);
+        process.stderr.write(
+          `[refresh] ${outcome.status === 'success' ? 'gold updated' : 'gold NOT updated (previous gold kept)'}: ${q.checks} checks, ${q.errors.length} errors, ${q.warnings.length} warnings; report ${outcome.reportFile}\n`,
+        );
+        return outcome.status === 'success' || outcome.status === 'interrupted' ? EXIT.ok : EXIT.runtime;
+      },
+      (err: unknown) => {
+        if (err instanceof RulesError || err instanceof BatchLockedError) {
+          console.error(err.message);
+          return EXIT.configuration;
+        }
+        logger.error({ err }, 'refresh failed');
+        return EXIT.runtime;
+      },
+    );
+    return { stop: async () => void (await finished), crashed: new Promise<Error>(() => undefined), finished };
+  },
+};
 
-// SIGTERM/SIGINT: interrupt the running statement, roll back, log the run, exit 0 (a clean stop).
-const abort = new AbortController();
-for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  process.once(signal, () => {
-    process.stderr.write(`[refresh] ${signal}: stopping (silver rolls back, gold stays as it was)\n`);
-    abort.abort(signal);
-  });
-}
-
-try {
-  const outcome = await refresh(config, {
-    signal: abort.signal,
-    full: opts.full,
-    asOf: opts.asOf,
-    rulesFile: opts.rules,
-    lakeUrl: opts.lake,
-    logger,
-    progress: (line) => process.stderr.write(`[refresh] ${line}\n`),
-  });
-  const q = outcome.entry.quality;
-  logger.info(
-    { runId: outcome.runId, status: outcome.status, dataProducts: outcome.products, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
-    outcome.status === 'success' ? 'refresh finished: gold swapped in' : 'refresh finished without swapping gold',
-  );
-  const products = outcome.products.map((p) => `${p.name} ${p.status === 'ran' ? `ran on ${p.source}` : `skipped (${p.reason})`}`).join('; ');
-  process.stderr.write(`[refresh] data products: ${products || 'none'}\n`);
-  process.stderr.write(
-    `[refresh] ${outcome.status === 'success' ? 'gold updated' : 'gold NOT updated (previous gold kept)'}: ${q.checks} checks, ${q.errors.length} errors, ${q.warnings.length} warnings; report ${outcome.reportFile}\n`,
-  );
-  process.exitCode = outcome.status === 'success' || outcome.status === 'interrupted' ? 0 : 1;
-} catch (err) {
-  if (err instanceof RulesError || err instanceof BatchLockedError) {
-    console.error(err.message);
-    process.exitCode = 2;
-  } else {
-    logger.error({ err }, 'refresh failed');
-    process.exitCode = 1;
-  }
-}
+await runService(refreshTask);

@@ -1,5 +1,5 @@
 /**
- * gold.duckdb is built aside and swapped in atomically (ARCHITECTURE.md, "Storage and engines"):
+ * gold.duckdb is built aside and swapped in atomically (docs/architecture.md, "Storage and engines"):
  * the new database is written to `<gold>.next-<runId>` (same directory, so the same file system),
  * checkpointed and closed, fsynced, then renamed over `<gold>` (POSIX rename(2) replaces the
  * directory entry atomically) and the directory fsynced. A reader that has gold.duckdb open keeps

@@ -1,6 +1,6 @@
 /**
  * Quarantine: silver rows that gold must not use, each with the rule it breaks and a readable
- * reason (ARCHITECTURE.md: "an invalid row goes to a quarantine table with the reason").
+ * reason (docs/architecture.md, "Bad input never stops a service": "an invalid row goes to a quarantine table with its rule and reason").
  * Pure: builds SQL from the rules file (rules.ts) and the run's reference time.
  *
  * Rules:

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../common/config.ts';
+import type { RefreshConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
@@ -136,7 +136,7 @@ class Progress {
  * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or any unexpected error
  *   after recording the run as `failed` in run_log.
  */
-export async function refresh(config: Config, options: RefreshOptions): Promise<RefreshOutcome> {
+export async function refresh(config: RefreshConfig, options: RefreshOptions): Promise<RefreshOutcome> {
   const rules = await loadRules(options.rulesFile ?? config.batch.rulesFile);
   const log = options.logger;
   const progress = new Progress(options.progress ?? (() => undefined));
@@ -235,7 +235,7 @@ class RunState {
   entry: RunLogEntry | undefined;
   reportFile: string;
   constructor(
-    readonly config: Config,
+    readonly config: RefreshConfig,
     readonly rules: LoadedRules,
     readonly runId: string,
     public mode: 'full' | 'incremental',
@@ -505,7 +505,7 @@ function productRuns(tables: readonly SilverTable[], run: RunState): boolean {
   return false;
 }
 
-async function buildGold(duck: Duck, config: Config, lake: LakeStorage, tables: readonly SilverTable[], run: RunState, tmpDir: string, progress: Progress, log: Logger): Promise<void> {
+async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, tables: readonly SilverTable[], run: RunState, tmpDir: string, progress: Progress, log: Logger): Promise<void> {
   const conn = duck.conn;
   const aside = asidePath(config.batch.goldDb, run.runId);
   await attachAside(conn, aside);

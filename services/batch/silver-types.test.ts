@@ -80,6 +80,15 @@ describe('silver column types from the schema document', () => {
     expect(await decode(col('real'), '3.4e38')).toEqual({ value: '3.4e+38', type: 'FLOAT' });
     expect(await decode(col('numeric(30,8)'), '"1234567890123456789012.12345678"')).toEqual({ value: '1234567890123456789012.12345678', type: 'DECIMAL(30,8)' });
     expect(await decode(col('numeric'), '"NaN"')).toEqual({ value: 'NaN', type: 'VARCHAR' });
+    // Debezium 3.6.1's renderings of the special values (what the CDC service sends) back to PostgreSQL's.
+    expect(await decode(col('numeric'), '"NAN"')).toEqual({ value: 'NaN', type: 'VARCHAR' });
+    expect(await decode(col('numeric'), '"POSITIVE_INFINITY"')).toEqual({ value: 'Infinity', type: 'VARCHAR' });
+    expect(await decode(col('numeric'), '"NEGATIVE_INFINITY"')).toEqual({ value: '-Infinity', type: 'VARCHAR' });
+    expect(await decode(col('date'), '-2147472692')).toEqual({ value: 'infinity', type: 'DATE' });
+    expect(await decode(col('date'), '-2147472691')).toEqual({ value: '-infinity', type: 'DATE' });
+    expect(await decode(col('timestamp without time zone'), '9223372036825200000')).toEqual({ value: 'infinity', type: 'TIMESTAMP' });
+    expect(await decode(col('timestamp(3) without time zone'), '-9223372036832400')).toEqual({ value: '-infinity', type: 'TIMESTAMP' });
+    expect(await decode(col('timestamp with time zone'), '"infinity"')).toEqual({ value: 'infinity', type: 'TIMESTAMP WITH TIME ZONE' });
     expect(await decode(col('date'), '19723')).toEqual({ value: '2024-01-01', type: 'DATE' });
     expect(await decode(col('date'), '"infinity"')).toEqual({ value: 'infinity', type: 'DATE' });
     expect(await decode(col('timestamp without time zone'), '1704097800123456')).toEqual({ value: '2024-01-01 08:30:00.123456', type: 'TIMESTAMP' });

@@ -132,25 +132,31 @@ export function scalarType(formatType: string, rendering: Rendering = DEFAULT_RE
     case 'numeric':
     case 'decimal': {
       const decimal = mods.length > 0 ? decimalFor(mods[0]!, mods[1] ?? 0) : undefined;
-      // Beyond 38 digits or without a declared scale: PostgreSQL's exact text, lossless.
-      return decimal ? tryCast(decimal) : same('VARCHAR');
+      // Beyond 38 digits or without a declared scale: PostgreSQL's exact text, lossless; the special
+      // values come as Debezium's names (SpecialValueDecimal) and go back to PostgreSQL's.
+      return decimal
+        ? tryCast(decimal)
+        : { duckType: 'VARCHAR', jsonType: 'VARCHAR', expr: (ref) => `CASE ${ref} WHEN 'NAN' THEN 'NaN' WHEN 'POSITIVE_INFINITY' THEN 'Infinity' WHEN 'NEGATIVE_INFINITY' THEN '-Infinity' ELSE ${ref} END` };
     }
     case 'date':
-      // io.debezium.time.Date (days since the epoch), or the text `infinity` / `-infinity`.
+      // io.debezium.time.Date (days since the epoch); ±infinity as Debezium's sentinels (the epoch
+      // days of -5877611-06-21 / -22, PostgresValueConverter), or the text of events before them.
       return {
         duckType: 'DATE',
         jsonType: 'VARCHAR',
-        expr: (ref) => `coalesce(CAST(DATE '1970-01-01' + TRY_CAST(${ref} AS INTEGER) AS DATE), TRY_CAST(${ref} AS DATE))`,
+        expr: (ref) => `CASE ${ref} WHEN '-2147472692' THEN DATE 'infinity' WHEN '-2147472691' THEN DATE '-infinity' ELSE coalesce(CAST(DATE '1970-01-01' + TRY_CAST(${ref} AS INTEGER) AS DATE), TRY_CAST(${ref} AS DATE)) END`,
         failed: scalarFailed,
       };
     case 'timestamp':
     case 'timestamp without time zone': {
       // MicroTimestamp (µs) or, for timestamp(0..3) under adaptive time precision, Timestamp (ms); or `infinity`.
       const millis = rendering.time === 'adaptive' && mods.length > 0 && mods[0]! <= 3;
+      // ±infinity as Debezium's sentinels (pgjdbc's DATE_POSITIVE/NEGATIVE_INFINITY read as µs; their ms for p <= 3).
+      const [plus, minus] = millis ? ['9223372036825200', '-9223372036832400'] : ['9223372036825200000', '-9223372036832400000'];
       return {
         duckType: 'TIMESTAMP',
         jsonType: 'VARCHAR',
-        expr: (ref) => `coalesce(make_timestamp(TRY_CAST(${ref} AS BIGINT)${millis ? ' * 1000' : ''}), TRY_CAST(${ref} AS TIMESTAMP))`,
+        expr: (ref) => `CASE ${ref} WHEN '${plus}' THEN TIMESTAMP 'infinity' WHEN '${minus}' THEN TIMESTAMP '-infinity' ELSE coalesce(make_timestamp(TRY_CAST(${ref} AS BIGINT)${millis ? ' * 1000' : ''}), TRY_CAST(${ref} AS TIMESTAMP)) END`,
         failed: scalarFailed,
       };
     }
@@ -256,12 +262,12 @@ export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string; co
   { postgres: 'double precision', example: 'double precision', rendering: 'number; "NaN", "Infinity", "-Infinity"', duckdb: 'DOUBLE', exact: 'exact, NaN and ±Infinity kept' },
   { postgres: 'numeric(p,s), p <= 38', example: 'numeric(12,2)', rendering: 'string', duckdb: 'DECIMAL(p,s)', exact: 'exact; NaN has no DECIMAL value: NULL, reported' },
   { postgres: 'numeric(p,s) with s < 0 or s > p', example: 'numeric(5,-2)', rendering: 'string', duckdb: 'DECIMAL(max(p-s,0)+max(s,0), max(s,0))', exact: 'exact (the DECIMAL holding every allowed value)' },
-  { postgres: 'numeric(p,s), p > 38; numeric', example: 'numeric', rendering: 'string', duckdb: 'VARCHAR', exact: 'lossless: PostgreSQL\'s exact text, NaN and ±Infinity kept' },
+  { postgres: 'numeric(p,s), p > 38; numeric', example: 'numeric', rendering: 'string; NaN, ±Infinity as "NAN", "POSITIVE_INFINITY", "NEGATIVE_INFINITY"', duckdb: 'VARCHAR', exact: 'lossless: PostgreSQL\'s exact text, NaN and ±Infinity kept' },
   { postgres: 'boolean', example: 'boolean', rendering: 'true / false', duckdb: 'BOOLEAN', exact: 'exact' },
   { postgres: 'text, varchar(n), char(n), name, citext', example: 'character varying(20)', rendering: 'string', duckdb: 'VARCHAR', exact: 'exact (char(n) padded, as PostgreSQL prints it)' },
-  { postgres: 'date', example: 'date', rendering: 'days since 1970-01-01; "infinity"', duckdb: 'DATE', exact: 'exact, ±infinity kept' },
-  { postgres: 'timestamp(p)', example: 'timestamp without time zone', rendering: 'µs since epoch (ms for p <= 3); "infinity"', duckdb: 'TIMESTAMP', exact: 'exact, ±infinity kept' },
-  { postgres: 'timestamptz(p)', example: 'timestamp with time zone', rendering: 'ISO-8601 string in UTC', duckdb: 'TIMESTAMPTZ', exact: 'exact (the instant), ±infinity kept' },
+  { postgres: 'date', example: 'date', rendering: 'days since 1970-01-01; ±infinity as -2147472692 / -2147472691', duckdb: 'DATE', exact: 'exact, ±infinity kept' },
+  { postgres: 'timestamp(p)', example: 'timestamp without time zone', rendering: 'µs since epoch (ms for p <= 3); ±infinity as 9223372036825200000 / -9223372036832400000 (ms: 9223372036825200 / -9223372036832400)', duckdb: 'TIMESTAMP', exact: 'exact, ±infinity kept' },
+  { postgres: 'timestamptz(p)', example: 'timestamp with time zone', rendering: 'ISO-8601 string in UTC; "infinity", "-infinity"', duckdb: 'TIMESTAMPTZ', exact: 'exact (the instant), ±infinity kept' },
   { postgres: 'time(p)', example: 'time without time zone', rendering: 'µs since midnight (ms for p <= 3)', duckdb: 'TIME', exact: 'exact, 24:00:00 kept' },
   { postgres: 'timetz', example: 'time with time zone', rendering: 'ISO-8601 time in UTC', duckdb: 'TIMETZ', exact: 'the instant, offset +00 (the rendering drops the offset)' },
   { postgres: 'interval (rendering iso8601, the default)', example: 'interval', rendering: 'ISO-8601 duration "P1Y2M3DT4H5M6.78S"', duckdb: 'INTERVAL', exact: 'exact: months, days, µs kept apart' },
@@ -282,9 +288,9 @@ export const TYPE_MAPPING_ROWS: readonly (TypeMappingRow & { example: string; co
   {
     postgres: 'tsvector, tsquery, point and other geometric types, ranges, multiranges, hstore, money, inet, cidr, macaddr, xml, bit, composite types, anything else',
     example: 'tsvector',
-    rendering: 'string (PostgreSQL\'s text)',
+    rendering: 'string (PostgreSQL\'s text); Debezium\'s forms for money (the amount, "1234.56"), point (the JSON object {"x","y","wkb","srid"}) and hstore (a JSON object text)',
     duckdb: 'VARCHAR',
-    exact: 'exact text; no DuckDB type holds them',
+    exact: 'exact: the text the event carries; no DuckDB type holds them',
   },
 ];
 

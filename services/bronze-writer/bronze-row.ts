@@ -31,7 +31,7 @@ export interface BronzeRow {
   sourceTsMs: number | null;
   /** Envelope ts_ms: when the CDC service processed the event, ms since epoch. */
   eventTsMs: number | null;
-  /** source.snapshot: "true" | "last" | "false". */
+  /** source.snapshot: "false", or Debezium's snapshot markers ("first", "true", "last", ...). */
   snapshot: string | null;
   sourceSchema: string | null;
   sourceTable: string | null;

@@ -254,7 +254,7 @@ describe('bronze writer', () => {
     const sent = activityMessages(3000, 4);
     await produce(producer, s.topic, sent);
 
-    const crashing = spawnService('services/bronze-writer/main.ts', { ...s.env, BRONZE_TEST_CRASH_BEFORE_COMMIT: '3' });
+    const crashing = spawnService('services/bronze-writer/testing/crash-before-commit.ts', s.env, ['3']);
     const crash = await crashing.exited;
     expect(crash.signal, crashing.output()).toBe('SIGKILL');
     // At the crash, some stored file was not yet committed.

@@ -10,7 +10,7 @@
  * It is sealed by whichever comes first: `maxRows` messages with a value (tombstones do not
  * count), `maxBytes` of key and value bytes, or `maxAgeMs` since its first message.
  *
- * Replays must write the same object keys (docs/runbooks/replay.md), but age- and
+ * Replays must write the same object keys (docs/architecture.md, "Replay"), but age- and
  * fetch-dependent rotation is not reproducible. So when the manifest already records a range
  * starting where a segment starts, the segment follows that {@link Boundary} instead: it ends
  * exactly at the recorded last offset, whatever the timing (issue 14: under load, a segment

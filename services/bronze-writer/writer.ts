@@ -23,7 +23,7 @@
  * runs; consumption pauses as unwritten data reaches the memory limit.
  */
 import pRetry from 'p-retry';
-import type { Config } from '../common/config.ts';
+import type { BronzeWriterConfig } from '../common/config.ts';
 import { DeadLetterPublisher, ensureDeadLetterTopic } from '../common/dead-letter.ts';
 import { createProducer, type KafkaProducer } from '../common/kafka/index.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
@@ -105,9 +105,16 @@ function indexOfOffset(offsets: Float64Array, offset: number): number {
   throw new RangeError(`offset ${offset} not in segment`);
 }
 
+/** Test hooks, injected by tests (never read from the configuration). */
+export interface BronzeWriterHooks {
+  /** Called after a segment is stored (Parquet + manifest), before its offsets are committed. */
+  beforeCommit?(stats: Readonly<BronzeWriterStats>): void;
+}
+
 export interface BronzeWriterOptions {
-  config: Config;
+  config: BronzeWriterConfig;
   logger: Logger;
+  hooks?: BronzeWriterHooks;
   /** Default: openLake(config). Closed by stop(). */
   lake?: LakeStorage;
   /** Default: per `config.bronze.encoderThreads`. Closed by stop(). */
@@ -120,8 +127,9 @@ export class BronzeWriter {
   /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
   readonly crashed: Promise<Error>;
 
-  private readonly config: Config;
-  private readonly settings: Config['bronze'];
+  private readonly config: BronzeWriterConfig;
+  private readonly settings: BronzeWriterConfig['bronze'];
+  private readonly hooks: BronzeWriterHooks;
   private readonly logger: Logger;
   private readonly lake: LakeStorage;
   private readonly schemas: BronzeSchemas;
@@ -162,6 +170,7 @@ export class BronzeWriter {
     this.settings = options.config.bronze;
     const policy: RotationPolicy = { maxRows: this.settings.maxRows, maxBytes: this.settings.maxBytes, maxAgeMs: this.settings.maxAgeMs };
     this.logger = options.logger;
+    this.hooks = options.hooks ?? {};
     this.lake = options.lake ?? openLake(options.config);
     this.schemas = new BronzeSchemas({
       config: this.config,
@@ -412,11 +421,7 @@ export class BronzeWriter {
       this.sealedUnflushed--;
       this.sealedBytes -= segment.bytes;
       if (!this.partitions.markDurable(st, segment)) return;
-      const crashAfter = this.settings.crashBeforeCommitAfterFiles;
-      if (crashAfter > 0 && this.stats.files >= crashAfter) {
-        this.logger.warn({ files: this.stats.files }, 'BRONZE_TEST_CRASH_BEFORE_COMMIT: killing this process before the commit');
-        process.kill(process.pid, 'SIGKILL');
-      }
+      this.hooks.beforeCommit?.(this.stats);
       void this.requestCommit();
       this.applyBackpressure();
     } catch (err) {

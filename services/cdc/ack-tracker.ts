@@ -1,7 +1,7 @@
 /**
  * Which LSN may be confirmed to PostgreSQL, given which events the broker has acknowledged.
  *
- * The rule (ARCHITECTURE.md, "Delivery"): an LSN is confirmed only once every event produced up
+ * The rule (docs/architecture.md, "Delivery"): an LSN is confirmed only once every event produced up
  * to it is acknowledged (acks=all). Positions enter in stream order:
  * - a transaction opens a position at Begin, events are counted against it as they are produced,
  *   and it gets its LSN (the commit's end LSN) at Commit;

@@ -93,21 +93,30 @@ describe('sport tables', () => {
       commute_mode: 'Marche/running', updated_at: '2024-01-01T08:30:00.000000Z',
     });
     const source = (table: string, extra: Partial<Envelope['source']> = {}) => ({
-      version: '0.1.0', connector: 'postgresql', name: prefix, snapshot: 'false', db: config.postgres.database, schema: 'public', table, xmin: null, ...extra,
+      version: '0.1.0', connector: 'postgresql', name: prefix, snapshot: 'false', db: config.postgres.database, schema: 'public', table, xmin: null,
+      origin: null, origin_lsn: null, ...extra,
     });
+    /** The fields derived from the commit time, the LSN and the processing time (Debezium 3.6.1's). */
+    const derived = (e: Envelope) => {
+      const s = e.source as Envelope['source'] & { ts_us: number; sequence: string };
+      expect(Math.floor(s.ts_us / 1000)).toBe(s.ts_ms);
+      const [lastCommit, lsn] = JSON.parse(s.sequence) as [string | null, string];
+      expect([lastCommit === null || /^\d+$/.test(lastCommit), lsn]).toEqual([true, String(s.lsn)]);
+      return { source: { ts_us: s.ts_us, ts_ns: s.ts_us * 1000, sequence: s.sequence }, envelope: { transaction: null, ts_us: e.ts_ms * 1000, ts_ns: e.ts_ms * 1_000_000 } };
+    };
 
     // Snapshot row: op r, before null, the snapshot's LSN.
     const snap = values(forKey(employees, `{"employee_id":${empSnapshot}}`));
     expect(snap).toHaveLength(1);
     expect(snap[0]).toMatchObject({ op: 'r', before: null, after: employeeRow(empSnapshot), source: source('employees', { snapshot: snap[0]!.source.snapshot }) });
-    expect(['true', 'last']).toContain(snap[0]!.source.snapshot);
+    expect(['first', 'first_in_data_collection', 'true', 'last_in_data_collection', 'last']).toContain(snap[0]!.source.snapshot);
     expect(snap[0]!.source.lsn).toBeLessThanOrEqual(Number(walBefore));
 
     // Employee: c then d then tombstone, one partition, commit order.
     const emps = forKey(employees, `{"employee_id":${emp}}`);
     expect(new Set(emps.map((r) => r.partition)).size).toBe(1);
     const [ec, ed, etomb] = values(emps);
-    expect(ec).toEqual({ before: null, after: employeeRow(emp), source: { ...source('employees'), ts_ms: ec!.source.ts_ms, txId, lsn: ec!.source.lsn }, op: 'c', ts_ms: ec!.ts_ms });
+    expect(ec).toEqual({ before: null, after: employeeRow(emp), source: { ...source('employees'), ts_ms: ec!.source.ts_ms, txId, lsn: ec!.source.lsn, ...derived(ec!).source }, op: 'c', ts_ms: ec!.ts_ms, ...derived(ec!).envelope });
     expect(ed).toMatchObject({ op: 'd', before: employeeRow(emp), after: null, source: source('employees') });
     expect(etomb).toBeNull();
     expect(emps).toHaveLength(3);
@@ -121,7 +130,7 @@ describe('sport tables', () => {
       activity_id: activityId, employee_id: emp, sport_type: 'Runing', started_at: '2024-01-07T07:00:00.000000Z', ended_at: '2024-01-07T07:46:00.000000Z',
       elapsed_seconds: 2760, distance_m: 10800, comment: 'Sortie du dimanche', source: 'simulator', created_at: '2024-01-07T08:00:00.000000Z', updated_at: '2024-01-07T08:00:00.000000Z',
     };
-    expect(ac).toEqual({ before: null, after: activityRow, source: { ...source('activities'), ts_ms: ac!.source.ts_ms, txId, lsn: ac!.source.lsn }, op: 'c', ts_ms: ac!.ts_ms });
+    expect(ac).toEqual({ before: null, after: activityRow, source: { ...source('activities'), ts_ms: ac!.source.ts_ms, txId, lsn: ac!.source.lsn, ...derived(ac!).source }, op: 'c', ts_ms: ac!.ts_ms, ...derived(ac!).envelope });
     expect(au1).toMatchObject({ op: 'u', before: activityRow, after: { ...activityRow, distance_m: 11000, comment: longComment }, source: source('activities') });
     expect(au2).toMatchObject({ op: 'u', after: { ...activityRow, distance_m: 11000, comment: longComment, elapsed_seconds: 2800 } });
     expect(au2!.before).toMatchObject({ comment: longComment, elapsed_seconds: 2760 });
@@ -169,7 +178,7 @@ describe('tables chosen by configuration', () => {
       c_double double precision, c_bool boolean, c_text text, c_varchar varchar(20), c_char char(3), c_date date,
       c_timestamp timestamp, c_timestamp3 timestamp(3), c_timestamptz timestamptz, c_time time, c_timetz timetz, c_interval interval,
       c_json json, c_jsonb jsonb, c_uuid uuid, c_bytea bytea, c_int_array integer[], c_text_array text[], c_mood cdc_mood,
-      c_positive cdc_positive, c_point point, c_inet inet);
+      c_positive cdc_positive, c_box box, c_inet inet);
     CREATE TABLE cdc_measures (id integer, taken_on date, v numeric, PRIMARY KEY (id, taken_on)) PARTITION BY RANGE (taken_on);
     CREATE TABLE cdc_measures_2024 PARTITION OF cdc_measures FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
     CREATE TABLE cdc_measures_2025 PARTITION OF cdc_measures FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
@@ -177,14 +186,15 @@ describe('tables chosen by configuration', () => {
   const TYPES_VALUES = `(-7, 42, 9007199254740993, 12345.67, 1.5, 43.567, true, 'Bravo "É" 🔥', 'vélo', 'ab', '2024-01-01',
       '2024-01-01 08:30:00.123456', '2024-01-01 08:30:00.123', '2024-01-01 10:30:00.5+02', '08:30:00.123456', '08:30:00+02',
       '1 year 2 mons 3 days 04:05:06.5', '{"a": 1}', '{"b": [1, 2]}', '1b4e28ba-2fa1-11d2-883f-0016d3cca427', '\\x0001ff',
-      '{1,2,NULL}', '{"a b",NULL,"c\\"d"}', 'happy', 5, '(1,2)', '192.168.0.1/24')`;
-  const COLUMNS = 'c_smallint, c_integer, c_bigint, c_numeric, c_real, c_double, c_bool, c_text, c_varchar, c_char, c_date, c_timestamp, c_timestamp3, c_timestamptz, c_time, c_timetz, c_interval, c_json, c_jsonb, c_uuid, c_bytea, c_int_array, c_text_array, c_mood, c_positive, c_point, c_inet';
+      '{1,2,NULL}', '{"a b",NULL,"c\\"d"}', 'happy', 5, '(1,2),(0,0)', '192.168.0.1/24')`;
+  const COLUMNS = 'c_smallint, c_integer, c_bigint, c_numeric, c_real, c_double, c_bool, c_text, c_varchar, c_char, c_date, c_timestamp, c_timestamp3, c_timestamptz, c_time, c_timetz, c_interval, c_json, c_jsonb, c_uuid, c_bytea, c_int_array, c_text_array, c_mood, c_positive, c_box, c_inet';
   const rendered = (id: number) => ({
     id, c_smallint: -7, c_integer: 42, c_bigint: 9007199254740992 /* JSON.parse rounds; the raw text is checked below */, c_numeric: '12345.67',
     c_real: 1.5, c_double: 43.567, c_bool: true, c_text: 'Bravo "É" 🔥', c_varchar: 'vélo', c_char: 'ab ', c_date: 19723,
     c_timestamp: 1704097800123456, c_timestamp3: 1704097800123, c_timestamptz: '2024-01-01T08:30:00.500000Z', c_time: 30600123456,
     c_timetz: '06:30:00Z', c_interval: 'P1Y2M3DT4H5M6.5S', c_json: '{"a": 1}', c_jsonb: '{"b": [1, 2]}', c_uuid: '1b4e28ba-2fa1-11d2-883f-0016d3cca427',
-    c_bytea: 'AAH/', c_int_array: [1, 2, null], c_text_array: ['a b', null, 'c"d'], c_mood: 'happy', c_positive: 5, c_point: '(1,2)', c_inet: '192.168.0.1/24',
+    c_bytea: 'AAH/', c_int_array: [1, 2, null], c_text_array: ['a b', null, 'c"d'], c_mood: 'happy', c_positive: 5,
+    c_box: '(1,2),(0,0)', c_inet: '192.168.0.1/24',
   });
 
   it('refuses, naming the SQL to run, when the publication lacks a table and admin setup is off', async () => {
@@ -281,7 +291,7 @@ describe('tables chosen by configuration', () => {
     expect(metrics).toMatch(/cdc_replication_lag_bytes \d+/);
     expect(metrics).toMatch(/cdc_last_received_lsn \d+/);
     expect(metrics).toMatch(/cdc_confirmed_lsn \d+/);
-    expect(metrics).toMatch(/cdc_errors_total\{kind="unknown_type"\} [1-9]/); // the point column, sent as text
+    expect(metrics).toMatch(/cdc_errors_total\{kind="unknown_type"\} [1-9]/); // the box column, sent as text
     expect(metrics).toMatch(/cdc_events_per_second \d/);
     expect(metrics).toMatch(/process_resident_memory_bytes \d+/);
 

@@ -19,7 +19,19 @@
  *   TRUNCATE included, carries the header `lakehouse.schema.id` of the plan's table version; an
  *   event whose `after` holds the unavailable-value placeholder also carries
  *   `lakehouse.unavailable`, the JSON array of those columns' names.
+ * - `skippedOperations` drops changes by op before any event is built, as Debezium's
+ *   `skipped.operations` does (a skipped "u" drops a primary-key change too, a skipped "d" its tombstone).
+ *
+ * Envelope and source fields are Debezium 3.6.1's, in its order (Envelope, PostgresSourceInfoStructMaker):
+ * `before, after, source, transaction, op, ts_ms, ts_us, ts_ns` and `source` = `version, connector,
+ * name, ts_ms, snapshot, db, sequence, ts_us, ts_ns, schema, table, txId, lsn, xmin, origin, origin_lsn`.
+ * `sequence` is Debezium's `["<end LSN of the last commit seen>","<LSN of the change>"]` (JSON text
+ * in a string; the first element null until a commit was seen, see {@link ChangeMapper.resumeAfter});
+ * `ts_us`/`ts_ns` of `source` are the commit time in µs/ns; `origin`/`origin_lsn` come from
+ * pgoutput's Origin message (null for local transactions). With `extendedHeaders`, every record
+ * (tombstones and TRUNCATE too) carries Debezium's `__debezium.context.*` headers.
  */
+import { randomUUID } from 'node:crypto';
 import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, PgoutputMessage, RelationMessage, Tuple, TupleValue, UpdateMessage } from './pgoutput.ts';
 import { UNCHANGED_TOAST } from './pgoutput.ts';
 import { SCHEMA_ID_HEADER, UNAVAILABLE_HEADER, type IntervalMode } from '../common/contracts/table-schema.ts';
@@ -36,7 +48,8 @@ export interface OutgoingEvent {
   allPartitions?: boolean;
   /** LSN of the change (the snapshot's consistent point for op "r"). */
   lsn: bigint;
-  headers?: Record<string, string>;
+  /** Kafka headers; often an object shared by many events: read-only. */
+  headers?: Readonly<Record<string, string>>;
   /** Debezium op, for metrics ("tombstone" for tombstones). */
   op: 'c' | 'u' | 'd' | 'r' | 't' | 'tombstone';
 }
@@ -63,7 +76,17 @@ export interface MapperOptions {
   /** CDC_INTERVAL_HANDLING (default iso8601). */
   intervalMode?: IntervalMode;
   onWarning?: (warning: MapperWarning) => void;
+  /**
+   * Debezium's `extended.headers.enabled` (its default: true): the `__debezium.context.*` headers on
+   * every record (logical name = topic prefix, task 0, connector "postgresql", a run id per mapper).
+   */
+  extendedHeaders?: boolean;
+  /** Debezium's `skipped.operations`: changes of these ops produce no event (default none). */
+  skippedOperations?: ReadonlySet<SkippableOperation>;
 }
+
+/** Ops `skipped.operations` can name: c insert, u update, d delete, t truncate. */
+export type SkippableOperation = 'c' | 'u' | 'd' | 't';
 
 /** A column as the catalog or a Relation message describes it. */
 export interface ColumnDescription {
@@ -90,18 +113,31 @@ export interface RelationPlan {
   keyIndexes: number[];
   /** `{"version":...,"ts_ms":` — the constant head of `source`. */
   sourceHead: string;
-  /** `,"db":...,"txId":` — the constant middle of `source`, after `snapshot`. */
+  /** `,"db":...,"sequence":` — the constant part of `source` after `snapshot`. */
+  sourceDb: string;
+  /** `,"schema":...,"table":...,"txId":` — the constant part of `source` after `ts_ns`. */
   sourceMiddle: string;
   /** The table version's schema id (header `lakehouse.schema.id`), if the service linked one. */
   schemaId: string | undefined;
-  /** `{ "lakehouse.schema.id": schemaId }`, shared by the plan's events; undefined without a schema id. */
-  headers: Record<string, string> | undefined;
+  /**
+   * Headers every record of the table carries: Debezium's `__debezium.context.*` (extendedHeaders) and
+   * `lakehouse.schema.id`; one frozen object shared by the plan's events; undefined for none.
+   */
+  headers: Readonly<Record<string, string>> | undefined;
 }
 
 interface Transaction {
   xid: number;
   commitTimeMs: number;
+  /** `,"ts_us":<µs>,"ts_ns":<ns>` of the commit time. */
+  tsFields: string;
+  /** `"[\"<last commit LSN>\",\"` or `"[null,\"`: the head of `source.sequence`. */
+  sequenceHead: string;
+  /** `,"origin":...,"origin_lsn":...}` — the end of `source`. */
+  originTail: string;
 }
+
+const NO_ORIGIN = ',"origin":null,"origin_lsn":null}';
 
 /** The snapshot context of an op "r" event. */
 export interface SnapshotContext {
@@ -110,8 +146,33 @@ export interface SnapshotContext {
   txId: number;
   /** Snapshot start time, ms since epoch (`source.ts_ms`). */
   tsMs: number;
-  /** "true", or "last" for the very last snapshot event. */
-  snapshot: 'true' | 'last';
+  /**
+   * Debezium's snapshot marker: "first" (first row of the first table), "first_in_data_collection",
+   * "last_in_data_collection", "last" (the very last snapshot event), otherwise "true".
+   */
+  snapshot: 'true' | 'last' | 'first' | 'first_in_data_collection' | 'last_in_data_collection';
+}
+
+/** Where a snapshot row stands, for its marker. */
+export interface SnapshotRowPosition {
+  /** Its table is the first one snapshotted (even when that table is empty, as Debezium). */
+  firstTable: boolean;
+  firstInTable: boolean;
+  lastInTable: boolean;
+}
+
+/**
+ * Debezium's `source.snapshot` of a snapshot row (RelationalSnapshotChangeEventSource's
+ * SnapshotMarkerResolver, and the buffered last record marked "last"): "last" for the very last
+ * snapshot event, "first" for the first row of the first table, else "last_in_data_collection",
+ * "first_in_data_collection" (the last wins for a one-row table), else "true".
+ */
+export function snapshotMarker(p: SnapshotRowPosition & { lastInSnapshot: boolean }): SnapshotContext['snapshot'] {
+  if (p.lastInSnapshot) return 'last';
+  if (p.firstTable && p.firstInTable) return 'first';
+  if (p.lastInTable) return 'last_in_data_collection';
+  if (p.firstInTable) return 'first_in_data_collection';
+  return 'true';
 }
 
 /** Streaming state and event construction; see the module comment. */
@@ -120,10 +181,33 @@ export class ChangeMapper {
   private transaction: Transaction | null = null;
   private readonly now: () => number;
   private readonly warn: (warning: MapperWarning) => void;
+  private readonly skipped: ReadonlySet<SkippableOperation>;
+  /** End LSN of the last Commit message seen (Debezium's lastCommitLsn), null before the first. */
+  private lastCommitLsn: bigint | null = null;
+  /** The `__debezium.context.*` headers (one object for every record), or undefined. */
+  readonly contextHeaders: Readonly<Record<string, string>> | undefined;
 
   constructor(private readonly options: MapperOptions) {
     this.now = options.now ?? Date.now;
     this.warn = options.onWarning ?? (() => undefined);
+    this.skipped = options.skippedOperations ?? new Set();
+    this.contextHeaders = options.extendedHeaders === false
+      ? undefined
+      : Object.freeze({
+        '__debezium.context.connectorLogicalName': options.topicPrefix,
+        '__debezium.context.taskId': '0',
+        '__debezium.context.connectorName': 'postgresql',
+        '__debezium.context.runId': randomUUID(),
+      });
+  }
+
+  /**
+   * Sets the LSN the first streamed transaction's `source.sequence` names as the last commit:
+   * the slot's confirmed position when streaming resumes (Debezium restores it from its offsets);
+   * null (the default) after a new slot's snapshot, as Debezium.
+   */
+  resumeAfter(lsn: bigint | null): void {
+    this.lastCommitLsn = lsn;
   }
 
   /**
@@ -160,9 +244,12 @@ export class ChangeMapper {
       columns: plans,
       keyIndexes,
       sourceHead: `{"version":${JSON.stringify(o.version)},"connector":"postgresql","name":${JSON.stringify(o.topicPrefix)},"ts_ms":`,
-      sourceMiddle: `,"db":${JSON.stringify(o.database)},"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)},"txId":`,
+      sourceDb: `,"db":${JSON.stringify(o.database)},"sequence":`,
+      sourceMiddle: `,"schema":${JSON.stringify(schema)},"table":${JSON.stringify(table)},"txId":`,
       schemaId,
-      headers: schemaId === undefined ? undefined : Object.freeze({ [SCHEMA_ID_HEADER]: schemaId }) as Record<string, string>,
+      headers: this.contextHeaders === undefined && schemaId === undefined
+        ? undefined
+        : Object.freeze({ ...this.contextHeaders, ...(schemaId === undefined ? {} : { [SCHEMA_ID_HEADER]: schemaId }) }),
     };
   }
 
@@ -204,9 +291,12 @@ export class ChangeMapper {
         return this.delete(message, lsn);
       case 'truncate':
         return this.truncate(message.relationIds, lsn);
+      case 'origin':
+        if (this.transaction) this.transaction.originTail = `,"origin":${JSON.stringify(message.name)},"origin_lsn":${message.originLsn}}`;
+        return [];
       default:
         // relation/type messages are registered by the adapter (it first reads the catalog);
-        // origin and logical messages carry no row.
+        // logical-decoding messages carry no row.
         return [];
     }
   }
@@ -222,10 +312,11 @@ export class ChangeMapper {
    */
   snapshotEvent(plan: RelationPlan, values: (string | null)[], ctx: SnapshotContext): OutgoingEvent {
     const after = this.renderRow(plan, values, null);
+    const tx: Transaction = { xid: ctx.txId, commitTimeMs: ctx.tsMs, tsFields: `,"ts_us":${ctx.tsMs}000,"ts_ns":${ctx.tsMs}000000`, sequenceHead: '"[null,\\"', originTail: NO_ORIGIN };
     const event: OutgoingEvent = {
       topic: plan.topic,
       key: this.renderKey(plan, values),
-      value: this.envelope(plan, 'null', after, 'r', ctx.tsMs, ctx.snapshot, ctx.txId, ctx.lsn),
+      value: this.envelope(plan, 'null', after, 'r', tx, ctx.snapshot, ctx.lsn),
       lsn: ctx.lsn,
       op: 'r',
     };
@@ -235,11 +326,19 @@ export class ChangeMapper {
   }
 
   private begin(message: BeginMessage): void {
-    this.transaction = { xid: message.xid, commitTimeMs: Number(message.commitTimeUs / 1000n) };
+    const us = message.commitTimeUs;
+    this.transaction = {
+      xid: message.xid,
+      commitTimeMs: Number(us / 1000n),
+      tsFields: `,"ts_us":${us},"ts_ns":${us}000`,
+      sequenceHead: this.lastCommitLsn === null ? '"[null,\\"' : `"[\\"${this.lastCommitLsn}\\",\\"`,
+      originTail: NO_ORIGIN,
+    };
   }
 
-  private commit(_message: CommitMessage): void {
+  private commit(message: CommitMessage): void {
     this.transaction = null;
+    this.lastCommitLsn = message.endLsn;
   }
 
   private tx(): Transaction {
@@ -255,7 +354,7 @@ export class ChangeMapper {
 
   private insert(message: InsertMessage, lsn: bigint): OutgoingEvent[] {
     const plan = this.relation(message.relationId);
-    if (!plan) return [];
+    if (!plan || this.skipped.has('c')) return [];
     const tx = this.tx();
     const unavailable: string[] = [];
     return [this.event(plan, 'c', message.newTuple, 'null', this.renderRow(plan, message.newTuple, null, unavailable), tx, lsn, undefined, unavailable)];
@@ -263,7 +362,7 @@ export class ChangeMapper {
 
   private update(message: UpdateMessage, lsn: bigint): OutgoingEvent[] {
     const plan = this.relation(message.relationId);
-    if (!plan) return [];
+    if (!plan || this.skipped.has('u')) return [];
     const tx = this.tx();
     const old = message.oldTuple ?? message.keyTuple;
     const unavailable: string[] = [];
@@ -272,11 +371,14 @@ export class ChangeMapper {
       const before = this.renderRow(plan, old, null);
       const oldKey = this.renderKey(plan, old);
       const newKey = this.renderKey(plan, message.newTuple, old);
+      // Debezium puts the new key on the delete and on its tombstone, the old key on the create.
       const del = this.event(plan, 'd', old, before, 'null', tx, lsn);
-      del.headers = { ...plan.headers, '__debezium.newkey': newKey ?? 'null' };
+      del.headers = { '__debezium.newkey': newKey ?? 'null', ...plan.headers };
+      const tombstone = this.tombstone(plan, oldKey, lsn);
+      tombstone.headers = del.headers;
       const create = this.event(plan, 'c', message.newTuple, 'null', after, tx, lsn, old, unavailable);
-      create.headers = { ...create.headers, '__debezium.oldkey': oldKey ?? 'null' };
-      return [del, this.tombstone(plan, oldKey, lsn), create];
+      create.headers = { '__debezium.oldkey': oldKey ?? 'null', ...create.headers };
+      return [del, tombstone, create];
     }
     const before = message.oldTuple ? this.renderRow(plan, message.oldTuple, null) : 'null';
     return [this.event(plan, 'u', message.newTuple, before, after, tx, lsn, message.oldTuple ?? undefined, unavailable)];
@@ -284,7 +386,7 @@ export class ChangeMapper {
 
   private delete(message: DeleteMessage, lsn: bigint): OutgoingEvent[] {
     const plan = this.relation(message.relationId);
-    if (!plan) return [];
+    if (!plan || this.skipped.has('d')) return [];
     const tx = this.tx();
     const old = message.oldTuple ?? message.keyTuple!;
     const del = this.event(plan, 'd', old, this.renderRow(plan, old, null), 'null', tx, lsn);
@@ -295,13 +397,14 @@ export class ChangeMapper {
   private truncate(relationIds: number[], lsn: bigint): OutgoingEvent[] {
     const tx = this.tx();
     const out: OutgoingEvent[] = [];
+    if (this.skipped.has('t')) return out;
     for (const id of relationIds) {
       const plan = this.relation(id);
       if (!plan) continue;
       const event: OutgoingEvent = {
         topic: plan.topic,
         key: null,
-        value: this.envelope(plan, 'null', 'null', 't', tx.commitTimeMs, 'false', tx.xid, lsn),
+        value: this.envelope(plan, 'null', 'null', 't', tx, 'false', lsn),
         allPartitions: true,
         lsn,
         op: 't',
@@ -317,7 +420,7 @@ export class ChangeMapper {
     const event: OutgoingEvent = {
       topic: plan.topic,
       key: this.renderKey(plan, keySource, keyFallback),
-      value: this.envelope(plan, before, after, op, tx.commitTimeMs, 'false', tx.xid, lsn),
+      value: this.envelope(plan, before, after, op, tx, 'false', lsn),
       lsn,
       op,
     };
@@ -333,8 +436,13 @@ export class ChangeMapper {
     return event;
   }
 
-  private envelope(plan: RelationPlan, before: string, after: string, op: string, tsMs: number, snapshot: string, txId: number, lsn: bigint): string {
-    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tsMs},"snapshot":"${snapshot}"${plan.sourceMiddle}${txId},"lsn":${lsn},"xmin":null},"op":"${op}","ts_ms":${this.now()}}`;
+  /**
+   * The envelope, in Debezium's field order. The envelope's `ts_us`/`ts_ns` are the processing time
+   * at millisecond precision (the clock is `now`, in ms).
+   */
+  private envelope(plan: RelationPlan, before: string, after: string, op: string, tx: Transaction, snapshot: string, lsn: bigint): string {
+    const now = this.now();
+    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsn}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsn},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
   }
 
   private keyChanged(plan: RelationPlan, old: Tuple, next: Tuple): boolean {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MapperWarning, OutgoingEvent } from './change-mapper.ts';
 import { countByTopicOp, WarningThrottle } from './event-dispatcher.ts';
-import { LastRowMarker, progressPercent, snapshotQuery } from './snapshot-source.ts';
+import { progressPercent, snapshotQuery, SnapshotRowMarker } from './snapshot-source.ts';
 
 const ev = (topic: string, op: OutgoingEvent['op']): OutgoingEvent => ({ topic, op, key: null, value: null, lsn: 0n });
 
@@ -26,13 +26,21 @@ describe('event dispatch helpers', () => {
 });
 
 describe('snapshot helpers', () => {
-  it('marks only the very last row of the whole snapshot "last"', () => {
+  it('marks rows as Debezium does: first, first/last of each table, "last" only on the very last row', () => {
     const out: string[] = [];
-    const m = new LastRowMarker<string>((row, flag) => out.push(`${row}:${flag}`));
+    const m = new SnapshotRowMarker<string>((row, flag) => out.push(`${row}:${flag}`));
     m.finish(); // no row at all: nothing
-    for (const r of ['a', 'b', 'c']) m.push(r);
+    const table = (first: boolean, rows: string[]) => {
+      m.beginTable(first);
+      for (const r of rows) m.push(r);
+      m.endTable();
+    };
+    table(true, ['a', 'b', 'c']);
+    table(false, []);
+    table(false, ['d']);
+    table(false, ['e', 'f', 'g']);
     m.finish();
-    expect(out).toEqual(['a:true', 'b:true', 'c:last']);
+    expect(out).toEqual(['a:first', 'b:true', 'c:last_in_data_collection', 'd:last_in_data_collection', 'e:first_in_data_collection', 'f:true', 'g:last']);
   });
 
   it('reads published columns with quoted identifiers; ONLY for plain tables', () => {

@@ -16,7 +16,7 @@
  */
 import pg from 'pg';
 import type { Logger } from '../common/logger.ts';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type CdcConfig } from '../common/config.ts';
 import { describeTable, type TableDescription } from './postgres-catalog.ts';
 import { parseLsn } from './lsn.ts';
 import { PG_SESSION_OPTIONS } from './value-render.ts';
@@ -36,7 +36,7 @@ export function snapshotMarkerSlot(slotName: string): string {
 }
 
 /** Connection settings for the CDC role; `replication` opens a walsender (logical replication) session. */
-export function cdcConnection(config: Config, replication = false): pg.ClientConfig {
+export function cdcConnection(config: CdcConfig, replication = false): pg.ClientConfig {
   return {
     ...pgConnection(config, 'cdc'),
     application_name: 'sport-lakehouse-cdc',
@@ -93,7 +93,7 @@ async function readPublication(db: pg.Client, name: string): Promise<Publication
  * @returns the catalog description of each configured table, in CDC_TABLES order.
  * @throws CdcSetupError naming the missing table / privilege / publication and the SQL to run.
  */
-export async function preparePostgres(config: Config, logger: Logger): Promise<TableDescription[]> {
+export async function preparePostgres(config: CdcConfig, logger: Logger): Promise<TableDescription[]> {
   const pubName = config.postgres.publication;
   const cdc = new pg.Client(cdcConnection(config));
   // An idle client whose server goes away emits 'error'; the next query fails with the cause.
@@ -160,7 +160,7 @@ export async function preparePostgres(config: Config, logger: Logger): Promise<T
   }
 }
 
-async function preparePostgresVerified(config: Config, cdc: pg.Client): Promise<TableDescription[]> {
+async function preparePostgresVerified(config: CdcConfig, cdc: pg.Client): Promise<TableDescription[]> {
   const out: TableDescription[] = [];
   for (const t of config.cdc.tables) out.push((await describeTable(cdc, t.schema, t.table))!);
   await restrictToPublishedColumns(cdc, config.postgres.publication, out);
@@ -187,7 +187,7 @@ async function restrictToPublishedColumns(db: pg.Client, publication: string, ta
   }
 }
 
-async function runAsAdmin(config: Config, statements: string[], logger: Logger): Promise<void> {
+async function runAsAdmin(config: CdcConfig, statements: string[], logger: Logger): Promise<void> {
   const admin = new pg.Client(pgConnection(config, 'admin'));
   admin.on('error', (err) => logger.debug({ err }, 'admin setup connection error'));
   try {

@@ -34,7 +34,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pRetry, { AbortError } from 'p-retry';
-import { REPO_ROOT, type Config } from '../common/config.ts';
+import { REPO_ROOT, type CdcConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { ChangeMapper } from './change-mapper.ts';
 import { classifyFailure, type FailureVerdict } from './error-handler.ts';
@@ -79,7 +79,7 @@ export class CdcService {
    *   broker acknowledged and the time of the acknowledgement (ms since epoch).
    */
   constructor(
-    private readonly config: Config,
+    private readonly config: CdcConfig,
     private readonly logger: Logger,
     hooks: DispatcherHooks = {},
   ) {
@@ -90,6 +90,8 @@ export class CdcService {
       version: SERVICE_VERSION,
       intervalMode: config.cdc.intervalHandling,
       onWarning: (w) => this.dispatcher.warn(w),
+      extendedHeaders: config.cdc.extendedHeaders,
+      skippedOperations: new Set(config.cdc.skippedOperations),
     });
     this.dispatcher = new EventDispatcher(this.mapper, this.metrics, logger, hooks);
     this.metrics.setHealthReader(() => this.health.report(Date.now()));
@@ -178,6 +180,8 @@ export class CdcService {
       if (start !== null) {
         // A slot that existed may lag behind what this process confirmed before a reconnection.
         const from = start.resumed && this.resumeLsn !== null && this.resumeLsn > start.lsn ? this.resumeLsn : start.lsn;
+        // source.sequence of the first transaction names the position streaming resumes from (Debezium: its stored offset).
+        this.mapper.resumeAfter(start.resumed ? from : null);
         await session.stream(from, () => {
           streamed = true;
           this.onStreaming(from);

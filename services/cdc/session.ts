@@ -11,6 +11,7 @@
  * error-handler.ts.
  */
 import pg from 'pg';
+import { readSlotStatus } from '../common/status/replication-slot.ts';
 import type { ColumnDescription } from './change-mapper.ts';
 import type { FailureComponent } from './error-handler.ts';
 import { KafkaSink } from './kafka-sink.ts';
@@ -156,13 +157,8 @@ export class CdcSession {
     catalogDb.on('error', (err) => this.fail(err, 'postgres', 'postgres'));
     this.catalogDb = catalogDb;
     await guard(catalogDb.connect());
-    metrics.setLagReader(async () => {
-      const res = await catalogDb.query<{ lag: string | null }>(
-        'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1',
-        [config.cdc.slotName],
-      );
-      return res.rows[0]?.lag == null ? null : Number(res.rows[0].lag);
-    });
+    // The one slot-lag query of the project (services/common/status/replication-slot.ts).
+    metrics.setLagReader(async () => (await readSlotStatus(catalogDb, config.cdc.slotName)).lagBytes);
     await guard(this.deps.types.ensure(catalogDb, tables.flatMap((t) => t.columns.map((c) => c.typeOid))));
     // Every captured table's current document, rows or not: a consumer (the batch) types a table
     // that has no event yet from it. Already produced ids are not produced again.

@@ -6,14 +6,14 @@
  *
  * Each table is read through a cursor in chunks of CDC_SNAPSHOT_CHUNK_ROWS, with a progress log
  * every 5 s; reading waits while the producer has no capacity, and the snapshot ends once the
- * broker acknowledged every row. The last row of the whole snapshot carries `snapshot: "last"`
- * ({@link LastRowMarker}). The SQL text built here ({@link snapshotQuery}) holds identifiers only,
+ * broker acknowledged every row. Rows carry Debezium's `source.snapshot` markers ("first" ... "last")
+ * ({@link SnapshotRowMarker}). The SQL text built here ({@link snapshotQuery}) holds identifiers only,
  * quoted; no value is ever part of it.
  */
 import pg from 'pg';
-import type { Config } from '../common/config.ts';
+import type { CdcConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import type { ChangeMapper, RelationPlan } from './change-mapper.ts';
+import { snapshotMarker, type ChangeMapper, type RelationPlan, type SnapshotContext, type SnapshotRowPosition } from './change-mapper.ts';
 import type { EventDispatcher, EventSink } from './event-dispatcher.ts';
 import { formatLsn } from './lsn.ts';
 import type { CdcMetrics } from './metrics.ts';
@@ -37,23 +37,42 @@ export function snapshotQuery(table: Pick<TableDescription, 'schema' | 'table' |
 }
 
 /**
- * Holds back one row so that the very last row of the snapshot, across all tables, can be marked
- * `"last"` (Debezium's `source.snapshot`) without knowing the row count ahead.
+ * Gives each snapshot row Debezium's `source.snapshot` marker ({@link snapshotMarker}: "first",
+ * "first_in_data_collection", "true", "last_in_data_collection", "last"). It holds back one row, so
+ * that the last row of a table, and the very last row of the snapshot across all tables, are known
+ * without the row counts ahead.
  */
-export class LastRowMarker<R> {
-  private held: R | null = null;
+export class SnapshotRowMarker<R> {
+  private held: { row: R; position: SnapshotRowPosition } | null = null;
+  private table = { first: false, rows: 0 };
 
-  constructor(private readonly emit: (row: R, flag: 'true' | 'last') => void) {}
+  constructor(private readonly emit: (row: R, flag: SnapshotContext['snapshot']) => void) {}
 
-  /** Emits the row held so far (as "true") and holds `row`. */
+  /** A table starts; `first` for the first table of the snapshot (even when it is empty, as Debezium). */
+  beginTable(first: boolean): void {
+    this.table = { first, rows: 0 };
+  }
+
+  /** Emits the row held so far and holds `row`. */
   push(row: R): void {
-    if (this.held !== null) this.emit(this.held, 'true');
-    this.held = row;
+    this.release(false);
+    this.held = { row, position: { firstTable: this.table.first, firstInTable: this.table.rows === 0, lastInTable: false } };
+    this.table.rows++;
+  }
+
+  /** The table is done: the row held (if it is the table's) is its last. */
+  endTable(): void {
+    if (this.held && this.table.rows > 0) this.held.position.lastInTable = true;
   }
 
   /** Emits the held row as "last" (the snapshot is complete). */
   finish(): void {
-    if (this.held !== null) this.emit(this.held, 'last');
+    this.release(true);
+  }
+
+  private release(lastInSnapshot: boolean): void {
+    if (this.held === null) return;
+    this.emit(this.held.row, snapshotMarker({ ...this.held.position, lastInSnapshot }));
     this.held = null;
   }
 }
@@ -65,7 +84,7 @@ export function progressPercent(rows: number, estimate: number): number | null {
 
 /** The parts of the service the change event sources share (built once by service.ts). */
 export interface SourceParts {
-  config: Config;
+  config: CdcConfig;
   logger: Logger;
   metrics: CdcMetrics;
   mapper: ChangeMapper;
@@ -115,15 +134,16 @@ export class SnapshotChangeEventSource {
       const txId = Number((await snap.query<{ x: string }>('SELECT txid_current()::text AS x')).rows[0]!.x);
       const tsMs = Date.now();
       logger.info({ slot: config.cdc.slotName, consistentPoint: formatLsn(consistentPoint), tables: tables.length }, 'initial snapshot started');
-      const rows = new LastRowMarker<{ plan: RelationPlan; values: (string | null)[] }>((row, flag) =>
+      const rows = new SnapshotRowMarker<{ plan: RelationPlan; values: (string | null)[] }>((row, flag) =>
         dispatcher.dispatchSnapshotRecord(row.plan, row.values, { lsn: consistentPoint, txId, tsMs, snapshot: flag }, null),
       );
       let total = 0;
       const started = Date.now();
-      for (const t of tables) {
+      for (const [tableIndex, t] of tables.entries()) {
         // Before the table's first row: its schema document, as of the snapshot.
         const schemaId = await this.deps.publishSchema(snap, t);
         const plan = mapper.plan(t.schema, t.table, t.columns, t.primaryKey, types.lookup, schemaId);
+        rows.beginTable(tableIndex === 0);
         const name = `${t.schema}.${t.table}`;
         const estimate = Number((await snap.query<{ n: string }>('SELECT GREATEST(reltuples, 0)::int8::text AS n FROM pg_class WHERE oid = $1', [t.oid])).rows[0]?.n ?? 0);
         await snap.query(snapshotQuery(t, 'cdc_snapshot'));
@@ -147,6 +167,7 @@ export class SnapshotChangeEventSource {
           await sink.waitForCapacity();
           if (res.rows.length < config.cdc.snapshotChunkRows) break;
         }
+        rows.endTable();
         await snap.query('CLOSE cdc_snapshot');
         logger.info({ table: name, rows: read }, 'snapshot of table done');
       }

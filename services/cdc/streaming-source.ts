@@ -13,7 +13,7 @@
  * {@link StreamingChangeEventSource} is the adapter: the replication connection
  * (replication-stream.ts), the processing loop, the status, progress and lag timers.
  */
-import type { Config } from '../common/config.ts';
+import type { CdcConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import type { EventDispatcher, EventSink } from './event-dispatcher.ts';
 import { formatLsn } from './lsn.ts';
@@ -129,7 +129,7 @@ export class ChangeStreamProcessor {
 }
 
 export interface StreamingDeps {
-  config: Config;
+  config: CdcConfig;
   logger: Logger;
   metrics: CdcMetrics;
   dispatcher: EventDispatcher<Position | null>;

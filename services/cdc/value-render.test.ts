@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  BUILTIN_TYPES, civilFromDays, classifyType, daysFromCivil, debeziumIntervalSeconds, isUnknownType, parseArrayLiteral, rendererFor, UnrenderableValueError, type TypeInfo,
+  BUILTIN_TYPES, civilFromDays, classifyType, daysFromCivil, debeziumIntervalSeconds, isUnknownType, javaHashMapOrder, parseArrayLiteral, parseHstore, rendererFor, UnrenderableValueError, type TypeInfo,
 } from './value-render.ts';
 
 const lookup = (oid: number) => BUILTIN_TYPES.get(oid);
@@ -27,6 +27,51 @@ describe('Debezium JSON rendering of PostgreSQL text values', () => {
     expect(render(1700, '-0.000001')).toBe('-0.000001');
   });
 
+  it('numeric NaN and infinities as Debezium\'s SpecialValueDecimal names', () => {
+    expect(render(1700, 'NaN')).toBe('NAN');
+    expect(render(1700, 'Infinity')).toBe('POSITIVE_INFINITY');
+    expect(render(1700, '-Infinity')).toBe('NEGATIVE_INFINITY');
+    expect(JSON.parse(rendererFor(lookup(1231), -1, lookup)('{1.5,NaN,NULL}'))).toEqual(['1.5', 'NAN', null]);
+  });
+
+  it('money as the plain amount string (PostgresMoney.parse, lc_monetary=C output)', () => {
+    expect(render(790, '$1,234.56')).toBe('1234.56');
+    expect(render(790, '-$0.50')).toBe('-0.50');
+    expect(render(790, '($9,876.50)')).toBe('-9876.50');
+    expect(render(790, '$0.00')).toBe('0.00');
+    expect(render(790, '-$92,233,720,368,547,758.08')).toBe('-92233720368547758.08');
+    expect(() => fragment(790, '€')).toThrow(UnrenderableValueError);
+  });
+
+  it('point as the io.debezium.data.geometry.Point struct with its WKB', () => {
+    expect(render(600, '(1.5,-2)')).toEqual({ x: 1.5, y: -2, wkb: 'AQEAAAAAAAAAAAD4PwAAAAAAAADA', srid: null });
+    expect(render(600, '(0,0)')).toEqual({ x: 0, y: 0, wkb: 'AQEAAAAAAAAAAAAAAAAAAAAAAAAA', srid: null });
+    const wkb = Buffer.from((render(600, '(1e+300,-0.001)') as { wkb: string }).wkb, 'base64');
+    expect([wkb.length, wkb.readDoubleLE(5), wkb.readDoubleLE(13)]).toEqual([21, 1e300, -0.001]);
+    expect(() => fragment(600, '(1,2),(3,4)')).toThrow(UnrenderableValueError);
+  });
+
+  it('hstore as a JSON object in a string, members in Java HashMap order as Debezium writes them', () => {
+    const hstore = classifyType({ oid: 90001, name: 'hstore', typtype: 'b', typcategory: 'U', typelem: 0 });
+    const renderHstore = (text: string) => JSON.parse(rendererFor(hstore, -1, lookup)(text)) as string;
+    // Seen from Debezium 3.6.1 for the same value: {"a":"1","b c":null,"z":"x\"y"}
+    expect(renderHstore('"a"=>"1", "z"=>"x\\"y", "b c"=>NULL')).toBe('{"a":"1","b c":null,"z":"x\\"y"}');
+    expect(renderHstore('')).toBe('{}');
+    expect(renderHstore('"k"=>"\u001f\n"')).toBe('{"k":"\\u001F\\n"}'); // Jackson: upper-case hex, short escapes
+    expect(parseHstore('"a\\\\b"=>"=>", "c"=>NULL')).toEqual([['a\\b', '=>'], ['c', null]]);
+    expect(() => parseHstore('a=>1')).toThrow(UnrenderableValueError);
+  });
+
+  it('javaHashMapOrder: bucket of the spread String.hashCode, table grown past 0.75 load', () => {
+    // java: new HashMap<>() with "b c", "a", "z" put in this order iterates a, b c, z.
+    expect(javaHashMapOrder(['z', 'b c', 'a'])).toEqual([2, 1, 0]);
+    // 13 keys grow the table to 32 buckets: "a"=97 -> 1, "q"=113 -> 17 (16 buckets would put both in 1).
+    const keys = ['q', 'a', ...'bcdefghijkl'.split('')];
+    const order = javaHashMapOrder(keys).map((i) => keys[i]);
+    expect(order.indexOf('a')).toBeLessThan(order.indexOf('q'));
+    expect(order[0]).toBe('a');
+  });
+
   it('booleans, text, uuid, json and jsonb', () => {
     expect(render(16, 't')).toBe(true);
     expect(render(16, 'f')).toBe(false);
@@ -48,7 +93,10 @@ describe('Debezium JSON rendering of PostgreSQL text values', () => {
     expect(render(1082, '1970-01-01')).toBe(0);
     expect(render(1082, '1969-12-31')).toBe(-1);
     expect(render(1082, '0001-01-01 BC')).toBe(-719528); // java LocalDate.of(0, 1, 1).toEpochDay()
-    expect(() => fragment(1082, 'infinity')).toThrow(/date infinity/);
+    // ±infinity as Debezium 3.6.1 sends them (the epoch days of -5877611-06-21 and -22)
+    expect(fragment(1082, 'infinity')).toBe('-2147472692');
+    expect(fragment(1082, '-infinity')).toBe('-2147472691');
+    expect(() => fragment(1082, 'tomorrow')).toThrow(UnrenderableValueError);
   });
 
   it('timestamp as epoch microseconds (MicroTimestamp), or milliseconds for precision <= 3', () => {
@@ -58,7 +106,11 @@ describe('Debezium JSON rendering of PostgreSQL text values', () => {
     expect(render(1114, '1969-12-31 23:59:59.999999')).toBe(-1);
     expect(render(1114, '2024-01-01 08:30:00.123', 3)).toBe(1704097800123);
     expect(fragment(1114, '3000-01-01 00:00:00.000001')).toBe((BigInt(Date.UTC(3000, 0, 1)) * 1000n + 1n).toString());
-    expect(() => fragment(1114, '-infinity')).toThrow(UnrenderableValueError);
+    // ±infinity as Debezium 3.6.1 sends them (pgjdbc's DATE_POSITIVE/NEGATIVE_INFINITY as µs, or ms)
+    expect(fragment(1114, 'infinity')).toBe('9223372036825200000');
+    expect(fragment(1114, '-infinity', 3)).toBe('-9223372036832400');
+    expect(fragment(1184, '-infinity')).toBe('"-infinity"');
+    expect(() => fragment(1114, 'epoch')).toThrow(UnrenderableValueError);
   });
 
   it('timestamptz as ISO-8601 UTC with the column precision (ZonedTimestamp)', () => {

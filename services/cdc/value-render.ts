@@ -3,7 +3,9 @@
  * (Debezium PostgreSQL connector, "Data type mappings", with `decimal.handling.mode=string`,
  * `time.precision.mode=adaptive`, `binary.handling.mode=bytes` rendered base64 as the JSON
  * converter does, `interval.handling.mode=string` (CDC_INTERVAL_HANDLING=iso8601, the default)
- * or `numeric`, `schemas.enable=false`).
+ * or `numeric`, `hstore.handling.mode=json`, `schemas.enable=false`). Each renderer follows
+ * Debezium 3.6.1's code, named in its comment (PostgresValueConverter and the classes it uses), and
+ * services/cdc/debezium-compat.int.test.ts checks the output against a real Debezium run.
  *
  * Input is the server's text output form, produced under the session settings the service always
  * sets ({@link PG_SESSION_OPTIONS}: UTC time zone, ISO dates, hex bytea, ISO-8601 intervals).
@@ -31,6 +33,9 @@ export type ValueKind =
   | 'time'
   | 'timetz'
   | 'interval'
+  | 'money'
+  | 'point'
+  | 'hstore'
   | 'array'
   | 'unknown';
 
@@ -48,7 +53,7 @@ export interface TypeInfo {
  * Startup options for every PostgreSQL session whose text output the service renders (snapshot
  * and replication connections), so that the text forms parsed here are fixed.
  */
-export const PG_SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=1';
+export const PG_SESSION_OPTIONS = '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=iso_8601 -c bytea_output=hex -c extra_float_digits=1 -c lc_monetary=C';
 
 /** Debezium's placeholder for an unchanged TOAST value it does not know (`unavailable.value.placeholder`). */
 export const UNAVAILABLE_VALUE_PLACEHOLDER = UNAVAILABLE_VALUE;
@@ -94,6 +99,8 @@ export const BUILTIN_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, Type
   scalar(2950, 'uuid', 'uuid'),
   scalar(3802, 'jsonb', 'json'),
   scalar(4072, 'jsonpath', 'text'),
+  scalar(790, 'money', 'money'),
+  scalar(600, 'point', 'point'),
   scalar(3904, 'int4range', 'text'),
   scalar(3906, 'numrange', 'text'),
   scalar(3908, 'tsrange', 'text'),
@@ -134,10 +141,12 @@ export const BUILTIN_TYPES: ReadonlyMap<number, TypeInfo> = new Map<number, Type
  * Domains must already be resolved to their base type by the caller.
  * @param row `typtype` (b base, e enum, r range, c composite, m multirange), `typcategory`
  *   (S string, A array, ...), `typelem` (element OID of an array).
- * @returns enums and string-category types (citext...) as text, arrays as arrays of `typelem`,
- *   everything else as `unknown` (sent as text and logged).
+ * @returns enums and string-category types (citext...) as text, the hstore extension's type (found
+ *   by name, as Debezium's TypeRegistry does) as hstore, arrays as arrays of `typelem`, everything
+ *   else as `unknown` (sent as text and logged).
  */
 export function classifyType(row: { oid: number; name: string; typtype: string; typcategory: string; typelem: number }): TypeInfo {
+  if (row.name === 'hstore' && row.typtype === 'b') return { oid: row.oid, name: row.name, kind: 'hstore' };
   if (row.typtype === 'e' || row.typcategory === 'S') return { oid: row.oid, name: row.name, kind: 'text' };
   if (row.typtype === 'r' || row.typtype === 'm') return { oid: row.oid, name: row.name, kind: 'text' };
   if (row.typcategory === 'A' && row.typelem !== 0) return { oid: row.oid, name: row.name, kind: 'array', elemOid: row.typelem };
@@ -186,6 +195,16 @@ export function civilFromDays(days: number): { year: number; month: number; day:
 const DATE_RE = /^(\d{4,})-(\d{2})-(\d{2})( BC)?$/;
 const TIMESTAMP_RE = /^(\d{4,})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-]\d{2}(?::?\d{2}){0,2})?( BC)?$/;
 const TIME_RE = /^(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([+-]\d{2}(?::?\d{2}){0,2})?$/;
+
+/**
+ * Debezium's values for PostgreSQL's ±infinity (PostgresValueConverter's POSITIVE/NEGATIVE_INFINITY_*
+ * constants, from pgjdbc's PGStatement.DATE_POSITIVE/NEGATIVE_INFINITY read as epoch microseconds):
+ * dates as the epoch days of -5877611-06-21 (+) and -5877611-06-22 (-), timestamps as those µs (or
+ * their ms for precision <= 3), timestamptz as the strings "infinity" and "-infinity".
+ */
+const INFINITY_DATE: Record<string, string> = { infinity: '-2147472692', '-infinity': '-2147472691' };
+const INFINITY_TIMESTAMP_MICROS: Record<string, string> = { infinity: '9223372036825200000', '-infinity': '-9223372036832400000' };
+const INFINITY_TIMESTAMP_MILLIS: Record<string, string> = { infinity: '9223372036825200', '-infinity': '-9223372036832400' };
 
 function infinityCheck(text: string, type: string): void {
   if (text === 'infinity' || text === '-infinity') {
@@ -257,6 +276,159 @@ const renderFloat: Renderer = (text) => {
 
 const renderQuotedVerbatim: Renderer = (text) => `"${text}"`;
 
+/**
+ * numeric with `decimal.handling.mode=string`: the text PostgreSQL prints (it never uses an
+ * exponent, so it equals Java's BigDecimal.toPlainString); NaN and ±Infinity as the names of
+ * Debezium's SpecialValueDecimal (PostgresValueConverter.toSpecialValue): "NAN",
+ * "POSITIVE_INFINITY", "NEGATIVE_INFINITY".
+ */
+const renderNumeric: Renderer = (text) => {
+  if (text === 'NaN') return '"NAN"';
+  if (text === 'Infinity') return '"POSITIVE_INFINITY"';
+  if (text === '-Infinity') return '"NEGATIVE_INFINITY"';
+  return `"${text}"`;
+};
+
+const MONEY_DIGITS_RE = /^\d*\.?\d*$/;
+
+/**
+ * money with `decimal.handling.mode=string`: the amount without currency symbol and thousands
+ * separators, as Debezium's PostgresMoney.parse then BigDecimal.toPlainString: `$1,234.56` ->
+ * "1234.56", `-$0.50` -> "-0.50". Sessions set `lc_monetary=C` (PG_SESSION_OPTIONS), so the
+ * server prints `$` and `,` whatever the database's locale.
+ */
+const renderMoney: Renderer = (text) => {
+  const negative = text[0] === '-' || text[0] === '(';
+  let value = text[0] === '-' ? text.slice(1) : text;
+  if (value[0] === '(' && value[value.length - 1] === ')') value = value.slice(1, -1);
+  if (value.length > 0 && !(value[0]! >= '0' && value[0]! <= '9') && value[0] !== '.') value = value.slice(1);
+  value = value.replaceAll(',', '');
+  if (value === '' || value === '.' || !MONEY_DIGITS_RE.test(value)) throw new UnrenderableValueError('unexpected money format');
+  // BigDecimal: no leading zeros, a leading "." gets a 0, and zero has no sign.
+  value = value.replace(/^0+(?=\d)/, '');
+  if (value[0] === '.') value = `0${value}`;
+  if (value[value.length - 1] === '.') value = value.slice(0, -1);
+  const zero = !/[1-9]/.test(value);
+  return `"${negative && !zero ? '-' : ''}${value}"`;
+};
+
+/** A double as Jackson writes it into JSON: a number, or "NaN"/"Infinity"/"-Infinity" as a string. */
+function jsonDouble(n: number): string {
+  if (Number.isNaN(n)) return '"NaN"';
+  if (n === Infinity) return '"Infinity"';
+  if (n === -Infinity) return '"-Infinity"';
+  return Object.is(n, -0) ? '-0.0' : String(n);
+}
+
+const POINT_RE = /^\(([^,]+),([^,]+)\)$/;
+
+/**
+ * point: Debezium's io.debezium.data.geometry.Point struct `{"x","y","wkb","srid"}` (Point.createValue):
+ * x and y as doubles, wkb the 21-byte OGC WKB point (little-endian) in base64, srid null.
+ */
+const renderPoint: Renderer = (text) => {
+  const m = POINT_RE.exec(text);
+  if (!m) throw new UnrenderableValueError('unexpected point format');
+  const x = Number(m[1]);
+  const y = Number(m[2]);
+  if ((Number.isNaN(x) && m[1] !== 'NaN') || (Number.isNaN(y) && m[2] !== 'NaN')) throw new UnrenderableValueError('unexpected point format');
+  const wkb = Buffer.alloc(21);
+  wkb[0] = 1; // little-endian
+  wkb.writeUInt32LE(1, 1); // wkbPoint
+  wkb.writeDoubleLE(x, 5);
+  wkb.writeDoubleLE(y, 13);
+  return `{"x":${jsonDouble(x)},"y":${jsonDouble(y)},"wkb":"${wkb.toString('base64')}","srid":null}`;
+};
+
+/** Java's String.hashCode (UTF-16 code units, 32-bit overflow). */
+function javaStringHash(s: string): number {
+  let h = 0;
+  for (let i = 0; i < s.length; i++) h = (Math.imul(31, h) + s.charCodeAt(i)) | 0;
+  return h;
+}
+
+/**
+ * The iteration order of a java.util.HashMap filled with `keys` in this order (Java 8+: bucket index
+ * of the spread hash in the final table, insertion order within a bucket; bins that would be
+ * treeified, 9+ keys in one bucket, are not modelled).
+ */
+export function javaHashMapOrder(keys: string[]): number[] {
+  let capacity = 16;
+  while (keys.length > capacity * 0.75) capacity *= 2;
+  const bucket = keys.map((k) => {
+    const h = javaStringHash(k);
+    return (h ^ (h >>> 16)) & (capacity - 1);
+  });
+  return keys.map((_, i) => i).sort((a, b) => bucket[a]! - bucket[b]! || a - b);
+}
+
+/** A JSON string as Jackson writes it: like JSON.stringify, but \u00XX escapes in upper case. */
+function jacksonString(s: string): string {
+  const json = JSON.stringify(s);
+  return json.includes('\\u00') ? json.replace(/\\u00([0-9a-f]{2})/g, (_, hex: string) => `\\u00${hex.toUpperCase()}`) : json;
+}
+
+/**
+ * Parses hstore's output, e.g. `"a"=>"1", "b c"=>NULL`: keys and values in double quotes with
+ * backslash escapes, NULL unquoted.
+ * @throws UnrenderableValueError on anything else.
+ */
+export function parseHstore(text: string): [string, string | null][] {
+  const out: [string, string | null][] = [];
+  let pos = 0;
+  const quoted = (): string => {
+    if (text[pos] !== '"') throw new UnrenderableValueError('malformed hstore');
+    pos++;
+    let value = '';
+    for (;;) {
+      const c = text[pos];
+      if (c === undefined) throw new UnrenderableValueError('unterminated hstore string');
+      if (c === '\\') {
+        value += text[pos + 1] ?? '';
+        pos += 2;
+      } else if (c === '"') {
+        pos++;
+        return value;
+      } else {
+        value += c;
+        pos++;
+      }
+    }
+  };
+  while (pos < text.length) {
+    const key = quoted();
+    if (text.slice(pos, pos + 2) !== '=>') throw new UnrenderableValueError('malformed hstore');
+    pos += 2;
+    let value: string | null;
+    if (text.startsWith('NULL', pos)) {
+      value = null;
+      pos += 4;
+    } else value = quoted();
+    out.push([key, value]);
+    if (pos < text.length) {
+      if (text.slice(pos, pos + 2) !== ', ') throw new UnrenderableValueError('malformed hstore');
+      pos += 2;
+    }
+  }
+  return out;
+}
+
+/**
+ * hstore with `hstore.handling.mode=json` (Debezium's default): a string holding a JSON object
+ * (io.debezium.data.Json). Debezium parses the text with pgjdbc's HStoreConverter into a HashMap
+ * and writes it with Jackson, so the members come in Java HashMap order; so do ours.
+ */
+const renderHstore: Renderer = (text) => {
+  const pairs = parseHstore(text);
+  let json = '{';
+  for (const i of javaHashMapOrder(pairs.map((p) => p[0]))) {
+    const [k, v] = pairs[i]!;
+    if (json.length > 1) json += ',';
+    json += `${jacksonString(k)}:${v === null ? 'null' : jacksonString(v)}`;
+  }
+  return JSON.stringify(`${json}}`);
+};
+
 const renderBool: Renderer = (text) => {
   if (text === 't') return 'true';
   if (text === 'f') return 'false';
@@ -279,6 +451,7 @@ const renderDate: Renderer = (text) => {
   }
   const m = DATE_RE.exec(text);
   if (!m) {
+    if (text === 'infinity' || text === '-infinity') return INFINITY_DATE[text]!;
     infinityCheck(text, 'date');
     throw new UnrenderableValueError('unexpected date format');
   }
@@ -359,7 +532,9 @@ function parseTimestamp(text: string, type: string): ParsedTimestamp {
 /** timestamp(p): io.debezium.time.Timestamp (ms) for p <= 3, MicroTimestamp (µs) otherwise. */
 function timestampRenderer(typeMod: number): Renderer {
   const millis = typeMod >= 0 && typeMod <= 3;
+  const infinity = millis ? INFINITY_TIMESTAMP_MILLIS : INFINITY_TIMESTAMP_MICROS;
   return (text) => {
+    if (text === 'infinity' || text === '-infinity') return infinity[text]!;
     const { seconds, micros } = parseTimestamp(text, 'timestamp');
     return millis ? exactScaled(seconds, 1000, Math.floor(micros / 1000)) : exactScaled(seconds, 1_000_000, micros);
   };
@@ -376,6 +551,7 @@ function timestamptzRenderer(typeMod: number): Renderer {
       const fraction = width >= 1 ? `.${(frac + '000000').slice(0, width)}${width > 6 ? '0'.repeat(width - 6) : ''}` : frac.replace(/0+$/, '') ? `.${frac.replace(/0+$/, '')}` : '';
       return `"${text.slice(0, 10)}T${text.slice(11, 19)}${fraction}Z"`;
     }
+    if (text === 'infinity' || text === '-infinity') return `"${text}"`;
     const { seconds, micros } = parseTimestamp(text, 'timestamptz');
     const days = Math.floor(seconds / 86400);
     const secOfDay = seconds - days * 86400;
@@ -597,8 +773,15 @@ export function rendererFor(type: TypeInfo | undefined, typeMod: number, lookup:
     case 'float':
       return renderFloat;
     case 'numeric':
+      return renderNumeric;
     case 'uuid':
       return renderQuotedVerbatim;
+    case 'money':
+      return renderMoney;
+    case 'point':
+      return renderPoint;
+    case 'hstore':
+      return renderHstore;
     case 'bool':
       return renderBool;
     case 'text':

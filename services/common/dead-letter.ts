@@ -1,7 +1,7 @@
 /**
  * Dead-letter publishing: a message a consumer cannot process goes, unchanged (same key, value
  * and headers), to `<topic>.dlq` with reason headers, so nothing is dropped silently and ops can
- * inspect and re-drive it (ARCHITECTURE.md, "Bad input never stops a service").
+ * inspect and re-drive it (docs/architecture.md, "Bad input never stops a service").
  *
  * Headers added (all UTF-8 strings):
  * - `dlq.reason`: stable machine code, e.g. `unknown_employee`, `slack_http_400`, `invalid_json`
@@ -10,7 +10,7 @@
  * - `dlq.source.topic`, `dlq.source.partition`, `dlq.source.offset`: where the message came from
  * - `dlq.failed_at`: ISO-8601 time of the decision
  */
-import type { Config } from './config.ts';
+import type { KafkaSettings } from './config.ts';
 import type { Logger } from './logger.ts';
 import { createProducer, KafkaAdmin, type Bytes, type KafkaProducer } from './kafka/index.ts';
 
@@ -77,7 +77,7 @@ export class DeadLetterPublisher {
  * the publisher that writes through it.
  * @returns the producer (to close at stop) and the publisher.
  */
-export async function connectDeadLetterProducer(config: Config, service: string, topic: string, logger: Logger): Promise<{ producer: KafkaProducer; deadLetters: DeadLetterPublisher }> {
+export async function connectDeadLetterProducer(config: KafkaSettings, service: string, topic: string, logger: Logger): Promise<{ producer: KafkaProducer; deadLetters: DeadLetterPublisher }> {
   const admin = KafkaAdmin.create(config, service, logger);
   try {
     await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);

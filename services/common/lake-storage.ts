@@ -1,5 +1,5 @@
 /**
- * The lake's one storage interface, chosen by URL (ARCHITECTURE.md, "Storage and engines"):
+ * The lake's one storage interface, chosen by URL (docs/architecture.md, "Storage and engines"):
  *
  * - `file:<dir>` (default `file:./lake`, relative to the repository root): a local directory.
  *   A write goes to a temporary file in the same directory, is fsynced, renamed over the final
@@ -23,7 +23,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { REPO_ROOT, type Config } from './config.ts';
+import { REPO_ROOT, type LakeSettings } from './config.ts';
 import { createS3Client } from './s3.ts';
 
 export interface LakeObject {
@@ -243,7 +243,7 @@ export class S3LakeStorage implements LakeStorage {
  * Opens the lake named by `url` (default: `config.lakeUrl`).
  * @throws Error naming LAKE_URL when the URL is neither `file:` nor `s3://bucket[/prefix]`.
  */
-export function openLake(config: Config, url: string = config.lakeUrl): LakeStorage {
+export function openLake(config: LakeSettings, url: string = config.lakeUrl): LakeStorage {
   if (url.startsWith('file:')) {
     const dir = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
     if (!dir) throw new Error(`LAKE_URL: "${url}" names no directory`);

@@ -2,7 +2,7 @@
  * A Kafka consumer-group loop for services whose side effect is one call per message (post to
  * Slack, write a row): messages are handled one at a time, in partition order, and each offset is
  * committed only after its handler resolved, i.e. after the side effect is durable (at-least-once;
- * ARCHITECTURE.md, "Delivery"). Offsets of messages without a side effect are committed lazily
+ * docs/architecture.md, "Delivery"). Offsets of messages without a side effect are committed lazily
  * (when nothing more is buffered, or every 1,000), so skipping a large snapshot costs few commits.
  *
  * - A handler may wait a long time (Retry-After, backoff): {@link HandlerContext.sleep} keeps the

@@ -2,10 +2,10 @@
  * The one place an S3 client is built (MinIO locally, any S3 elsewhere), from validated config.
  */
 import { S3Client } from '@aws-sdk/client-s3';
-import type { Config } from './config.ts';
+import type { LakeSettings } from './config.ts';
 
 /** An S3 client for `config.s3` (endpoint, region, credentials, path-style addressing). */
-export function createS3Client(config: Config): S3Client {
+export function createS3Client(config: Pick<LakeSettings, 's3'>): S3Client {
   return new S3Client({
     endpoint: config.s3.endpoint,
     region: config.s3.region,

@@ -1,10 +1,10 @@
 /**
  * `npm run distance-worker`: keeps each employee's home -> office commute distance in
  * `commute_distances` (Google Routes / Distance Matrix with GOOGLE_MAPS_API_KEY, offline
- * estimates without). A rejected key fails at start-up with a clear message (exit 1). Stops
- * gracefully on SIGTERM/SIGINT (exit 0).
+ * estimates without), under the service runtime (services/common/runtime.ts): exit 0 after a
+ * graceful stop, 1 on a runtime failure (e.g. a rejected key), 2 on a bad configuration.
  */
-import { runConsumerService } from '../common/service-main.ts';
-import { SERVICE_NAME, startDistanceWorker } from './worker.ts';
+import { runService } from '../common/runtime.ts';
+import { distanceWorkerService } from './definition.ts';
 
-await runConsumerService(SERVICE_NAME, (config, logger) => startDistanceWorker(config, { logger }));
+await runService(distanceWorkerService);

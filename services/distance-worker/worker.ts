@@ -13,7 +13,7 @@
  */
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type DistanceWorkerConfig } from '../common/config.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { FatalConsumerError, ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
@@ -29,12 +29,12 @@ import { CommuteStore } from './store.ts';
 export const SERVICE_NAME = 'distance-worker';
 
 /** Topic of the employees change events (docs/contracts/change-events.md). */
-export function employeesTopic(config: Config): string {
+export function employeesTopic(config: DistanceWorkerConfig): string {
   return `${config.kafka.topicPrefix}.public.employees`;
 }
 
 /** The provider configuration selects (DISTANCE_PROVIDER, GOOGLE_MAPS_API_KEY). */
-export function providerFromConfig(config: Config): DistanceProvider {
+export function providerFromConfig(config: DistanceWorkerConfig): DistanceProvider {
   const d = config.distance;
   if (d.provider === 'offline' || !d.apiKey) return new OfflineProvider(d.office, d.detourFactor);
   if (d.provider === 'distance-matrix') return new DistanceMatrixProvider(d.mapsBaseUrl, d.apiKey, d.office, d.timeoutMs);
@@ -58,7 +58,7 @@ function backoffMs(retry: number, minMs: number, maxMs: number): number {
  * message instead of on the first employee.
  * @throws ProviderStartupError naming GOOGLE_MAPS_API_KEY (rejected key) or the unreachable API.
  */
-export async function probeProvider(provider: DistanceProvider, config: Config, logger: Logger, attempts = 4): Promise<void> {
+export async function probeProvider(provider: DistanceProvider, config: DistanceWorkerConfig, logger: Logger, attempts = 4): Promise<void> {
   const api = provider.name === 'routes' ? 'Routes API (computeRouteMatrix)' : 'Distance Matrix API';
   for (let attempt = 1; ; attempt++) {
     try {
@@ -107,7 +107,7 @@ export interface WorkerOptions {
  * Probes the provider, then starts consuming.
  * @throws ProviderStartupError (bad key, unreachable API), Kafka/PostgreSQL connection errors.
  */
-export async function startDistanceWorker(config: Config, options: WorkerOptions): Promise<RunningWorker> {
+export async function startDistanceWorker(config: DistanceWorkerConfig, options: WorkerOptions): Promise<RunningWorker> {
   const { logger } = options;
   const topic = employeesTopic(config);
   const provider = options.provider ?? providerFromConfig(config);

@@ -6,7 +6,7 @@ import { loadConfig } from '../common/config.ts';
 import { encodeQualityReport } from '../common/contracts/quality-report.ts';
 import { encodeRunLogLine, type RunLogEntry } from '../common/contracts/run-log.ts';
 import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
-import { readBatchState, type BatchState, type QualityStatus } from '../common/pipeline-status.ts';
+import { readBatchState, type BatchState, type QualityStatus } from '../common/status/batch-state.ts';
 import type { AlertState, Condition } from '../common/contracts/alert-state.ts';
 import { alertMessage, evaluateRules, formatDuration, stepAlerts, type Evaluation } from './alerts.ts';
 import type { Snapshot } from './snapshot.ts';

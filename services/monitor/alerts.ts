@@ -21,7 +21,7 @@
  * outage neither resolves a DLQ alert nor fires a lag alert; dependency_down speaks for it.
  */
 import type { AlertRule, AlertState, Condition, Transition } from '../common/contracts/alert-state.ts';
-import { isFailedRun } from '../common/pipeline-status.ts';
+import { isFailedRun } from '../common/status/batch-state.ts';
 import type { Snapshot, ServiceName } from './snapshot.ts';
 
 /** What the rules found: the active conditions, and the rules that could not be evaluated. */

@@ -10,26 +10,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { KafkaAdmin } from '../common/kafka/index.ts';
 import pg from 'pg';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type MonitorConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
-import {
-  isDeadLetterTopic,
-  readConsumerLag,
-  readGroupLiveness,
-  readQualityReport,
-  readRunLog,
-  readSlotStatus,
-  readWatermarks,
-  retainedMessages,
-  emptyRunCounts,
-  summarizeRuns,
-  watchedGroups,
-  type BatchRun,
-  type BatchState,
-  type GroupLiveness,
-  type QualityStatus,
-} from '../common/pipeline-status.ts';
+import { readQualityReport, readRunLog, emptyRunCounts, summarizeRuns, type BatchRun, type BatchState, type QualityStatus } from '../common/status/batch-state.ts';
+import { isDeadLetterTopic, readConsumerLag, readGroupLiveness, readWatermarks, retainedMessages, watchedGroups, type GroupLiveness } from '../common/status/kafka-lag.ts';
+import { readSlotStatus } from '../common/status/replication-slot.ts';
 import { GoldMissingError, type GoldReader } from './gold-reader.ts';
 import { QUALITY_SQL } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import { cdcReading } from './prom-text.ts';
@@ -109,7 +95,7 @@ export class Collector {
   newRuns: BatchRun[] = [];
 
   constructor(
-    private readonly config: Config,
+    private readonly config: MonitorConfig,
     private readonly gold: GoldReader,
     private readonly logger: Logger,
     private readonly timeoutMs = 5_000,

@@ -30,7 +30,7 @@
  *   prefixed `lakehouse_monitor_`.
  */
 import client from 'prom-client';
-import type { BatchRun } from '../common/pipeline-status.ts';
+import type { BatchRun } from '../common/status/batch-state.ts';
 import type { AlertState } from '../common/contracts/alert-state.ts';
 import type { MonitorSnapshot } from './collector.ts';
 

@@ -15,7 +15,7 @@ import { loadConfig, type Config } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { encodeRunLogLine, type RunStatus } from '../common/contracts/run-log.ts';
 import { runLogEntryFixture } from '../common/contracts/testing/fixtures.ts';
-import { readRunLog } from '../common/pipeline-status.ts';
+import { readRunLog } from '../common/status/batch-state.ts';
 import type { BatchSandbox } from '../batch/testing/batch-kit.ts';
 import { adminClient, dropSlots, eventually, runId, startCdc, type InProcessCdc } from '../cdc/testing/harness.ts';
 import { startFakeSlack, type FakeSlack } from '../../tests/support/fake-slack.ts';

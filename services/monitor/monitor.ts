@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../common/config.ts';
+import type { MonitorConfig } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { encodeAlertState, parseAlertState, type AlertState, type Transition } from '../common/contracts/alert-state.ts';
 import { alertMessage, evaluateRules, stepAlerts } from './alerts.ts';
@@ -53,7 +53,7 @@ export class Monitor {
   readonly ready = new Promise<void>((resolve) => (this.firstResolve = resolve));
 
   constructor(
-    readonly config: Config,
+    readonly config: MonitorConfig,
     private readonly logger: Logger,
     options: { sink?: AlertSink; now?: () => number } = {},
   ) {

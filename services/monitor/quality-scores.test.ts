@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { BatchRun, QualityStatus } from '../common/pipeline-status.ts';
+import type { BatchRun, QualityStatus } from '../common/status/batch-state.ts';
 import { agingScore, anomalyScore, completenessScore, freshnessScore, ruleNumber } from './quality-scores.ts';
 
 const params = { quality: { freshnessMaxHours: 36, volume: { trailingDays: 28, minHistoryDays: 7, maxZScore: 3 }, costDriftMaxPct: 20 } };

@@ -14,7 +14,7 @@
  *   the larger of |z| / quality.volume.maxZScore (daily activity volume) and |drift %| /
  *   quality.costDriftMaxPct (total cost against the previous successful run).
  */
-import type { BatchRun, QualityStatus } from '../common/pipeline-status.ts';
+import type { BatchRun, QualityStatus } from '../common/status/batch-state.ts';
 
 export type ScoreStatus = 'ok' | 'warn' | 'unknown';
 

@@ -12,7 +12,9 @@
  *   after its session timeout (BRONZE_SESSION_TIMEOUT_S, kafkajs' 30 s default for the others).
  * When the system that tells (PostgreSQL, Kafka) is unreachable, the service is "unknown" (null).
  */
-import type { BatchState, DeadLetterCount, GroupLag, GroupLiveness, SlotStatus } from '../common/pipeline-status.ts';
+import type { BatchState } from '../common/status/batch-state.ts';
+import type { DeadLetterCount, GroupLag, GroupLiveness } from '../common/status/kafka-lag.ts';
+import type { SlotStatus } from '../common/status/replication-slot.ts';
 
 export type ServiceName = 'cdc' | 'bronze-writer' | 'slack-notifier' | 'distance-worker';
 export type DependencyName = 'postgres' | 'kafka' | 'lake';

@@ -1,9 +1,9 @@
 /**
  * `npm run slack-notifier`: announces each new activity in Slack (or in dry-run without
- * SLACK_WEBHOOK_URL). Stops gracefully on SIGTERM/SIGINT: the in-flight message finishes or is
- * left uncommitted, then the process exits 0. Exits 1 on a configuration error or a fatal error.
+ * SLACK_WEBHOOK_URL), under the service runtime (services/common/runtime.ts): exit 0 after a
+ * graceful stop, 1 on a runtime failure, 2 on a bad configuration.
  */
-import { runConsumerService } from '../common/service-main.ts';
-import { SERVICE_NAME, startSlackNotifier } from './notifier.ts';
+import { runService } from '../common/runtime.ts';
+import { slackNotifierService } from './definition.ts';
 
-await runConsumerService(SERVICE_NAME, (config, logger) => startSlackNotifier(config, { logger }));
+await runService(slackNotifierService);

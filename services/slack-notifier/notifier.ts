@@ -10,7 +10,7 @@
  */
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type SlackNotifierConfig } from '../common/config.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
@@ -24,7 +24,7 @@ import { DryRunSink, SlackPostError, WebhookSink, type AnnouncementSink } from '
 export const SERVICE_NAME = 'slack-notifier';
 
 /** Topic of the activities change events (docs/contracts/change-events.md). */
-export function activitiesTopic(config: Config): string {
+export function activitiesTopic(config: SlackNotifierConfig): string {
   return `${config.kafka.topicPrefix}.public.activities`;
 }
 
@@ -56,7 +56,7 @@ export interface NotifierOptions {
 }
 
 /** Chooses the webhook or the dry-run from configuration. */
-export function sinkFromConfig(config: Config): AnnouncementSink {
+export function sinkFromConfig(config: SlackNotifierConfig): AnnouncementSink {
   return config.slack.webhookUrl ? new WebhookSink(config.slack.webhookUrl, config.slack.timeoutMs) : new DryRunSink(config.slack.dryRunFile);
 }
 
@@ -65,7 +65,7 @@ export function sinkFromConfig(config: Config): AnnouncementSink {
  * @returns once the consumer group is joined (or waiting for its topic is over).
  * @throws connection errors of Kafka or PostgreSQL at start-up.
  */
-export async function startSlackNotifier(config: Config, options: NotifierOptions): Promise<RunningNotifier> {
+export async function startSlackNotifier(config: SlackNotifierConfig, options: NotifierOptions): Promise<RunningNotifier> {
   const { logger } = options;
   const topic = activitiesTopic(config);
   const sink = options.sink ?? sinkFromConfig(config);

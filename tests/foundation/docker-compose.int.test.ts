@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../../services/common/config.ts';
+import { allVariables, loadConfig, REPO_ROOT, serviceVariables, type ServiceName } from '../../services/common/config.ts';
 
 const COMPOSE_FILE = path.join(REPO_ROOT, 'docker-compose.yml');
 
@@ -63,12 +63,11 @@ const NOT_OURS: Record<string, string> = {
 };
 
 /**
- * The variables the configuration of `service` reads. Until configuration is per service
- * (issue 11, wiring), every entry point reads the one schema that .env.example documents.
+ * The variables the configuration of `service` reads: its own blocks for a service
+ * (services/common/config.ts, SERVICE_BLOCKS), every variable for the scripts.
  */
-function variablesReadBy(_service: string): Set<string> {
-  const names = [...readFileSync(path.join(REPO_ROOT, '.env.example'), 'utf8').matchAll(/^#? ?([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]!);
-  return new Set(names);
+function variablesReadBy(service: string): Set<string> {
+  return new Set(ENTRY_POINTS[service]?.config === 'service' ? serviceVariables(service as ServiceName) : allVariables());
 }
 
 describe('docker-compose.yml (compose-go)', () => {

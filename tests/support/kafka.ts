@@ -13,7 +13,7 @@ export type KafkaTarget = Pick<Config, 'kafka'>;
 
 /** A target for `brokers` (client ids `test-<role>`). */
 export function kafkaTarget(brokers: string[]): KafkaTarget {
-  return { kafka: { brokers, clientId: 'test', controllerPort: 0, topicPrefix: 'test', topicPartitions: 3 } };
+  return { kafka: { brokers, clientId: 'test', topicPrefix: 'test', topicPartitions: 3 } };
 }
 
 const quiet = createLogger('kafka-test-support', 'silent');

@@ -9,7 +9,8 @@
  *   integers and decimals as digits, floats as their shortest text, dates as days and timestamps
  *   as microseconds since 1970-01-01 or `infinity`, intervals as months|days|µs, a timetz as its
  *   time of day in UTC (Debezium's ZonedTime rendering keeps the instant, not the offset), bytea as hex,
- *   arrays as JSON); silver's values are read as DuckDB values and put in the same form
+ *   arrays as JSON, a point as its two coordinates, an hstore as its pairs sorted by key; silver
+ *   holds the latter two as the text the event carries, Debezium's JSON forms); silver's values are read as DuckDB values and put in the same form
  *   ({@link canonicalDuckValue}). Floats compare as numbers (NaN equals NaN, a real compares at
  *   single precision), decimals without trailing zeros.
  * - Rows: matched by primary key; a keyless table compares as a multiset (duplicates count).
@@ -26,7 +27,7 @@ import type pg from 'pg';
 /** How a column's values are put in canonical form (from its PostgreSQL base type). */
 export type ValueKind =
   | 'int' | 'float4' | 'float8' | 'numeric' | 'money' | 'bool' | 'text' | 'date' | 'timestamp' | 'time' | 'timetz'
-  | 'interval' | 'uuid' | 'bytea' | 'json' | 'array';
+  | 'interval' | 'uuid' | 'bytea' | 'json' | 'array' | 'point' | 'hstore';
 
 /** A published source column. */
 export interface SourceColumn {
@@ -77,6 +78,8 @@ function scalarDuckType(name: string, category: string, typtype: string, precisi
       if (precision !== null && precision <= 38) return { duck: `DECIMAL(${precision},${scale ?? 0})`, kind: 'numeric' };
       return { duck: 'VARCHAR', kind: 'numeric' };
     case 'money': return { duck: 'VARCHAR', kind: 'money' };
+    case 'point': return { duck: 'VARCHAR', kind: 'point' };
+    case 'hstore': return { duck: 'VARCHAR', kind: 'hstore' };
     case 'bool': return { duck: 'BOOLEAN', kind: 'bool' };
     case 'date': return { duck: 'DATE', kind: 'date' };
     case 'timestamp': return { duck: 'TIMESTAMP', kind: 'timestamp' };
@@ -170,7 +173,21 @@ export function canonicalPgExpr(c: SourceColumn): string {
         `(extract(hour FROM ${col}) * 3600000000 + extract(minute FROM ${col}) * 60000000 + extract(microseconds FROM ${col}))::numeric(40,0)::text`;
     case 'bytea': return `encode(${col}, 'hex')`;
     case 'array': return `array_to_json(${col})::text`;
+    case 'point': return `CASE WHEN ${col} IS NOT NULL THEN json_build_array(${col}[0], ${col}[1])::text END`;
+    case 'hstore': return `CASE WHEN ${col} IS NOT NULL THEN hstore_to_json(${col})::text END`;
   }
+}
+
+/** "x,y" with each coordinate a canonical float (NaN and infinities as their names). */
+function canonicalPoint(x: unknown, y: unknown): string {
+  const num = (v: unknown) => (typeof v === 'string' ? (v === 'NaN' ? NaN : parsePgFloat(v)) : Number(v));
+  return `${canonicalFloat(num(x), false)},${canonicalFloat(num(y), false)}`;
+}
+
+/** An hstore's pairs as JSON, sorted by key. */
+function canonicalHstore(json: string): string {
+  const pairs = Object.entries(JSON.parse(json) as Record<string, string | null>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify(pairs);
 }
 
 /** A decimal string without trailing fractional zeros ("1.500" -> "1.5", "-0.00" -> "0"); other text unchanged. */
@@ -201,6 +218,11 @@ export function canonicalPgValue(kind: ValueKind, text: string | null): string |
     case 'float8': return canonicalFloat(parsePgFloat(text), false);
     case 'numeric': case 'money': return normalizeDecimal(text);
     case 'array': return JSON.stringify(JSON.parse(text));
+    case 'point': {
+      const [x, y] = JSON.parse(text) as [unknown, unknown];
+      return canonicalPoint(x, y);
+    }
+    case 'hstore': return canonicalHstore(text);
     default: return text;
   }
 }
@@ -243,6 +265,12 @@ export function canonicalDuckValue(kind: ValueKind, v: DuckDBValue): string | nu
     case 'bytea': return v instanceof DuckDBBlobValue ? hex(v.bytes) : `<${String(v)}>`;
     case 'array': return JSON.stringify(listToJs(v));
     case 'json': case 'text': return String(v);
+    // Debezium's forms, as the event carries them: {"x","y","wkb","srid"} and a JSON object text.
+    case 'point': {
+      const p = JSON.parse(String(v)) as { x: unknown; y: unknown };
+      return canonicalPoint(p.x, p.y);
+    }
+    case 'hstore': return canonicalHstore(String(v));
   }
 }
 

@@ -16,7 +16,8 @@
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { pgConnection, type Config } from '../../../services/common/config.ts';
-import { formatBytes, readSlotStatus } from '../../../services/common/pipeline-status.ts';
+import { formatBytes } from '../../../services/common/status/format.ts';
+import { readSlotStatus } from '../../../services/common/status/replication-slot.ts';
 import { cdcConnection, dropSlotIfExists, snapshotMarkerSlot } from '../../../services/cdc/postgres-setup.ts';
 import { withPostgres } from './connections.ts';
 import { EXIT_OK, UsageError } from './errors.ts';

@@ -1,13 +1,14 @@
 /**
  * `lakehouse status [--json]`: consumer lag per group, replication slot lag, dead letters, last
- * refresh and quality, read from the systems themselves (services/common/pipeline-status.ts), so
+ * refresh and quality, read from the systems themselves (services/common/status/), so
  * it works while the services are down. A part that cannot be read is shown with its error and
  * makes the exit code 1; everything read: 0.
  */
 import type { Command } from 'commander';
 import pRetry from 'p-retry';
 import type { Config } from '../../../services/common/config.ts';
-import { formatPipelineStatus, readPipelineStatus, type PipelineStatus } from '../../../services/common/pipeline-status.ts';
+import { formatPipelineStatus } from '../../../services/common/status/format.ts';
+import { readPipelineStatus, type PipelineStatus } from '../../../services/common/status/pipeline-status.ts';
 import { connectableKafkaAdmin } from './connections.ts';
 import { EXIT_OK, EXIT_RUNTIME } from './errors.ts';
 import type { CommandContext } from './program.ts';

@@ -21,7 +21,24 @@ export interface CdcMessage {
   value: string | null;
   /** The row's expected columns (null for a tombstone or a poison message). */
   expected: ExpectedRow | null;
+  /** Kafka headers, as the CDC service sends them (Debezium's `__debezium.context.*`). */
+  headers?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Envelope shapes: `cdc` is what the CDC service writes today (Debezium 3.6.1's fields: source
+ * `sequence`, `ts_us`, `ts_ns`, `origin`, `origin_lsn`, envelope `transaction`, `ts_us`, `ts_ns`, and the
+ * `__debezium.context.*` headers); `minimal` is the contract's required core without headers (the
+ * CDC service's output before issue 12), for before/after comparisons in the benchmark.
+ */
+export type EnvelopeFormat = 'cdc' | 'minimal';
+
+const CONTEXT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  '__debezium.context.connectorLogicalName': 'sport',
+  '__debezium.context.taskId': '0',
+  '__debezium.context.connectorName': 'postgresql',
+  '__debezium.context.runId': '5f0c6a52-8d5e-4a43-9d77-2b1f3c9e0a11',
+});
 
 /** The bronze columns that do not depend on Kafka placement or write time. */
 export interface ExpectedRow {
@@ -49,7 +66,7 @@ const SPORTS = ['Runing', 'Randonnée', 'Vélo', 'Natation', 'Tennis', 'Escalade
  * with accents, emoji, quotes and backslashes, and a bigint beyond 2^53. Tombstones come on
  * top of `count`.
  */
-export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(2026, 0, 15, 8)): CdcMessage[] {
+export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(2026, 0, 15, 8), format: EnvelopeFormat = 'cdc'): CdcMessage[] {
   const out: CdcMessage[] = [];
   for (let i = 0; i < count; i++) {
     const id = seed * 10_000_000 + i;
@@ -73,10 +90,17 @@ export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(20
           });
     const before = op === 'u' ? row(1000) : op === 'd' ? row(2000) : null;
     const after = op === 'd' ? null : row(3000 + (i % 100));
-    const source = `{"version":"test","connector":"postgresql","name":"sport","ts_ms":${tsMs},"snapshot":"${op === 'r' ? 'true' : 'false'}","db":"sport","schema":"public","table":"activities","txId":${txId},"lsn":${lsn},"xmin":null}`;
-    const value = `{"before":${before ?? 'null'},"after":${after ?? 'null'},"source":${source},"op":"${op}","ts_ms":${tsMs + 7}}`;
+    const cdc = format === 'cdc';
+    const sequence = cdc ? `,"sequence":"[\\"${lsn - 200}\\",\\"${lsn}\\"]","ts_us":${tsMs}123,"ts_ns":${tsMs}123000` : '';
+    const origin = cdc ? ',"origin":null,"origin_lsn":null' : '';
+    const source = `{"version":"test","connector":"postgresql","name":"sport","ts_ms":${tsMs},"snapshot":"${op === 'r' ? 'true' : 'false'}","db":"sport"${sequence},"schema":"public","table":"activities","txId":${txId},"lsn":${lsn},"xmin":null${origin}}`;
+    const value = cdc
+      ? `{"before":${before ?? 'null'},"after":${after ?? 'null'},"source":${source},"transaction":null,"op":"${op}","ts_ms":${tsMs + 7},"ts_us":${tsMs + 7}000,"ts_ns":${tsMs + 7}000000}`
+      : `{"before":${before ?? 'null'},"after":${after ?? 'null'},"source":${source},"op":"${op}","ts_ms":${tsMs + 7}}`;
     const key = `{"activity_id":${id}}`;
+    const headers = cdc ? { headers: CONTEXT_HEADERS } : {};
     out.push({
+      ...headers,
       key,
       value,
       expected: {
@@ -95,7 +119,7 @@ export function activityMessages(count: number, seed = 1, baseTsMs = Date.UTC(20
         unavailable: null,
       },
     });
-    if (op === 'd') out.push({ key, value: null, expected: null });
+    if (op === 'd') out.push({ key, value: null, expected: null, ...headers });
   }
   return out;
 }
@@ -126,7 +150,7 @@ export async function createTopic(admin: KafkaAdmin, topic: string, partitions =
 }
 
 /** Produces `messages` (keyed, so one row's changes share a partition), acks=all, in batches. */
-export async function produce(producer: KafkaProducer, topic: string, messages: readonly Pick<CdcMessage, 'key' | 'value'>[], batch = 5000): Promise<void> {
+export async function produce(producer: KafkaProducer, topic: string, messages: readonly Pick<CdcMessage, 'key' | 'value' | 'headers'>[], batch = 5000): Promise<void> {
   await produceMessages(producer, topic, messages, batch);
 }
 

@@ -10,9 +10,9 @@ import { pgConnection, type Config } from '../../common/config.ts';
 import { envelope, type Envelope } from './harness.ts';
 import type { ReadRecord } from './kafka-read.ts';
 
-/** The envelope without `ts_ms` (processing time, the one field a re-delivery may change). */
+/** The envelope without `ts_ms`/`ts_us`/`ts_ns` (processing time, the one thing a re-delivery may change). */
 export function content(value: string): string {
-  const { ts_ms: _processedAt, ...rest } = JSON.parse(value) as Envelope;
+  const { ts_ms: _processedAt, ts_us: _us, ts_ns: _ns, ...rest } = JSON.parse(value) as Envelope & { ts_us?: number; ts_ns?: number };
   return JSON.stringify(rest);
 }
 

@@ -1,7 +1,8 @@
 /**
  * Contract: the change events on Kafka (docs/contracts/change-events.md), a Debezium-compatible
- * envelope `{ before, after, source, op, ts_ms }` as JSON (Debezium's JSON converter with
- * `schemas.enable=false`), or `null` for the tombstone that follows a delete.
+ * envelope `{ before, after, source, transaction, op, ts_ms, ts_us, ts_ns }` as JSON (Debezium's JSON
+ * converter with `schemas.enable=false`), or `null` for the tombstone that follows a delete. The
+ * reader keeps the fields consumers use (`transaction`, `ts_us`, `ts_ns` are dropped).
  *
  * - Schema: {@link changeEventSchema} (the types below are derived from it).
  * - Reader: {@link decodeChangeEvent} (and {@link decodeOrDeadLetter}, which never throws).
@@ -20,7 +21,7 @@ export const CHANGE_OPS = ['c', 'u', 'd', 'r', 't'] as const;
 
 /**
  * `source.snapshot` values Debezium's PostgreSQL connector writes (strings, as Debezium); this
- * service writes "true", "last" and "false".
+ * service writes the same, except "incremental" (it has no incremental snapshots).
  */
 export const SNAPSHOT_MARKERS = ['true', 'first', 'first_in_data_collection', 'last_in_data_collection', 'last', 'false', 'incremental'] as const;
 

@@ -8,7 +8,7 @@
  * stack's health check, the monitor, tests and benchmarks.
  */
 import type { Admin } from '@platformatic/kafka';
-import type { Config } from '../config.ts';
+import type { KafkaSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { createAdmin } from './client.ts';
 
@@ -41,7 +41,7 @@ export class KafkaAdmin {
   constructor(readonly client: Admin) {}
 
   /** An admin client for `service` from the configuration (services/common/kafka/client.ts). */
-  static create(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Parameters<typeof createAdmin>[3] = {}): KafkaAdmin {
+  static create(config: KafkaSettings, service: string, logger: Logger, options: Parameters<typeof createAdmin>[3] = {}): KafkaAdmin {
     return new KafkaAdmin(createAdmin(config, service, logger, options));
   }
 

@@ -11,7 +11,7 @@
  * names as strings and header values as Buffers. Serialising JSON is the caller's business.
  *
  * Defaults that differ from the library's, and why:
- * - producers are idempotent with acks=all unless told otherwise (ARCHITECTURE.md, "Delivery");
+ * - producers are idempotent with acks=all unless told otherwise (docs/architecture.md, "Delivery");
  *   the library then keeps one request in flight per broker connection and retries without end;
  * - `strict: true`: option objects are validated by the library, so a typo fails at start-up;
  * - a keyed message without a partition goes where the Java client (and kafkajs, and the CDC
@@ -35,7 +35,7 @@ import {
   type Deserializer,
   type Serializer,
 } from '@platformatic/kafka';
-import type { Config } from '../config.ts';
+import type { KafkaSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { attachKafkaLogging } from './logging.ts';
 
@@ -57,7 +57,7 @@ const rawDeserializer = (data?: Buffer): Buffer | undefined => data ?? undefined
 const rawHeaderDeserializer: Deserializer<Buffer> = (data) => data ?? Buffer.alloc(0);
 
 /** The connection settings every client of `service` shares. */
-export function clientBase(config: Pick<Config, 'kafka'>, service: string): { clientId: string; bootstrapBrokers: string[]; strict: true } {
+export function clientBase(config: KafkaSettings, service: string): { clientId: string; bootstrapBrokers: string[]; strict: true } {
   return { clientId: `${config.kafka.clientId}-${service}`, bootstrapBrokers: config.kafka.brokers, strict: true };
 }
 
@@ -68,7 +68,7 @@ type Overrides<T> = Partial<Omit<T, 'clientId' | 'bootstrapBrokers' | 'serialize
  * override them (only a non-critical producer should).
  * @param logger the service's logger; the client's events are logged through it.
  */
-export function createProducer(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Overrides<ProducerOptions<Bytes | null | undefined, Bytes | null | undefined, string, Bytes>> = {}): KafkaProducer {
+export function createProducer(config: KafkaSettings, service: string, logger: Logger, options: Overrides<ProducerOptions<Bytes | null | undefined, Bytes | null | undefined, string, Bytes>> = {}): KafkaProducer {
   const producer: KafkaProducer = new Producer({
     ...clientBase(config, service),
     idempotent: true,
@@ -87,7 +87,7 @@ export function createProducer(config: Pick<Config, 'kafka'>, service: string, l
  * (`autocommit` is off unless `options` set it), after its side effect is durable.
  */
 export function createConsumer(
-  config: Pick<Config, 'kafka'>,
+  config: KafkaSettings,
   service: string,
   logger: Logger,
   options: ConsumerSettings,
@@ -109,7 +109,7 @@ export type ConsumerSettings = { groupId: string } & Partial<GroupOptions> &
   Overrides<BaseOptions>;
 
 /** An admin client for `service` (topics, offsets, groups: see admin.ts for the calls the project makes). */
-export function createAdmin(config: Pick<Config, 'kafka'>, service: string, logger: Logger, options: Overrides<AdminOptions> = {}): Admin {
+export function createAdmin(config: KafkaSettings, service: string, logger: Logger, options: Overrides<AdminOptions> = {}): Admin {
   const admin = new Admin({ ...clientBase(config, service), ...options });
   attachKafkaLogging(admin, logger);
   return admin;

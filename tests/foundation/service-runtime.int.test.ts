@@ -1,0 +1,87 @@
+/**
+ * The service runtime and per-service configuration, through the real entry points as child
+ * processes (docs/architecture.md, "Exit codes" and "Configuration"): every entry point exits 2
+ * on a bad setting of its own, naming it, before any connection opens; a bad setting of another
+ * service does not stop it (the CDC service streams with DISTANCE_PROVIDER=routes and no key).
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
+
+const ENTRY_POINTS = [
+  { script: 'services/cdc/main.ts', name: 'cdc', bad: { CDC_SLOT_NAME: 'Bad-Slot' }, says: 'CDC_SLOT_NAME: expected 1-46 lower-case letters' },
+  { script: 'services/bronze-writer/main.ts', name: 'bronze-writer', bad: { BRONZE_MAX_ROWS: 'many' }, says: 'BRONZE_MAX_ROWS: Invalid input: expected number' },
+  { script: 'services/slack-notifier/main.ts', name: 'slack-notifier', bad: { SLACK_RATE_PER_SECOND: 'fast' }, says: 'SLACK_RATE_PER_SECOND: Invalid input: expected number' },
+  { script: 'services/distance-worker/main.ts', name: 'distance-worker', bad: { DISTANCE_PROVIDER: 'routes', GOOGLE_MAPS_API_KEY: '' }, says: 'GOOGLE_MAPS_API_KEY: required when DISTANCE_PROVIDER=routes' },
+  { script: 'services/monitor/main.ts', name: 'monitor', bad: { MONITOR_PORT: 'http' }, says: 'MONITOR_PORT: Invalid input: expected number' },
+  { script: 'services/batch/cli.ts', name: 'batch', bad: { BATCH_THREADS: 'zero' }, says: 'BATCH_THREADS: Invalid input: expected number' },
+];
+
+describe('every entry point', () => {
+  it.each(ENTRY_POINTS)('$name exits 2 on a bad setting of its own, naming it, before any connection', ({ script, name, bad, says }) => {
+    // Unreachable database and broker: a connection attempt would fail differently (and later).
+    const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, POSTGRES_PORT: '1', KAFKA_BROKERS: '127.0.0.1:1', ...bad },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toContain(`${name}: Invalid configuration:`);
+    expect(result.stderr).toContain(says);
+    expect(result.stderr + result.stdout).not.toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('a bad setting of one service', () => {
+  const slot = 'runtime_test_slot';
+  const config = loadConfig();
+
+  afterAll(async () => {
+    const db = new pg.Client(pgConnection(config, 'admin'));
+    await db.connect();
+    await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+    await db.end();
+  });
+
+  it('does not stop the CDC service: it streams with DISTANCE_PROVIDER=routes and no key, then stops on SIGTERM (exit 0)', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
+      cwd: REPO_ROOT,
+      env: {
+        ...process.env,
+        LOG_LEVEL: 'info',
+        DISTANCE_PROVIDER: 'routes',
+        GOOGLE_MAPS_API_KEY: '',
+        SLACK_RATE_PER_SECOND: 'fast',
+        CDC_SLOT_NAME: slot,
+        CDC_TABLES: 'public.employees',
+        CDC_SNAPSHOT_MODE: 'never',
+        CDC_METRICS_PORT: '0',
+        KAFKA_TOPIC_PREFIX: 'runtime_test',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const streaming = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not streaming after 60 s:\n${output}`)), 60_000);
+      const onData = (d: Buffer) => {
+        output += d.toString();
+        if (output.includes('"msg":"streaming changes"')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await streaming;
+    expect(output).toContain('"msg":"started"');
+    child.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+    expect(output).toContain('"msg":"stopping"');
+    expect(output).toContain('"exitCode":0');
+  });
+});
