@@ -231,11 +231,11 @@ function servicePorts(config: Config, name: ServiceName): { host: string; port: 
       return [{ host: config.postgres.host, port: config.postgres.port }];
     case 'kafka': {
       const host = config.kafka.brokers[0]!.split(':')[0]!;
-      return [{ host, port: firstBrokerPort(config.kafka.brokers) }, { host, port: config.kafka.controllerPort }];
+      return [{ host, port: firstBrokerPort(config.kafka.brokers) }, { host, port: config.stack.kafkaControllerPort }];
     }
     case 'minio': {
       const host = new URL(config.s3.endpoint).hostname;
-      return [{ host, port: s3Port(config) }, { host, port: config.s3.consolePort }];
+      return [{ host, port: s3Port(config) }, { host, port: config.stack.minioConsolePort }];
     }
   }
 }
