@@ -28,6 +28,9 @@ export const monitorBlock = defineBlock({
       cdcMetricsPort: CDC_METRICS.port,
       stateFile: variable('MONITOR_STATE_FILE', nonEmpty.default('data/monitor/alert-state.json').transform(fromRepoRoot), 'Alert states kept across restarts (so an incident is announced once).'),
       historyPoints: variable('MONITOR_HISTORY_POINTS', z.coerce.number().int().min(2).max(100_000).default(240), 'Samples of lag and throughput kept in memory for the dashboard.'),
+      token: variable('MONITOR_TOKEN', nonEmpty.default('dashboard-local-only'), 'Secret of every route but /healthz and /livez: `Authorization: Bearer <token>`, or basic auth with it as the password (services/monitor/auth.ts). The default is for the loopback-only local stack.', { secret: true }),
+      minGroupSize: variable('MONITOR_MIN_GROUP_SIZE', z.coerce.number().int().min(2).max(1000).default(5), 'k: no figure of the dashboard API is computed from fewer than k employees (merged or suppressed; docs/security.md).'),
+      moneyRoundingEur: variable('MONITOR_MONEY_ROUNDING_EUR', z.coerce.number().int().min(1).max(1_000_000).default(100), 'Salary-derived amounts of the dashboard API are rounded to this many EUR.'),
     },
     alerts: {
       webhookUrl: variable('ALERT_WEBHOOK_URL', z.url().optional(), 'Slack-compatible incoming webhook for alerts; unset = dry-run (printed and appended to ALERT_DRY_RUN_FILE).', { secret: true }),
