@@ -7,7 +7,10 @@
  *    quarantine rebuilt;
  * 4. gold built aside, quality suite run (silver + gold tests, reconciliation, freshness, volume,
  *    cost drift); an error-level failure discards the aside file, gold stays as it was;
- * 5. views created, gold swapped in, gold Parquet published under the lake's gold/ prefix;
+ * 5. views created (each with `figures_complete_through`, the completeness watermark), gold
+ *    published into PostgreSQL when GOLD_PG_ENABLED (pg-publish.ts: atomically; a failure fails
+ *    the run before anything is swapped), gold.duckdb swapped in, gold Parquet published under the
+ *    lake's gold/ prefix;
  * 6. run_log appended (silver meta.run_log + JSON line) and the JSON quality report written,
  *    for every run that got past step 1, failed ones included.
  */
@@ -19,11 +22,13 @@ import type { RefreshConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
-import type { RunLogEntry, RunStatus } from '../common/contracts/run-log.ts';
+import type { Completeness, RunLogEntry, RunStatus, RunTrigger } from '../common/contracts/run-log.ts';
+import { publishGold, type GoldPgSettings, type PublishedRelation } from './pg-publish.ts';
+import type { CompletenessSource } from './watermark.ts';
 import { discoverPartitions, dropOverlappingFiles, listPartitionFiles, materialize, type ManifestOverlap, type ManifestProblem } from './bronze-inputs.ts';
 import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
-import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
+import { asidePath, attachAside, createViews, discardAside, exportParquet, GOLD_NEXT, goldRel, publishedRelations, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
 import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from '../../products/sport-rewards/gold/models.ts';
 import { QUARANTINE_MODEL, resolveRefs, silverModels } from './models/silver.ts';
 import { bind, HISTORY_ROLES, PRODUCT_NAME, ROLES, type Binding } from '../../products/sport-rewards/binding.ts';
@@ -87,6 +92,29 @@ export interface RefreshOptions {
   progress?: (line: string) => void;
   /** Aborting interrupts the running DuckDB statement; the run ends as `interrupted`, gold untouched. */
   signal?: AbortSignal;
+  /** What started the run (run_log); default `manual`. */
+  trigger?: RunTrigger;
+  /** Attempt number (1 = first) and the first failed run this one retries (run_log). */
+  attempt?: number;
+  retryOf?: string | null;
+  /** Establishes the completeness watermark before bronze is listed (watermark.ts); none: carried from the previous run. */
+  completeness?: CompletenessSource;
+  /** Where to publish gold in PostgreSQL; default from GOLD_PG_* ({@link goldPgSettings}); null = not at all. */
+  publish?: GoldPgSettings | null;
+}
+
+/** The PostgreSQL publishing settings of `config`, or null when GOLD_PG_ENABLED is false. */
+export function goldPgSettings(config: RefreshConfig): GoldPgSettings | null {
+  if (!config.goldPg.enabled) return null;
+  return {
+    host: config.postgres.host,
+    port: config.postgres.port,
+    database: config.goldPg.database,
+    schema: config.goldPg.schema,
+    user: config.postgres.publisher.user,
+    password: config.postgres.publisher.password,
+    readerRole: config.postgres.biReader.user,
+  };
 }
 
 export interface RefreshOutcome {
@@ -158,6 +186,10 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
   }
   const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
   const run = new RunState(config, rules, runId, mode, startedAt, asOf);
+  run.trigger = options.trigger ?? 'manual';
+  run.attempt = options.attempt ?? 1;
+  run.retryOf = options.retryOf ?? null;
+  run.publish = options.publish === undefined ? goldPgSettings(config) : options.publish;
   const interrupt = () => duck.conn.interrupt();
   options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
@@ -175,6 +207,9 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
       run.mode = 'full';
     }
 
+    // The watermark is established BEFORE bronze is listed: what it covers is then in the listing.
+    const established = options.completeness ? await options.completeness.establish() : null;
+    run.completeThrough = newest(established, await previousCompleteness(duck));
     const files = await progress.step('listing bronze', () => listInputs(duck, lake, options.full === true, run));
     const local = await progress.step(`reading ${files.length} bronze files`, () =>
       materialize(lake, files, tmpDir, config.batch.downloadConcurrency, (done, total) => {
@@ -231,6 +266,12 @@ class RunState {
   legacyRows: { topic: string; rows: number; schemaId: string }[] = [];
   /** Data products of the run and whether they ran. */
   products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[] = [];
+  trigger: RunTrigger = 'manual';
+  attempt = 1;
+  retryOf: string | null = null;
+  completeThrough: Completeness | null = null;
+  publish: GoldPgSettings | null = null;
+  published: RunLogEntry['published'] = null;
   readonly binding: Binding;
   entry: RunLogEntry | undefined;
   reportFile: string;
@@ -573,7 +614,9 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
     await conn.run(
       `CREATE TABLE ${goldRel('build_info')} AS SELECT ${literal(run.runId)} AS run_id, now() AS built_at, ${literal(run.rules.rules.version)} AS rules_version,
         ${literal(run.rules.hash)} AS params_hash, ${literal(run.rules.canonical)}::JSON AS params, TIMESTAMPTZ ${literal(run.asOf.toISOString())} AS as_of,
-        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts, ${literal(JSON.stringify(run.products))}::JSON AS data_products`,
+        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts, ${literal(JSON.stringify(run.products))}::JSON AS data_products,
+        ${run.completeThrough ? `TIMESTAMPTZ ${literal(run.completeThrough.at.toISOString())}` : 'NULL::TIMESTAMPTZ'} AS complete_through,
+        ${run.completeThrough ? literal(run.completeThrough.lsn) : 'NULL'}::VARCHAR AS complete_through_lsn`,
     );
     await createViews(conn, SILVER, withProduct);
 
@@ -582,6 +625,18 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
     const goldTables = [...goldModels.map((m) => m.name), 'quality_results', 'run_log', 'build_info'];
     const parquet = await exportParquet(conn, goldTables, parquetDir);
 
+    if (run.publish) {
+      const settings = run.publish;
+      const relations: PublishedRelation[] = publishedRelations(goldModels, withProduct);
+      const t0 = performance.now();
+      const outcome = await progress.step(`publishing gold to PostgreSQL (${settings.database}.${settings.schema})`, () =>
+        publishGold(conn, GOLD_NEXT, relations, settings, path.join(tmpDir, 'gold-pg')).catch((err: unknown) => {
+          throw new Error(`publishing gold to PostgreSQL ${settings.database}.${settings.schema} failed (gold.duckdb not swapped either): ${(err as Error).message}`, { cause: err });
+        }),
+      );
+      run.published = { database: settings.database, schema: settings.schema, relations: outcome.relations.length, rows: outcome.rows, seconds: (performance.now() - t0) / 1000 };
+      log.info({ runId: run.runId, ...run.published, exportMs: Math.round(outcome.exportMs), loadMs: Math.round(outcome.loadMs) }, 'gold published to PostgreSQL');
+    }
     await progress.step('swapping gold.duckdb', () => swapIn(conn, aside, config.batch.goldDb));
     log.info({ runId: run.runId, goldDb: config.batch.goldDb }, 'gold swapped in');
     await progress.step('publishing gold Parquet', () =>
@@ -626,7 +681,34 @@ function entryOf(run: RunState, finishedAt: Date): RunLogEntry {
     goldDb: run.config.batch.goldDb,
     reportFile: run.reportFile,
     error: run.error,
+    trigger: run.trigger,
+    attempt: run.attempt,
+    retryOf: run.retryOf,
+    completeThrough: run.completeThrough,
+    published: run.status === 'success' ? run.published : null,
   };
+}
+
+/** The later of two watermarks (null when both are). */
+function newest(a: Completeness | null, b: Completeness | null): Completeness | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a.at >= b.at ? a : b;
+}
+
+/**
+ * The watermark of the last successful run of this silver (null when none had one). Silver is
+ * cumulative (a --full rebuild reads all of bronze), so a run that cannot establish a newer
+ * watermark is still complete through this one.
+ */
+async function previousCompleteness(duck: Duck): Promise<Completeness | null> {
+  const row = await queryOne<{ c: string | null }>(
+    duck.conn,
+    `SELECT completeness::VARCHAR AS c FROM meta.run_log WHERE status = 'success' AND completeness IS NOT NULL ORDER BY complete_through DESC LIMIT 1`,
+  );
+  if (!row?.c) return null;
+  const c = JSON.parse(row.c) as { at: string; lsn: string; partitions: number };
+  return { at: new Date(c.at), lsn: c.lsn, partitions: c.partitions };
 }
 
 /** Appends run_log (table + JSON line), stores the quality results and writes the report. */

@@ -21,6 +21,7 @@ import { bronzeGroupBlock, bronzeWriterBlock } from './config/bronze.ts';
 import { cdcBlock, cdcSlotBlock } from './config/cdc.ts';
 import { ConfigError, loadBlocks, renderEnvExample, variablesOf, type ConfigOf } from './config/define.ts';
 import { distanceBlock, distanceGroupBlock } from './config/distance.ts';
+import { goldPgBlock, pgBiReaderRoleBlock, pgPublisherRoleBlock, refreshWatchBlock } from './config/gold.ts';
 import { monitorBlock } from './config/monitor.ts';
 import { REPO_ROOT } from './config/paths.ts';
 import {
@@ -50,7 +51,23 @@ export const SERVICE_BLOCKS = {
   'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  refresh: [
+    loggingBlock,
+    postgresBlock,
+    pgCdcRoleBlock,
+    // The completeness watermark reads the CDC slot (monitor role) and the bronze group's offsets.
+    pgMonitorRoleBlock,
+    kafkaBlock,
+    cdcSlotBlock,
+    bronzeGroupBlock,
+    lakeBlock,
+    batchFilesBlock,
+    batchRunBlock,
+    pgPublisherRoleBlock,
+    pgBiReaderRoleBlock,
+    goldPgBlock,
+    refreshWatchBlock,
+  ],
   /** `lakehouse status` and the other readers of the pipeline's state. */
   status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
@@ -80,6 +97,10 @@ export const ALL_BLOCKS = [
   distanceBlock,
   batchFilesBlock,
   batchRunBlock,
+  pgPublisherRoleBlock,
+  pgBiReaderRoleBlock,
+  goldPgBlock,
+  refreshWatchBlock,
   monitorBlock,
 ] as const;
 
@@ -149,7 +170,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor' | 'publisher' | 'biReader';
 
 /**
  * libpq-style connection settings for the `pg` driver, as the job role `role` (which the

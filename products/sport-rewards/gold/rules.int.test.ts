@@ -181,9 +181,9 @@ describe('KPIs by business unit and month', () => {
 describe('Power BI views', () => {
   it('have exactly the columns docs/powerbi.md lists, and the page is up to date', async () => {
     const actual = await sb.gold<{ view_name: string; cols: string[] }>(
-      `SELECT table_name AS view_name, list(column_name ORDER BY column_index) AS cols FROM duckdb_columns() WHERE table_name LIKE 'v\\_%' ESCAPE '\\' GROUP BY ALL ORDER BY 1`,
+      `SELECT table_name AS view_name, list(column_name || ' ' || data_type ORDER BY column_index) AS cols FROM duckdb_columns() WHERE table_name LIKE 'v\\_%' ESCAPE '\\' GROUP BY ALL ORDER BY 1`,
     );
-    expect(actual).toEqual(GOLD_VIEWS.map((v) => ({ view_name: v.name, cols: v.columns.map((c) => c.name) })).sort((a, b) => (a.view_name < b.view_name ? -1 : 1)));
+    expect(actual).toEqual(GOLD_VIEWS.map((v) => ({ view_name: v.name, cols: v.columns.map((c) => `${c.name} ${c.type}`) })).sort((a, b) => (a.view_name < b.view_name ? -1 : 1)));
     const doc = await readFile(path.join(REPO_ROOT, 'docs/powerbi.md'), 'utf8');
     expect(withViewsSection(doc), 'run `npx tsx services/batch/docs.ts --write`').toBe(doc);
   });
