@@ -25,7 +25,7 @@ import { encodeQualityReport, type QualityResult } from '../common/contracts/qua
 import type { Completeness, RunLogEntry, RunStatus, RunTrigger } from '../common/contracts/run-log.ts';
 import { publishGold, type GoldPgSettings, type PublishedRelation } from './pg-publish.ts';
 import type { CompletenessSource } from './watermark.ts';
-import { discoverPartitions, listPartitionFiles, materialize, type ManifestProblem } from './bronze-inputs.ts';
+import { discoverPartitions, dropOverlappingFiles, listPartitionFiles, materialize, type ManifestOverlap, type ManifestProblem } from './bronze-inputs.ts';
 import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, rulesChangeDriftCheck, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, GOLD_NEXT, goldRel, publishedRelations, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
@@ -274,6 +274,7 @@ class RunState {
   rowCounts: Record<string, number> = {};
   costs: { bonusCostEur: number; wellbeingCostEur: number } | null = null;
   manifestProblems: ManifestProblem[] = [];
+  manifestOverlaps: ManifestOverlap[] = [];
   schemaChanges: SchemaChange[] = [];
   legacyRows: { topic: string; rows: number; schemaId: string }[] = [];
   /** `--accept-drift`: a rules change may move the bonus total beyond the limit. */
@@ -313,8 +314,11 @@ async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: Run
     files.push(...found);
     if (problem) run.manifestProblems.push(problem);
   }
-  run.files = files;
-  return files;
+  // One copy of every offset: overlapping manifests (a replay that cut a range elsewhere).
+  const { files: distinct, overlaps } = dropOverlappingFiles(files);
+  run.manifestOverlaps = overlaps;
+  run.files = distinct;
+  return distinct;
 }
 
 async function mergeSilver(
@@ -411,6 +415,21 @@ async function mergeSilver(
   }
   for (const m of run.merges) log.info({ runId: run.runId, table: m.name, ...m }, 'silver table merged');
   run.results.push(bronzeFileReconciliation(fileChecks));
+  if (run.manifestOverlaps.length > 0) {
+    const dropped = run.manifestOverlaps.filter((o) => o.outcome === 'dropped').length;
+    run.results.push(
+      metricResult({
+        id: 'bronze.manifests_overlap',
+        model: 'bronze',
+        type: 'reconciliation',
+        severity: 'warn',
+        description: 'bronze manifests of a partition do not overlap (a file wholly inside others is not read; a partial overlap is read and its repeated rows removed)',
+        status: 'fail',
+        observed: `${run.manifestOverlaps.length} overlapping files: ${dropped} not read, ${run.manifestOverlaps.length - dropped} partly repeated`,
+        sample: run.manifestOverlaps.slice(0, 5),
+      }),
+    );
+  }
   if (run.manifestProblems.length > 0) {
     run.results.push(
       metricResult({
