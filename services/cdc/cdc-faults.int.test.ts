@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection } from '../common/config.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { dedupe, ReconnectingLoad, replay, tableState } from './testing/delivery.ts';
+import { grantKafkaAccess } from '../../tests/support/kafka.ts';
 import { CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
 import { readTopic, testKafka, type KafkaTarget } from './testing/kafka-read.ts';
 
@@ -89,9 +90,10 @@ async function scenario(name: string, fault: () => Promise<void>, component: 'po
   slots.push(slot);
   await withDb((db) => db.query(`DROP TABLE IF EXISTS ${table}; DROP PUBLICATION IF EXISTS ${table}_pub;
     CREATE TABLE ${table} (id integer PRIMARY KEY, n integer NOT NULL)`));
-  const child = new CdcChild({
-    KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${table}_pub`, CDC_TABLES: table, CDC_RETRY_MAX_BACKOFF_S: '2',
-  });
+  const env = { KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${table}_pub`, CDC_TABLES: table, CDC_RETRY_MAX_BACKOFF_S: '2' };
+  // The child authenticates as the CDC principal: its ACLs for this namespace first.
+  await grantKafkaAccess(cdcEnv(env));
+  const child = new CdcChild(env);
   children.push(child);
   await child.waitStreaming();
   const health = new HealthWatch(metricsPort(child));
@@ -149,7 +151,7 @@ describe('riding out server faults under load', () => {
       await new Promise((r) => setTimeout(r, 2_000));
       await startService(config, 'postgres');
     }, 'postgres');
-  });
+  }, 300_000); // a loaded machine: restarts, catch-up and the checks take minutes
 
   it('the broker killed and restarted after 12 s: one warning, unhealthy meanwhile, every change in order afterwards, never exits', async () => {
     await scenario('kafka', async () => {
@@ -157,5 +159,5 @@ describe('riding out server faults under load', () => {
       await new Promise((r) => setTimeout(r, 12_000));
       await startService(config, 'kafka');
     }, 'kafka');
-  });
+  }, 300_000);
 });

@@ -16,11 +16,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { batchFilesBlock, batchRunBlock } from './config/batch.ts';
+import { batchFilesBlock, batchRunBlock, productRulesBlock } from './config/batch.ts';
 import { bronzeGroupBlock, bronzeWriterBlock } from './config/bronze.ts';
 import { cdcBlock, cdcSlotBlock } from './config/cdc.ts';
 import { ConfigError, loadBlocks, renderEnvExample, variablesOf, type ConfigOf } from './config/define.ts';
 import { distanceBlock, distanceGroupBlock } from './config/distance.ts';
+import { goldPgBlock, pgBiReaderRoleBlock, pgPublisherRoleBlock, refreshWatchBlock } from './config/gold.ts';
 import { monitorBlock } from './config/monitor.ts';
 import { REPO_ROOT } from './config/paths.ts';
 import {
@@ -61,10 +62,30 @@ export { REPO_ROOT } from './config/paths.ts';
 export const SERVICE_BLOCKS = {
   cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, kafkaCdcPrincipalBlock, kafkaAsCdc, cdcSlotBlock, cdcBlock],
   'bronze-writer': [loggingBlock, kafkaBlock, kafkaBronzePrincipalBlock, kafkaAsBronze, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, kafkaNotifierPrincipalBlock, kafkaAsNotifier, slackGroupBlock, slackBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, kafkaNotifierPrincipalBlock, kafkaAsNotifier, slackGroupBlock, slackBlock, productRulesBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, kafkaDistancePrincipalBlock, kafkaAsDistance, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, kafkaMonitorPrincipalBlock, kafkaAsMonitor, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  refresh: [
+    loggingBlock,
+    postgresBlock,
+    pgCdcRoleBlock,
+    // The completeness watermark reads the CDC slot (monitor role) and the bronze group's offsets.
+    pgMonitorRoleBlock,
+    kafkaBlock,
+    // ...as the monitor's Kafka principal: offsets and watermarks only, no message.
+    kafkaMonitorPrincipalBlock,
+    kafkaAsMonitor,
+    cdcSlotBlock,
+    bronzeGroupBlock,
+    lakeBlock,
+    batchFilesBlock,
+    productRulesBlock,
+    batchRunBlock,
+    pgPublisherRoleBlock,
+    pgBiReaderRoleBlock,
+    goldPgBlock,
+    refreshWatchBlock,
+  ],
   /** `lakehouse status` and the other readers of the pipeline's state: the ops CLI, as the admin principal. */
   status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, kafkaAdminPrincipalBlock, kafkaAsAdmin, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
@@ -100,7 +121,12 @@ export const ALL_BLOCKS = [
   distanceGroupBlock,
   distanceBlock,
   batchFilesBlock,
+  productRulesBlock,
   batchRunBlock,
+  pgPublisherRoleBlock,
+  pgBiReaderRoleBlock,
+  goldPgBlock,
+  refreshWatchBlock,
   monitorBlock,
 ] as const;
 
@@ -176,7 +202,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor' | 'publisher' | 'biReader';
 
 /**
  * libpq-style connection settings for the `pg` driver, as the job role `role` (which the

@@ -172,6 +172,7 @@ describe('Kafka ACLs: each principal does its job and nothing else', () => {
     const writers = plan.filter((r) => r.operations.includes('WRITE')).map((r) => `${r.principal} ${r.pattern} ${r.name}`);
     expect(writers).toEqual([
       `cdc prefixed ${PREFIX}.`,
+      `cdc literal __cdc_snapshots.${PREFIX}.${config.cdc.slotName}`,
       ...config.cdc.tables.map((t) => `bronze-writer literal ${PREFIX}.${t.schema}.${t.table}.dlq`),
       `slack-notifier literal ${ACTIVITIES}.dlq`,
       `distance-worker literal ${EMPLOYEES}.dlq`,

@@ -15,6 +15,7 @@ import { registerCdc } from './cdc.ts';
 import { describeError, EXIT_USAGE, exitCodeOf } from './errors.ts';
 import { registerKafkaAccess } from './kafka-access.ts';
 import { registerReplay } from './replay.ts';
+import { registerSnapshot } from './snapshot.ts';
 import { registerStatus } from './status.ts';
 
 /** What a command's action gets from the program. */
@@ -54,7 +55,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
     },
   };
   const program = new Command('lakehouse')
-    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, source preparation, Kafka access')
+    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, incremental snapshots, source preparation, Kafka access')
     .usage('<command> [options]')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -63,6 +64,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerReplay(program, ctx);
   registerBatch(program, ctx);
   registerCdc(program, ctx);
+  registerSnapshot(program, ctx);
   registerKafkaAccess(program, ctx);
   program.addCommand(prepareSourceCommand());
   applyToTree(program);

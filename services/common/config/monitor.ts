@@ -38,6 +38,7 @@ export const monitorBlock = defineBlock({
       lagThreshold: variable('ALERT_LAG_THRESHOLD', z.coerce.number().int().min(0).default(1000), 'consumer_lag fires above this many messages behind (per group, summed over partitions).'),
       slotLagBytes: variable('ALERT_SLOT_LAG_BYTES', z.coerce.number().int().min(0).default(64 * 1024 * 1024), 'replication_slot_lag fires above this many bytes of WAL retained.'),
       forMs: variable('ALERT_FOR_S', z.coerce.number().min(0).max(86_400).default(60).transform(secondsToMs), 'Seconds a service_down / lag condition must hold before it fires (DLQ and quality fire at once).'),
+      goldMaxAgeMs: variable('ALERT_GOLD_MAX_AGE_S', z.coerce.number().min(0).max(30 * 86_400).default(900).transform(secondsToMs), "gold_stale fires when gold's figures are complete through a time older than this many seconds (or, without a watermark, gold was built longer ago)."),
     },
   },
   finish: ({ monitor: { cdcMetricsHost, cdcMetricsPort, ...monitor }, alerts }) => {

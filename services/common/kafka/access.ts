@@ -5,7 +5,7 @@
  * | principal | may |
  * |---|---|
  * | admin | everything (a super user of the broker: topic and ACL setup, the ops CLI, scripts, tests) |
- * | cdc | write, create and describe the topics `<prefix>.*` (source topics, their dead-letter topics, `<prefix>._schemas`); read `<prefix>._schemas` and its configuration (cleanup.policy) with groups `<slot>.schemas.*` (documents of earlier runs) |
+ * | cdc | write, create and describe the topics `<prefix>.*` (source topics, their dead-letter topics, `<prefix>._schemas`); read `<prefix>._schemas` and its configuration (cleanup.policy) with groups `<slot>.schemas.*` (documents of earlier runs); read and write its incremental snapshot state `__cdc_snapshots.<prefix>.<slot>` with groups `<slot>.snapshot-state.*` |
  * | bronze-writer | read and describe `<prefix>.*` with its group (and `<group>.schemas.*`); write, create and describe the dead-letter topic of each captured table (CDC_TABLES) |
  * | slack-notifier | read `<prefix>.public.activities` with its group; write its dead-letter topic |
  * | distance-worker | read `<prefix>.public.employees` with its group; write its dead-letter topic |
@@ -34,6 +34,7 @@ import {
 import type { Config, KafkaPrincipal } from '../config.ts';
 import { deadLetterTopic } from '../dead-letter.ts';
 import { schemaTopic } from '../contracts/table-schema.ts';
+import { snapshotStateTopic } from '../contracts/snapshot-state.ts';
 import { connectionSecurity } from './client.ts';
 import type { KafkaAdmin } from './admin.ts';
 
@@ -64,6 +65,9 @@ export function kafkaAccessPlan(config: AccessConfig): AccessRule[] {
     { principal: 'cdc', resource: 'topic', pattern: 'prefixed', name: ns, operations: ['WRITE', 'CREATE', 'DESCRIBE'] },
     { principal: 'cdc', resource: 'topic', pattern: 'literal', name: schemaTopic(prefix), operations: ['READ', 'DESCRIBE_CONFIGS'] },
     { principal: 'cdc', resource: 'group', pattern: 'prefixed', name: `${config.cdc.slotName}.schemas.`, operations: ['READ'] },
+    // Its incremental snapshot state (services/cdc/snapshot-state-store.ts), outside the namespace.
+    { principal: 'cdc', resource: 'topic', pattern: 'literal', name: snapshotStateTopic(prefix, config.cdc.slotName), operations: ['READ', 'WRITE', 'CREATE', 'DESCRIBE'] },
+    { principal: 'cdc', resource: 'group', pattern: 'prefixed', name: `${config.cdc.slotName}.snapshot-state.`, operations: ['READ'] },
     { principal: 'bronze-writer', resource: 'topic', pattern: 'prefixed', name: ns, operations: ['READ', 'DESCRIBE'] },
     { principal: 'bronze-writer', resource: 'group', pattern: 'literal', name: config.bronze.consumerGroup, operations: ['READ'] },
     { principal: 'bronze-writer', resource: 'group', pattern: 'prefixed', name: `${config.bronze.consumerGroup}.schemas.`, operations: ['READ'] },
