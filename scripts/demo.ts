@@ -231,7 +231,7 @@ await runMain('demo', async () => {
     console.log(`  Slack messages             ${slackPosted} this run${config.slack.webhookUrl ? '' : ` (dry-run: ${path.relative(REPO_ROOT, config.slack.dryRunFile)})`}`);
     console.log(`  quality findings           ${s.findings.map((f) => `${f.count} ${f.severity}`).join(', ') || 'none'}; ${s.failedChecks} failed checks`);
     console.log(`  gold                       ${config.batch.goldDb}`);
-    console.log(`  dashboard                  http://${config.monitor.host}:${config.monitor.port}/ (metrics /metrics, quality /api/quality)`);
+    console.log(`  dashboard                  http://${config.monitor.host}:${config.monitor.port}/ (metrics /metrics, quality /api/quality; password: MONITOR_TOKEN, any user name)`);
     console.log(`  lake                       ${env.LAKE_URL} (MinIO console ${ep.minioConsole})`);
     console.log(`  wall time                  ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   } catch (err) {

@@ -9,6 +9,9 @@
  * - `{{name}}` placeholders are filled from configuration: `{{x}}` as a quoted identifier,
  *   `{{x_literal}}` as a string literal, passwords always as literals (never logged).
  * - A PostgreSQL advisory lock keeps two concurrent runs from interleaving.
+ * - When gold is served from PostgreSQL (GOLD_PG_ENABLED), the analytics database
+ *   (GOLD_PG_DATABASE) is created too and schemas/postgres/analytics/*.sql are applied there,
+ *   the same way (its own `schema_migrations`).
  */
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +20,8 @@ import pg from 'pg';
 import { pgConnection, REPO_ROOT, type Config } from '../../services/common/config.ts';
 
 export const MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas/postgres/migrations');
+/** Migrations of the analytics database gold is published into (services/batch/pg-publish.ts). */
+export const ANALYTICS_MIGRATIONS_DIR = path.join(REPO_ROOT, 'schemas/postgres/analytics');
 const LOCK_KEY = 727_001; // arbitrary, constant: the advisory lock id of migrations
 /** The one application role of earlier versions (APP_DB_USER), kept without login or privileges. */
 export const LEGACY_APP_ROLE = 'sport_app';
@@ -36,6 +41,9 @@ function templateValues(config: Config): Record<string, { ident?: string; litera
     distance_user: { ident: config.postgres.distance.user, literal: config.postgres.distance.user },
     notifier_user: { ident: config.postgres.notifier.user, literal: config.postgres.notifier.user },
     monitor_user: { ident: config.postgres.monitor.user, literal: config.postgres.monitor.user },
+    publisher_user: { ident: config.postgres.publisher.user, literal: config.postgres.publisher.user },
+    bi_reader_user: { ident: config.postgres.biReader.user, literal: config.postgres.biReader.user },
+    analytics_database: { ident: config.goldPg.database, literal: config.goldPg.database },
     // The single application role of earlier versions: migration 003 still names it; 002 keeps
     // it without login and 090 revokes everything it was granted.
     app_user: { ident: LEGACY_APP_ROLE, literal: LEGACY_APP_ROLE },
@@ -46,6 +54,8 @@ function templateValues(config: Config): Record<string, { ident?: string; litera
     distance_password: { literal: config.postgres.distance.password },
     notifier_password: { literal: config.postgres.notifier.password },
     monitor_password: { literal: config.postgres.monitor.password },
+    publisher_password: { literal: config.postgres.publisher.password },
+    bi_reader_password: { literal: config.postgres.biReader.password },
   };
 }
 
@@ -68,13 +78,13 @@ export interface MigrationResult {
   skipped: string[];
 }
 
-async function ensureDatabase(config: Config): Promise<boolean> {
+async function ensureDatabase(config: Config, database = config.postgres.database): Promise<boolean> {
   const client = new pg.Client(pgConnection(config, 'admin', 'postgres'));
   await client.connect();
   try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [config.postgres.database]);
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
     if (exists.rowCount) return false;
-    await client.query(`CREATE DATABASE ${client.escapeIdentifier(config.postgres.database)}`);
+    await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
     return true;
   } finally {
     await client.end();
@@ -89,7 +99,19 @@ async function ensureDatabase(config: Config): Promise<boolean> {
  */
 export async function migrate(config: Config, say: (line: string) => void = () => undefined): Promise<MigrationResult> {
   if (await ensureDatabase(config)) say(`created database ${config.postgres.database}`);
-  const client = new pg.Client(pgConnection(config, 'admin'));
+  const result = await applyDirectory(config, config.postgres.database, MIGRATIONS_DIR, say);
+  if (config.goldPg.enabled) {
+    if (await ensureDatabase(config, config.goldPg.database)) say(`created database ${config.goldPg.database}`);
+    const analytics = await applyDirectory(config, config.goldPg.database, ANALYTICS_MIGRATIONS_DIR, (line) => say(`${config.goldPg.database}: ${line}`));
+    result.applied.push(...analytics.applied.map((f) => `${config.goldPg.database}/${f}`));
+    result.skipped.push(...analytics.skipped.map((f) => `${config.goldPg.database}/${f}`));
+  }
+  return result;
+}
+
+/** Applies the migrations of `dir` to `database` (see the module documentation). */
+async function applyDirectory(config: Config, database: string, dir: string, say: (line: string) => void): Promise<MigrationResult> {
+  const client = new pg.Client(pgConnection(config, 'admin', database));
   await client.connect();
   const result: MigrationResult = { applied: [], skipped: [] };
   try {
@@ -102,9 +124,9 @@ export async function migrate(config: Config, say: (line: string) => void = () =
     const applied = new Map(
       (await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map((r) => [r.version, r.checksum]),
     );
-    const files = readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort();
+    const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
     for (const file of files) {
-      const text = readFileSync(path.join(MIGRATIONS_DIR, file), 'utf8');
+      const text = readFileSync(path.join(dir, file), 'utf8');
       const checksum = createHash('sha256').update(text).digest('hex');
       const repeatable = /^--\s*repeatable\b/.test(text);
       const previous = applied.get(file);

@@ -1,17 +1,19 @@
 /**
- * `npm run refresh [-- --full] [--as-of <ISO time>] [--rules <file>]`: one batch run, bronze ->
+ * `npm run refresh [-- --full] [--as-of <ISO time>] [--rules <file>] [--accept-drift]`: one batch run, bronze ->
  * silver -> gold (services/batch/README.md).
  *
  * Runs under the service runtime (services/common/runtime.ts). Exit codes: 0 success (warnings
  * may have been reported), or stopped cleanly by SIGTERM/SIGINT (the run is logged as interrupted,
  * gold and silver are as before); 1 an error-level quality check failed (gold was not swapped: the
- * previous gold stays) or the run failed; 2 bad configuration or rules file (nothing was touched),
+ * previous gold stays; e.g. a rules change moving the bonus total beyond
+ * `quality.rulesChangeMaxBonusDriftPct` without `--accept-drift`) or the run failed; 2 bad configuration or rules file (nothing was touched),
  * or another refresh is running.
  * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { redactUrl } from '../common/logger.ts';
 import { EXIT, runService, type ServiceDefinition } from '../common/runtime.ts';
+import { RULES_CHANGE_DRIFT_CHECK } from './checks.ts';
 import { BatchLockedError, refresh } from './refresh.ts';
 import { RulesError } from './rules.ts';
 
@@ -28,9 +30,10 @@ const program = new Command()
   .option('--as-of <time>', 'reference time for future dates, freshness and volume checks (ISO-8601; default now)', parseAsOf)
   .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
   .option('--lake <url>', 'lake URL (default LAKE_URL)')
+  .option('--accept-drift', 'accept a rules change that moves the sport bonus total more than quality.rulesChangeMaxBonusDriftPct (otherwise the previous gold stays)', false)
   .parse();
 
-const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: string }>();
+const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: string; acceptDrift: boolean }>();
 
 const refreshTask: ServiceDefinition<'refresh'> = {
   name: 'batch',
@@ -46,6 +49,7 @@ const refreshTask: ServiceDefinition<'refresh'> = {
       asOf: opts.asOf,
       rulesFile: opts.rules,
       lakeUrl: opts.lake,
+      acceptDrift: opts.acceptDrift,
       logger,
       progress: (line) => process.stderr.write(`[refresh] ${line}\n`),
     }).then(
@@ -55,6 +59,8 @@ const refreshTask: ServiceDefinition<'refresh'> = {
           { runId: outcome.runId, status: outcome.status, dataProducts: outcome.products, checks: q.checks, errors: q.errors, warnings: q.warnings, rowCounts: outcome.entry.rowCounts, report: outcome.reportFile },
           outcome.status === 'success' ? 'refresh finished: gold swapped in' : 'refresh finished without swapping gold',
         );
+        const drift = outcome.results.find((r) => r.id === RULES_CHANGE_DRIFT_CHECK);
+        if (drift?.status === 'fail') process.stderr.write(`[refresh] the rules changed and ${drift.observed}\n`);
         const products = outcome.products.map((p) => `${p.name} ${p.status === 'ran' ? `ran on ${p.source}` : `skipped (${p.reason})`}`).join('; ');
         process.stderr.write(`[refresh] data products: ${products || 'none'}\n`);
         process.stderr.write(

@@ -12,7 +12,9 @@ import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LakeStorage } from '../common/lake-storage.ts';
-import { GOLD_VIEWS } from '../../products/sport-rewards/gold/views.ts';
+import { GOLD_VIEWS, WATERMARK_COLUMN } from '../../products/sport-rewards/gold/views.ts';
+import type { GoldModel } from '../../products/sport-rewards/gold/models.ts';
+import type { PublishedRelation } from './pg-publish.ts';
 import { ident, literal } from './sql.ts';
 
 /** Views gold has whatever data product ran: the quality checks and the run log. */
@@ -60,16 +62,60 @@ export async function discardAside(conn: DuckDBConnection, file: string): Promis
 }
 
 /**
- * Creates the Power BI views inside the aside database. They are bound with the aside database
- * as the default catalog so that their SQL names tables without a catalog.
+ * The SQL of a gold view with the completeness watermark as its last column (pure):
+ * `figures_complete_through` = build_info.complete_through, the time every source commit up to
+ * which the figures include (NULL when none could be established).
+ */
+export function viewWithWatermarkSql(sql: string): string {
+  return `SELECT v.*, (SELECT complete_through FROM build_info) AS ${ident(WATERMARK_COLUMN.name)} FROM (${sql}) v`;
+}
+
+/** Names of the views gold has for this run. */
+export function viewsOfRun(withProduct: boolean) {
+  return GOLD_VIEWS.filter((v) => withProduct || PLATFORM_VIEWS.has(v.name));
+}
+
+/**
+ * Creates the Power BI views inside the aside database (each with the watermark column, see
+ * {@link viewWithWatermarkSql}). They are bound with the aside database as the default catalog so
+ * that their SQL names tables without a catalog.
  */
 export async function createViews(conn: DuckDBConnection, homeCatalog: string, withProduct = true): Promise<void> {
   await conn.run(`USE ${GOLD_NEXT}`);
   try {
-    for (const v of GOLD_VIEWS) if (withProduct || PLATFORM_VIEWS.has(v.name)) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS ${v.sql}`);
+    for (const v of viewsOfRun(withProduct)) await conn.run(`CREATE OR REPLACE VIEW ${ident(v.name)} AS ${viewWithWatermarkSql(v.sql)}`);
   } finally {
     await conn.run(`USE ${homeCatalog}`);
   }
+}
+
+/** Descriptions of the platform tables gold always has (the product's come from its models). */
+const PLATFORM_TABLES: readonly PublishedRelation[] = [
+  { name: 'quality_results', kind: 'table', description: 'Results of the quality suite of the run that built this gold (view v_quality_checks).' },
+  { name: 'run_log', kind: 'table', description: 'Every batch run of this silver: parameters, inputs, counts, quality outcome, watermark (view v_run_log).' },
+  {
+    name: 'build_info',
+    kind: 'table',
+    description: 'The run that built this gold: one row.',
+    columnComments: {
+      run_id: 'run id',
+      built_at: 'time gold was built',
+      rules_version: 'version label of the rules file',
+      params_hash: 'sha256 of the rules (canonical JSON)',
+      as_of: 'reference time of the run',
+      complete_through: 'completeness watermark: every source commit up to this time is in the figures (NULL: unknown)',
+      complete_through_lsn: 'source WAL position (pg_lsn) of the watermark',
+    },
+  },
+];
+
+/** What a run publishes into PostgreSQL: every gold table, then every gold view (pg-publish.ts). */
+export function publishedRelations(goldModels: readonly Pick<GoldModel, 'name' | 'description' | 'columns'>[], withProduct: boolean): PublishedRelation[] {
+  return [
+    ...goldModels.map((m) => ({ name: m.name, kind: 'table' as const, description: m.description, columnComments: Object.fromEntries(m.columns.map((c) => [c.name, c.description])) })),
+    ...PLATFORM_TABLES,
+    ...viewsOfRun(withProduct).map((v) => ({ name: v.name, kind: 'view' as const, description: v.description, columnComments: Object.fromEntries(v.columns.map((c) => [c.name, c.description])) })),
+  ];
 }
 
 /** Writes each gold table as Parquet into `dir` (zstd); returns the file paths by table. */

@@ -7,7 +7,10 @@
  *    quarantine rebuilt;
  * 4. gold built aside, quality suite run (silver + gold tests, reconciliation, freshness, volume,
  *    cost drift); an error-level failure discards the aside file, gold stays as it was;
- * 5. views created, gold swapped in, gold Parquet published under the lake's gold/ prefix;
+ * 5. views created (each with `figures_complete_through`, the completeness watermark), gold
+ *    published into PostgreSQL when GOLD_PG_ENABLED (pg-publish.ts: atomically; a failure fails
+ *    the run before anything is swapped), gold.duckdb swapped in, gold Parquet published under the
+ *    lake's gold/ prefix;
  * 6. run_log appended (silver meta.run_log + JSON line) and the JSON quality report written,
  *    for every run that got past step 1, failed ones included.
  */
@@ -19,11 +22,13 @@ import type { RefreshConfig } from '../common/config.ts';
 import { openLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
-import type { RunLogEntry, RunStatus } from '../common/contracts/run-log.ts';
-import { discoverPartitions, listPartitionFiles, materialize, type ManifestProblem } from './bronze-inputs.ts';
-import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
+import type { Completeness, RunLogEntry, RunStatus, RunTrigger } from '../common/contracts/run-log.ts';
+import { publishGold, type GoldPgSettings, type PublishedRelation } from './pg-publish.ts';
+import type { CompletenessSource } from './watermark.ts';
+import { discoverPartitions, dropOverlappingFiles, listPartitionFiles, materialize, type ManifestOverlap, type ManifestProblem } from './bronze-inputs.ts';
+import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, rulesChangeDriftCheck, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
-import { asidePath, attachAside, createViews, discardAside, exportParquet, goldRel, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
+import { asidePath, attachAside, createViews, discardAside, exportParquet, GOLD_NEXT, goldRel, publishedRelations, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
 import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from '../../products/sport-rewards/gold/models.ts';
 import { QUARANTINE_MODEL, resolveRefs, silverModels } from './models/silver.ts';
 import { bind, HISTORY_ROLES, PRODUCT_NAME, ROLES, type Binding } from '../../products/sport-rewards/binding.ts';
@@ -37,7 +42,7 @@ import {
   summarize,
 } from './quality.ts';
 import { QUARANTINE_DDL, quarantineOrder, quarantineStatements } from './quarantine.ts';
-import { loadRules, type LoadedRules } from './rules.ts';
+import { loadRules, RulesError, unknownSports, unknownSportsError, type LoadedRules } from './rules.ts';
 import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl } from './run-log.ts';
 import {
   compactAppended,
@@ -87,6 +92,34 @@ export interface RefreshOptions {
   progress?: (line: string) => void;
   /** Aborting interrupts the running DuckDB statement; the run ends as `interrupted`, gold untouched. */
   signal?: AbortSignal;
+  /**
+   * Accept a rules change that moves the bonus total more than `quality.rulesChangeMaxBonusDriftPct`
+   * (without it, such a run keeps the previous gold: check `gold.rules_change_drift`).
+   */
+  acceptDrift?: boolean;
+  /** What started the run (run_log); default `manual`. */
+  trigger?: RunTrigger;
+  /** Attempt number (1 = first) and the first failed run this one retries (run_log). */
+  attempt?: number;
+  retryOf?: string | null;
+  /** Establishes the completeness watermark before bronze is listed (watermark.ts); none: carried from the previous run. */
+  completeness?: CompletenessSource;
+  /** Where to publish gold in PostgreSQL; default from GOLD_PG_* ({@link goldPgSettings}); null = not at all. */
+  publish?: GoldPgSettings | null;
+}
+
+/** The PostgreSQL publishing settings of `config`, or null when GOLD_PG_ENABLED is false. */
+export function goldPgSettings(config: RefreshConfig): GoldPgSettings | null {
+  if (!config.goldPg.enabled) return null;
+  return {
+    host: config.postgres.host,
+    port: config.postgres.port,
+    database: config.goldPg.database,
+    schema: config.goldPg.schema,
+    user: config.postgres.publisher.user,
+    password: config.postgres.publisher.password,
+    readerRole: config.postgres.biReader.user,
+  };
 }
 
 export interface RefreshOutcome {
@@ -133,8 +166,9 @@ class Progress {
 
 /**
  * Runs one refresh.
- * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or any unexpected error
- *   after recording the run as `failed` in run_log.
+ * @throws RulesError (bad rules: nothing was touched; or a sport name of the rules found neither among
+ *   the known sport types nor in the source's data: silver merged, gold untouched, run logged
+ *   `failed`), BatchLockedError, or any unexpected error after recording the run as `failed` in run_log.
  */
 export async function refresh(config: RefreshConfig, options: RefreshOptions): Promise<RefreshOutcome> {
   const rules = await loadRules(options.rulesFile ?? config.batch.rulesFile);
@@ -158,6 +192,12 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
   }
   const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
   const run = new RunState(config, rules, runId, mode, startedAt, asOf);
+  run.acceptDrift = options.acceptDrift === true;
+  let rulesError: RulesError | undefined;
+  run.trigger = options.trigger ?? 'manual';
+  run.attempt = options.attempt ?? 1;
+  run.retryOf = options.retryOf ?? null;
+  run.publish = options.publish === undefined ? goldPgSettings(config) : options.publish;
   const interrupt = () => duck.conn.interrupt();
   options.signal?.addEventListener('abort', interrupt, { once: true });
   try {
@@ -175,6 +215,9 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
       run.mode = 'full';
     }
 
+    // The watermark is established BEFORE bronze is listed: what it covers is then in the listing.
+    const established = options.completeness ? await options.completeness.establish() : null;
+    run.completeThrough = newest(established, await previousCompleteness(duck));
     const files = await progress.step('listing bronze', () => listInputs(duck, lake, options.full === true, run));
     const local = await progress.step(`reading ${files.length} bronze files`, () =>
       materialize(lake, files, tmpDir, config.batch.downloadConcurrency, (done, total) => {
@@ -187,6 +230,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
     await progress.step('silver', () => mergeSilver(duck, lake, files, localByKey, run, options.full === true, log, progress));
     const tables = await silverTables(duck.conn);
     const withProduct = productRuns(tables, run);
+    if (withProduct) await checkRuleSports(duck, run);
     await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId, withProduct ? run.binding : undefined));
 
     options.signal?.throwIfAborted();
@@ -199,7 +243,10 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
     } else {
       run.status = 'failed';
       run.error = (err as Error).message;
-      log.error({ runId, err }, 'refresh failed');
+      if (err instanceof RulesError) {
+        rulesError = err;
+        log.error({ runId, issues: err.issues }, 'refresh refused the rules file');
+      } else log.error({ runId, err }, 'refresh failed');
     }
   } finally {
     options.signal?.removeEventListener('abort', interrupt);
@@ -211,6 +258,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
       await rm(tmpDir, { recursive: true, force: true });
     }
   }
+  if (rulesError) throw rulesError;
   if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
   return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
@@ -226,10 +274,19 @@ class RunState {
   rowCounts: Record<string, number> = {};
   costs: { bonusCostEur: number; wellbeingCostEur: number } | null = null;
   manifestProblems: ManifestProblem[] = [];
+  manifestOverlaps: ManifestOverlap[] = [];
   schemaChanges: SchemaChange[] = [];
   legacyRows: { topic: string; rows: number; schemaId: string }[] = [];
+  /** `--accept-drift`: a rules change may move the bonus total beyond the limit. */
+  acceptDrift = false;
   /** Data products of the run and whether they ran. */
   products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[] = [];
+  trigger: RunTrigger = 'manual';
+  attempt = 1;
+  retryOf: string | null = null;
+  completeThrough: Completeness | null = null;
+  publish: GoldPgSettings | null = null;
+  published: RunLogEntry['published'] = null;
   readonly binding: Binding;
   entry: RunLogEntry | undefined;
   reportFile: string;
@@ -257,8 +314,11 @@ async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: Run
     files.push(...found);
     if (problem) run.manifestProblems.push(problem);
   }
-  run.files = files;
-  return files;
+  // One copy of every offset: overlapping manifests (a replay that cut a range elsewhere).
+  const { files: distinct, overlaps } = dropOverlappingFiles(files);
+  run.manifestOverlaps = overlaps;
+  run.files = distinct;
+  return distinct;
 }
 
 async function mergeSilver(
@@ -355,6 +415,21 @@ async function mergeSilver(
   }
   for (const m of run.merges) log.info({ runId: run.runId, table: m.name, ...m }, 'silver table merged');
   run.results.push(bronzeFileReconciliation(fileChecks));
+  if (run.manifestOverlaps.length > 0) {
+    const dropped = run.manifestOverlaps.filter((o) => o.outcome === 'dropped').length;
+    run.results.push(
+      metricResult({
+        id: 'bronze.manifests_overlap',
+        model: 'bronze',
+        type: 'reconciliation',
+        severity: 'warn',
+        description: 'bronze manifests of a partition do not overlap (a file wholly inside others is not read; a partial overlap is read and its repeated rows removed)',
+        status: 'fail',
+        observed: `${run.manifestOverlaps.length} overlapping files: ${dropped} not read, ${run.manifestOverlaps.length - dropped} partly repeated`,
+        sample: run.manifestOverlaps.slice(0, 5),
+      }),
+    );
+  }
   if (run.manifestProblems.length > 0) {
     run.results.push(
       metricResult({
@@ -445,6 +520,23 @@ async function ensureSchemaOnlyTables(duck: Duck, byTopic: Map<string, Map<strin
   }
 }
 
+/**
+ * The sport names of the rules must be known sport types or values of the source (declared
+ * sports, activity types): a limit for a sport that exists nowhere is a misspelling.
+ * @throws RulesError naming each unknown sport.
+ */
+async function checkRuleSports(duck: Duck, run: RunState): Promise<void> {
+  const named = Object.keys(run.rules.rules.quarantine.maxSpeedKmhBySport);
+  if (unknownSports(run.rules.rules, []).length === 0 || named.length === 0) return;
+  const rows = await queryRows<{ sport: string }>(
+    duck.conn,
+    `SELECT DISTINCT sport FROM ${run.binding.rel('declared_sports')} WHERE sport IS NOT NULL
+     UNION SELECT DISTINCT sport_type FROM ${run.binding.rel('activities')} WHERE sport_type IS NOT NULL`,
+  );
+  const unknown = unknownSports(run.rules.rules, rows.map((r) => r.sport));
+  if (unknown.length > 0) throw unknownSportsError(run.rules.file, unknown);
+}
+
 async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string, binding: Binding | undefined): Promise<void> {
   await duck.conn.run('BEGIN TRANSACTION');
   try {
@@ -529,6 +621,7 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
         );
         run.costs = { bonusCostEur: costs?.bonus ?? 0, wellbeingCostEur: costs?.wellbeing ?? 0 };
         out.push(await costDriftCheck(conn, run.costs, run.rules.hash, run.rules.rules));
+        out.push(await rulesChangeDriftCheck(conn, run.costs.bonusCostEur, run.rules.hash, run.rules.rules, run.acceptDrift));
       }
       return out;
     });
@@ -554,7 +647,9 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
     await conn.run(
       `CREATE TABLE ${goldRel('build_info')} AS SELECT ${literal(run.runId)} AS run_id, now() AS built_at, ${literal(run.rules.rules.version)} AS rules_version,
         ${literal(run.rules.hash)} AS params_hash, ${literal(run.rules.canonical)}::JSON AS params, TIMESTAMPTZ ${literal(run.asOf.toISOString())} AS as_of,
-        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts, ${literal(JSON.stringify(run.products))}::JSON AS data_products`,
+        ${literal(JSON.stringify(run.rowCounts))}::JSON AS row_counts, ${literal(JSON.stringify(run.products))}::JSON AS data_products,
+        ${run.completeThrough ? `TIMESTAMPTZ ${literal(run.completeThrough.at.toISOString())}` : 'NULL::TIMESTAMPTZ'} AS complete_through,
+        ${run.completeThrough ? literal(run.completeThrough.lsn) : 'NULL'}::VARCHAR AS complete_through_lsn`,
     );
     await createViews(conn, SILVER, withProduct);
 
@@ -563,6 +658,18 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
     const goldTables = [...goldModels.map((m) => m.name), 'quality_results', 'run_log', 'build_info'];
     const parquet = await exportParquet(conn, goldTables, parquetDir);
 
+    if (run.publish) {
+      const settings = run.publish;
+      const relations: PublishedRelation[] = publishedRelations(goldModels, withProduct);
+      const t0 = performance.now();
+      const outcome = await progress.step(`publishing gold to PostgreSQL (${settings.database}.${settings.schema})`, () =>
+        publishGold(conn, GOLD_NEXT, relations, settings, path.join(tmpDir, 'gold-pg')).catch((err: unknown) => {
+          throw new Error(`publishing gold to PostgreSQL ${settings.database}.${settings.schema} failed (gold.duckdb not swapped either): ${(err as Error).message}`, { cause: err });
+        }),
+      );
+      run.published = { database: settings.database, schema: settings.schema, relations: outcome.relations.length, rows: outcome.rows, seconds: (performance.now() - t0) / 1000 };
+      log.info({ runId: run.runId, ...run.published, exportMs: Math.round(outcome.exportMs), loadMs: Math.round(outcome.loadMs) }, 'gold published to PostgreSQL');
+    }
     await progress.step('swapping gold.duckdb', () => swapIn(conn, aside, config.batch.goldDb));
     log.info({ runId: run.runId, goldDb: config.batch.goldDb }, 'gold swapped in');
     await progress.step('publishing gold Parquet', () =>
@@ -607,7 +714,34 @@ function entryOf(run: RunState, finishedAt: Date): RunLogEntry {
     goldDb: run.config.batch.goldDb,
     reportFile: run.reportFile,
     error: run.error,
+    trigger: run.trigger,
+    attempt: run.attempt,
+    retryOf: run.retryOf,
+    completeThrough: run.completeThrough,
+    published: run.status === 'success' ? run.published : null,
   };
+}
+
+/** The later of two watermarks (null when both are). */
+function newest(a: Completeness | null, b: Completeness | null): Completeness | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a.at >= b.at ? a : b;
+}
+
+/**
+ * The watermark of the last successful run of this silver (null when none had one). Silver is
+ * cumulative (a --full rebuild reads all of bronze), so a run that cannot establish a newer
+ * watermark is still complete through this one.
+ */
+async function previousCompleteness(duck: Duck): Promise<Completeness | null> {
+  const row = await queryOne<{ c: string | null }>(
+    duck.conn,
+    `SELECT completeness::VARCHAR AS c FROM meta.run_log WHERE status = 'success' AND completeness IS NOT NULL ORDER BY complete_through DESC LIMIT 1`,
+  );
+  if (!row?.c) return null;
+  const c = JSON.parse(row.c) as { at: string; lsn: string; partitions: number };
+  return { at: new Date(c.at), lsn: c.lsn, partitions: c.partitions };
 }
 
 /** Appends run_log (table + JSON line), stores the quality results and writes the report. */

@@ -20,10 +20,12 @@ describe('run_log', () => {
       bronzeInputs: [{ topic: 't', partition: 0, firstOffset: 0, lastOffset: 9, events: 10, files: ['k'] }],
       rowCounts: { 'silver.activities': 10 }, quality: { checks: 2, passed: 1, skipped: 0, errors: ['e'], warnings: [] },
       bonusCostEur: null, wellbeingCostEur: null, goldDb: '/x/gold.duckdb', reportFile: null, error: 'boom',
+      trigger: 'bronze', attempt: 2, retryOf: 'r0', completeThrough: { at: new Date('2025-12-31T23:59:58Z'), lsn: '0/1A2B3C', partitions: 4 }, published: null,
     };
     const sql = insertRunLogSql('meta.run_log', entry).replace(/\s+/g, ' ');
     expect(sql).toContain(`VALUES ('r1', 3, 'failed_quality', 'full', TIMESTAMPTZ '2026-01-01T00:00:00.000Z', TIMESTAMPTZ '2026-01-01T00:00:02.500Z', 2.5,`);
     expect(sql).toContain(`'v''1', 'abc', '{"a":1}', 1, 10,`);
-    expect(sql).toContain(`2, 1, 0, '{"checks":2,"passed":1,"skipped":0,"errors":["e"],"warnings":[]}', NULL, NULL, '/x/gold.duckdb', NULL, 'boom')`);
+    expect(sql).toContain(`2, 1, 0, '{"checks":2,"passed":1,"skipped":0,"errors":["e"],"warnings":[]}', NULL, NULL, '/x/gold.duckdb', NULL, 'boom',`);
+    expect(sql).toContain(`'bronze', 2, 'r0', TIMESTAMPTZ '2025-12-31T23:59:58.000Z', '{"at":"2025-12-31T23:59:58.000Z","lsn":"0/1A2B3C","partitions":4}', NULL)`);
   });
 });

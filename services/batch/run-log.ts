@@ -8,15 +8,30 @@ import path from 'node:path';
 import { bronzeInputTotals, encodeRunLogLine, type BronzeInputRange, type RunLogEntry } from '../common/contracts/run-log.ts';
 import { literal } from './sql.ts';
 
+/**
+ * Columns added with the orchestrated refresh (issue 17), last so that a run_log table created
+ * before them gets them appended by {@link runLogDdl} in the same order.
+ */
+const ORCHESTRATION_COLUMNS: readonly (readonly [string, string])[] = [
+  ['trigger', 'VARCHAR'],
+  ['attempt', 'INTEGER'],
+  ['retry_of', 'VARCHAR'],
+  ['complete_through', 'TIMESTAMPTZ'],
+  ['completeness', 'JSON'],
+  ['published', 'JSON'],
+];
+
 /** Columns of run_log (silver meta.run_log and gold run_log). */
 export const RUN_LOG_COLUMNS = `run_id VARCHAR, batch INTEGER, status VARCHAR, mode VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ,
   duration_s DOUBLE, as_of TIMESTAMPTZ, rules_file VARCHAR, rules_version VARCHAR, params_hash VARCHAR, params JSON,
   bronze_files INTEGER, bronze_events BIGINT, bronze_inputs JSON, row_counts JSON, quality_checks INTEGER,
   quality_errors INTEGER, quality_warnings INTEGER, quality JSON, bonus_cost_eur DECIMAL(14,2), wellbeing_cost_eur DECIMAL(14,2),
-  gold_db VARCHAR, report_file VARCHAR, error VARCHAR`;
+  gold_db VARCHAR, report_file VARCHAR, error VARCHAR, ${ORCHESTRATION_COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')}`;
 
+
+/** Creates run_log `relation`, or adds the columns it lacks (a table of an earlier version). */
 export function runLogDdl(relation: string): string {
-  return `CREATE TABLE IF NOT EXISTS ${relation} (${RUN_LOG_COLUMNS})`;
+  return [`CREATE TABLE IF NOT EXISTS ${relation} (${RUN_LOG_COLUMNS})`, ...ORCHESTRATION_COLUMNS.map(([n, t]) => `ALTER TABLE ${relation} ADD COLUMN IF NOT EXISTS ${n} ${t}`)].join(';\n');
 }
 
 const ts = (d: Date) => `TIMESTAMPTZ ${literal(d.toISOString())}`;
@@ -30,7 +45,10 @@ export function insertRunLogSql(relation: string, e: RunLogEntry): string {
     ${(e.finishedAt.getTime() - e.startedAt.getTime()) / 1000}, ${ts(e.asOf)}, ${literal(e.rulesFile)}, ${literal(e.rulesVersion)}, ${literal(e.paramsHash)},
     ${literal(JSON.stringify(e.params))}, ${files}, ${events}, ${literal(JSON.stringify(e.bronzeInputs))}, ${literal(JSON.stringify(e.rowCounts))},
     ${e.quality.checks}, ${e.quality.errors.length}, ${e.quality.warnings.length}, ${literal(JSON.stringify(e.quality))},
-    ${num(e.bonusCostEur)}, ${num(e.wellbeingCostEur)}, ${literal(e.goldDb)}, ${text(e.reportFile)}, ${text(e.error)})`;
+    ${num(e.bonusCostEur)}, ${num(e.wellbeingCostEur)}, ${literal(e.goldDb)}, ${text(e.reportFile)}, ${text(e.error)},
+    ${literal(e.trigger)}, ${e.attempt}, ${text(e.retryOf)}, ${e.completeThrough ? ts(e.completeThrough.at) : 'NULL'},
+    ${e.completeThrough ? literal(JSON.stringify({ at: e.completeThrough.at.toISOString(), lsn: e.completeThrough.lsn, partitions: e.completeThrough.partitions })) : 'NULL'},
+    ${e.published ? literal(JSON.stringify(e.published)) : 'NULL'})`;
 }
 
 /** Appends `entry` as one JSON line to `file` (created with its directory when missing). @throws ContractError for an invalid entry. */

@@ -16,11 +16,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { batchFilesBlock, batchRunBlock } from './config/batch.ts';
+import { batchFilesBlock, batchRunBlock, productRulesBlock } from './config/batch.ts';
 import { bronzeGroupBlock, bronzeWriterBlock } from './config/bronze.ts';
 import { cdcBlock, cdcSlotBlock } from './config/cdc.ts';
 import { ConfigError, loadBlocks, renderEnvExample, variablesOf, type ConfigOf } from './config/define.ts';
 import { distanceBlock, distanceGroupBlock } from './config/distance.ts';
+import { goldPgBlock, pgBiReaderRoleBlock, pgPublisherRoleBlock, refreshWatchBlock } from './config/gold.ts';
 import { monitorBlock } from './config/monitor.ts';
 import { REPO_ROOT } from './config/paths.ts';
 import {
@@ -47,10 +48,27 @@ export { REPO_ROOT } from './config/paths.ts';
 export const SERVICE_BLOCKS = {
   cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
   'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock, productRulesBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
-  refresh: [loggingBlock, postgresBlock, pgCdcRoleBlock, topicPrefixBlock, lakeBlock, batchFilesBlock, batchRunBlock],
+  refresh: [
+    loggingBlock,
+    postgresBlock,
+    pgCdcRoleBlock,
+    // The completeness watermark reads the CDC slot (monitor role) and the bronze group's offsets.
+    pgMonitorRoleBlock,
+    kafkaBlock,
+    cdcSlotBlock,
+    bronzeGroupBlock,
+    lakeBlock,
+    batchFilesBlock,
+    productRulesBlock,
+    batchRunBlock,
+    pgPublisherRoleBlock,
+    pgBiReaderRoleBlock,
+    goldPgBlock,
+    refreshWatchBlock,
+  ],
   /** `lakehouse status` and the other readers of the pipeline's state. */
   status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
@@ -79,7 +97,12 @@ export const ALL_BLOCKS = [
   distanceGroupBlock,
   distanceBlock,
   batchFilesBlock,
+  productRulesBlock,
   batchRunBlock,
+  pgPublisherRoleBlock,
+  pgBiReaderRoleBlock,
+  goldPgBlock,
+  refreshWatchBlock,
   monitorBlock,
 ] as const;
 
@@ -149,7 +172,7 @@ export function firstBrokerPort(brokers: string[]): number {
 }
 
 /** A PostgreSQL role of the platform: one per job (docs/security.md). */
-export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor';
+export type PgRole = 'admin' | 'cdc' | 'simulator' | 'distance' | 'notifier' | 'monitor' | 'publisher' | 'biReader';
 
 /**
  * libpq-style connection settings for the `pg` driver, as the job role `role` (which the

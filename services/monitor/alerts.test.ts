@@ -51,7 +51,7 @@ function batch(over: Partial<BatchState> = {}): BatchState {
     runLogFile: 'x',
     lastRun: null,
     lastSuccess: null,
-    runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0 },
+    runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0, skipped: 0 },
     quality: report(),
     gold: { file: 'g', exists: true, modifiedAt: null, sizeBytes: 1 },
     ...over,
@@ -161,7 +161,7 @@ describe('an interrupted refresh (SIGTERM: rolled back on purpose, exit 0)', () 
     const config = loadConfig({ BATCH_STATE_DIR: dir, BATCH_GOLD_DB: path.join(dir, 'gold.duckdb') });
 
     const state = await readBatchState(config);
-    expect(state.runsByStatus).toEqual({ success: 1, failed_quality: 0, failed: 0, interrupted: 1 });
+    expect(state.runsByStatus).toEqual({ success: 1, failed_quality: 0, failed: 0, interrupted: 1, skipped: 0 });
     expect(state.lastRun).toMatchObject({ runId: 'r2', status: 'interrupted' });
     expect(state.lastSuccess).toMatchObject({ runId: 'r1' });
     expect(state.quality).toMatchObject({ runId: 'r2', status: 'interrupted', state: 'ok' });

@@ -150,6 +150,8 @@ beforeAll(async () => {
     headless: true,
     args: CHROMIUM_ARGS,
     viewport: { width: 1440, height: 1000 },
+    // The monitor asks for MONITOR_TOKEN (basic auth, any user name): the browser answers its challenge.
+    httpCredentials: { username: 'dashboard-test', password: config.monitor.token },
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (err) => pageErrors.push(err.message));
@@ -199,10 +201,11 @@ describe('dashboard in headless Chromium', () => {
   });
 
   it('answers a bad filter with the parameter named', async () => {
-    const res = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?from=2026-13&to=2026-01`);
+    const headers = { authorization: `Bearer ${monitor.config.monitor.token}` };
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?from=2026-13&to=2026-01`, { headers });
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: 'from: expected YYYY-MM' });
-    const reversed = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?from=2026-05&to=2026-01`);
+    const reversed = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?from=2026-05&to=2026-01`, { headers });
     expect(reversed.status).toBe(400);
     expect(await reversed.json()).toEqual({ error: 'from: 2026-05 is after to (2026-01)' });
   });

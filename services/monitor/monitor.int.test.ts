@@ -65,14 +65,16 @@ async function startMonitor(config: Config) {
   const server = await startServer(monitor, logger, '127.0.0.1', 0);
   await monitor.start();
   const base = `http://127.0.0.1:${server.port}`;
+  const headers = { authorization: `Bearer ${config.monitor.token}` };
   return {
     monitor,
+    base,
     get: async (p: string) => {
-      const res = await fetch(`${base}${p}`);
+      const res = await fetch(`${base}${p}`, { headers });
       return { status: res.status, text: await res.text() };
     },
     json: async <T = Record<string, unknown>>(p: string) => {
-      const res = await fetch(`${base}${p}`);
+      const res = await fetch(`${base}${p}`, { headers });
       return { status: res.status, body: (await res.json()) as T };
     },
     stop: async () => {
@@ -124,6 +126,34 @@ afterAll(async () => {
   }
   await sb?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe('access to the monitor', () => {
+  it('answers 401 without the token on every route but the probes, and serves the token given as bearer or basic auth', async () => {
+    const m = await startMonitor(monitorConfig({ MONITOR_TOKEN: 'test-monitor-token' }));
+    try {
+      for (const route of ['/', '/static/dashboard.js', '/metrics', '/api/status', '/api/quality', '/api/alerts', '/api/gold/meta', '/api/gold/dashboard', '/no-such-route']) {
+        for (const authorization of [undefined, 'Bearer wrong-token', `Basic ${Buffer.from('test-monitor-token:').toString('base64')}`]) {
+          const res = await fetch(`${m.base}${route}`, { headers: authorization ? { authorization } : {} });
+          expect({ route, authorization, status: res.status }).toEqual({ route, authorization, status: 401 });
+          expect(res.headers.get('www-authenticate')).toBe('Basic realm="sport-lakehouse monitor", charset="UTF-8"');
+          const text = await res.text();
+          expect(text).not.toContain('lakehouse_');
+          expect(text).not.toContain('Nom');
+        }
+      }
+      const bearer = await fetch(`${m.base}/metrics`, { headers: { authorization: 'Bearer test-monitor-token' } });
+      expect(bearer.status).toBe(200);
+      expect(await bearer.text()).toContain('lakehouse_up');
+      const basic = await fetch(`${m.base}/api/gold/meta`, { headers: { authorization: `Basic ${Buffer.from('prometheus:test-monitor-token').toString('base64')}` } });
+      expect(basic.status).toBe(200);
+      // The probes answer without it.
+      expect([200, 503]).toContain((await fetch(`${m.base}/healthz`)).status);
+      expect(await (await fetch(`${m.base}/livez`)).text()).toBe('ok\n');
+    } finally {
+      await m.stop();
+    }
+  });
 });
 
 describe('health and metrics on the real stack', () => {

@@ -1,6 +1,9 @@
 /**
- * The monitor's HTTP server (node:http; read-only, no authentication: bind it to a private
- * interface, MONITOR_HOST defaults to 127.0.0.1).
+ * The monitor's HTTP server (node:http; read-only). It binds MONITOR_HOST (127.0.0.1 by default)
+ * and answers every route but `/healthz` and `/livez` only to a request carrying MONITOR_TOKEN
+ * (auth.ts: bearer token, or basic auth with the token as password); others get 401 and a basic
+ * challenge, so a browser asks for it. The gold figures it serves are the dashboard's, protected
+ * against re-identification (products/sport-rewards/dashboard; docs/security.md).
  *
  * | route | answer |
  * |---|---|
@@ -24,6 +27,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/logger.ts';
+import { AUTH_CHALLENGE, OPEN_ROUTES, isAuthorized } from './auth.ts';
 import { GoldMissingError } from './gold-reader.ts';
 import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, QUALITY_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import type { Monitor } from './monitor.ts';
@@ -143,6 +147,11 @@ export async function startServer(monitor: Monitor, logger: Logger, host: string
     const started = Date.now();
     const url = new URL(req.url ?? '/', 'http://monitor');
     if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'only GET');
+    if (!OPEN_ROUTES.has(url.pathname) && !isAuthorized(req.headers.authorization, monitor.config.monitor.token)) {
+      res.writeHead(401, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'www-authenticate': AUTH_CHALLENGE });
+      res.end(JSON.stringify({ error: 'authentication required: Authorization: Bearer <MONITOR_TOKEN>, or basic auth with MONITOR_TOKEN as the password' }));
+      return;
+    }
     const snap = async () => {
       if (url.searchParams.get('fresh') === '1') return monitor.fresh(started);
       await monitor.ready;

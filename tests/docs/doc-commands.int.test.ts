@@ -293,7 +293,7 @@ describe('every documented command', () => {
           if (res.code === null) break;
         }
         // A document that starts something in the background also says how to stop it.
-        const left = session.leftovers();
+        const left = await session.leftovers();
         if (left.length > 0) problems.push(`${file}: still running after its last command: ${left.join('; ')}`);
       } finally {
         await session.close();

@@ -11,6 +11,9 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
+/** The interactive shell a reader types into (no rc files: the session must not depend on them). */
+const INTERACTIVE_SHELL = 'bash --norc --noprofile -i';
+
 /** Quotes `s` for bash (single quotes). */
 export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, "'\\''")}'`;
@@ -31,7 +34,9 @@ export class ShellSession {
 
   /** Starts `bash -i` on a pseudo-terminal in `cwd` with exactly `env`. */
   constructor(cwd: string, env: NodeJS.ProcessEnv) {
-    this.child = spawn('script', ['-qfec', 'bash --norc --noprofile -i', '/dev/null'], { cwd, env: { ...env, TERM: 'dumb', PS1: '' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // `script -c` runs its command through $SHELL; pinned to bash so that nothing (a `sh -c` when
+    // SHELL is unset or dash, as on CI) stands between `script` and the interactive shell.
+    this.child = spawn('script', ['-qfec', INTERACTIVE_SHELL, '/dev/null'], { cwd, env: { ...env, SHELL: '/bin/bash', TERM: 'dumb', PS1: '' }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const take = (d: Buffer) => {
       this.buffer += d.toString().replace(/\r\n/g, '\n');
       this.waiter?.();
@@ -82,11 +87,20 @@ export class ShellSession {
     return { code: Number(m[1]), output };
   }
 
+  /**
+   * The pid of the interactive bash the commands are typed into, found by its command line under
+   * `script` (whatever wrapper `script` put in between); null when it is gone.
+   */
+  private interactiveShell(): number | null {
+    return descendants(this.child.pid!).find((p) => cmdline(p) === INTERACTIVE_SHELL) ?? null;
+  }
+
   /** The command lines of the processes the session's commands left running (its background jobs). */
-  leftovers(): string[] {
-    const shells = new Set(children(this.child.pid!));
-    return descendants(this.child.pid!)
-      .filter((p) => !shells.has(p))
+  async leftovers(): Promise<string[]> {
+    await this.ready;
+    const shell = this.interactiveShell();
+    if (shell === null) return [];
+    return descendants(shell)
       .map(cmdline)
       .filter((c) => c !== '');
   }
@@ -103,8 +117,10 @@ export class ShellSession {
       }
     };
     // Background jobs have process groups of their own (job control): signal each whole group.
-    const shells = new Set(children(group).map(pgidOf));
-    const groups = () => [...new Set(descendants(group).map(pgidOf).filter((g): g is number => g !== null && g !== group && !shells.has(g)))];
+    const shell = this.interactiveShell();
+    const shellGroups = new Set([group, ...descendants(group).filter((p) => shell === null || !descendants(shell).includes(p)).map(pgidOf)]);
+    const jobs = () => (shell === null ? [] : descendants(shell));
+    const groups = () => [...new Set(jobs().map(pgidOf).filter((g): g is number => g !== null && !shellGroups.has(g)))];
     for (const g of groups()) signal(-g, 'SIGTERM');
     for (let i = 0; i < 100 && groups().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     for (const g of groups()) signal(-g, 'SIGKILL');

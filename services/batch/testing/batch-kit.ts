@@ -56,6 +56,8 @@ export async function batchSandbox(env: Record<string, string> = {}): Promise<Ba
     BATCH_GOLD_DB: `${dir}/gold/gold.duckdb`,
     BATCH_THREADS: '2',
     BATCH_MEMORY_LIMIT: '2GB',
+    // A sandbox's gold stays in its files; tests of the PostgreSQL route enable it with their own schema.
+    GOLD_PG_ENABLED: 'false',
     ...env,
   });
   const lake = openLake(config);

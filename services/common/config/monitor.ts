@@ -28,6 +28,9 @@ export const monitorBlock = defineBlock({
       cdcMetricsPort: CDC_METRICS.port,
       stateFile: variable('MONITOR_STATE_FILE', nonEmpty.default('data/monitor/alert-state.json').transform(fromRepoRoot), 'Alert states kept across restarts (so an incident is announced once).'),
       historyPoints: variable('MONITOR_HISTORY_POINTS', z.coerce.number().int().min(2).max(100_000).default(240), 'Samples of lag and throughput kept in memory for the dashboard.'),
+      token: variable('MONITOR_TOKEN', nonEmpty.default('dashboard-local-only'), 'Secret of every route but /healthz and /livez: `Authorization: Bearer <token>`, or basic auth with it as the password (services/monitor/auth.ts). The default is for the loopback-only local stack.', { secret: true }),
+      minGroupSize: variable('MONITOR_MIN_GROUP_SIZE', z.coerce.number().int().min(2).max(1000).default(5), 'k: no figure of the dashboard API is computed from fewer than k employees (merged or suppressed; docs/security.md).'),
+      moneyRoundingEur: variable('MONITOR_MONEY_ROUNDING_EUR', z.coerce.number().int().min(1).max(1_000_000).default(100), 'Salary-derived amounts of the dashboard API are rounded to this many EUR.'),
     },
     alerts: {
       webhookUrl: variable('ALERT_WEBHOOK_URL', z.url().optional(), 'Slack-compatible incoming webhook for alerts; unset = dry-run (printed and appended to ALERT_DRY_RUN_FILE).', { secret: true }),
@@ -35,6 +38,7 @@ export const monitorBlock = defineBlock({
       lagThreshold: variable('ALERT_LAG_THRESHOLD', z.coerce.number().int().min(0).default(1000), 'consumer_lag fires above this many messages behind (per group, summed over partitions).'),
       slotLagBytes: variable('ALERT_SLOT_LAG_BYTES', z.coerce.number().int().min(0).default(64 * 1024 * 1024), 'replication_slot_lag fires above this many bytes of WAL retained.'),
       forMs: variable('ALERT_FOR_S', z.coerce.number().min(0).max(86_400).default(60).transform(secondsToMs), 'Seconds a service_down / lag condition must hold before it fires (DLQ and quality fire at once).'),
+      goldMaxAgeMs: variable('ALERT_GOLD_MAX_AGE_S', z.coerce.number().min(0).max(30 * 86_400).default(900).transform(secondsToMs), "gold_stale fires when gold's figures are complete through a time older than this many seconds (or, without a watermark, gold was built longer ago)."),
     },
   },
   finish: ({ monitor: { cdcMetricsHost, cdcMetricsPort, ...monitor }, alerts }) => {

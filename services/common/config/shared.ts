@@ -60,7 +60,7 @@ export const postgresBlock = defineBlock({
  * The block of one PostgreSQL role of the platform (one per job, docs/security.md): a service
  * composes the roles it connects as, and validates only those.
  */
-function roleBlock<R extends string>(role: R, prefix: string, defaultUser: string, defaultPassword: string, what: string) {
+export function roleBlock<R extends string>(role: R, prefix: string, defaultUser: string, defaultPassword: string, what: string) {
   return defineBlock({
     title: `PostgreSQL role: ${what}`,
     fields: {

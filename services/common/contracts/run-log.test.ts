@@ -32,7 +32,7 @@ describe('run_log record contract', () => {
       }
       return [];
     };
-    expect(problems({ ...json, status: 'paused' })).toEqual(['status: Invalid option: expected one of "success"|"failed_quality"|"failed"|"interrupted"']);
+    expect(problems({ ...json, status: 'paused' })).toEqual(['status: Invalid option: expected one of "success"|"failed_quality"|"failed"|"interrupted"|"skipped"']);
     expect(problems({ ...json, finishedAt: undefined })).toEqual(['finishedAt: Invalid input: expected string, received undefined']);
     expect(problems({ ...json, batch: '3' })).toEqual(['batch: Invalid input: expected number, received string']);
     expect(() => parseRunLogLine('{')).toThrow(ContractError);

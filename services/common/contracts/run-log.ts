@@ -11,13 +11,20 @@
  *
  * Statuses: `success` (gold swapped in), `failed_quality` (an error-level check failed; gold kept),
  * `failed` (the run failed), `interrupted` (stopped by SIGTERM/SIGINT: rolled back, gold kept,
- * exit 0 by design; not a failure).
+ * exit 0 by design; not a failure), `skipped` (a run was due but did not start: another refresh
+ * held the lock; only in the JSON lines, `error` says why).
+ *
+ * Orchestration (issue 17, services/batch/watch.ts): `trigger` says what started the run,
+ * `attempt` and `retryOf` which retry of a failed run it is. `completeThrough` is the
+ * completeness watermark: every source commit up to `at` is in the run's inputs
+ * (services/batch/watermark.ts). `published` is where gold was served from PostgreSQL.
+ * Lines written before these fields existed read with their defaults (manual, attempt 1, nulls).
  */
 import { z } from 'zod';
 import { readJsonContract, toJsonContract } from './contract-error.ts';
 
 /** Every run status, in the order status pages list them. */
-export const RUN_STATUSES = ['success', 'failed_quality', 'failed', 'interrupted'] as const;
+export const RUN_STATUSES = ['success', 'failed_quality', 'failed', 'interrupted', 'skipped'] as const;
 export const runStatusSchema = z.enum(RUN_STATUSES);
 export type RunStatus = z.output<typeof runStatusSchema>;
 
@@ -55,6 +62,36 @@ export const qualitySummarySchema = z.object({
 });
 export type QualitySummary = z.output<typeof qualitySummarySchema>;
 
+/**
+ * What started a run: `manual` (a one-off `npm run refresh`), `bronze` (the watch saw new
+ * committed bronze objects), `schedule` (the full refresh's cron), `watermark` (the watch moved
+ * the completeness watermark with no new objects), `catch-up` (`--until-caught-up`).
+ */
+export const RUN_TRIGGERS = ['manual', 'bronze', 'schedule', 'watermark', 'catch-up'] as const;
+export const runTriggerSchema = z.enum(RUN_TRIGGERS);
+export type RunTrigger = z.output<typeof runTriggerSchema>;
+
+/** The completeness watermark of a run (services/batch/watermark.ts). */
+export const completenessSchema = z.object({
+  /** Every source commit at or before this time (source server's clock) is in the run's inputs. */
+  at: isoTimestamp,
+  /** The source WAL position read at `at` (pg_lsn text), which the CDC had confirmed. */
+  lsn: z.string().regex(/^[0-9A-F]+\/[0-9A-F]+$/i),
+  /** Topic-partitions whose bronze was checked caught up to it. */
+  partitions: count,
+});
+export type Completeness = z.output<typeof completenessSchema>;
+
+/** Where a run published gold in PostgreSQL (services/batch/pg-publish.ts). */
+export const publishedSchema = z.object({
+  database: z.string().min(1),
+  schema: z.string().min(1),
+  relations: count,
+  rows: count,
+  /** Export + load + swap, seconds. */
+  seconds: z.number().min(0),
+});
+
 /** One run_log record. */
 export const runLogEntrySchema = z.object({
   runId: z.string().min(1),
@@ -82,6 +119,15 @@ export const runLogEntrySchema = z.object({
   goldDb: z.string(),
   reportFile: z.string().nullable(),
   error: z.string().nullable(),
+  trigger: runTriggerSchema.default('manual'),
+  /** 1 for a first attempt, n for the (n-1)th retry of a failed run. */
+  attempt: z.number().int().min(1).default(1),
+  /** The run id of the first failed attempt this run retries, null for a first attempt. */
+  retryOf: z.string().nullable().default(null),
+  /** The completeness watermark of the run's inputs; null when none could be established. */
+  completeThrough: completenessSchema.nullable().default(null),
+  /** Where gold was published in PostgreSQL; null when it was not (disabled or run not successful). */
+  published: publishedSchema.nullable().default(null),
 });
 
 /** A run_log record in memory (times as Dates). */

@@ -63,8 +63,8 @@ describe('run_log', () => {
     const s = summarizeRuns(runs);
     expect(s.lastRun?.runId).toBe('r4');
     expect(s.lastSuccess?.runId).toBe('r1');
-    expect(s.runsByStatus).toEqual({ success: 1, failed_quality: 1, failed: 1, interrupted: 1 });
-    expect(summarizeRuns([])).toEqual({ lastRun: null, lastSuccess: null, runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0 } });
+    expect(s.runsByStatus).toEqual({ success: 1, failed_quality: 1, failed: 1, interrupted: 1, skipped: 0 });
+    expect(summarizeRuns([])).toEqual({ lastRun: null, lastSuccess: null, runsByStatus: { success: 0, failed_quality: 0, failed: 0, interrupted: 0, skipped: 0 } });
   });
 
   it('reads the file line by line; a line the contract rejects is reported and skipped, not cast', async () => {
@@ -77,7 +77,7 @@ describe('run_log', () => {
       ['r1', 'success'],
       ['r3', 'interrupted'],
     ]);
-    expect(problems).toEqual([{ offset: Buffer.byteLength(runLine()) + 1, problem: 'run_log record: status: Invalid option: expected one of "success"|"failed_quality"|"failed"|"interrupted"' }]);
+    expect(problems).toEqual([{ offset: Buffer.byteLength(runLine()) + 1, problem: 'run_log record: status: Invalid option: expected one of "success"|"failed_quality"|"failed"|"interrupted"|"skipped"' }]);
     expect(nextOffset).toBe((await readFile(file)).length);
     await rm(dir, { recursive: true, force: true });
   });

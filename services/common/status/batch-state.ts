@@ -165,18 +165,23 @@ export interface BatchState {
 
 /** A zero count for every run status. */
 export function emptyRunCounts(): Record<RunStatus, number> {
-  return { success: 0, failed_quality: 0, failed: 0, interrupted: 0 };
+  return { success: 0, failed_quality: 0, failed: 0, interrupted: 0, skipped: 0 };
 }
 
-/** Last run, last success and counts per status of `runs` (in file order, pure). */
+/**
+ * Last run, last success and counts per status of `runs` (in file order, pure). A skipped run
+ * (it never started) is counted but is not the last run: it would hide the outcome of the run before.
+ */
 export function summarizeRuns(runs: readonly BatchRun[]): Pick<BatchState, 'lastRun' | 'lastSuccess' | 'runsByStatus'> {
   const runsByStatus = emptyRunCounts();
   let lastSuccess: BatchRun | null = null;
+  let lastRun: BatchRun | null = null;
   for (const r of runs) {
     runsByStatus[r.status]++;
     if (r.status === 'success') lastSuccess = r;
+    if (r.status !== 'skipped') lastRun = r;
   }
-  return { lastRun: runs.at(-1) ?? null, lastSuccess, runsByStatus };
+  return { lastRun, lastSuccess, runsByStatus };
 }
 
 /** Reads the batch job's files (BATCH_RUN_LOG, BATCH_REPORT_DIR/latest.json, BATCH_GOLD_DB). */

@@ -40,7 +40,7 @@ describe('formatting', () => {
         runLogFile: 'x',
         lastRun: run,
         lastSuccess: run,
-        runsByStatus: { success: 1, failed_quality: 0, failed: 0, interrupted: 0 },
+        runsByStatus: { success: 1, failed_quality: 0, failed: 0, interrupted: 0, skipped: 0 },
         quality: null,
         gold: { file: 'data/gold.duckdb', exists: false, modifiedAt: null, sizeBytes: null },
       },

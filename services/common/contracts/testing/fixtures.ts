@@ -26,6 +26,11 @@ export function runLogEntryFixture(over: Partial<RunLogEntry> = {}): RunLogEntry
     goldDb: 'data/gold.duckdb',
     reportFile: null,
     error: null,
+    trigger: 'manual',
+    attempt: 1,
+    retryOf: null,
+    completeThrough: null,
+    published: null,
     ...over,
   };
 }
