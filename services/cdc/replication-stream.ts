@@ -64,11 +64,15 @@ export function standbyStatusUpdate(lsn: bigint, nowMs: number): Buffer {
   return b;
 }
 
-/** The START_REPLICATION command (identifiers quoted; the LSN is formatted, never user text). */
+/**
+ * The START_REPLICATION command (identifiers quoted; the LSN is formatted, never user text).
+ * `messages 'true'` (PostgreSQL 14+) streams the messages of pg_logical_emit_message too: the
+ * incremental snapshot's signals and watermarks (incremental-snapshot-source.ts).
+ */
 export function startReplicationCommand(slotName: string, startLsn: bigint, publication: string): string {
   const slot = slotName.replace(/"/g, '""');
   const pub = publication.replace(/'/g, "''").replace(/"/g, '""');
-  return `START_REPLICATION SLOT "${slot}" LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"${pub}"')`;
+  return `START_REPLICATION SLOT "${slot}" LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"${pub}"', messages 'true')`;
 }
 
 /**
