@@ -455,10 +455,11 @@ async function startKafka(config: Config, bins: Binaries, say: Say): Promise<Pro
   writeFileSync(path.join(dir, 'log4j.properties'), KAFKA_LOG4J);
   const classpath = `${bins.kafkaLibs}/*`;
   if (!existsSync(path.join(dataDir, 'meta.properties'))) {
-    // A KRaft cluster id is a base64url-encoded 16-byte UUID.
+    // A KRaft cluster id is a base64url-encoded 16-byte UUID. It may start with "-": passed as
+    // `--cluster-id=<id>`, or the tool's argument parser takes it for an option (1 start in 32 failed).
     const clusterId = randomBytes(16).toString('base64url');
     say(`kafka: formatting KRaft storage ${dataDir} (cluster id ${clusterId})`);
-    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], 'kafka storage format');
+    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile], 'kafka storage format');
   }
   await assertPortFree('kafka', config.kafka.brokers[0]!.split(':')[0]!, firstBrokerPort(config.kafka.brokers), 'KAFKA_BROKERS');
   await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.stack.kafkaControllerPort, 'KAFKA_CONTROLLER_PORT');

@@ -83,14 +83,17 @@ async function start(config: Config, sink?: AnnouncementSink): Promise<RunningNo
 
 function activity(overrides: Row = {}): Row {
   nextActivityId += 2;
+  // Ended just now: an activity that ended long before its commit is an import, not announced.
+  // Start, end and elapsed agree (the product's validity rules check it).
+  const elapsed = (overrides.elapsed_seconds as number | undefined) ?? 2760;
+  const end = Date.now();
   return {
     activity_id: nextActivityId,
     employee_id: 950_001,
     sport_type: 'Runing',
-    // Ended just now: an activity that ended long before its commit is an import, not announced.
-    started_at: new Date(Date.now() - 2_760_000).toISOString(),
-    ended_at: new Date().toISOString(),
-    elapsed_seconds: 2760,
+    started_at: new Date(end - elapsed * 1000).toISOString(),
+    ended_at: new Date(end).toISOString(),
+    elapsed_seconds: elapsed,
     distance_m: 10_800,
     comment: null,
     source: 'simulator',
@@ -142,6 +145,26 @@ describe('slack notifier', () => {
     expect(JSON.stringify(slack.requests.map((r) => r.payload))).not.toMatch(/42000|rue de test|Montpellier|Ventes/);
     expect(await ledgerRow('slack', even.activity_id)).toEqual({ status: 'posted', reason: null, attempts: 1 });
     expect(await ledgerRow('slack', snapshotRow.activity_id)).toBeUndefined();
+  });
+
+  it('never announces an activity the batch would quarantine, and counts each by the rule it breaks (issue 14)', async () => {
+    const { config, topic } = await setUp();
+    const notifier = await start(config);
+    const valid = activity();
+    const rows = [
+      activity({ distance_m: 50_000, elapsed_seconds: 1800 }), // "50 km de course à pied en 30 min"
+      activity({ sport_type: 'Vélo', distance_m: 5_000, elapsed_seconds: 0 }), // "5 km à vélo en 0 s"
+      activity({ started_at: new Date(Date.now() + 86_400_000).toISOString(), ended_at: new Date(Date.now() + 86_400_000 + 2_760_000).toISOString() }), // tomorrow
+      activity({ sport_type: '' }),
+      activity({ elapsed_seconds: 27_777 * 3600 }), // a 27,777-hour activity
+      valid,
+    ];
+    await broker.send(topic, rows.map(insert));
+    await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
+
+    expect(slack.accepted().map((r) => r.payload.text)).toEqual(['Bravo Juliette Mendes ! Tu viens de courir 10,8 km en 46 min ! Quelle énergie ! 🔥🏅']);
+    expect(notifier.stats).toMatchObject({ posted: 1, deadLettered: 0, skipped: 5, notAnnounced: { impossible_speed: 2, future_date: 1, empty_sport: 1, implausible_duration: 1 } });
+    for (const r of rows.slice(0, -1)) expect(await ledgerRow('slack', r.activity_id)).toBeUndefined();
   });
 
   it('paces posts to the configured rate', async () => {

@@ -1,8 +1,9 @@
 /**
  * `lakehouse status [--json] [--wait-caught-up [--timeout <s>]]`: consumer lag per group,
  * replication slot lag, dead letters, last refresh and quality, read from the systems themselves
- * (services/common/status/), so it works while the services are down. A part that cannot be read
- * is shown with its error and makes the exit code 1; everything read: 0.
+ * (services/common/status/), so it works while the services are down; plus the CDC service's
+ * incremental snapshots and their progress (its state topic, snapshot.ts). A part that cannot be
+ * read is shown with its error and makes the exit code 1; everything read: 0.
  *
  * `--wait-caught-up` waits until what the source had written when the command started is in
  * bronze: the CDC slot has confirmed that WAL position (every event up to it acknowledged by
@@ -19,6 +20,7 @@ import { parseLsn } from '../../../services/cdc/lsn.ts';
 import { connectableKafkaAdmin } from './connections.ts';
 import { EXIT_OK, EXIT_RUNTIME, UsageError } from './errors.ts';
 import type { CommandContext } from './program.ts';
+import { readSnapshotSection, snapshotSectionLines } from './snapshot.ts';
 
 /**
  * Kafka's answers while a group coordinator is not ready yet (a broker that has just started is
@@ -140,9 +142,10 @@ export function registerStatus(program: Command, ctx: CommandContext): void {
         const timeoutS = Number(opts.timeout);
         if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new UsageError(`--timeout must be a positive number of seconds, got "${opts.timeout}"`);
         const { status, caughtUp } = opts.waitCaughtUp ? await waitCaughtUp(ctx.config(), timeoutS * 1000) : { status: await readStatus(ctx.config()), caughtUp: true };
-        if (opts.json) console.log(JSON.stringify(status, null, 2));
-        else for (const line of formatPipelineStatus(status)) console.log(line);
-        return statusComplete(status) && caughtUp ? EXIT_OK : EXIT_RUNTIME;
+        const snapshots = await readSnapshotSection(ctx.config());
+        if (opts.json) console.log(JSON.stringify({ ...status, incrementalSnapshots: snapshots }, null, 2));
+        else for (const line of [...formatPipelineStatus(status), ...snapshotSectionLines(snapshots)]) console.log(line);
+        return statusComplete(status) && caughtUp && !('error' in snapshots) ? EXIT_OK : EXIT_RUNTIME;
       });
     });
 }
