@@ -96,7 +96,8 @@ export class KafkaSource {
       batch = { topic: m.topic, partition: m.partition, messages: [], bytes: 0 };
       this.queued.set(key, batch);
     }
-    const value = m.value && m.value.length > 0 ? m.value : null;
+    // Null = tombstone; an empty value stays empty (dead-lettered at decoding: empty_value).
+    const value = m.value ?? null;
     // The client's header map as it is (values are views into the fetch response: the segment
     // copies what it keeps); no object of our own per message.
     batch.messages.push({ offset: Number(m.offset), timestampMs: Number(m.timestamp), key: m.key ?? null, value, headers: m.headers.size > 0 ? m.headers : undefined });
