@@ -12,6 +12,7 @@
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type SlackNotifierConfig } from '../common/config.ts';
+import { checkChangeMessage } from '../common/contracts/change-event.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
@@ -29,6 +30,9 @@ export const SERVICE_NAME = 'slack-notifier';
 export function activitiesTopic(config: SlackNotifierConfig): string {
   return `${config.kafka.topicPrefix}.public.activities`;
 }
+
+/** The key columns of public.activities (its primary key, by which the CDC keys its events). */
+export const ACTIVITY_KEY = ['activity_id'] as const;
 
 /** Counters since start, for logs and tests. */
 export interface NotifierStats {
@@ -163,6 +167,14 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   }
 
   async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
+    // The envelope checks every consumer shares (key, empty value, envelope), before any decision.
+    const checked = checkChangeMessage(message, ACTIVITY_KEY);
+    if (checked.kind === 'dead-letter') {
+      await deadLetters.publish(message, checked.reason, checked.detail);
+      stats.deadLettered += 1;
+      logger.warn({ partition: message.partition, offset: message.offset, reason: checked.reason, detail: checked.detail }, 'dead-lettered');
+      return;
+    }
     const decision = decideActivityMessage(message.value, { maxActivityAgeMs: config.slack.maxActivityAgeHours * 3_600_000, rules });
     const where = { partition: message.partition, offset: message.offset };
     if (decision.kind === 'skip') {

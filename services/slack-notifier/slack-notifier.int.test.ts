@@ -228,8 +228,8 @@ describe('slack notifier', () => {
     slack.script.push({ status: 400, body: 'invalid_blocks' });
     const refused = activity();
     const next = activity({ sport_type: 'Natation', distance_m: 1_500, elapsed_seconds: 40 * 60 });
-    // Same key -> same partition -> processed in this order.
-    await broker.send(topic, [insert(refused), { key: { activity_id: refused.activity_id }, value: envelope('activities', 'c', null, next) }]);
+    // Same partition -> processed in this order.
+    await broker.send(topic, [{ ...insert(refused), partition: 0 }, { ...insert(next), partition: 0 }]);
     await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
 
     expect(slack.requests.map((r) => r.status)).toEqual([400, 200]);
@@ -258,6 +258,30 @@ describe('slack notifier', () => {
     const dead = await broker.readAll(`${topic}.dlq`, 2);
     expect(dead.map((d) => d.headers['dlq.reason']).sort()).toEqual(['invalid_json', 'unknown_employee']);
     expect(dead.find((d) => d.headers['dlq.reason'] === 'unknown_employee')?.headers['dlq.detail']).toBe(`employee ${UNKNOWN_EMPLOYEE} not found in employees`);
+  });
+
+  it('dead-letters a valid insert whose key is not JSON, is missing or disagrees with the row, and an empty value, without posting (issue 14)', async () => {
+    const { config, topic } = await setUp();
+    const notifier = await start(config);
+    const [a, b, c, d] = [activity(), activity(), activity(), activity()];
+    await broker.send(topic, [
+      { ...insert(a), rawKey: `activity-${a.activity_id}`, partition: 0 },
+      { ...insert(b), rawKey: null, partition: 0 },
+      { ...insert(c), key: { activity_id: d.activity_id }, partition: 0 },
+      { ...insert(d), value: '', partition: 0 },
+      { ...insert(d), partition: 0 },
+    ]);
+    await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
+
+    expect(slack.accepted()).toHaveLength(1); // only the well-formed insert of d
+    expect(notifier.stats).toMatchObject({ posted: 1, deadLettered: 4 });
+    const dead = await broker.readAll(`${topic}.dlq`, 4);
+    expect(dead.map((m) => [m.key, m.headers['dlq.reason']])).toEqual([
+      [`activity-${a.activity_id}`, 'invalid_key'],
+      [null, 'missing_key'],
+      [JSON.stringify({ activity_id: d.activity_id }), 'key_mismatch'],
+      [JSON.stringify({ activity_id: d.activity_id }), 'empty_value'],
+    ]);
   });
 
   it('posts nothing twice after a restart and a replay of the group from offset zero', async () => {
