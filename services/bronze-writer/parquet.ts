@@ -27,6 +27,8 @@ import duckdb from '@duckdb/node-bindings';
 import { BLOB, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, LIST, listValue, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { decodeBronzeMessage, linkHeaderProblem, type BronzeRow, type Undecodable } from './bronze-row.ts';
 import { isJsonValue, newScannedEnvelope, scanEnvelope, type ScannedEnvelope } from './envelope-scanner.ts';
+import { KeyChecks } from './key-check.ts';
+import type { ChangeOp } from '../common/contracts/change-event.ts';
 import { SPANS_PER_MESSAGE, type PackedMessages } from './segment.ts';
 
 /** The bronze columns in file order, with their Parquet (DuckDB) types. */
@@ -184,7 +186,7 @@ export class StagingRows {
   readonly snapshot = new BytesDictionary(new Dictionary());
   readonly schema = new BytesDictionary(new Dictionary());
   readonly table = new BytesDictionary(new Dictionary());
-  readonly schemaId = new BytesDictionary(new Dictionary());
+  readonly schemaId = new Dictionary();
   total = 0;
   private n = 0;
   private chunk!: DuckDBDataChunk;
@@ -234,10 +236,10 @@ export class StagingRows {
 
   /**
    * A row the scanner accepted; `value` is the whole message value the ranges of `scanned` index.
-   * @param schemaId the `lakehouse.schema.id` header's bytes (validated), or null.
+   * @param schemaIdCode the code of its `lakehouse.schema.id` in {@link StagingRows.schemaId} (a well-formed id), or null.
    * @param unavailable the `lakehouse.unavailable` header's bytes (validated), or null.
    */
-  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope, schemaId: Uint8Array | null = null, unavailable: Uint8Array | null = null): void {
+  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope, schemaIdCode: number | null = null, unavailable: Uint8Array | null = null): void {
     const i = this.n;
     this.double(C.offset, i, offset);
     this.double(C.kafkaTs, i, kafkaTimestampMs);
@@ -254,7 +256,7 @@ export class StagingRows {
     this.integer(C.table, i, this.table.code(value, scanned.tableStart, scanned.tableEnd));
     this.bytes(C.before, i, scanned.beforeStart < 0 ? null : value.subarray(scanned.beforeStart, scanned.beforeEnd));
     this.bytes(C.after, i, scanned.afterStart < 0 ? null : value.subarray(scanned.afterStart, scanned.afterEnd));
-    this.integer(C.schemaId, i, schemaId === null ? null : this.schemaId.code(schemaId, 0, schemaId.length));
+    this.integer(C.schemaId, i, schemaIdCode);
     this.bytes(C.unavailable, i, unavailable);
     this.rowAdded();
   }
@@ -277,7 +279,7 @@ export class StagingRows {
     this.integer(C.table, i, this.table.dictionary.code(r.sourceTable));
     this.bytes(C.before, i, utf8Bytes(r.before));
     this.bytes(C.after, i, utf8Bytes(r.after));
-    this.integer(C.schemaId, i, this.schemaId.dictionary.code(r.schemaId ?? null));
+    this.integer(C.schemaId, i, this.schemaId.code(r.schemaId ?? null));
     this.bytes(C.unavailable, i, utf8Bytes(r.unavailable ?? null));
     this.rowAdded();
   }
@@ -346,40 +348,72 @@ export interface EncodedPacked {
 }
 
 /**
- * Decodes every message of `packed` into `rows`: tombstones (null or empty value) are counted,
- * the envelope scanner decodes what it accepts, the reference decoder everything else (and its
- * verdict, a row or a dead letter, stands). Counts go to `into`.
+ * Decodes every message of `packed` into `rows`: tombstones (null value) are counted, an empty
+ * value is dead-lettered (`empty_value`), the envelope scanner decodes what it accepts, the
+ * reference decoder everything else (and its verdict, a row or a dead letter, stands); then the
+ * shared key checks (key-check.ts, for the schema ids of `packed.keyColumns`) may still
+ * dead-letter a message (`missing_key`, `invalid_key`, `key_mismatch`). Counts go to `into`.
  */
 export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { rows: number; tombstones: number; scanned: number; undecodable: Undecodable[] }): void {
   const scanned = newScannedEnvelope();
+  const keys = new KeyChecks(packed.keyColumns);
+  const checkKeys = !keys.isEmpty;
   const { offsets, timestamps, spans, bytes } = packed;
+  // Schema ids: checked and coded once per distinct value of the segment, not per row.
+  const idCodes = packed.schemaIdValues.map((id) => (linkHeaderProblem(id, null) === null ? rows.schemaId.code(Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1')) : null));
   for (let i = 0; i < packed.count; i++) {
     const o = SPANS_PER_MESSAGE * i;
     const valueLength = spans[o + 3]!;
-    if (valueLength < 0) {
-      into.tombstones++;
-      continue;
-    }
     const keyStart = spans[o]!;
     const keyLength = spans[o + 1]!;
-    const valueStart = spans[o + 2]!;
     const key = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
+    const hasSchemaId = spans[o + 5]! >= 0;
+    const schemaId = hasSchemaId ? packed.schemaIdValues[spans[o + 4]!]! : null;
+    if (valueLength < 0) {
+      const problem = checkKeys ? keys.problem(schemaId, key, null, null, -1, -1) : null;
+      if (problem === null) into.tombstones++;
+      else into.undecodable.push({ offset: offsets[i]!, ...problem });
+      continue;
+    }
+    if (valueLength === 0) {
+      into.undecodable.push({ offset: offsets[i]!, reason: 'empty_value', detail: 'empty value (a tombstone has a null value)' });
+      continue;
+    }
+    const valueStart = spans[o + 2]!;
     const value = bytes.subarray(valueStart, valueStart + valueLength);
-    const schemaIdLength = spans[o + 5]!;
-    const schemaId = schemaIdLength < 0 ? null : bytes.subarray(spans[o + 4]!, spans[o + 4]! + schemaIdLength);
+    const idCode = hasSchemaId ? idCodes[spans[o + 4]!]! : null;
     const unavailableLength = spans[o + 7]!;
     const unavailable = unavailableLength < 0 ? null : bytes.subarray(spans[o + 6]!, spans[o + 6]! + unavailableLength);
     const keyOk = key === null || key.length === 0 || (isUtf8(key) && isJsonValue(key));
-    // Headers are checked here too: a bad one goes to the reference decoder, whose verdict stands.
-    const headersOk = (schemaId === null && unavailable === null) || linkHeaderProblem(schemaId, unavailable) === null;
+    // Headers are checked here too (schema ids only when packing found a bad one): a bad header
+    // goes to the reference decoder, whose verdict stands.
+    const headersOk = (!hasSchemaId || idCode !== null) && (unavailable === null || linkHeaderProblem(null, unavailable) === null);
     if (keyOk && headersOk && isUtf8(value) && scanEnvelope(value, scanned)) {
-      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, schemaId, unavailable);
+      if (checkKeys) {
+        const op = String.fromCharCode(scanned.op) as ChangeOp;
+        const deleted = op === 'd';
+        const problem = keys.problem(schemaId, key, op, value, deleted ? scanned.beforeStart : scanned.afterStart, deleted ? scanned.beforeEnd : scanned.afterEnd);
+        if (problem !== null) {
+          into.undecodable.push({ offset: offsets[i]!, ...problem });
+          continue;
+        }
+      }
+      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, idCode, unavailable);
       into.scanned++;
       into.rows++;
       continue;
     }
     const decoded = decodeBronzeMessage({ offset: offsets[i]!, timestampMs: timestamps[i]!, key, value, schemaId, unavailable });
     if (decoded.kind === 'row') {
+      if (checkKeys) {
+        const row = decoded.row.op === 'd' ? decoded.row.before : decoded.row.after;
+        const rowBytes = row === null ? null : Buffer.from(row);
+        const problem = keys.problem(schemaId, key, decoded.row.op, rowBytes, rowBytes === null ? -1 : 0, rowBytes?.length ?? -1);
+        if (problem !== null) {
+          into.undecodable.push({ offset: offsets[i]!, ...problem });
+          continue;
+        }
+      }
       rows.addRow(decoded.row);
       into.rows++;
     } else if (decoded.kind === 'tombstone') into.tombstones++;
@@ -490,7 +524,7 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       copy.bindVarchar(1, topic);
       copy.bindInteger(2, partition);
       copy.bindVarchar(3, ingestedAt.toISOString());
-      const dictionaries = [rows.op, rows.snapshot.dictionary, rows.schema.dictionary, rows.table.dictionary, rows.schemaId.dictionary];
+      const dictionaries = [rows.op, rows.snapshot.dictionary, rows.schema.dictionary, rows.table.dictionary, rows.schemaId];
       dictionaries.forEach((dictionary, i) => copy.bindList(4 + i, listValue(dictionary.values()), LIST(VARCHAR)));
       await copy.run();
       return await readFile(file);

@@ -12,8 +12,8 @@ describe('SegmentBuilder', () => {
     s.add(11, 4_000, b('{"id":1}'), null, 0, { trace: Buffer.from('abc') }); // tombstone with a header
     s.add(12, 6_000, null, b('{"op":"u"}'), 0);
     expect(s.sealReason(0)).toBeUndefined();
-    s.add(14, 7_000, b('k'), b(''), 0); // 13 compacted away; an empty value is a tombstone too
-    expect(s.sealReason(0)).toBeUndefined();
+    s.add(14, 7_000, b('k'), b(''), 0); // 13 compacted away; an empty value is no tombstone: counted, dead-lettered at decoding
+    expect(s.sealReason(0)).toBe('rows');
     s.add(15, 8_000, b('k'), b('v'), 0);
     expect(s.sealReason(0)).toBe('rows');
     const sealed = s.seal('rows');
@@ -26,7 +26,7 @@ describe('SegmentBuilder', () => {
       minTimestampMs: 4_000,
       maxTimestampMs: 8_000,
       messages: 5,
-      valued: 3,
+      valued: 4,
       bytes: 8 + 10 + 8 + 10 + 1 + 1 + 1,
       packed: undefined,
       headers: undefined,
@@ -38,7 +38,7 @@ describe('SegmentBuilder', () => {
       [10, 5_000, '{"id":1}', '{"op":"c"}'],
       [11, 4_000, '{"id":1}', null],
       [12, 6_000, null, '{"op":"u"}'],
-      [14, 7_000, 'k', null],
+      [14, 7_000, 'k', ''],
       [15, 8_000, 'k', 'v'],
     ]);
     expect(sealed.headers.get(11)?.trace?.toString()).toBe('abc');
@@ -74,6 +74,42 @@ describe('SegmentBuilder', () => {
     expect(all(3)).toEqual({ '__debezium.oldkey': '{"id":1}', 'lakehouse.schema.id': 'fedcba9876543210fedc' });
     expect(all(1)).toEqual({ 'lakehouse.schema.id': '0123456789abcdef0123', 'lakehouse.unavailable': '["big"]' });
     expect(packedHeaders(sealed, 6)).toBeUndefined();
+  });
+
+  it('takes the consumer\'s header map as it is, and keeps one copy of each distinct schema id', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    s.add(1, 1, b('k'), b('v1'), 0, new Map([['lakehouse.schema.id', b('0123456789abcdef0123')], ['lakehouse.unavailable', b('["x"]')]]));
+    s.add(2, 2, b('k'), b('v2'), 0, new Map([['lakehouse.schema.id', b('0123456789abcdef0123')], ['__debezium.oldkey', b('{"id":1}')]]));
+    const good = s.seal('forced');
+    expect(good.schemaIds).toEqual(['0123456789abcdef0123']);
+    expect(good.packed.schemaIdValues.map((v) => text(v))).toEqual(['0123456789abcdef0123']);
+    expect(text(packedMessage(good.packed, 0).unavailable)).toBe('["x"]');
+    expect([...good.headers.keys()]).toEqual([2]);
+    const bad = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    bad.add(1, 1, b('k'), null, 0, new Map([['lakehouse.schema.id', b('NOT-AN-ID')]])); // even on a tombstone
+    // Kept (for the encoder's dead letter and its headers), not listed as a schema to store.
+    const sealedBad = bad.seal('forced');
+    expect([sealedBad.schemaIds, sealedBad.packed.schemaIdValues.map((v) => text(v))]).toEqual([[], ['NOT-AN-ID']]);
+  });
+
+  it('shares one copy of the other headers among consecutive messages that repeat them, and copies again when they change', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    const context = () => new Map([['__debezium.context.taskId', b('0')], ['lakehouse.schema.id', b('0123456789abcdef0123')], ['__debezium.context.runId', b('run-1')]]);
+    const first = context();
+    s.add(1, 1, b('k'), b('v1'), 0, first);
+    s.add(2, 2, b('k'), b('v2'), 0, context());
+    s.add(3, 3, b('k'), b('v3'), 0, new Map([['__debezium.context.taskId', b('0')], ['__debezium.context.runId', b('run-2')]]));
+    s.add(4, 4, b('k'), b('v4'), 0, new Map([['__debezium.context.taskId', b('0')], ['__debezium.context.runId', b('run-2')], ['__debezium.oldkey', b('{"id":1}')]]));
+    first.get('__debezium.context.runId')!.fill(0); // the bytes were copied
+    const sealed = s.seal('forced');
+    expect(sealed.headers.get(1)).toBe(sealed.headers.get(2));
+    const all = (i: number) => Object.fromEntries(Object.entries(packedHeaders(sealed, i) ?? {}).map(([k, v]) => [k, v.toString()]));
+    expect([all(0), all(1), all(2), all(3)]).toEqual([
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-1', 'lakehouse.schema.id': '0123456789abcdef0123' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-1', 'lakehouse.schema.id': '0123456789abcdef0123' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-2' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-2', '__debezium.oldkey': '{"id":1}' },
+    ]);
   });
 
   it('copies the bytes it is given, and grows past its initial capacity', () => {

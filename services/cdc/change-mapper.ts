@@ -330,10 +330,11 @@ export class ChangeMapper {
 
   private begin(message: BeginMessage): void {
     const us = message.commitTimeUs;
+    const usText = us.toString(); // once: a BigInt prints slowly (single-row transactions pay this per row)
     this.transaction = {
       xid: message.xid,
       commitTimeMs: Number(us / 1000n),
-      tsFields: `,"ts_us":${us},"ts_ns":${us}000`,
+      tsFields: `,"ts_us":${usText},"ts_ns":${usText}000`,
       sequenceHead: this.lastCommitLsn === null ? '"[null,\\"' : `"[\\"${this.lastCommitLsn}\\",\\"`,
       originTail: NO_ORIGIN,
     };
@@ -445,7 +446,8 @@ export class ChangeMapper {
    */
   private envelope(plan: RelationPlan, before: string, after: string, op: string, tx: Transaction, snapshot: string, lsn: bigint): string {
     const now = this.now();
-    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsn}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsn},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
+    const lsnText = lsn.toString(); // once: a BigInt prints slowly, and it appears twice
+    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsnText}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsnText},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
   }
 
   private keyChanged(plan: RelationPlan, old: Tuple, next: Tuple): boolean {
