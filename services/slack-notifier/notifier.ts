@@ -56,6 +56,8 @@ export interface RunningNotifier {
   stop(): Promise<void>;
   /** Resolves if a fatal error stopped the consumer. */
   crashed: Promise<Error>;
+  /** Unhealthy while messages cannot be handled or read (a server outage), with the cause. */
+  health(): { healthy: boolean; detail: string };
 }
 
 export interface NotifierOptions {
@@ -86,7 +88,9 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   const { rules } = await loadRules(config.batch.rulesFile);
 
   const pool = new pg.Pool({ ...pgConnection(config, 'notifier'), max: 2, application_name: SERVICE_NAME });
-  pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
+  // A dropped idle connection (a database restart) is reported by the query that next needs one:
+  // the consumer's one outage warning, not a line per connection.
+  pool.on('error', (err) => logger.debug({ err }, 'idle PostgreSQL connection closed'));
   await pool.query('SELECT 1 FROM slack_announcement_log LIMIT 0');
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
@@ -207,7 +211,7 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     logger.info({ ...where, activityId: activity.activity_id, target: sink.target, commitToPostMs: latencyMs }, 'announced');
   }
 
-  const { stop, crashed } = await startConsumerWithResources(
+  const { stop, crashed, consumer } = await startConsumerWithResources(
     () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.slack.consumerGroup, topic, logger, handle }),
     async () => {
       await producer.close();
@@ -215,5 +219,5 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     },
     () => logger.info({ ...stats }, 'stopped'),
   );
-  return { stats, sink, stop, crashed };
+  return { stats, sink, stop, crashed, health: () => consumer.health() };
 }
