@@ -28,6 +28,8 @@
  *    rate; p99 of the concurrent writes <= 100 ms.
  * The throughput runs start the service as `npm run cdc` does (child process, the script's node
  * flags) and report its CPU per row and peak RSS; `--in-process`/`--profile` run it in this process.
+ * BENCH_CDC_NODE_ARGS adds Node flags to that child (e.g. `--cpu-prof --cpu-prof-dir=<dir>`: a V8
+ * CPU profile of the service process, written when it stops).
  * `--peer debezium` also streams each backlog with Debezium 3.6.1 on Kafka Connect 4.3.0 (third slot,
  * same WAL; bench/lib/debezium-peer.ts) and prints its rows/s, CPU per row and peak RSS beside the
  * service's, with the ratios (target: the service >= 4x Debezium's rate at <= 1/4 of its CPU per row).
@@ -237,7 +239,9 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
   await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
+  // BENCH_CDC_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`): extra Node flags for tuning experiments, after the script's.
+  const extraNodeArgs = (process.env.BENCH_CDC_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extraNodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
     cwd: REPO_ROOT,
     env: serviceEnv(slot, { LOG_LEVEL: 'info', ...SERVICE_ENV }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -6,11 +6,14 @@
  * may have been reported), or stopped cleanly by SIGTERM/SIGINT (the run is logged as interrupted,
  * gold and silver are as before); 1 an error-level quality check failed (gold was not swapped: the
  * previous gold stays; e.g. a rules change moving the bonus total beyond
- * `quality.rulesChangeMaxBonusDriftPct` without `--accept-drift`) or the run failed; 2 bad configuration or rules file (nothing was touched),
+ * `quality.rulesChangeMaxBonusDriftPct` without `--accept-drift`) or the run failed; 2 bad configuration or rules file, or a lake whose bucket does not exist or refuses access (nothing was
+ * touched); 1 also when the lake's S3 endpoint is unreachable (one line, nothing touched),
  * or another refresh is running.
  * Logs are JSON lines (pino) on stdout; progress lines go to stderr.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { ConfigError } from '../common/config.ts';
+import { LakeUnreachableError } from '../common/lake-storage.ts';
 import { redactUrl } from '../common/logger.ts';
 import { EXIT, runService, type ServiceDefinition } from '../common/runtime.ts';
 import { RULES_CHANGE_DRIFT_CHECK } from './checks.ts';
@@ -38,7 +41,7 @@ const opts = program.opts<{ full: boolean; asOf?: Date; rules?: string; lake?: s
 const refreshTask: ServiceDefinition<'refresh'> = {
   name: 'batch',
   config: 'refresh',
-  isConfigurationError: (err) => err instanceof RulesError || err instanceof BatchLockedError,
+  isConfigurationError: (err) => err instanceof RulesError || err instanceof BatchLockedError || err instanceof ConfigError,
   describe: (config) => ({ full: opts.full, lake: redactUrl(opts.lake ?? config.lakeUrl), goldDb: config.batch.goldDb }),
   async start({ config, logger, signal }) {
     // SIGTERM/SIGINT: interrupt the running statement, roll back, log the run, exit 0 (a clean stop).
@@ -69,9 +72,15 @@ const refreshTask: ServiceDefinition<'refresh'> = {
         return outcome.status === 'success' || outcome.status === 'interrupted' ? EXIT.ok : EXIT.runtime;
       },
       (err: unknown) => {
-        if (err instanceof RulesError || err instanceof BatchLockedError) {
+        if (err instanceof RulesError || err instanceof BatchLockedError || err instanceof ConfigError) {
           console.error(err.message);
           return EXIT.configuration;
+        }
+        if (err instanceof LakeUnreachableError) {
+          // Transient: one clear line, no stack; run it again when the lake is back.
+          logger.error({ err: { message: err.message, cause: String(err.cause) } }, 'refresh failed: the lake is unreachable');
+          console.error(`refresh: ${err.message}`);
+          return EXIT.runtime;
         }
         logger.error({ err }, 'refresh failed');
         return EXIT.runtime;

@@ -19,7 +19,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RefreshConfig } from '../common/config.ts';
-import { openLake, type LakeStorage } from '../common/lake-storage.ts';
+import { openLake, verifyLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
 import type { Completeness, RunLogEntry, RunStatus, RunTrigger } from '../common/contracts/run-log.ts';
@@ -166,7 +166,8 @@ class Progress {
 
 /**
  * Runs one refresh.
- * @throws RulesError (bad rules: nothing was touched; or a sport name of the rules found neither among
+ * @throws ConfigError (bad lake URL, missing bucket, access denied: nothing was touched),
+ *   LakeUnreachableError (S3 endpoint unreachable: nothing was touched), RulesError (bad rules: nothing was touched; or a sport name of the rules found neither among
  *   the known sport types nor in the source's data: silver merged, gold untouched, run logged
  *   `failed`), BatchLockedError, or any unexpected error after recording the run as `failed` in run_log.
  */
@@ -181,16 +182,25 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
   const tmpDir = path.join(config.batch.stateDir, 'tmp', runId);
   log.info({ runId, mode, rulesVersion: rules.rules.version, paramsHash: rules.hash, asOf: asOf.toISOString() }, 'refresh started');
 
+  // The lake first: a bad URL, a missing bucket or an unreachable endpoint ends the run before
+  // anything is touched, with one clear line (ConfigError, LakeUnreachableError).
+  const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
+  try {
+    await verifyLake(lake, config);
+  } catch (err) {
+    lake.close();
+    throw err;
+  }
   const duck = await openDuck(':memory:', { threads: config.batch.threads, memoryLimit: config.batch.memoryLimit, tempDir: path.join(tmpDir, 'spill') });
   try {
     await duck.conn.run(`ATTACH ${literal(config.batch.silverDb)} AS ${SILVER} (STORAGE_VERSION ${literal(SILVER_STORAGE_VERSION)})`);
   } catch (err) {
     duck.close();
+    lake.close();
     await rm(tmpDir, { recursive: true, force: true });
     if (/lock/i.test((err as Error).message)) throw new BatchLockedError(config.batch.silverDb);
     throw err;
   }
-  const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
   const run = new RunState(config, rules, runId, mode, startedAt, asOf);
   run.acceptDrift = options.acceptDrift === true;
   let rulesError: RulesError | undefined;

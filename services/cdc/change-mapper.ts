@@ -445,7 +445,8 @@ export class ChangeMapper {
    */
   private envelope(plan: RelationPlan, before: string, after: string, op: string, tx: Transaction, snapshot: string, lsn: bigint): string {
     const now = this.now();
-    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsn}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsn},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
+    const lsnText = lsn.toString(); // once: a BigInt prints slowly, and it appears twice
+    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsnText}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsnText},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
   }
 
   private keyChanged(plan: RelationPlan, old: Tuple, next: Tuple): boolean {

@@ -134,6 +134,17 @@ export class ReplicationStream extends EventEmitter {
   }
 
   private onFrame(frame: Buffer): void {
+    if (frame[0] === 0x77 /* w */ && frame.length >= 25) {
+      // XLogData, read in place (parseCopyData's object and the unused WAL end are skipped: once per change).
+      let payload: DecodedPayload;
+      try {
+        payload = { ok: true, message: decodePgoutput(frame.subarray(25)) };
+      } catch (error) {
+        payload = { ok: false, error: error as Error };
+      }
+      this.emit('data', frame.readBigUInt64BE(1), payload);
+      return;
+    }
     const f = parseCopyData(frame);
     if (f.kind === 'xlogdata') {
       let payload: DecodedPayload;
