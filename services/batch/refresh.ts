@@ -136,6 +136,17 @@ export class BatchLockedError extends Error {
   }
 }
 
+/** Thrown when a run failed (it is in run_log as `failed`); `runId` names it. */
+export class RefreshFailedError extends Error {
+  constructor(
+    readonly runId: string,
+    reason: string,
+  ) {
+    super(`refresh ${runId} failed: ${reason}`);
+    this.name = 'RefreshFailedError';
+  }
+}
+
 /** `20261121T051200Z-a1b2c3`: sortable by time, unique. */
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
@@ -161,7 +172,7 @@ class Progress {
 
 /**
  * Runs one refresh.
- * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or any unexpected error
+ * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or RefreshFailedError
  *   after recording the run as `failed` in run_log.
  */
 export async function refresh(config: RefreshConfig, options: RefreshOptions): Promise<RefreshOutcome> {
@@ -246,7 +257,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
       await rm(tmpDir, { recursive: true, force: true });
     }
   }
-  if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
+  if (run.status === 'failed') throw new RefreshFailedError(runId, run.error ?? 'unknown error');
   return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
 
