@@ -1,6 +1,6 @@
 /**
- * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency]
- *   [--tx-sizes 1,1000] [--port-base 56500] [--stop-stack] [--in-process] [--profile <dir>]
+ * `npm run bench -- cdc [--rows 200000] [--latency-seconds 20] [--rate 1000] [--only throughput|latency|snapshot]
+ *   [--snapshot-rows 1000000] [--snapshot-rounds 2] [--tx-sizes 1,1000] [--port-base 56500] [--stop-stack] [--in-process] [--profile <dir>]
  *   [--peer debezium [--peer-rest-port N]]`
  *
  * Issue 3 benchmark of the CDC service (services/cdc), PostgreSQL, the broker and the service on
@@ -17,8 +17,19 @@
  * 3. The producer alone, in this process: the same number of pre-rendered events pushed through
  *    the service's KafkaSink with its settings (batches, in-flight limit), as the producer's share
  *    of the cost.
+ * 4. Snapshots (issue 16), `--snapshot-rounds` alternating rounds on a `--snapshot-rows`-row table
+ *    (default 1,000,000), service in this process: the initial snapshot of a new slot (rows/s from
+ *    the start of the service until every op "r" is acknowledged), then, with the same service
+ *    streaming, an incremental snapshot of the same table (`lakehouse snapshot --table`, rows/s
+ *    from the signal until every incremental "r" is acknowledged) while single-row inserts into
+ *    another captured table run at `--rate` rows/s; their streaming latency (acknowledgement minus
+ *    commit) during the incremental snapshot. Medians and ranges over the rounds; the streaming
+ *    rate of the same run is the throughput table's. Targets: incremental >= 50 % of the initial
+ *    rate; p99 of the concurrent writes <= 100 ms.
  * The throughput runs start the service as `npm run cdc` does (child process, the script's node
  * flags) and report its CPU per row and peak RSS; `--in-process`/`--profile` run it in this process.
+ * BENCH_CDC_NODE_ARGS adds Node flags to that child (e.g. `--cpu-prof --cpu-prof-dir=<dir>`: a V8
+ * CPU profile of the service process, written when it stops).
  * `--peer debezium` also streams each backlog with Debezium 3.6.1 on Kafka Connect 4.3.0 (third slot,
  * same WAL; bench/lib/debezium-peer.ts) and prints its rows/s, CPU per row and peak RSS beside the
  * service's, with the ratios (target: the service >= 4x Debezium's rate at <= 1/4 of its CPU per row).
@@ -44,6 +55,7 @@ import { KafkaAdmin } from '../services/common/kafka/index.ts';
 import { resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
 import { testEnv } from '../tests/support/test-env.ts';
+import { runLakehouse } from '../scripts/lib/lakehouse/program.ts';
 import path from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -54,7 +66,9 @@ const opts = new Command('bench cdc')
   .option('--rows <n>', 'rows per throughput run', (v) => Number(v), 200_000)
   .option('--latency-seconds <n>', 'duration of the latency run', (v) => Number(v), 20)
   .option('--rate <n>', 'rows per second of the latency run', (v) => Number(v), 1000)
-  .option('--only <part>', '"throughput" or "latency"')
+  .option('--only <part>', '"throughput", "latency" or "snapshot"')
+  .option('--snapshot-rows <n>', 'rows of the snapshot benchmark table', (v) => Number(v), 1_000_000)
+  .option('--snapshot-rounds <n>', 'alternating initial/incremental snapshot rounds', (v) => Number(v), 2)
   .option('--tx-sizes <list>', 'rows per transaction of the throughput runs', (v) => v.split(',').map(Number), [1, 1000])
   .option('--port-base <n>', 'start/use a stack on the test-stack port layout for this base', (v) => Number(v))
   .option('--stop-stack', 'stop the stack started for the run at the end')
@@ -63,7 +77,7 @@ const opts = new Command('bench cdc')
   .addOption(new Option('--peer <name>', 'also measure this peer on the same WAL').choices(['debezium']))
   .option('--peer-rest-port <n>', 'Kafka Connect REST port of the Debezium peer', (v) => Number(v))
   .parse(process.argv)
-  .opts<{ rows: number; latencySeconds: number; rate: number; only?: string; txSizes: number[]; portBase?: number; stopStack?: boolean; profile?: string; inProcess?: boolean; peer?: 'debezium'; peerRestPort?: number }>();
+  .opts<{ rows: number; latencySeconds: number; rate: number; only?: string; snapshotRows: number; snapshotRounds: number; txSizes: number[]; portBase?: number; stopStack?: boolean; profile?: string; inProcess?: boolean; peer?: 'debezium'; peerRestPort?: number }>();
 
 const portBase = opts.portBase ?? (process.env.TEST_STACK_PORT_BASE ? Number(process.env.TEST_STACK_PORT_BASE) : undefined);
 const baseEnv: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(portBase) } : { ...process.env };
@@ -225,7 +239,9 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
   await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
+  // BENCH_CDC_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`): extra Node flags for tuning experiments, after the script's.
+  const extraNodeArgs = (process.env.BENCH_CDC_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extraNodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
     cwd: REPO_ROOT,
     env: serviceEnv(slot, { LOG_LEVEL: 'info', ...SERVICE_ENV }),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -446,6 +462,135 @@ async function latency(db: pg.Client, firstId: number): Promise<{ p50: number; p
   }
 }
 
+/** Whether a part runs: every part by default, or the one `--only` names. */
+const runs = (part: 'throughput' | 'latency' | 'snapshot') => !opts.only || opts.only === part;
+
+const SNAP_TABLE = 'bench_cdc_snap';
+const SNAP_STREAM_TABLE = 'bench_cdc_stream';
+const SNAP_PUBLICATION = 'bench_cdc_snap_pub';
+
+interface SnapshotRound { initialRate: number; incrementalRate: number; chunks: number; p50: number; p99: number; max: number; samples: number; writeRate: number }
+
+/** The snapshot table (`--snapshot-rows` rows of the benchmark shape) and an empty table for the concurrent writes. */
+async function setupSnapshotTables(db: pg.Client): Promise<number> {
+  const t0 = performance.now();
+  await db.query(`
+    DROP TABLE IF EXISTS ${SNAP_TABLE}, ${SNAP_STREAM_TABLE};
+    DROP PUBLICATION IF EXISTS ${SNAP_PUBLICATION};
+    CREATE TABLE ${SNAP_TABLE} (LIKE ${TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+    CREATE TABLE ${SNAP_STREAM_TABLE} (LIKE ${TABLE} INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES);
+    GRANT SELECT ON ${SNAP_TABLE}, ${SNAP_STREAM_TABLE} TO ${config.postgres.cdc.user};
+    CREATE PUBLICATION ${SNAP_PUBLICATION} FOR TABLE ${SNAP_TABLE}, ${SNAP_STREAM_TABLE} WITH (publish = 'insert, update, delete, truncate');`);
+  await db.query(`INSERT INTO ${SNAP_TABLE} (id, employee_id, sport_type, started_at, elapsed_seconds, distance_m, comment)
+    SELECT g, 1 + g % 160, (ARRAY['Runing','Randonnée','Vélo','Natation'])[1 + g % 4], timestamptz '2024-01-01 07:00:00+00' + g * interval '1 minute',
+           1800 + g % 3600, 5000 + g % 20000, CASE WHEN g % 3 = 0 THEN 'Sortie du dimanche' END
+      FROM generate_series(1, $1::integer) g`, [opts.snapshotRows]);
+  await db.query(`VACUUM ANALYZE ${SNAP_TABLE}`);
+  return (performance.now() - t0) / 1000;
+}
+
+/**
+ * One round: a new slot's initial snapshot of the table, then an incremental snapshot of it by the
+ * same service while `--rate` single-row inserts per second stream into the other table.
+ */
+async function snapshotRound(db: pg.Client, round: number, firstWriteId: number): Promise<SnapshotRound> {
+  const rows = opts.snapshotRows;
+  const slot = `bench_snap_${RUN}_${round}`;
+  const prefix = `benchsnap${RUN}r${round}`;
+  const env = serviceEnv(slot, { KAFKA_TOPIC_PREFIX: prefix, CDC_TABLES: `${SNAP_TABLE},${SNAP_STREAM_TABLE}`, CDC_PUBLICATION: SNAP_PUBLICATION, CDC_SNAPSHOT_MODE: 'initial' });
+  const snapTopic = `${prefix}.public.${SNAP_TABLE}`;
+  const streamTopic = `${prefix}.public.${SNAP_STREAM_TABLE}`;
+  let phase: 'initial' | 'between' | 'incremental' | 'after' = 'initial';
+  let initialReads = 0;
+  let incrementalReads = 0;
+  let initialDoneAt = 0;
+  let incrementalDoneAt = 0;
+  let resolveInitial!: () => void;
+  let resolveIncremental!: () => void;
+  const initialDone = new Promise<void>((r) => (resolveInitial = r));
+  const incrementalDone = new Promise<void>((r) => (resolveIncremental = r));
+  const latencies: number[] = [];
+  const service = new CdcService(loadConfig(env), createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'), {
+    onAcknowledged: (events: OutgoingEvent[], ackedAt: number) => {
+      for (const e of events) {
+        if (e.op === 'r' && e.topic === snapTopic) {
+          if (phase === 'initial' && ++initialReads === rows) {
+            initialDoneAt = performance.now();
+            resolveInitial();
+          } else if (phase === 'incremental' && ++incrementalReads === rows) {
+            incrementalDoneAt = performance.now();
+            resolveIncremental();
+          }
+        } else if (phase === 'incremental' && e.op === 'c' && e.topic === streamTopic && e.value !== null) {
+          const i = e.value.indexOf('"ts_ms":'); // source.ts_ms: the commit time
+          latencies.push(ackedAt - Number(e.value.slice(i + 8, e.value.indexOf(',', i))));
+        }
+      }
+    },
+  });
+  const t0 = performance.now();
+  const running = service.run();
+  const pool = new pg.Pool({ ...pgConnection(config, 'admin'), max: 4 });
+  try {
+    await Promise.race([initialDone, running.then(() => { throw new Error('the service stopped during the initial snapshot'); })]);
+    await service.streaming;
+    phase = 'between';
+    // The concurrent write load starts first, then the incremental snapshot is requested.
+    let writing = true;
+    let written = 0;
+    const insert = `INSERT INTO ${SNAP_STREAM_TABLE} (id, employee_id, sport_type, started_at, elapsed_seconds, distance_m, comment)
+      VALUES ($1, 7, 'Runing', now(), 2760, 10800, 'Sortie du dimanche')`;
+    const intervalMs = 1000 / opts.rate;
+    const w0 = performance.now();
+    const inserts: Promise<unknown>[] = [];
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const wait = w0 + i * intervalMs - performance.now();
+        if (wait >= 1) await new Promise((r) => setTimeout(r, wait));
+        inserts.push(pool.query(insert, [firstWriteId + i]));
+        written++;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 2000));
+    phase = 'incremental';
+    const s0 = performance.now();
+    // The CLI's own lines would break the table: kept out of the output.
+    const log = console.log;
+    console.log = () => undefined;
+    const code = await runLakehouse(['snapshot', '--table', `public.${SNAP_TABLE}`, '--no-wait'], env).finally(() => (console.log = log));
+    if (code !== 0) throw new Error(`lakehouse snapshot exited ${code}`);
+    await Promise.race([incrementalDone, running.then(() => { throw new Error('the service stopped during the incremental snapshot'); })]);
+    phase = 'after';
+    writing = false;
+    await writer;
+    await Promise.all(inserts);
+    const writeRate = written / ((performance.now() - w0) / 1000);
+    const chunks = Math.ceil(rows / config.cdc.incrementalChunkRows);
+    const sorted = latencies.sort((a, b) => a - b);
+    return {
+      initialRate: rows / ((initialDoneAt - t0) / 1000),
+      incrementalRate: rows / ((incrementalDoneAt - s0) / 1000),
+      chunks, p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, samples: sorted.length, writeRate,
+    };
+  } finally {
+    await pool.end();
+    service.stop();
+    await running;
+    await dropSlot(db, slot);
+    const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', 'warn'));
+    const topics = (await admin.listTopics().catch(() => [] as string[])).filter((t) => t.startsWith(`${prefix}.`) || t.includes(`.${prefix}.`));
+    await admin.deleteTopics(topics).catch(() => undefined);
+    await admin.close();
+  }
+}
+
+/** `median (min-max)` of the values. */
+function medianRange(values: number[], digits = 0): string {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length % 2 ? sorted[(sorted.length - 1) / 2]! : (sorted[sorted.length / 2 - 1]! + sorted[sorted.length / 2]!) / 2;
+  return sorted.length === 1 ? fmt(mid, digits) : `${fmt(mid, digits)} (${fmt(sorted[0]!, digits)}-${fmt(sorted.at(-1)!, digits)})`;
+}
+
 async function main(): Promise<void> {
   if (portBase) {
     console.log(`stack: port base ${portBase} (PostgreSQL ${config.postgres.port}, Kafka ${config.kafka.brokers.join(',')})`);
@@ -457,7 +602,8 @@ async function main(): Promise<void> {
     await setup(db);
     console.log(`\nCDC benchmark: ${fmt(opts.rows)} rows per throughput run; service defaults: batch ${config.cdc.batchMaxEvents} events, ${config.cdc.maxInFlight} batches in flight, ${config.cdc.maxPendingEvents} pending events at most, linger ${config.cdc.lingerMs} ms, compression ${config.cdc.compression}\n`);
     let nextId = 1;
-    if (opts.only !== 'latency') {
+    const streamingRates: number[] = [];
+    if (runs('throughput')) {
       console.log(`service: ${opts.inProcess || opts.profile ? 'in this process' : `child process, ${Object.entries(SERVICE_ENV).map(([k, v]) => `${k}=${v} `).join('')}node ${SERVICE_NODE_FLAGS.join(' ')} --import tsx services/cdc/main.ts`}`);
       const peerHead = opts.peer ? ' debezium rows/s | debezium CPU µs/row | debezium peak RSS | cdc/debezium rate | cdc/debezium CPU per row |' : '';
       console.log(`| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |${peerHead}`);
@@ -467,24 +613,38 @@ async function main(): Promise<void> {
         nextId += opts.rows;
         const recvRate = opts.rows / r.recvSeconds;
         const cdcRate = opts.rows / r.cdcSeconds;
+        streamingRates.push(cdcRate);
         const d = r.debezium;
         const peerCells = d ? ` ${fmt(opts.rows / d.seconds)} | ${fmt(d.cpuMicrosPerRow, 1)} | ${mb(d.peakRss)} | ${fmt(cdcRate / (opts.rows / d.seconds), 2)} | ${fmt(r.cpuMicrosPerRow / d.cpuMicrosPerRow, 2)} |` : '';
         console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |${peerCells}`);
       }
     }
-    if (opts.peer && opts.only !== 'latency') {
+    if (opts.peer && runs('throughput')) {
       console.log(`\nDebezium 3.6.1 on Kafka Connect 4.3.0 standalone (${javaVersion()}, ${CONNECT_JVM_FLAGS.join(' ')}), its own slot on the same WAL, snapshot.mode=no_data; measured from "Processing messages" until its topic holds every row. Targets: cdc/debezium rate >= 4, cdc/debezium CPU per row <= 0.25.`);
     }
-    if (opts.only !== 'latency') {
+    if (runs('throughput')) {
       const p = await producerCeiling(opts.rows);
       console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process): ${fmt(p.rate)} messages/s, ${fmt(p.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
-    if (opts.only !== 'throughput') {
+    if (runs('snapshot')) {
+      const loadSeconds = await setupSnapshotTables(db);
+      console.log(`\nsnapshots of a ${fmt(opts.snapshotRows)}-row table (written in ${fmt(loadSeconds, 1)} s), ${opts.snapshotRounds} alternating rounds (initial, then incremental with ${fmt(opts.rate)} inserts/s into another captured table), service in this process; initial chunks ${fmt(config.cdc.snapshotChunkRows)} rows, incremental chunks ${fmt(config.cdc.incrementalChunkRows)} rows`);
+      console.log('| round | initial rows/s | incremental rows/s | incremental / initial | writes/s achieved | write latency p50 / p99 / max (ms) | samples |');
+      console.log('|---:|---:|---:|---:|---:|---:|---:|');
+      const results: SnapshotRound[] = [];
+      for (let round = 1; round <= opts.snapshotRounds; round++) {
+        const r = await snapshotRound(db, round, nextId + 10_000_000 + round * 1_000_000);
+        results.push(r);
+        console.log(`| ${round} | ${fmt(r.initialRate)} | ${fmt(r.incrementalRate)} | ${fmt((100 * r.incrementalRate) / r.initialRate)} % | ${fmt(r.writeRate)} | ${fmt(r.p50)} / ${fmt(r.p99)} / ${fmt(r.max)} | ${fmt(r.samples)} |`);
+      }
+      console.log(`snapshot summary, median (range): initial ${medianRange(results.map((r) => r.initialRate))} rows/s; incremental ${medianRange(results.map((r) => r.incrementalRate))} rows/s = ${medianRange(results.map((r) => (100 * r.incrementalRate) / r.initialRate))} % of initial (target >= 50 %); concurrent writes p99 ${medianRange(results.map((r) => r.p99))} ms (target <= 100 ms)${streamingRates.length ? `; streaming in this run (throughput table): ${streamingRates.map((x) => fmt(x)).join(', ')} rows/s` : ''}`);
+    }
+    if (runs('latency')) {
       const l = await latency(db, nextId + 1_000_000);
       console.log(`\nlatency at ${fmt(l.achievedRate)} rows/s (single-row transactions, ${fmt(l.samples)} samples after warm-up; service in this process): p50 ${fmt(l.p50)} ms, p99 ${fmt(l.p99)} ms, max ${fmt(l.max)} ms; peak RSS of this process ${mb(l.peakRss)}`);
     }
   } finally {
-    await db.query(`DROP TABLE IF EXISTS ${TABLE}; DROP PUBLICATION IF EXISTS ${PUBLICATION}; DROP PROCEDURE IF EXISTS bench_cdc_load`).catch(() => undefined);
+    await db.query(`DROP TABLE IF EXISTS ${TABLE}, ${SNAP_TABLE}, ${SNAP_STREAM_TABLE}; DROP PUBLICATION IF EXISTS ${PUBLICATION}; DROP PUBLICATION IF EXISTS ${SNAP_PUBLICATION}; DROP PROCEDURE IF EXISTS bench_cdc_load`).catch(() => undefined);
     await db.end();
     clearInterval(rssSampler);
     if (portBase && opts.stopStack) await stackDown(config, (l) => console.log(`  ${l}`));

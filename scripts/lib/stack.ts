@@ -201,15 +201,54 @@ function stopSignal(name: ServiceName): NodeJS.Signals {
   return name === 'postgres' ? 'SIGINT' : 'SIGTERM';
 }
 
+/** Waits up to `timeoutMs` for the process of `record` to be gone. @returns true once it is. */
+async function waitGone(record: ProcessRecord, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isOurProcess(record)) {
+    if (Date.now() >= deadline) return false;
+    await sleep(100);
+  }
+  return true;
+}
+
+/**
+ * Stops the process of `record` with `signal`, SIGKILL after `timeoutMs`, and returns only once
+ * it is gone (a restart right after must not find the old process still holding its ports).
+ * @throws StackError when it survives SIGKILL for 10 s.
+ */
 async function stopPid(record: ProcessRecord, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<void> {
   if (!isOurProcess(record)) return;
   process.kill(record.pid, signal);
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!isOurProcess(record)) return;
-    await sleep(100);
-  }
+  if (await waitGone(record, timeoutMs)) return;
   process.kill(record.pid, 'SIGKILL');
+  if (!(await waitGone(record, 10_000))) throw new StackError(`pid ${record.pid} still running 10 s after SIGKILL`);
+}
+
+/** The TCP ports a server of the stack listens on. */
+function servicePorts(config: Config, name: ServiceName): { host: string; port: number }[] {
+  switch (name) {
+    case 'postgres':
+      return [{ host: config.postgres.host, port: config.postgres.port }];
+    case 'kafka': {
+      const host = config.kafka.brokers[0]!.split(':')[0]!;
+      return [{ host, port: firstBrokerPort(config.kafka.brokers) }, { host, port: config.stack.kafkaControllerPort }];
+    }
+    case 'minio': {
+      const host = new URL(config.s3.endpoint).hostname;
+      return [{ host, port: s3Port(config) }, { host, port: config.stack.minioConsolePort }];
+    }
+  }
+}
+
+/** Waits up to `timeoutMs` until nothing accepts connections on the ports of `name`. @returns true once free. */
+async function waitPortsFree(config: Config, name: ServiceName, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const used = await Promise.all(servicePorts(config, name).map(({ host, port }) => portInUse(host, port)));
+    if (!used.some(Boolean)) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(200);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -416,10 +455,11 @@ async function startKafka(config: Config, bins: Binaries, say: Say): Promise<Pro
   writeFileSync(path.join(dir, 'log4j.properties'), KAFKA_LOG4J);
   const classpath = `${bins.kafkaLibs}/*`;
   if (!existsSync(path.join(dataDir, 'meta.properties'))) {
-    // A KRaft cluster id is a base64url-encoded 16-byte UUID.
+    // A KRaft cluster id is a base64url-encoded 16-byte UUID. It may start with "-": passed as
+    // `--cluster-id=<id>`, or the tool's argument parser takes it for an option (1 start in 32 failed).
     const clusterId = randomBytes(16).toString('base64url');
     say(`kafka: formatting KRaft storage ${dataDir} (cluster id ${clusterId})`);
-    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile], 'kafka storage format');
+    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile], 'kafka storage format');
   }
   await assertPortFree('kafka', config.kafka.brokers[0]!.split(':')[0]!, firstBrokerPort(config.kafka.brokers), 'KAFKA_BROKERS');
   await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.stack.kafkaControllerPort, 'KAFKA_CONTROLLER_PORT');
@@ -553,6 +593,8 @@ export async function stopService(config: Config, name: ServiceName, say: Say = 
     const signal = options.signal ?? stopSignal(name);
     say(`${name}: stopping pid ${record.pid} (${signal})`);
     await stopPid(record, signal);
+    // Gone; its listening sockets close with it (give the kernel a moment under load).
+    await waitPortsFree(config, name, 10_000);
   }
   const state = readState(config);
   delete state[name];
@@ -564,8 +606,24 @@ export async function stopService(config: Config, name: ServiceName, say: Say = 
  * until it is healthy. A no-op when it is already running.
  * @throws MissingBinaryError, StackError as stackUp.
  */
-export async function startService(config: Config, name: ServiceName, say: Say = () => undefined): Promise<void> {
+export function startService(config: Config, name: ServiceName, say: Say = () => undefined): Promise<void> {
+  // One start per server at a time: a second caller (e.g. a test's afterAll while the timed-out
+  // test is still restarting it) waits for the same start instead of racing it for the ports.
+  const key = `${config.stack.dir}\0${name}`;
+  let start = startsInFlight.get(key);
+  if (!start) {
+    start = startServiceNow(config, name, say).finally(() => startsInFlight.delete(key));
+    startsInFlight.set(key, start);
+  }
+  return start;
+}
+
+const startsInFlight = new Map<string, Promise<void>>();
+
+async function startServiceNow(config: Config, name: ServiceName, say: Say): Promise<void> {
   if (isOurProcess(readState(config)[name])) return;
+  // Right after a stop (a test's outage), the ports may take a moment to be released.
+  await waitPortsFree(config, name, 30_000);
   const bins = resolveBinaries(config, [name]);
   const record =
     name === 'postgres' ? await startPostgres(config, bins, say) : name === 'kafka' ? await startKafka(config, bins, say) : await startMinio(config, bins);

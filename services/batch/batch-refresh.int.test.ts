@@ -131,8 +131,18 @@ describe('incremental refresh and backfill', () => {
     rules.wellbeing.minActivitiesPerYear = 10;
     const changed = path.join(sb.dir, 'rules-v2.json');
     await writeFile(changed, JSON.stringify(rules));
-    const run = await sb.refresh({ full: true, rulesFile: changed });
+    // Issue 14: the bonus total moves +40 % (more than rulesChangeMaxBonusDriftPct): the previous
+    // gold stays until the change is accepted.
+    const [builtBefore] = await sb.gold<{ run_id: string }>(`SELECT run_id FROM build_info`);
+    const refused = await cli(sb, ['--full', '--rules', changed]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/the rules changed and bonus total 6125\.03 EUR vs 4375\.02 EUR in run \S+ \(rules 2026\.1, changed since\): \+40\.0 %; gold not swapped: check the rules change, then re-run with --accept-drift to accept it/);
+    expect(await sb.gold(`SELECT run_id FROM build_info`)).toEqual([builtBefore]);
+    expect(await sb.gold(`SELECT employee_id, bonus_amount_eur::VARCHAR AS amount FROM sport_bonus WHERE eligible ORDER BY 1`)).toEqual(before);
+
+    const run = await sb.refresh({ full: true, rulesFile: changed, acceptDrift: true });
     expect(run.status).toBe('success');
+    expect(run.results.find((r) => r.id === 'gold.rules_change_drift')).toMatchObject({ status: 'pass', severity: 'error', observed: expect.stringMatching(/\+40\.0 %; accepted with --accept-drift$/) });
 
     expect(await sb.gold(`SELECT employee_id, bonus_amount_eur::VARCHAR AS amount FROM sport_bonus WHERE eligible ORDER BY 1`)).toEqual([
       { employee_id: 201, amount: '2800.00' },
@@ -148,6 +158,7 @@ describe('incremental refresh and backfill', () => {
       ['2026.1', 'success', 'incremental', 0.05],
       ['2026.1', 'success', 'incremental', 0.05],
       ['2026.1', 'success', 'full', 0.05],
+      ['test-2', 'failed_quality', 'full', 0.07],
       ['test-2', 'success', 'full', 0.07],
     ]);
     expect(new Set(log.map((l) => l.params_hash)).size).toBe(2);
@@ -171,6 +182,29 @@ describe('incremental refresh and backfill', () => {
     expect(await readFile(sb.config.batch.runLogFile, 'utf8')).toBe(logBefore);
   });
 
+  it('refuses a rules file naming a commute mode or a sport that exists nowhere (issue 14: a misspelt mode swapped gold)', async () => {
+    const goldBefore = await sha(sb.config.batch.goldDb);
+    const rules = JSON.parse(await readFile(sb.config.batch.rulesFile, 'utf8'));
+    rules.sportBonus.maxCommuteKmByMode = { 'Marche/running': 15, 'Vélo/Trottinette/Autre': 25 };
+    const typo = path.join(sb.dir, 'rules-typo.json');
+    await writeFile(typo, JSON.stringify(rules));
+    const res = await cli(sb, ['--full', '--rules', typo]);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toContain(
+      'sportBonus.maxCommuteKmByMode.Vélo/Trottinette/Autre: unknown commute mode "Vélo/Trottinette/Autre": HR records "Transports en commun", "véhicule thermique/électrique", "Marche/running", "Vélo/Trottinette/Autres"; did you mean "Vélo/Trottinette/Autres"? (got 25)',
+    );
+
+    // A sport no source data and no known sport type has: refused after silver, gold untouched.
+    const sports = JSON.parse(await readFile(sb.config.batch.rulesFile, 'utf8'));
+    sports.quarantine.maxSpeedKmhBySport.Quidditch = 40;
+    const unknownSport = path.join(sb.dir, 'rules-sport.json');
+    await writeFile(unknownSport, JSON.stringify(sports));
+    const res2 = await cli(sb, ['--rules', unknownSport]);
+    expect(res2.code).toBe(2);
+    expect(res2.stderr).toContain('quarantine.maxSpeedKmhBySport.Quidditch: unknown sport type "Quidditch"');
+    expect(await sha(sb.config.batch.goldDb)).toBe(goldBefore);
+  });
+
   it('an error-level quality failure keeps the previous gold in place and is logged', async () => {
     const goldBefore = await sha(sb.config.batch.goldDb);
     const [builtBefore] = await sb.gold<{ run_id: string }>(`SELECT run_id FROM build_info`);
@@ -181,7 +215,8 @@ describe('incremental refresh and backfill', () => {
     const manifest = JSON.parse((await sb.lake.get(written.manifestKey)).toString());
     await sb.lake.put(written.manifestKey, Buffer.from(JSON.stringify({ ...manifest, rows: manifest.rows + 5 })));
 
-    const run = await sb.refresh();
+    // The rules go back from test-2 to the product's: a rules change, accepted (this test is about the manifest).
+    const run = await sb.refresh({ acceptDrift: true });
     expect(run.status).toBe('failed_quality');
     expect(run.entry.quality.errors).toEqual(['bronze.files.rows_match_manifest']);
     expect(await sha(sb.config.batch.goldDb)).toBe(goldBefore);

@@ -86,6 +86,48 @@ export async function listPartitionFiles(
   return { files };
 }
 
+/** Two bronze files of one partition whose offset ranges overlap (issue 14). */
+export interface ManifestOverlap {
+  topic: string;
+  partition: number;
+  /** The manifest of the file read. */
+  kept: string;
+  /** The manifest of the other file. */
+  other: string;
+  /** `dropped`: the other file lies wholly inside kept files and is not read; `partial`: both are read. */
+  outcome: 'dropped' | 'partial';
+}
+
+/**
+ * One copy of every offset (issue 14: a replay that cut a recorded range elsewhere wrote the same
+ * offsets again under other keys, so the manifests overlap and the lake holds those rows twice).
+ * Per partition, files are taken longest first among those starting at the same offset; a file
+ * whose range lies wholly inside the ranges taken so far is dropped (its rows are those of the
+ * kept files: same topic, partition and offsets); a file that overlaps but also covers new
+ * offsets is kept, and silver removes its repeated rows by key and LSN as it does for any
+ * re-delivery. Every overlap is reported. Pure.
+ * @param files bronze files, grouped by partition in any order.
+ * @returns the files to read, in (topic, partition, first offset) order, and the overlaps.
+ */
+export function dropOverlappingFiles(files: readonly BronzeFile[]): { files: BronzeFile[]; overlaps: ManifestOverlap[] } {
+  const sorted = [...files].sort((a, b) => (a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition || a.firstOffset - b.firstOffset || b.lastOffset - a.lastOffset));
+  const kept: BronzeFile[] = [];
+  const overlaps: ManifestOverlap[] = [];
+  /** The kept file reaching furthest in the current partition. */
+  let reach: BronzeFile | undefined;
+  for (const f of sorted) {
+    if (reach && (reach.topic !== f.topic || reach.partition !== f.partition)) reach = undefined;
+    if (reach && f.firstOffset <= reach.lastOffset) {
+      const outcome = f.lastOffset <= reach.lastOffset ? 'dropped' : 'partial';
+      overlaps.push({ topic: f.topic, partition: f.partition, kept: reach.manifestKey, other: f.manifestKey, outcome });
+      if (outcome === 'dropped') continue;
+    }
+    kept.push(f);
+    if (!reach || f.lastOffset > reach.lastOffset) reach = f;
+  }
+  return { files: kept, overlaps };
+}
+
 /** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
 export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);

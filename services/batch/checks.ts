@@ -344,3 +344,47 @@ export async function costDriftCheck(
         : `total ${total.toFixed(2)} EUR vs ${previous.toFixed(2)} EUR in run ${prev!.run_id}: ${verdict.pct === null ? 'from zero' : `${verdict.pct >= 0 ? '+' : ''}${verdict.pct.toFixed(1)} %`}${paramsNote}`,
   });
 }
+
+/**
+ * A rules change must not move the bonus total silently (issue 14: a misspelt commute mode swapped
+ * gold with the bonus total down from 118,044.50 to 33,585 EUR and only a cost-drift warning).
+ * When the rules differ from those of the previous successful run and the sport bonus total moves
+ * more than `quality.rulesChangeMaxBonusDriftPct` against it, this check fails at error level, so
+ * gold is not swapped (the previous gold stays), unless the run was started with `--accept-drift`
+ * (then it passes, and says it was accepted). Same rules, or no previous run: skipped.
+ */
+export async function rulesChangeDriftCheck(
+  conn: DuckDBConnection,
+  bonusCostEur: number,
+  paramsHash: string,
+  rules: Rules,
+  acceptDrift: boolean,
+): Promise<QualityResult> {
+  const prev = await queryOne<{ run_id: string; bonus: number | null; params_hash: string; rules_version: string }>(
+    conn,
+    `SELECT run_id, bonus_cost_eur::DOUBLE AS bonus, params_hash, rules_version FROM meta.run_log
+     WHERE status = 'success' ORDER BY started_at DESC LIMIT 1`,
+  );
+  const maxPct = rules.quality.rulesChangeMaxBonusDriftPct;
+  const base = {
+    id: RULES_CHANGE_DRIFT_CHECK,
+    model: 'gold',
+    type: 'rules_change_drift',
+    severity: 'error' as const,
+    description: `after a rules change, the sport bonus total moves at most ${maxPct} % against the previous successful run, unless the run is started with --accept-drift`,
+  };
+  if (!prev || prev.params_hash === paramsHash || prev.bonus === null) {
+    return metricResult({ ...base, status: 'skipped', observed: !prev ? 'no previous successful run' : prev.params_hash === paramsHash ? 'rules unchanged since the previous successful run' : 'the previous run recorded no bonus total' });
+  }
+  const verdict = driftVerdict(bonusCostEur, prev.bonus, maxPct);
+  const move = `bonus total ${bonusCostEur.toFixed(2)} EUR vs ${prev.bonus.toFixed(2)} EUR in run ${prev.run_id} (rules ${prev.rules_version}, changed since): ${verdict.pct === null ? 'from zero' : `${verdict.pct >= 0 ? '+' : ''}${verdict.pct.toFixed(1)} %`}`;
+  if (verdict.status !== 'fail') return metricResult({ ...base, status: 'pass', observed: move });
+  return metricResult({
+    ...base,
+    status: acceptDrift ? 'pass' : 'fail',
+    observed: acceptDrift ? `${move}; accepted with --accept-drift` : `${move}; gold not swapped: check the rules change, then re-run with --accept-drift to accept it`,
+  });
+}
+
+/** Id of {@link rulesChangeDriftCheck}'s result. */
+export const RULES_CHANGE_DRIFT_CHECK = 'gold.rules_change_drift';

@@ -19,14 +19,14 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { RefreshConfig } from '../common/config.ts';
-import { openLake, type LakeStorage } from '../common/lake-storage.ts';
+import { openLake, verifyLake, type LakeStorage } from '../common/lake-storage.ts';
 import type { BronzeFile } from '../common/contracts/bronze-object.ts';
 import { encodeQualityReport, type QualityResult } from '../common/contracts/quality-report.ts';
 import type { Completeness, RunLogEntry, RunStatus, RunTrigger } from '../common/contracts/run-log.ts';
 import { publishGold, type GoldPgSettings, type PublishedRelation } from './pg-publish.ts';
 import type { CompletenessSource } from './watermark.ts';
-import { discoverPartitions, listPartitionFiles, materialize, type ManifestProblem } from './bronze-inputs.ts';
-import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
+import { discoverPartitions, dropOverlappingFiles, listPartitionFiles, materialize, type ManifestOverlap, type ManifestProblem } from './bronze-inputs.ts';
+import { bronzeFileReconciliation, costDriftCheck, freshnessChecks, layerReconciliation, rulesChangeDriftCheck, silverRowChecks, sourceReconciliation, volumeCheck } from './checks.ts';
 import { exec, openDuck, queryOne, queryRows, type Duck } from './duck.ts';
 import { asidePath, attachAside, createViews, discardAside, exportParquet, GOLD_NEXT, goldRel, publishedRelations, publishParquet, removeStaleAsideFiles, swapIn } from './gold-build.ts';
 import { bucketRangeSql, GOLD_MODELS, stagingStatements, type GoldContext } from '../../products/sport-rewards/gold/models.ts';
@@ -42,7 +42,7 @@ import {
   summarize,
 } from './quality.ts';
 import { QUARANTINE_DDL, quarantineOrder, quarantineStatements } from './quarantine.ts';
-import { loadRules, type LoadedRules } from './rules.ts';
+import { loadRules, RulesError, unknownSports, unknownSportsError, type LoadedRules } from './rules.ts';
 import { appendRunLogLine, bronzeInputRanges, insertRunLogSql, runLogDdl } from './run-log.ts';
 import {
   compactAppended,
@@ -92,6 +92,11 @@ export interface RefreshOptions {
   progress?: (line: string) => void;
   /** Aborting interrupts the running DuckDB statement; the run ends as `interrupted`, gold untouched. */
   signal?: AbortSignal;
+  /**
+   * Accept a rules change that moves the bonus total more than `quality.rulesChangeMaxBonusDriftPct`
+   * (without it, such a run keeps the previous gold: check `gold.rules_change_drift`).
+   */
+  acceptDrift?: boolean;
   /** What started the run (run_log); default `manual`. */
   trigger?: RunTrigger;
   /** Attempt number (1 = first) and the first failed run this one retries (run_log). */
@@ -172,8 +177,11 @@ class Progress {
 
 /**
  * Runs one refresh.
- * @throws RulesError (bad rules: nothing was touched), BatchLockedError, or RefreshFailedError
- *   after recording the run as `failed` in run_log.
+ * @throws ConfigError (bad lake URL, missing bucket, access denied: nothing was touched),
+ *   LakeUnreachableError (S3 endpoint unreachable: nothing was touched), RulesError (bad rules: nothing was touched; or a sport name of the rules found neither among
+ *   the known sport types nor in the source's data: silver merged, gold untouched, run logged
+ *   `failed`), BatchLockedError, or RefreshFailedError (any unexpected error, after recording the
+ *   run as `failed` in run_log).
  */
 export async function refresh(config: RefreshConfig, options: RefreshOptions): Promise<RefreshOutcome> {
   const rules = await loadRules(options.rulesFile ?? config.batch.rulesFile);
@@ -186,17 +194,28 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
   const tmpDir = path.join(config.batch.stateDir, 'tmp', runId);
   log.info({ runId, mode, rulesVersion: rules.rules.version, paramsHash: rules.hash, asOf: asOf.toISOString() }, 'refresh started');
 
+  // The lake first: a bad URL, a missing bucket or an unreachable endpoint ends the run before
+  // anything is touched, with one clear line (ConfigError, LakeUnreachableError).
+  const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
+  try {
+    await verifyLake(lake, config);
+  } catch (err) {
+    lake.close();
+    throw err;
+  }
   const duck = await openDuck(':memory:', { threads: config.batch.threads, memoryLimit: config.batch.memoryLimit, tempDir: path.join(tmpDir, 'spill') });
   try {
     await duck.conn.run(`ATTACH ${literal(config.batch.silverDb)} AS ${SILVER} (STORAGE_VERSION ${literal(SILVER_STORAGE_VERSION)})`);
   } catch (err) {
     duck.close();
+    lake.close();
     await rm(tmpDir, { recursive: true, force: true });
     if (/lock/i.test((err as Error).message)) throw new BatchLockedError(config.batch.silverDb);
     throw err;
   }
-  const lake = openLake(config, options.lakeUrl ?? config.lakeUrl);
   const run = new RunState(config, rules, runId, mode, startedAt, asOf);
+  run.acceptDrift = options.acceptDrift === true;
+  let rulesError: RulesError | undefined;
   run.trigger = options.trigger ?? 'manual';
   run.attempt = options.attempt ?? 1;
   run.retryOf = options.retryOf ?? null;
@@ -233,6 +252,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
     await progress.step('silver', () => mergeSilver(duck, lake, files, localByKey, run, options.full === true, log, progress));
     const tables = await silverTables(duck.conn);
     const withProduct = productRuns(tables, run);
+    if (withProduct) await checkRuleSports(duck, run);
     await progress.step('quarantine', () => rebuildQuarantine(duck, tables, rules, asOf, runId, withProduct ? run.binding : undefined));
 
     options.signal?.throwIfAborted();
@@ -245,7 +265,10 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
     } else {
       run.status = 'failed';
       run.error = (err as Error).message;
-      log.error({ runId, err }, 'refresh failed');
+      if (err instanceof RulesError) {
+        rulesError = err;
+        log.error({ runId, issues: err.issues }, 'refresh refused the rules file');
+      } else log.error({ runId, err }, 'refresh failed');
     }
   } finally {
     options.signal?.removeEventListener('abort', interrupt);
@@ -257,6 +280,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
       await rm(tmpDir, { recursive: true, force: true });
     }
   }
+  if (rulesError) throw rulesError;
   if (run.status === 'failed') throw new RefreshFailedError(runId, run.error ?? 'unknown error');
   return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
@@ -272,8 +296,11 @@ class RunState {
   rowCounts: Record<string, number> = {};
   costs: { bonusCostEur: number; wellbeingCostEur: number } | null = null;
   manifestProblems: ManifestProblem[] = [];
+  manifestOverlaps: ManifestOverlap[] = [];
   schemaChanges: SchemaChange[] = [];
   legacyRows: { topic: string; rows: number; schemaId: string }[] = [];
+  /** `--accept-drift`: a rules change may move the bonus total beyond the limit. */
+  acceptDrift = false;
   /** Data products of the run and whether they ran. */
   products: { name: string; status: 'ran' | 'skipped'; source: string; reason?: string }[] = [];
   trigger: RunTrigger = 'manual';
@@ -309,8 +336,11 @@ async function listInputs(duck: Duck, lake: LakeStorage, full: boolean, run: Run
     files.push(...found);
     if (problem) run.manifestProblems.push(problem);
   }
-  run.files = files;
-  return files;
+  // One copy of every offset: overlapping manifests (a replay that cut a range elsewhere).
+  const { files: distinct, overlaps } = dropOverlappingFiles(files);
+  run.manifestOverlaps = overlaps;
+  run.files = distinct;
+  return distinct;
 }
 
 async function mergeSilver(
@@ -407,6 +437,21 @@ async function mergeSilver(
   }
   for (const m of run.merges) log.info({ runId: run.runId, table: m.name, ...m }, 'silver table merged');
   run.results.push(bronzeFileReconciliation(fileChecks));
+  if (run.manifestOverlaps.length > 0) {
+    const dropped = run.manifestOverlaps.filter((o) => o.outcome === 'dropped').length;
+    run.results.push(
+      metricResult({
+        id: 'bronze.manifests_overlap',
+        model: 'bronze',
+        type: 'reconciliation',
+        severity: 'warn',
+        description: 'bronze manifests of a partition do not overlap (a file wholly inside others is not read; a partial overlap is read and its repeated rows removed)',
+        status: 'fail',
+        observed: `${run.manifestOverlaps.length} overlapping files: ${dropped} not read, ${run.manifestOverlaps.length - dropped} partly repeated`,
+        sample: run.manifestOverlaps.slice(0, 5),
+      }),
+    );
+  }
   if (run.manifestProblems.length > 0) {
     run.results.push(
       metricResult({
@@ -497,6 +542,23 @@ async function ensureSchemaOnlyTables(duck: Duck, byTopic: Map<string, Map<strin
   }
 }
 
+/**
+ * The sport names of the rules must be known sport types or values of the source (declared
+ * sports, activity types): a limit for a sport that exists nowhere is a misspelling.
+ * @throws RulesError naming each unknown sport.
+ */
+async function checkRuleSports(duck: Duck, run: RunState): Promise<void> {
+  const named = Object.keys(run.rules.rules.quarantine.maxSpeedKmhBySport);
+  if (unknownSports(run.rules.rules, []).length === 0 || named.length === 0) return;
+  const rows = await queryRows<{ sport: string }>(
+    duck.conn,
+    `SELECT DISTINCT sport FROM ${run.binding.rel('declared_sports')} WHERE sport IS NOT NULL
+     UNION SELECT DISTINCT sport_type FROM ${run.binding.rel('activities')} WHERE sport_type IS NOT NULL`,
+  );
+  const unknown = unknownSports(run.rules.rules, rows.map((r) => r.sport));
+  if (unknown.length > 0) throw unknownSportsError(run.rules.file, unknown);
+}
+
 async function rebuildQuarantine(duck: Duck, tables: readonly SilverTable[], rules: LoadedRules, asOf: Date, runId: string, binding: Binding | undefined): Promise<void> {
   await duck.conn.run('BEGIN TRANSACTION');
   try {
@@ -581,6 +643,7 @@ async function buildGold(duck: Duck, config: RefreshConfig, lake: LakeStorage, t
         );
         run.costs = { bonusCostEur: costs?.bonus ?? 0, wellbeingCostEur: costs?.wellbeing ?? 0 };
         out.push(await costDriftCheck(conn, run.costs, run.rules.hash, run.rules.rules));
+        out.push(await rulesChangeDriftCheck(conn, run.costs.bonusCostEur, run.rules.hash, run.rules.rules, run.acceptDrift));
       }
       return out;
     });

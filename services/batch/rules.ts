@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { COMMUTE_MODES, SPORT_TYPES } from '../../products/sport-rewards/gold/constants.ts';
 
 /** Thrown for an unreadable or invalid rules file; `issues` lists `field: problem` lines. */
 export class RulesError extends Error {
@@ -25,6 +26,50 @@ export class RulesError extends Error {
 }
 
 const km = z.number().positive().max(1000);
+
+/** Levenshtein distance (for "did you mean" hints on misspelt keys). */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The closest of `known` to `key` when it is a likely misspelling (case, accents, a few letters). */
+export function closestKnown(key: string, known: readonly string[]): string | undefined {
+  const fold = (s: string) => s.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    const d = editDistance(fold(key), fold(name));
+    if (d <= Math.max(2, Math.floor(name.length / 4)) && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+/** A hint naming the closest known value, if any. */
+function didYouMean(key: string, known: readonly string[]): string {
+  const close = closestKnown(key, known);
+  return close ? `; did you mean ${JSON.stringify(close)}?` : '';
+}
+
+/**
+ * Commute-mode keys must be modes HR records (the source's CHECK constraint, COMMUTE_MODES): a
+ * misspelt mode would silently make nobody of that mode eligible.
+ */
+const commuteModeKeys = z.record(z.string().min(1), km).superRefine((modes, ctx) => {
+  for (const mode of Object.keys(modes)) {
+    if (!(COMMUTE_MODES as readonly string[]).includes(mode)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [mode],
+        message: `unknown commute mode ${JSON.stringify(mode)}: HR records ${COMMUTE_MODES.map((m) => JSON.stringify(m)).join(', ')}${didYouMean(mode, COMMUTE_MODES)}`,
+      });
+    }
+  }
+});
 const kmh = z.number().positive().max(1000);
 
 function isTimeZone(name: string): boolean {
@@ -58,7 +103,7 @@ export const rulesSchema = z
         /** Share of the gross annual salary paid as sport bonus (0.05 = 5 %). */
         rate: z.number().min(0).max(1),
         /** Commute modes that qualify, with their maximum home-to-office distance in km (inclusive). */
-        maxCommuteKmByMode: z.record(z.string().min(1), km).refine((m) => Object.keys(m).length > 0, 'expected at least one commute mode'),
+        maxCommuteKmByMode: commuteModeKeys.refine((m) => Object.keys(m).length > 0, 'expected at least one commute mode'),
       })
       .strict(),
     wellbeing: z
@@ -77,8 +122,27 @@ export const rulesSchema = z
         futureToleranceMinutes: z.number().min(0).max(7 * 24 * 60),
         /** Speed limit (km/h) of sports absent from maxSpeedKmhBySport. */
         defaultMaxSpeedKmh: kmh,
-        /** Highest plausible average speed per sport type, km/h. */
-        maxSpeedKmhBySport: z.record(z.string().min(1), kmh),
+        /**
+         * Highest plausible average speed per sport type, km/h. Sport names are exact: known ones
+         * (SPORT_TYPES) or ones found in the source's reference data (checked by the refresh,
+         * {@link unknownSports}); a close misspelling of a known sport is an error here.
+         */
+        maxSpeedKmhBySport: z.record(z.string().min(1), kmh).superRefine((sports, ctx) => {
+          for (const sport of Object.keys(sports)) {
+            const close = (SPORT_TYPES as readonly string[]).includes(sport) ? undefined : closestKnown(sport, SPORT_TYPES);
+            if (close) ctx.addIssue({ code: 'custom', path: [sport], message: `unknown sport type ${JSON.stringify(sport)}; did you mean ${JSON.stringify(close)}?` });
+          }
+        }),
+        /** elapsed_seconds may differ from ended_at - started_at by at most this many seconds. */
+        elapsedToleranceSeconds: z.number().min(0).max(86_400).default(60),
+        /** Longest plausible activity (elapsed_seconds), hours. */
+        maxDurationHours: z.number().positive().max(24 * 366).default(48),
+        /** Activities starting before this day (00:00 UTC, "YYYY-MM-DD") are too old to be true. */
+        notBefore: z
+          .string()
+          .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date "YYYY-MM-DD"')
+          .refine((d) => Number.isFinite(Date.parse(`${d}T00:00:00Z`)), 'not a calendar date')
+          .default('2000-01-01'),
       })
       .strict(),
     quality: z
@@ -98,6 +162,11 @@ export const rulesSchema = z
           .refine((v) => v.minHistoryDays <= v.trailingDays, { message: 'must not exceed trailingDays', path: ['minHistoryDays'] }),
         /** Warn when total cost moves more than this many percent against the previous successful run. */
         costDriftMaxPct: z.number().min(0),
+        /**
+         * A run whose rules differ from the previous successful run's and whose bonus total moves
+         * more than this many percent against it does not swap gold unless `--accept-drift` is given.
+         */
+        rulesChangeMaxBonusDriftPct: z.number().min(0).default(10),
       })
       .strict(),
   })
@@ -153,6 +222,27 @@ export function parseRules(text: string, file = 'rules'): LoadedRules {
   const { $comment: _comment, ...rules } = parsed.data;
   const canonical = canonicalJson(rules);
   return { rules: parsed.data, canonical, hash: createHash('sha256').update(canonical).digest('hex'), file };
+}
+
+/**
+ * Sport names of `rules` that are not known sport types (SPORT_TYPES) and not in `reference`
+ * (the sport values of the source: declared sports and activity types). A rules file naming one
+ * is refused by the refresh ({@link RulesError}): its limit would apply to nothing.
+ */
+export function unknownSports(rules: Rules, reference: Iterable<string>): string[] {
+  const known = new Set<string>([...SPORT_TYPES, ...reference]);
+  return Object.keys(rules.quarantine.maxSpeedKmhBySport).filter((s) => !known.has(s));
+}
+
+/** The RulesError of {@link unknownSports}' result. */
+export function unknownSportsError(file: string, sports: readonly string[]): RulesError {
+  return new RulesError(
+    file,
+    sports.map(
+      (s) =>
+        `quarantine.maxSpeedKmhBySport.${s}: unknown sport type ${JSON.stringify(s)}: neither a known sport (${SPORT_TYPES.join(', ')}) nor a sport of the source's declared sports or activities`,
+    ),
+  );
 }
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {

@@ -25,7 +25,7 @@ import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Cron } from 'croner';
 import pRetry, { AbortError } from 'p-retry';
-import type { RefreshConfig } from '../common/config.ts';
+import { ConfigError, type RefreshConfig } from '../common/config.ts';
 import { encodeRunLogLine, type RunLogEntry, type RunMode, type RunTrigger } from '../common/contracts/run-log.ts';
 import { BatchLockedError, refresh, RefreshFailedError, type RefreshOptions, type RefreshOutcome } from './refresh.ts';
 import { newestCovered, type Checkpoint, type CompletenessTracker } from './watermark.ts';
@@ -39,7 +39,7 @@ export class WatchConfigError extends Error {
 }
 
 /** The parts of a refresh the orchestration passes through (rules file, lake, progress lines). */
-export type RunSettings = Pick<RefreshOptions, 'rulesFile' | 'lakeUrl' | 'progress' | 'logger' | 'asOf'>;
+export type RunSettings = Pick<RefreshOptions, 'rulesFile' | 'lakeUrl' | 'progress' | 'logger' | 'asOf' | 'acceptDrift'>;
 
 /** What the orchestration needs of the completeness tracker (watermark.ts). */
 export type Tracker = Pick<CompletenessTracker, 'establish' | 'checkpoint' | 'committed' | 'checkpoints' | 'close'>;
@@ -104,7 +104,9 @@ export type OrchestratedOutcome = { status: 'success' | 'interrupted'; outcome: 
 
 /**
  * Runs one refresh with retries: a failed attempt is retried after a capped exponential backoff
- * until one succeeds or `signal` aborts; a held lock ends it as `skipped` (logged in run_log).
+ * until one succeeds or `signal` aborts (an unreachable lake is retried too); a held lock ends it
+ * as `skipped` (logged in run_log).
+ * @throws ConfigError (not retried: the configuration needs fixing)
  */
 export async function runWithRetries(
   config: RefreshConfig,
@@ -124,6 +126,8 @@ export async function runWithRetries(
           throw new RunNotSwapped(outcome);
         } catch (err) {
           if (err instanceof BatchLockedError) throw new AbortError(err);
+          // A configuration problem (bad lake URL, missing bucket, denied access) needs a person, not a retry.
+          if (err instanceof ConfigError) throw new AbortError(err);
           if (err instanceof RefreshFailedError) retryOf ??= err.runId;
           if (settings.signal.aborted) throw new AbortError(err as Error);
           throw err;

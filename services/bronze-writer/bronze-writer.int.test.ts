@@ -220,6 +220,33 @@ describe('bronze writer', () => {
     s.lake.close();
   });
 
+  it('stores a valid envelope whose source.table holds a NUL byte as sent, and the partition moves on (issue 14)', async () => {
+    // It used to make DuckDB fail ("unterminated quoted string": the name was spliced into SQL
+    // text) and the writer retried that segment forever: the partition was blocked.
+    const s = scenario();
+    await createTopic(admin, s.topic, 1);
+    const [template] = activityMessages(1, 11);
+    const odd: CdcMessage = {
+      key: template!.key,
+      value: template!.value!.replace('"table":"activities"', '"table":"activ\\u0000ities"'),
+      expected: { ...template!.expected!, source_table: 'activ\u0000ities' },
+    };
+    const sent = [...activityMessages(20, 12), odd, ...activityMessages(20, 13)];
+    expect(odd.value).toContain('activ\\u0000ities');
+    await produce(producer, s.topic, sent);
+    const writer = await startWriter(s.config);
+    try {
+      await waitForCommitted(admin, s.group, s.topic, 30_000);
+    } finally {
+      await writer.stop();
+    }
+    const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), sent));
+    expect(rows.filter((r) => r.source_table === 'activ\u0000ities')).toHaveLength(1);
+    expect(writer.stats.deadLetters).toBe(0);
+    s.lake.close();
+  });
+
   it('loses nothing after a kill -9 between upload and offset commit; duplicates differ only in ingested_at', async () => {
     // A short session timeout: the restarted writer gets the partitions of the killed one sooner.
     const s = scenario({ BRONZE_MAX_AGE_S: '3', BRONZE_SESSION_TIMEOUT_S: '6', LOG_LEVEL: 'info' });
@@ -328,6 +355,51 @@ describe('bronze writer', () => {
     // Every file was rewritten by the replay, and holds each event exactly once.
     for (const r of rows) expect(r.ingested_at.getTime()).toBeGreaterThanOrEqual(replayedAt - 1000);
     expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), sent));
+    s.lake.close();
+  });
+
+  it('replays under a concurrent load with a tiny BRONZE_MAX_AGE_S: every recorded range comes back under its own key, no manifests overlap (issue 14)', async () => {
+    // A 50 ms age limit and a 32 KiB buffer (back-pressure pauses all the time), and more than one
+    // fetch (1 MiB per partition) of history: a replayed segment used to be sealed on age while
+    // the next fetch was awaited, before its recorded end, and come back as two objects.
+    const s = scenario({ BRONZE_MAX_ROWS: '200', BRONZE_MAX_AGE_S: '0.05', BRONZE_MAX_BUFFERED_BYTES: '32768' });
+    await createTopic(admin, s.topic);
+    const first = activityMessages(7500, 14);
+    const load = activityMessages(1500, 15);
+    let writer = await startWriter(s.config);
+    for (let burst = 0; burst < 5; burst++) {
+      await produce(producer, s.topic, first.slice(burst * 1500, (burst + 1) * 1500));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await waitForCommitted(admin, s.group, s.topic);
+    await writer.stop();
+    const recorded = await manifestEntries(s.lake, s.topic);
+    expect(recorded.length).toBeGreaterThan(25);
+
+    for (const partition of [0, 1, 2]) await admin.setOffsets(s.group, s.topic, [{ partition, offset: '0' }]);
+    const replayedAt = Date.now();
+    writer = await startWriter(s.config);
+    try {
+      for (let burst = 0; burst < 10; burst++) {
+        await produce(producer, s.topic, load.slice(burst * 150, (burst + 1) * 150));
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await waitForCommitted(admin, s.group, s.topic, 90_000);
+    } finally {
+      await writer.stop();
+    }
+
+    const entries = await manifestEntries(s.lake, s.topic);
+    const byKey = new Map(entries.map((e) => [e.key, e]));
+    const notRewritten = recorded.filter((e) => !byKey.has(e.key) || Date.parse(byKey.get(e.key)!.writtenAt) < replayedAt - 1000);
+    expect(notRewritten.map((e) => e.key)).toEqual([]);
+    for (const partition of [0, 1, 2]) {
+      const ranges = entries.filter((e) => e.partition === partition).sort((a, b) => a.firstOffset - b.firstOffset);
+      const overlapping = ranges.slice(1).filter((e, i) => e.firstOffset <= ranges[i]!.lastOffset);
+      expect(overlapping.map((e) => e.key), `partition ${partition}: overlapping manifests`).toEqual([]);
+    }
+    const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(await readTopic(kafka.target, s.topic), [...first, ...load]));
     s.lake.close();
   });
 

@@ -146,6 +146,26 @@ describe('DuckDbParquetEncoder.encodePacked', () => {
     expect(await readParquet(encoded.parquet!)).toEqual(referenceRows.map((r) => expected(r, ingestedAt)));
   });
 
+  it('stores values SQL would choke on exactly as sent: no SQL text is built from message data (issue 14)', async () => {
+    // A NUL byte in source.table made DuckDB fail with "unterminated quoted string" (the value was
+    // spliced into the COPY statement), and the writer retried that segment forever.
+    const odd = ['nul\u0000table', "it's", "x'); DROP TABLE bronze_segment; --", '\u0000', 'tab\tle\nnew'];
+    const builder = new SegmentBuilder('sport.public.activities', 0, { maxRows: 100, maxBytes: 1_000_000, maxAgeMs: 60_000 });
+    const raw = odd.map((name, i) => {
+      const oddSource = { ...source, table: name, schema: name, snapshot: name };
+      return { offset: i, timestampMs: 1767258000000 + i, key: Buffer.from(`{"id":${i}}`), value: Buffer.from(`{"before":null,"after":{"id":${i}},"source":${JSON.stringify(oddSource)},"op":"c","ts_ms":1}`), schemaId: null, unavailable: null };
+    });
+    for (const m of raw) builder.add(m.offset, m.timestampMs, m.key, m.value, 0);
+    const ingestedAt = new Date('2026-11-21T08:00:00Z');
+
+    const encoded = await encoder.encodePacked('sport.public.activities', 0, builder.seal('forced').packed, ingestedAt);
+
+    expect(encoded.undecodable).toEqual([]);
+    const rows = await readParquet(encoded.parquet!);
+    expect(rows.map((r) => [r.source_table, r.source_schema, r.snapshot])).toEqual(odd.map((name) => [name, name, name]));
+    expect(rows).toEqual(raw.map((m) => expected((decodeBronzeMessage(m) as { row: BronzeRow }).row, ingestedAt)).map((r) => ({ ...r, partition: 0 })));
+  });
+
   it('returns no file for a segment of tombstones and dead letters only', async () => {
     const builder = new SegmentBuilder('t', 0, { maxRows: 10, maxBytes: 1_000_000, maxAgeMs: 60_000 });
     builder.add(0, 1, Buffer.from('{"id":1}'), null, 0);

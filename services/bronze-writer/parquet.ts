@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isUtf8 } from 'node:buffer';
 import duckdb from '@duckdb/node-bindings';
-import { BLOB, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
+import { BLOB, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, LIST, listValue, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { decodeBronzeMessage, linkHeaderProblem, type BronzeRow, type Undecodable } from './bronze-row.ts';
 import { isJsonValue, newScannedEnvelope, scanEnvelope, type ScannedEnvelope } from './envelope-scanner.ts';
 import { SPANS_PER_MESSAGE, type PackedMessages } from './segment.ts';
@@ -54,10 +54,16 @@ export const BRONZE_COLUMNS = [
 /*
  * Staging table. Every value crosses into DuckDB with at most one native call, and strings only
  * as bytes: the message key and the row images are BLOBs holding the exact UTF-8 bytes of the
- * message (decoded to VARCHAR by DuckDB when the file is written), per-file constants (topic,
- * partition, ingested_at) are SQL literals, and the few distinct op / snapshot / schema / table
- * values (and the schema ids of the rows) are sent as dictionary codes. Integers travel as DOUBLE (exact below 2^53) and are cast
- * back to BIGINT; the rare lsn or tx_id beyond 2^53 travels as text.
+ * message (decoded to VARCHAR by DuckDB when the file is written), and the few distinct op /
+ * snapshot / schema / table values (and the schema ids of the rows) are sent as dictionary codes.
+ * Integers travel as DOUBLE (exact below 2^53) and are cast back to BIGINT; the rare lsn or tx_id
+ * beyond 2^53 travels as text.
+ *
+ * No SQL text is ever built from message data (issue 14: a NUL byte in `source.table` spliced
+ * into the statement made DuckDB fail with "unterminated quoted string", forever): the per-file
+ * constants (topic, partition, ingested_at) and the dictionaries are bound parameters of the
+ * prepared COPY ({@link COPY_SQL}); the only text in it that is not constant is the temporary
+ * file's own name and the configured codec.
  */
 const STAGING: readonly (readonly [string, string, DuckDBType])[] = [
   ['offset', 'DOUBLE', DOUBLE],
@@ -84,7 +90,36 @@ const STAGING_SQL = STAGING.map(([name, type]) => `"${name}" ${type}`).join(', '
 export const CHUNK_ROWS = 2048;
 const TABLE = 'bronze_segment';
 
-const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+/**
+ * The COPY writing one file from the staging table. Parameters: $1 topic, $2 partition,
+ * $3 ingested_at (ISO-8601), $4..$8 the dictionaries (VARCHAR[]) of op, snapshot, source_schema,
+ * source_table and schema_id, indexed by the staged codes (a NULL code reads NULL).
+ * @param file the temporary file (a name this module made, never message data).
+ * @param compression the configured codec (one of a fixed list).
+ */
+function copySql(file: string, compression: string): string {
+  const select = [
+    `$1::VARCHAR AS topic`,
+    `$2::INTEGER AS "partition"`,
+    `"offset"::BIGINT AS "offset"`,
+    `kafka_timestamp_ms::BIGINT AS kafka_timestamp_ms`,
+    `decode("key") AS "key"`,
+    `($4::VARCHAR[])[op] AS op`,
+    `COALESCE(lsn_exact::BIGINT, lsn::BIGINT) AS lsn`,
+    `COALESCE(tx_id_exact::BIGINT, tx_id::BIGINT) AS tx_id`,
+    `source_ts_ms::BIGINT AS source_ts_ms`,
+    `event_ts_ms::BIGINT AS event_ts_ms`,
+    `($5::VARCHAR[])[snapshot] AS snapshot`,
+    `($6::VARCHAR[])[source_schema] AS source_schema`,
+    `($7::VARCHAR[])[source_table] AS source_table`,
+    `decode("before") AS "before"`,
+    `decode("after") AS "after"`,
+    `($8::VARCHAR[])[schema_id] AS schema_id`,
+    `decode("unavailable") AS unavailable`,
+    `$3::TIMESTAMPTZ AS ingested_at`,
+  ].join(', ');
+  return `COPY (SELECT ${select} FROM ${TABLE}) TO '${file}' (FORMAT parquet, COMPRESSION ${compression}${compression === 'zstd' ? ', COMPRESSION_LEVEL 1' : ''})`;
+}
 
 /** Codes (1-based, as DuckDB list indexes) for the distinct values of a low-cardinality column. */
 class Dictionary {
@@ -98,9 +133,9 @@ class Dictionary {
     }
     return code;
   }
-  /** `['a', 'b'][column]` */
-  sql(column: string): string {
-    return this.codes.size === 0 ? 'NULL::VARCHAR' : `[${[...this.codes.keys()].map(sqlString).join(', ')}][${column}]`;
+  /** The values in code order (code 1 first): the list the COPY indexes with the codes, as a bound parameter. */
+  values(): string[] {
+    return [...this.codes.keys()];
   }
 }
 
@@ -450,30 +485,17 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       await connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       return null;
     }
-    const select = [
-      `${sqlString(topic)} AS topic`,
-      `${partition}::INTEGER AS "partition"`,
-      `"offset"::BIGINT AS "offset"`,
-      `kafka_timestamp_ms::BIGINT AS kafka_timestamp_ms`,
-      `decode("key") AS "key"`,
-      `${rows.op.sql('op')} AS op`,
-      `COALESCE(lsn_exact::BIGINT, lsn::BIGINT) AS lsn`,
-      `COALESCE(tx_id_exact::BIGINT, tx_id::BIGINT) AS tx_id`,
-      `source_ts_ms::BIGINT AS source_ts_ms`,
-      `event_ts_ms::BIGINT AS event_ts_ms`,
-      `${rows.snapshot.dictionary.sql('snapshot')} AS snapshot`,
-      `${rows.schema.dictionary.sql('source_schema')} AS source_schema`,
-      `${rows.table.dictionary.sql('source_table')} AS source_table`,
-      `decode("before") AS "before"`,
-      `decode("after") AS "after"`,
-      `${rows.schemaId.dictionary.sql('schema_id')} AS schema_id`,
-      `decode("unavailable") AS unavailable`,
-      `'${ingestedAt.toISOString()}'::TIMESTAMPTZ AS ingested_at`,
-    ].join(', ');
+    const copy = await connection.prepare(copySql(file, this.compression));
     try {
-      await connection.run(`COPY (SELECT ${select} FROM ${TABLE}) TO '${file}' (FORMAT parquet, COMPRESSION ${this.compression}${this.compression === 'zstd' ? ', COMPRESSION_LEVEL 1' : ''})`);
+      copy.bindVarchar(1, topic);
+      copy.bindInteger(2, partition);
+      copy.bindVarchar(3, ingestedAt.toISOString());
+      const dictionaries = [rows.op, rows.snapshot.dictionary, rows.schema.dictionary, rows.table.dictionary, rows.schemaId.dictionary];
+      dictionaries.forEach((dictionary, i) => copy.bindList(4 + i, listValue(dictionary.values()), LIST(VARCHAR)));
+      await copy.run();
       return await readFile(file);
     } finally {
+      copy.destroySync();
       await connection.run(`DROP TABLE IF EXISTS ${TABLE}`);
       await rm(file, { force: true });
     }

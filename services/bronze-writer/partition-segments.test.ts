@@ -37,6 +37,22 @@ describe('PartitionSegments', () => {
     ]);
   });
 
+  it('at shutdown, drops a replayed segment short of its recorded end instead of storing it under a new key; seals the others (issue 14)', async () => {
+    const parts = new PartitionSegments({ ...policy, maxRows: 100 }, (_, partition) => ({ boundaryFor: async (first) => (partition === 0 && first === 0 ? { exactLastOffset: 9 } : {}) }));
+    const replayed = parts.stateFor('t', 0)!;
+    const live = parts.stateFor('t', 1)!;
+    const { sealed, onSealed } = collect();
+    await parts.pack(replayed, [0, 1, 2].map((o) => msg(o)), clock, onSealed);
+    await parts.pack(live, [0, 1].map((o) => msg(o)), clock, onSealed);
+    // Back-pressure may only force out the live one.
+    expect(parts.largestOpen()).toBe(live);
+    expect(parts.idleAwaitingRecordedEnd(clock() + 60_000, 60_000)).toEqual([replayed]);
+    expect(parts.sealAll(onSealed)).toBe(1);
+    expect(sealed.map((x) => [x.partition, x.firstOffset, x.lastOffset, x.sealedBy])).toEqual([[1, 0, 1, 'forced']]);
+    expect([replayed.open, replayed.nextOffset, replayed.durableNext]).toEqual([null, 0, null]);
+    expect(parts.openBytes).toBe(0);
+  });
+
   it('commits only what is durable, once, and nothing for a partition taken away by a rebalance', async () => {
     const parts = new PartitionSegments(policy, () => noBoundary);
     parts.assign({ t: [0, 1] });

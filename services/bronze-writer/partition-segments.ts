@@ -174,16 +174,40 @@ export class PartitionSegments {
     }
   }
 
-  /** Every open segment, sealed ("forced": shutdown, re-subscription). */
-  sealAll(onSealed: (st: PartitionState, segment: Segment) => void): void {
-    for (const st of this.states.values()) this.sealInto(st, 'forced', onSealed);
+  /**
+   * Every open segment, sealed ("forced": shutdown, re-subscription), except those still short of
+   * their recorded end (a replay): stored now, they would get keys no earlier run wrote, so they
+   * are dropped instead and their offsets, never committed, are read again later (issue 14).
+   * @returns the number of segments dropped.
+   */
+  sealAll(onSealed: (st: PartitionState, segment: Segment) => void): number {
+    let dropped = 0;
+    for (const st of this.states.values()) {
+      if (st.open?.awaitsRecordedEnd) {
+        this.openBytes -= st.open.bytes;
+        st.nextOffset = st.open.firstOffset; // not in a segment any more: a redelivery must not be skipped
+        st.open = null;
+        dropped++;
+      } else this.sealInto(st, 'forced', onSealed);
+    }
+    return dropped;
   }
 
-  /** The partition whose open segment holds the most bytes, if any is open. */
+  /**
+   * The partition whose open segment holds the most bytes among those that may be sealed early
+   * (not short of a recorded end), if any.
+   */
   largestOpen(): PartitionState | undefined {
     let largest: PartitionState | undefined;
-    for (const st of this.states.values()) if (st.open && !st.open.isEmpty && (!largest || st.open.bytes > largest.open!.bytes)) largest = st;
+    for (const st of this.states.values()) {
+      if (st.open && !st.open.isEmpty && !st.open.awaitsRecordedEnd && (!largest || st.open.bytes > largest.open!.bytes)) largest = st;
+    }
     return largest;
+  }
+
+  /** Partitions whose open segment waits for its recorded end and got no message for `idleMs`. */
+  idleAwaitingRecordedEnd(nowMs: number, idleMs: number): PartitionState[] {
+    return [...this.states.values()].filter((st) => st.open?.awaitsRecordedEnd && st.open.idleMs(nowMs) >= idleMs);
   }
 
   /**

@@ -4,7 +4,6 @@
  * rewrites the same object keys (see segment.ts, {@link Boundary}).
  */
 import type { LakeStorage } from '../common/lake-storage.ts';
-import type { Logger } from '../common/logger.ts';
 import { manifestPrefix, manifestStartAfter, parseManifestKey } from '../common/contracts/bronze-object.ts';
 import { boundaryFor, type Boundary } from './segment.ts';
 
@@ -17,28 +16,32 @@ export class RecordedRanges {
   /** True once the listing reached the end: later ranges can only be this writer's own. */
   private exhausted = false;
 
+  /**
+   * @param retrying runs an operation until it succeeds (the writer's storage retry policy);
+   *   rejects only when the writer is shutting down.
+   */
   constructor(
     private readonly lake: LakeStorage,
     private readonly topic: string,
     private readonly partition: number,
-    private readonly logger: Logger,
+    private readonly retrying: <T>(what: string, op: () => Promise<T>) => Promise<T>,
   ) {}
 
   /**
    * The boundary for a segment starting at `firstOffset` (offsets only grow between calls).
-   * A listing failure (storage unreachable) yields no boundary rather than blocking consumption:
-   * the file then gets a new key and its rows duplicate, by (topic, partition, offset), rows
-   * that silver removes.
+   * A listing failure (storage unreachable) is retried until the listing succeeds: rotating
+   * without the recorded boundaries would give a replayed range new keys and overlapping
+   * manifests (issue 14), and nothing can be stored meanwhile anyway. At shutdown: no boundary
+   * (the segment is not stored then).
    */
   async boundaryFor(firstOffset: number): Promise<Boundary> {
     for (;;) {
       while (this.ranges.length > 0 && this.ranges[0]!.firstOffset < firstOffset) this.ranges.shift();
       if (this.ranges.length > 0 || this.exhausted) return boundaryFor(firstOffset, this.ranges);
       try {
-        await this.listPage(firstOffset);
-      } catch (err) {
-        this.logger.warn({ err, topic: this.topic, partition: this.partition }, 'cannot list the bronze manifest; rotating without recorded boundaries');
-        return {};
+        await this.retrying(`list the bronze manifest of ${this.topic}/${this.partition}`, () => this.listPage(firstOffset));
+      } catch {
+        return {}; // shutting down
       }
     }
   }

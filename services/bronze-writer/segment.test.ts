@@ -108,11 +108,20 @@ describe('SegmentBuilder', () => {
     expect(s.sealReason(150_000)).toBe('boundary');
   });
 
-  it('does not wait forever for a recorded end that never comes (idle partition)', () => {
+  it('is sealed at its recorded end whatever the timing: an idle or slow partition never cuts it early (issue 14)', () => {
+    // Under load (consumption paused by back-pressure, a 1 s BRONZE_MAX_AGE_S), it used to be
+    // sealed on age and came back as two objects, overlapping the recorded one.
     const s = new SegmentBuilder('t', 0, policy, { exactLastOffset: 5 });
     s.add(0, 0, null, b('v'), 0);
-    expect(s.sealReason(59_999)).toBeUndefined();
-    expect(s.sealReason(60_000)).toBe('age');
+    expect(s.awaitsRecordedEnd).toBe(true);
+    expect(s.sealReason(60_000)).toBeUndefined();
+    expect(s.sealReason(3_600_000)).toBeUndefined();
+    expect(s.idleMs(3_600_000)).toBe(3_600_000);
+    // The byte limit only as a memory guard, at 4 x maxBytes.
+    s.add(1, 0, null, Buffer.alloc(3 * policy.maxBytes), 0);
+    expect(s.sealReason(0)).toBeUndefined();
+    s.add(2, 0, null, Buffer.alloc(policy.maxBytes), 0);
+    expect(s.sealReason(0)).toBe('bytes');
   });
 
   it('ends before the next recorded range and reports an offset that skips the end', () => {

@@ -13,8 +13,13 @@
  * Replays must write the same object keys (docs/architecture.md, "Replay"), but age- and
  * fetch-dependent rotation is not reproducible. So when the manifest already records a range
  * starting where a segment starts, the segment follows that {@link Boundary} instead: it ends
- * exactly at the recorded last offset (only the byte limit, a memory guard, still applies), and
- * no segment ever runs past the start of the next recorded range.
+ * exactly at the recorded last offset, whatever the timing (issue 14: under load, a segment
+ * sealed on age before its recorded end came back as two objects). Neither age nor the row limit
+ * applies to it; the byte limit only as a memory guard at {@link EXACT_BYTES_FACTOR} times
+ * `maxBytes` (a range recorded by a run with a much larger limit). No segment ever runs past the
+ * start of the next recorded range. What ends such a segment early is the writer's business
+ * (partition-segments.ts: it is dropped, not stored, at shutdown or when its partition is
+ * revoked, and re-read from the last commit).
  *
  * The two schema-link headers (docs/contracts/table-schemas.md) are packed with the key and value
  * of each message, as bytes: `lakehouse.schema.id` and `lakehouse.unavailable` become the bronze
@@ -44,6 +49,12 @@ export interface Boundary {
 }
 
 export type SealReason = 'rows' | 'bytes' | 'age' | 'boundary' | 'forced';
+
+/**
+ * A segment with an exact recorded boundary is sealed on bytes only past this many times
+ * `maxBytes` (a memory guard; that range then gets new keys, as no replay could avoid).
+ */
+export const EXACT_BYTES_FACTOR = 4;
 
 /** Spans (start, length) per packed message: key, value, schema-id header, unavailable header. */
 export const SPANS_PER_MESSAGE = 8;
@@ -289,17 +300,28 @@ export class SegmentBuilder {
     if (timestampMs > this.maxTimestampMs) this.maxTimestampMs = timestampMs;
   }
 
-  /** Why the segment should be sealed now, or undefined to keep filling it. */
+  /** True when the segment follows a recorded range and has not reached its end yet. */
+  get awaitsRecordedEnd(): boolean {
+    return !this.isEmpty && this.boundary.exactLastOffset !== undefined && this.lastOffset < this.boundary.exactLastOffset;
+  }
+
+  /** Milliseconds since the last message was added. */
+  idleMs(nowMs: number): number {
+    return nowMs - this.lastAppendAtMs;
+  }
+
+  /**
+   * Why the segment should be sealed now, or undefined to keep filling it. A segment with an
+   * exact recorded boundary is sealed only there (see the module documentation): time plays no part.
+   */
   sealReason(nowMs: number): SealReason | undefined {
     if (this.isEmpty) return undefined;
     const { exactLastOffset, maxLastOffset } = this.boundary;
-    if (this.bytes >= this.policy.maxBytes) return 'bytes';
     if (exactLastOffset !== undefined) {
       if (this.lastOffset >= exactLastOffset) return 'boundary';
-      // The recorded end may never come (compacted away); an idle partition must not hold
-      // its rows forever.
-      return nowMs - this.lastAppendAtMs >= this.policy.maxAgeMs ? 'age' : undefined;
+      return this.bytes >= EXACT_BYTES_FACTOR * this.policy.maxBytes ? 'bytes' : undefined;
     }
+    if (this.bytes >= this.policy.maxBytes) return 'bytes';
     if (maxLastOffset !== undefined && this.lastOffset >= maxLastOffset) return 'boundary';
     if (this.valued >= this.policy.maxRows) return 'rows';
     if (nowMs - this.openedAtMs >= this.policy.maxAgeMs) return 'age';
@@ -361,4 +383,40 @@ export function isSchemaIdBytes(bytes: Uint8Array): boolean {
     if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
   }
   return true;
+}
+
+/**
+ * A copy of `segment` holding only the messages at `indexes` (ascending), e.g. to encode part of
+ * a segment apart from a message that cannot be stored (unstorable.ts). Offsets, timestamps,
+ * headers and schema ids keep their values; `firstOffset`/`lastOffset` stay the segment's own, so
+ * the part still names the range it came from. Pure.
+ */
+export function subSegment(segment: Segment, indexes: readonly number[]): Segment {
+  const source = segment.packed;
+  const n = indexes.length;
+  const offsets = new Float64Array(n);
+  const timestamps = new Float64Array(n);
+  const spans = new Int32Array(SPANS_PER_MESSAGE * n);
+  let size = 0;
+  for (const i of indexes) for (let s = 1; s < SPANS_PER_MESSAGE; s += 2) size += Math.max(0, source.spans[SPANS_PER_MESSAGE * i + s]!);
+  const bytes = new Uint8Array(size);
+  let used = 0;
+  let valued = 0;
+  let consumed = 0;
+  indexes.forEach((i, k) => {
+    offsets[k] = source.offsets[i]!;
+    timestamps[k] = source.timestamps[i]!;
+    for (let s = 0; s < SPANS_PER_MESSAGE; s += 2) {
+      const start = source.spans[SPANS_PER_MESSAGE * i + s]!;
+      const length = source.spans[SPANS_PER_MESSAGE * i + s + 1]!;
+      spans[SPANS_PER_MESSAGE * k + s + 1] = length;
+      if (length < 0) continue;
+      bytes.set(source.bytes.subarray(start, start + length), used);
+      spans[SPANS_PER_MESSAGE * k + s] = used;
+      used += length;
+      if (s < 4) consumed += length;
+    }
+    if (source.spans[SPANS_PER_MESSAGE * i + 3]! >= 0) valued++;
+  });
+  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, offsets, timestamps, spans, bytes } };
 }

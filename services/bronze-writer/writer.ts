@@ -38,6 +38,7 @@ import { RecordedRanges } from './recorded-ranges.ts';
 import { packedHeaders, packedMessage, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 import { BronzeSchemas } from './schema-documents.ts';
 import { selectTopics } from './topics.ts';
+import { encodeIsolatingUnstorable } from './unstorable.ts';
 
 export const SERVICE_NAME = 'bronze-writer';
 
@@ -86,6 +87,9 @@ class Slots {
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Plain encoding attempts of a segment before its messages are examined one by one (unstorable.ts). */
+const ENCODE_ATTEMPTS = 3;
 
 /** Index of `offset` in the sorted `offsets`. @throws RangeError when absent. */
 function indexOfOffset(offsets: Float64Array, offset: number): number {
@@ -157,6 +161,8 @@ export class BronzeWriter {
   private commitAgain = false;
   private timers: NodeJS.Timeout[] = [];
   private lastProgressAt = Date.now();
+  private lastRecordedEndCheck = 0;
+  private checkingRecordedEnds = false;
   private resolveCrashed!: (err: Error) => void;
 
   constructor(options: BronzeWriterOptions) {
@@ -177,7 +183,7 @@ export class BronzeWriter {
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
     this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
-    this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, this.logger));
+    this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, (what, op) => this.retrying(what, op)));
     this.producer = createProducer(this.config, SERVICE_NAME, this.logger);
     this.deadLetters = new DeadLetterPublisher(this.producer, SERVICE_NAME);
     this.source = new KafkaSource({
@@ -404,12 +410,7 @@ export class BronzeWriter {
       }
       // A revoked partition's new owner re-reads these offsets from the last commit.
       if (!st.revoked) {
-        let started: Promise<EncodedSegment> | undefined = encoding;
-        const encoded = await this.retrying(`encode ${segment.topic}/${segment.partition}@${segment.firstOffset}`, () => {
-          const attempt = started ?? this.encoders!.encode(segment, new Date());
-          started = undefined; // a retry encodes again
-          return attempt;
-        });
+        const encoded = await this.encodeForStore(segment, encoding);
         for (const bad of encoded.undecodable) await this.publishDeadLetter(segment, bad);
         // The schema documents the rows name reach the lake before the rows (and their commit).
         if (encoded.parquet && segment.schemaIds.length > 0) await this.storeSchemas(segment);
@@ -427,6 +428,26 @@ export class BronzeWriter {
       st.broken = true;
       if (!this.abort.signal.aborted) this.logger.error({ err, topic: segment.topic, partition: segment.partition }, 'flush failed');
     }
+  }
+
+  /**
+   * The encoding of `segment` to store: `first` (started when it was sealed), else up to
+   * {@link ENCODE_ATTEMPTS} plain attempts; a failure that outlasts them is narrowed down to the
+   * messages that cause it, which join the segment's dead letters (unstorable.ts), and the rest is
+   * encoded without them. A failure of the encoder itself is retried for as long as the service runs.
+   */
+  private async encodeForStore(segment: Segment, first: Promise<EncodedSegment>): Promise<EncodedSegment> {
+    const where = `${segment.topic}/${segment.partition}@${segment.firstOffset}`;
+    for (let attempt = 1; attempt <= ENCODE_ATTEMPTS; attempt++) {
+      try {
+        return await (attempt === 1 ? first : this.encoders!.encode(segment, new Date()));
+      } catch (err) {
+        if (this.abort.signal.aborted) throw err;
+        this.logger.warn({ err, attempt, topic: segment.topic, partition: segment.partition, firstOffset: segment.firstOffset }, 'encoding a segment failed; retrying');
+        if (attempt < ENCODE_ATTEMPTS) await sleep(250 * 2 ** attempt);
+      }
+    }
+    return this.retrying(`encode ${where} (isolating unstorable messages)`, () => encodeIsolatingUnstorable(segment, (part) => this.encoders!.encode(part, new Date())));
   }
 
   /** Copies the schema documents named by the segment's rows to the lake (docs/contracts/table-schemas.md). */
@@ -500,8 +521,41 @@ export class BronzeWriter {
   // ----------------------------------------------------------------------------------------------
   // Periodic work, back-pressure, draining
 
+  /**
+   * A replayed segment waits for its recorded end whatever the time (segment.ts). The one case
+   * where that end will never come is a log that no longer reaches it (truncated: unclean leader
+   * election, records deleted): when such a segment has been idle for `maxAgeMs` (10 s at least),
+   * the partition's log end is asked, at most once per that period, and if nothing beyond what
+   * the segment holds exists, it is sealed as it is, with a warning.
+   */
+  private async sealUnreachableRecordedEnds(now: number): Promise<void> {
+    const idleMs = Math.max(this.settings.maxAgeMs, 10_000);
+    if (this.checkingRecordedEnds || now - this.lastRecordedEndCheck < idleMs) return;
+    const idle = this.partitions.idleAwaitingRecordedEnd(now, idleMs);
+    if (idle.length === 0) return;
+    this.checkingRecordedEnds = true;
+    this.lastRecordedEndCheck = now;
+    try {
+      for (const topic of new Set(idle.map((st) => st.topic))) {
+        const ends = new Map((await this.source.admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+        for (const st of idle.filter((x) => x.topic === topic)) {
+          const open = st.open;
+          const logEnd = ends.get(st.partition);
+          if (!open?.awaitsRecordedEnd || logEnd === undefined || logEnd > open.lastOffset + 1 || logEnd > open.boundary.exactLastOffset!) continue;
+          this.logger.warn({ topic, partition: st.partition, firstOffset: open.firstOffset, lastOffset: open.lastOffset, recordedLastOffset: open.boundary.exactLastOffset, logEnd }, 'the log ends before the recorded end of this range (truncated?): storing the segment as it is, under a new key');
+          this.seal(st, 'age');
+        }
+      }
+    } catch (err) {
+      this.logger.debug({ err }, 'cannot read log end offsets; checking again later');
+    } finally {
+      this.checkingRecordedEnds = false;
+    }
+  }
+
   private tick(): void {
     const now = Date.now();
+    void this.sealUnreachableRecordedEnds(now);
     this.stats.schemasStored = this.schemas.store.stats.written;
     this.stats.schemasMissing = this.schemas.store.stats.missing;
     this.partitions.sealDue(now, (st, segment) => this.flushSealed(st, segment));
@@ -530,7 +584,8 @@ export class BronzeWriter {
 
   private applyBackpressure(): void {
     if (this.draining || this.stopping) return;
-    const decision = decideBackpressure({ bufferedBytes: this.bufferedBytes, maxBufferedBytes: this.settings.maxBufferedBytes, paused: this.paused, unflushedSegments: this.sealedUnflushed });
+    const sealable = this.partitions.largestOpen();
+    const decision = decideBackpressure({ bufferedBytes: this.bufferedBytes, maxBufferedBytes: this.settings.maxBufferedBytes, paused: this.paused, unflushedSegments: this.sealedUnflushed, sealableOpen: sealable !== undefined });
     if (decision.change === 'pause') {
       this.paused = true;
       this.pausedAt = Date.now();
@@ -542,10 +597,7 @@ export class BronzeWriter {
       this.source.setPaused(false);
       this.logger.debug({ bufferedBytes: this.bufferedBytes }, 'buffer drained: resuming partitions');
     }
-    if (decision.sealLargest) {
-      const largest = this.partitions.largestOpen();
-      if (largest) this.seal(largest, 'forced');
-    }
+    if (decision.sealLargest && sealable) this.seal(sealable, 'forced');
   }
 
   /**
@@ -557,7 +609,8 @@ export class BronzeWriter {
     this.source.setPaused(true);
     // Batches already received go into segments first.
     if (this.packing) await Promise.race([this.packing, sleep(Number.isFinite(timeoutMs) ? timeoutMs : 2 ** 31 - 1)]);
-    this.partitions.sealAll((st, segment) => this.flushSealed(st, segment));
+    const dropped = this.partitions.sealAll((st, segment) => this.flushSealed(st, segment));
+    if (dropped > 0) this.logger.info({ segments: dropped }, 'replayed segments short of their recorded end are not stored now (they would get new keys): their offsets stay uncommitted and are read again');
     const all = Promise.all([...this.flushes]);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Number.isFinite(timeoutMs)

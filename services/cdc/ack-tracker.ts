@@ -19,6 +19,17 @@ export interface Position {
   /** Commit end LSN or keepalive LSN; null while the transaction is open. */
   lsn: bigint | null;
   outstanding: number;
+  /** Called once when the last outstanding event is acknowledged (a position outside the stream, see {@link outsidePosition}). */
+  settled?: () => void;
+}
+
+/**
+ * A token for events that are not part of the stream's positions (an incremental snapshot
+ * chunk's rows): the tracker counts their acknowledgements and calls `settled` once all `count`
+ * are in; it never holds back the confirmable LSN (the chunk's progress is kept elsewhere).
+ */
+export function outsidePosition(count: number, settled: () => void): Position {
+  return { lsn: null, outstanding: count, settled };
 }
 
 export class AckTracker {
@@ -72,7 +83,10 @@ export class AckTracker {
   ack(position: Position, n = 1): void {
     position.outstanding -= n;
     if (position.outstanding < 0) throw new Error('more acknowledgements than events');
-    if (position.outstanding === 0) this.advance();
+    if (position.outstanding === 0) {
+      position.settled?.();
+      this.advance();
+    }
   }
 
   /** The highest LSN that may be confirmed to PostgreSQL. */

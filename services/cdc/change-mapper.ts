@@ -127,7 +127,8 @@ export interface RelationPlan {
 }
 
 interface Transaction {
-  xid: number;
+  /** null for an incremental snapshot chunk (its read-only transaction has no id). */
+  xid: number | null;
   commitTimeMs: number;
   /** `,"ts_us":<µs>,"ts_ns":<ns>` of the commit time. */
   tsFields: string;
@@ -141,16 +142,18 @@ const NO_ORIGIN = ',"origin":null,"origin_lsn":null}';
 
 /** The snapshot context of an op "r" event. */
 export interface SnapshotContext {
-  /** The slot's consistent point. */
+  /** The slot's consistent point; an incremental snapshot chunk's low watermark. */
   lsn: bigint;
-  txId: number;
-  /** Snapshot start time, ms since epoch (`source.ts_ms`). */
+  /** The snapshot transaction's id; null for an incremental snapshot chunk (its read-only transaction has none). */
+  txId: number | null;
+  /** Snapshot start time, ms since epoch (`source.ts_ms`); an incremental chunk's read time. */
   tsMs: number;
   /**
    * Debezium's snapshot marker: "first" (first row of the first table), "first_in_data_collection",
-   * "last_in_data_collection", "last" (the very last snapshot event), otherwise "true".
+   * "last_in_data_collection", "last" (the very last snapshot event), otherwise "true";
+   * "incremental" for every row of an incremental snapshot (as Debezium).
    */
-  snapshot: 'true' | 'last' | 'first' | 'first_in_data_collection' | 'last_in_data_collection';
+  snapshot: 'true' | 'last' | 'first' | 'first_in_data_collection' | 'last_in_data_collection' | 'incremental';
 }
 
 /** Where a snapshot row stands, for its marker. */
@@ -442,7 +445,8 @@ export class ChangeMapper {
    */
   private envelope(plan: RelationPlan, before: string, after: string, op: string, tx: Transaction, snapshot: string, lsn: bigint): string {
     const now = this.now();
-    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsn}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsn},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
+    const lsnText = lsn.toString(); // once: a BigInt prints slowly, and it appears twice
+    return `{"before":${before},"after":${after},"source":${plan.sourceHead}${tx.commitTimeMs},"snapshot":"${snapshot}"${plan.sourceDb}${tx.sequenceHead}${lsnText}\\"]"${tx.tsFields}${plan.sourceMiddle}${tx.xid},"lsn":${lsnText},"xmin":null${tx.originTail},"transaction":null,"op":"${op}","ts_ms":${now},"ts_us":${now}000,"ts_ns":${now}000000}`;
   }
 
   private keyChanged(plan: RelationPlan, old: Tuple, next: Tuple): boolean {

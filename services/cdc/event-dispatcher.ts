@@ -81,6 +81,7 @@ export class EventDispatcher<T> {
   private readonly throttle = new WarningThrottle();
   private acked = 0;
   private sink: EventSink<T> | null = null;
+  private observer: ((events: readonly OutgoingEvent[]) => void) | null = null;
 
   constructor(
     private readonly mapper: ChangeMapper,
@@ -97,6 +98,20 @@ export class EventDispatcher<T> {
   private target(): EventSink<T> {
     if (!this.sink) throw new Error('event dispatcher has no sink');
     return this.sink;
+  }
+
+  /**
+   * Sets who sees every streamed event before it is pushed (the incremental snapshot's open
+   * window, incremental-snapshot-window.ts); null for none.
+   */
+  observe(observer: ((events: readonly OutgoingEvent[]) => void) | null): void {
+    this.observer = observer;
+  }
+
+  /** Pushes prepared events (the rows of an incremental snapshot chunk) with one token. */
+  dispatchPrepared(events: readonly OutgoingEvent[], token: T): void {
+    const sink = this.target();
+    for (const e of events) sink.push(e, token);
   }
 
   /** Dispatches one snapshot row as an op "r" event. */
@@ -117,6 +132,7 @@ export class EventDispatcher<T> {
   dispatchChange(message: PgoutputMessage, lsn: bigint, token: T, beforePush?: (n: number) => void): number {
     const events = this.mapper.handle(message, lsn);
     if (events.length === 0) return 0;
+    this.observer?.(events);
     beforePush?.(events.length);
     const sink = this.target();
     for (const e of events) sink.push(e, token);

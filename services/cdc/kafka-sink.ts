@@ -61,7 +61,23 @@ interface ProducedMessage {
   key: Bytes | undefined;
   value: Bytes | null;
   partition: number;
-  headers?: Record<string, Bytes>;
+  headers?: Map<string, Bytes> | Record<string, Bytes>;
+}
+
+/**
+ * The producer's form of an event's headers: a Map of UTF-8 values. The mapper shares one frozen
+ * headers object among every event of a table (Debezium's context headers, the schema id), so
+ * that object is converted once and its Map reused: the client takes a Map as is and a Buffer
+ * value without copying, instead of building both per message.
+ */
+const encodedHeaders = new WeakMap<object, Map<string, Bytes>>();
+function producerHeaders(headers: Readonly<Record<string, string>>): Map<string, Bytes> {
+  const cached = encodedHeaders.get(headers);
+  if (cached) return cached;
+  const map = new Map<string, Bytes>();
+  for (const name in headers) map.set(name, Buffer.from(headers[name]!));
+  if (Object.isFrozen(headers)) encodedHeaders.set(headers, map);
+  return map;
 }
 
 /** Text length of an event (the pending-text bound). */
@@ -94,7 +110,9 @@ export class KafkaSink<T> implements EventSink<T> {
     private readonly onSent: (events: OutgoingEvent[], ms: number) => void = () => undefined,
     clientLogger: Logger = logger,
   ) {
-    this.producer = createProducer(config, 'cdc', clientLogger, { compression: options.compression });
+    // Messages are built here from typed events: the library's per-send schema check is left out
+    // (options are still validated at construction).
+    this.producer = createProducer(config, 'cdc', clientLogger, { compression: options.compression, checkEachSend: false });
     this.admin = KafkaAdmin.create(config, 'cdc', clientLogger);
   }
 
@@ -265,11 +283,11 @@ export class KafkaSink<T> implements EventSink<T> {
       const key = event.key ?? undefined;
       const partitions = this.partitionsOf(event.topic);
       if (event.allPartitions) {
-        for (let p = 0; p < partitions; p++) out.push({ topic: event.topic, key, value: event.value, partition: p, ...(event.headers ? { headers: event.headers } : {}) });
+        for (let p = 0; p < partitions; p++) out.push({ topic: event.topic, key, value: event.value, partition: p, ...(event.headers ? { headers: producerHeaders(event.headers) } : {}) });
         continue;
       }
       const partition = event.partition ?? (event.key === null ? 0 : partitionForKey(event.key, partitions));
-      out.push(event.headers ? { topic: event.topic, key, value: event.value, partition, headers: event.headers } : { topic: event.topic, key, value: event.value, partition });
+      out.push(event.headers ? { topic: event.topic, key, value: event.value, partition, headers: producerHeaders(event.headers) } : { topic: event.topic, key, value: event.value, partition });
     }
     return out;
   }

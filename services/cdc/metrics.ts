@@ -14,6 +14,11 @@
  * - `cdc_healthy`: 1 while snapshotting or streaming, 0 while starting, recovering or stopping.
  * - `cdc_outages_total{component}`: outages of PostgreSQL or the broker the service rode out
  *   (one per outage, however many reconnection attempts it took).
+ * - Incremental snapshots (incremental-snapshot-source.ts), by table:
+ *   `cdc_incremental_snapshot_running{table}` (1 while it runs), `_chunks_total`, `_rows_total`
+ *   (rows sent as op "r" and acknowledged), `_superseded_rows_total` (chunk rows left out because a
+ *   change of the same key was streamed in the chunk's window), `_percent` (of the planner's
+ *   estimate; 100 when done).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -32,6 +37,12 @@ export class CdcMetrics {
   readonly snapshotRows = new client.Counter({ name: 'cdc_snapshot_rows_total', help: 'Snapshot rows read', labelNames: ['table'], registers: [this.registry] });
   readonly healthy = new client.Gauge({ name: 'cdc_healthy', help: '1 while snapshotting or streaming, 0 while starting, recovering from an outage or stopping', registers: [this.registry] });
   readonly outages = new client.Counter({ name: 'cdc_outages_total', help: 'PostgreSQL or broker outages ridden out (one per outage)', labelNames: ['component'], registers: [this.registry] });
+
+  readonly incrementalRunning = new client.Gauge({ name: 'cdc_incremental_snapshot_running', help: '1 while an incremental snapshot of the table runs', labelNames: ['table'], registers: [this.registry] });
+  readonly incrementalChunks = new client.Counter({ name: 'cdc_incremental_snapshot_chunks_total', help: 'Incremental snapshot chunks finished (rows acknowledged)', labelNames: ['table'], registers: [this.registry] });
+  readonly incrementalRows = new client.Counter({ name: 'cdc_incremental_snapshot_rows_total', help: 'Incremental snapshot rows sent as op "r" and acknowledged', labelNames: ['table'], registers: [this.registry] });
+  readonly incrementalSuperseded = new client.Counter({ name: 'cdc_incremental_snapshot_superseded_rows_total', help: 'Incremental snapshot rows left out: a change of the same key was streamed in the chunk window', labelNames: ['table'], registers: [this.registry] });
+  readonly incrementalPercent = new client.Gauge({ name: 'cdc_incremental_snapshot_percent', help: "Incremental snapshot progress, percent of the planner's row estimate (100 when done)", labelNames: ['table'], registers: [this.registry] });
 
   private readonly window: { at: number; count: number }[] = [];
   private server: http.Server | null = null;

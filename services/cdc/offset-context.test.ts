@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { outsidePosition } from './ack-tracker.ts';
 import { OffsetContext } from './offset-context.ts';
 
 describe('OffsetContext', () => {
@@ -34,5 +35,25 @@ describe('OffsetContext', () => {
     expect(o.statusUpdate(700, false)).toBe(150n); // moved
     expect(o.statusUpdate(1_600, false)).toBeNull();
     expect(o.statusUpdate(1_700, false)).toBe(150n); // heartbeat
+  });
+});
+
+describe('OffsetContext.hold (signals) and positions outside the stream (incremental snapshot chunks)', () => {
+  it('a held point is confirmed only once released; a chunk token settles on its last acknowledgement', () => {
+    const o = new OffsetContext(100n, 10_000);
+    o.keepalive(110n);
+    const release = o.hold(120n);
+    o.keepalive(130n);
+    expect(o.confirmable()).toBe(110n);
+    release();
+    release();
+    expect(o.confirmable()).toBe(130n);
+    let settled = 0;
+    const chunk = outsidePosition(3, () => settled++);
+    o.acknowledged([chunk, chunk]);
+    expect(settled).toBe(0);
+    o.acknowledged([chunk]);
+    expect(settled).toBe(1);
+    expect(o.confirmable()).toBe(130n);
   });
 });

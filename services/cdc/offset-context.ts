@@ -73,6 +73,24 @@ export class OffsetContext {
     this.tracker.add(position, n);
   }
 
+  /**
+   * A point of the stream at `lsn` that must not be confirmed before `release` is called (a
+   * signal whose effect, the snapshot state, must be durable first: confirming past it would lose
+   * it on a crash). Call between transactions (signals are non-transactional messages).
+   * @returns release: the point may be confirmed once every earlier position is.
+   */
+  hold(lsn: bigint): () => void {
+    const position = this.tracker.open();
+    this.tracker.add(position, 1);
+    this.tracker.close(position, lsn);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.tracker.ack(position, 1);
+    };
+  }
+
   /** Records a keepalive (an event-free point of the stream) at `lsn`. */
   keepalive(lsn: bigint): void {
     this.tracker.marker(lsn);

@@ -172,9 +172,10 @@ export const PREPARE_SOURCE_HINT = 'npm run lakehouse -- prepare-source (run as 
 
 /**
  * Narrows each table's columns to the publication's column list, when it has one (PostgreSQL 15
- * pg_publication_tables.attnames); unchanged before 15 or without a list.
+ * pg_publication_tables.attnames); unchanged before 15 or without a list. The initial and the
+ * incremental snapshots read these columns only.
  */
-async function restrictToPublishedColumns(db: pg.Client, publication: string, tables: TableDescription[]): Promise<void> {
+export async function restrictToPublishedColumns(db: Pick<pg.Client, 'query'>, publication: string, tables: TableDescription[]): Promise<void> {
   const version = Number((await db.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]!.v);
   if (version < 150000) return;
   const res = await db.query<{ schemaname: string; tablename: string; attnames: string[] }>(

@@ -26,7 +26,7 @@ describe('replication protocol frames', () => {
   });
 
   it('quotes the slot and publication names in START_REPLICATION', () => {
-    expect(startReplicationCommand('sport_cdc_slot', 0x16_b374_d848n, 'sport_cdc')).toBe(`START_REPLICATION SLOT "sport_cdc_slot" LOGICAL 16/B374D848 (proto_version '1', publication_names '"sport_cdc"')`);
-    expect(startReplicationCommand('s', 1n, `we"ird'pub`)).toBe(`START_REPLICATION SLOT "s" LOGICAL 0/1 (proto_version '1', publication_names '"we""ird''pub"')`);
+    expect(startReplicationCommand('sport_cdc_slot', 0x16_b374_d848n, 'sport_cdc')).toBe(`START_REPLICATION SLOT "sport_cdc_slot" LOGICAL 16/B374D848 (proto_version '1', publication_names '"sport_cdc"', messages 'true')`);
+    expect(startReplicationCommand('s', 1n, `we"ird'pub`)).toBe(`START_REPLICATION SLOT "s" LOGICAL 0/1 (proto_version '1', publication_names '"we""ird''pub"', messages 'true')`);
   });
 });

@@ -64,11 +64,15 @@ export function standbyStatusUpdate(lsn: bigint, nowMs: number): Buffer {
   return b;
 }
 
-/** The START_REPLICATION command (identifiers quoted; the LSN is formatted, never user text). */
+/**
+ * The START_REPLICATION command (identifiers quoted; the LSN is formatted, never user text).
+ * `messages 'true'` (PostgreSQL 14+) streams the messages of pg_logical_emit_message too: the
+ * incremental snapshot's signals and watermarks (incremental-snapshot-source.ts).
+ */
 export function startReplicationCommand(slotName: string, startLsn: bigint, publication: string): string {
   const slot = slotName.replace(/"/g, '""');
   const pub = publication.replace(/'/g, "''").replace(/"/g, '""');
-  return `START_REPLICATION SLOT "${slot}" LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"${pub}"')`;
+  return `START_REPLICATION SLOT "${slot}" LOGICAL ${formatLsn(startLsn)} (proto_version '1', publication_names '"${pub}"', messages 'true')`;
 }
 
 /**
@@ -130,6 +134,17 @@ export class ReplicationStream extends EventEmitter {
   }
 
   private onFrame(frame: Buffer): void {
+    if (frame[0] === 0x77 /* w */ && frame.length >= 25) {
+      // XLogData, read in place (parseCopyData's object and the unused WAL end are skipped: once per change).
+      let payload: DecodedPayload;
+      try {
+        payload = { ok: true, message: decodePgoutput(frame.subarray(25)) };
+      } catch (error) {
+        payload = { ok: false, error: error as Error };
+      }
+      this.emit('data', frame.readBigUInt64BE(1), payload);
+      return;
+    }
     const f = parseCopyData(frame);
     if (f.kind === 'xlogdata') {
       let payload: DecodedPayload;

@@ -46,6 +46,7 @@ import { CdcMetrics } from './metrics.ts';
 import type { Position } from './offset-context.ts';
 import { TypeCatalog } from './postgres-catalog.ts';
 import { CdcSession } from './session.ts';
+import { SnapshotStateMemory } from './snapshot-state-store.ts';
 import { ColumnFactsMemory } from './table-schema-builder.ts';
 
 /** `source.version`: the project's version from package.json. */
@@ -67,6 +68,8 @@ export class CdcService {
   private readonly tableKeys: Set<string>;
   /** Column facts of earlier catalog reads, across sessions (table-schema-builder.ts). */
   private readonly columnFacts = new ColumnFactsMemory();
+  /** Incremental snapshot state (snapshot-state-store.ts), across sessions. */
+  private readonly snapshotStates = new SnapshotStateMemory();
   /** The highest LSN a session of this process could confirm: where the next session resumes. */
   private resumeLsn: bigint | null = null;
   private boundMetricsPort: number | null = null;
@@ -168,7 +171,7 @@ export class CdcService {
   private async attempt(): Promise<AttemptOutcome> {
     const { logger, lifecycle, health, metrics } = this;
     const session = new CdcSession({
-      config: this.config, logger, metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, lifecycle, tableKeys: this.tableKeys, columnFacts: this.columnFacts,
+      config: this.config, logger, metrics, mapper: this.mapper, types: this.types, dispatcher: this.dispatcher, lifecycle, tableKeys: this.tableKeys, columnFacts: this.columnFacts, snapshotStates: this.snapshotStates,
     });
     health.connecting(Date.now());
     let streamed = false;

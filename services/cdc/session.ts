@@ -24,7 +24,9 @@ import { cdcConnection, preparePostgres } from './postgres-setup.ts';
 import { SchemaTopicReader } from '../common/schema-topic.ts';
 import { SchemaPublisher } from './schema-publisher.ts';
 import { prepareSlot } from './slot.ts';
+import { IncrementalSnapshotChangeEventSource, reconcileCapturedTables } from './incremental-snapshot-source.ts';
 import { SnapshotChangeEventSource, type SourceParts } from './snapshot-source.ts';
+import { SnapshotStateWriter, type SnapshotStateMemory } from './snapshot-state-store.ts';
 import { StreamingChangeEventSource } from './streaming-source.ts';
 import { buildTableSchema, type ColumnFactsMemory } from './table-schema-builder.ts';
 
@@ -43,6 +45,8 @@ export interface SessionDeps extends SourceParts {
   tableKeys: Set<string>;
   /** Column facts of earlier catalog reads (kept across sessions). */
   columnFacts: ColumnFactsMemory;
+  /** Incremental snapshot state (loaded once per process, kept across sessions). */
+  snapshotStates: SnapshotStateMemory;
 }
 
 /** Where streaming starts: the slot's LSN (`resumed`), or a fresh slot's consistent point. */
@@ -72,6 +76,8 @@ export class CdcSession {
   private schemas: SchemaPublisher | null = null;
   private catalogDb: pg.Client | null = null;
   private streamingSource: StreamingChangeEventSource | null = null;
+  private stateWriter: SnapshotStateWriter | null = null;
+  private incremental: IncrementalSnapshotChangeEventSource | null = null;
   private offsets: OffsetContext | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -152,6 +158,8 @@ export class CdcSession {
     this.schemas = new SchemaPublisher(config, logger, kafkaLogger);
     await guard(this.schemas.connect());
     if (!this.deps.columnFacts.seeded) await guard(this.recallColumnFacts());
+    this.stateWriter = new SnapshotStateWriter(config, this.deps.snapshotStates, logger, kafkaLogger);
+    await guard(this.stateWriter.connect(config, kafkaLogger));
 
     const catalogDb = new pg.Client(cdcConnection(config));
     catalogDb.on('error', (err) => this.fail(err, 'postgres', 'postgres'));
@@ -183,6 +191,8 @@ export class CdcSession {
       ),
     );
     if (start === null || lifecycle.isStopping()) return this.endOfOpen();
+    // Tables added to CDC_TABLES since the last run get an incremental snapshot (a new slot: none).
+    await guard(reconcileCapturedTables({ config, logger, memory: this.deps.snapshotStates, writer: this.stateWriter }, !start.resumed));
     return start;
   }
 
@@ -212,9 +222,17 @@ export class CdcSession {
     const sink = this.sink!;
     const offsets = new OffsetContext(startLsn, config.cdc.heartbeatIntervalMs);
     this.offsets = offsets;
+    const incremental = new IncrementalSnapshotChangeEventSource({
+      config, logger, metrics, dispatcher, sink, offsets, mapper: this.deps.mapper, types: this.deps.types,
+      memory: this.deps.snapshotStates, writer: this.stateWriter!,
+      publishSchema: (db, table) => this.publishSchema(db, table.oid, { published: table.columns }),
+      fail: (err, origin) => this.fail(err, origin, 'incremental_snapshot'),
+    });
+    this.incremental = incremental;
     const source = new StreamingChangeEventSource({
       config, logger, metrics, dispatcher, sink, offsets,
       registerRelation: (m) => this.registerRelation(m),
+      onLogicalMessage: (m, lsn) => incremental.handleMessage(m, lsn),
       interrupted: this.interrupted,
       fail: (err, kind) => this.fail(err, kind === 'stream_processing' ? 'service' : 'postgres', kind),
     });
@@ -222,6 +240,7 @@ export class CdcSession {
     const { ended } = await Promise.race([source.start(), this.failed]);
     onStreaming();
     this.startProbe(sink);
+    incremental.start();
     await Promise.race([
       lifecycle.stopped,
       this.failed,
@@ -298,6 +317,7 @@ export class CdcSession {
     const { logger } = this.deps;
     if (this.probeTimer) clearInterval(this.probeTimer);
     this.streamingSource?.pause();
+    await this.incremental?.close();
     if (this.sink && !this.sinkFailed) {
       const sink = this.sink;
       try {
@@ -314,6 +334,7 @@ export class CdcSession {
     }
     if (this.sink) await within(this.sink.disconnect(), CLOSE_TIMEOUT_MS, 'disconnecting from the broker').catch((err: Error) => logger.debug({ err }, 'disconnecting from the broker'));
     if (this.schemas) await within(this.schemas.disconnect(), CLOSE_TIMEOUT_MS, 'disconnecting the schema producer').catch((err: Error) => logger.debug({ err }, 'disconnecting the schema producer'));
+    if (this.stateWriter) await within(this.stateWriter.disconnect(), CLOSE_TIMEOUT_MS, 'disconnecting the snapshot state producer').catch((err: Error) => logger.debug({ err }, 'disconnecting the snapshot state producer'));
     if (this.catalogDb) await within(this.catalogDb.end(), CLOSE_TIMEOUT_MS, 'closing the catalog connection').catch((err: Error) => logger.debug({ err }, 'closing the catalog connection'));
   }
 }

@@ -19,7 +19,7 @@ import type { EventDispatcher, EventSink } from './event-dispatcher.ts';
 import { formatLsn } from './lsn.ts';
 import type { CdcMetrics } from './metrics.ts';
 import { STATUS_TICK_MS, type OffsetContext, type Position } from './offset-context.ts';
-import type { RelationMessage } from './pgoutput.ts';
+import type { LogicalMessage, RelationMessage } from './pgoutput.ts';
 import { ReplicationStream, type DecodedPayload } from './replication-stream.ts';
 import pRetry, { AbortError } from 'p-retry';
 import { cdcConnection } from './postgres-setup.ts';
@@ -93,6 +93,7 @@ export class ChangeStreamProcessor {
     private readonly offsets: OffsetContext,
     private readonly dispatcher: EventDispatcher<Position | null>,
     private readonly registerRelation: (message: RelationMessage) => Promise<void>,
+    private readonly onLogicalMessage: (message: LogicalMessage, lsn: bigint) => void = () => undefined,
   ) {}
 
   /**
@@ -111,6 +112,10 @@ export class ChangeStreamProcessor {
     switch (message.tag) {
       case 'relation':
         return this.registerRelation(message);
+      case 'message':
+        // pg_logical_emit_message: signals and watermarks of incremental snapshots (incremental-snapshot-source.ts).
+        this.onLogicalMessage(message, item.lsn);
+        return undefined;
       case 'begin':
         offsets.begin();
         this.dispatcher.dispatchChange(message, item.lsn, null);
@@ -136,6 +141,8 @@ export interface StreamingDeps {
   sink: EventSink<Position | null>;
   offsets: OffsetContext;
   registerRelation: (message: RelationMessage) => Promise<void>;
+  /** A logical decoding message (pg_logical_emit_message), in stream order. */
+  onLogicalMessage?: (message: LogicalMessage, lsn: bigint) => void;
   /** True once the service should stop (stop requested or a fatal error). */
   interrupted: () => boolean;
   /** Reports a fatal error of the stream (the service stops). */
@@ -150,7 +157,7 @@ export class StreamingChangeEventSource {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(private readonly deps: StreamingDeps) {
-    this.processor = new ChangeStreamProcessor(deps.offsets, deps.dispatcher, deps.registerRelation);
+    this.processor = new ChangeStreamProcessor(deps.offsets, deps.dispatcher, deps.registerRelation, deps.onLogicalMessage);
   }
 
   /**

@@ -16,7 +16,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import dotenv from 'dotenv';
-import { batchFilesBlock, batchRunBlock } from './config/batch.ts';
+import { batchFilesBlock, batchRunBlock, productRulesBlock } from './config/batch.ts';
 import { bronzeGroupBlock, bronzeWriterBlock } from './config/bronze.ts';
 import { cdcBlock, cdcSlotBlock } from './config/cdc.ts';
 import { ConfigError, loadBlocks, renderEnvExample, variablesOf, type ConfigOf } from './config/define.ts';
@@ -48,7 +48,7 @@ export { REPO_ROOT } from './config/paths.ts';
 export const SERVICE_BLOCKS = {
   cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
   'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock, productRulesBlock],
   'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
   monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
   refresh: [
@@ -62,6 +62,7 @@ export const SERVICE_BLOCKS = {
     bronzeGroupBlock,
     lakeBlock,
     batchFilesBlock,
+    productRulesBlock,
     batchRunBlock,
     pgPublisherRoleBlock,
     pgBiReaderRoleBlock,
@@ -96,6 +97,7 @@ export const ALL_BLOCKS = [
   distanceGroupBlock,
   distanceBlock,
   batchFilesBlock,
+  productRulesBlock,
   batchRunBlock,
   pgPublisherRoleBlock,
   pgBiReaderRoleBlock,

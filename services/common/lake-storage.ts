@@ -11,11 +11,13 @@
  * (UTF-8 byte) order, as S3 does, and supports `startAfter` for incremental listings.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import {
   DeleteObjectCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
   NoSuchKey,
@@ -23,7 +25,9 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { REPO_ROOT, type LakeSettings } from './config.ts';
+import { ConfigError, REPO_ROOT, type LakeSettings } from './config.ts';
+import { parseLakeUrl, LakeUrlError, type LakeLocation } from './lake-url.ts';
+import { redactUrl } from './logger.ts';
 import { createS3Client } from './s3.ts';
 
 export interface LakeObject {
@@ -234,6 +238,11 @@ export class S3LakeStorage implements LakeStorage {
     await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.fullKey(key) }));
   }
 
+  /** HeadBucket (see {@link verifyLake}); rejects with the SDK's error. */
+  async headBucket(abortSignal?: AbortSignal): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal });
+  }
+
   close(): void {
     this.client.destroy();
   }
@@ -241,16 +250,71 @@ export class S3LakeStorage implements LakeStorage {
 
 /**
  * Opens the lake named by `url` (default: `config.lakeUrl`).
- * @throws Error naming LAKE_URL when the URL is neither `file:` nor `s3://bucket[/prefix]`.
+ * @throws ConfigError naming LAKE_URL when the URL is not a valid lake URL (services/common/lake-url.ts).
  */
 export function openLake(config: LakeSettings, url: string = config.lakeUrl): LakeStorage {
-  if (url.startsWith('file:')) {
-    const dir = url.slice('file:'.length).replace(/^\/\/(?=\/)/, '');
-    if (!dir) throw new Error(`LAKE_URL: "${url}" names no directory`);
-    return new FileLakeStorage(path.resolve(REPO_ROOT, dir));
+  let where: LakeLocation;
+  try {
+    where = parseLakeUrl(url);
+  } catch (err) {
+    if (err instanceof LakeUrlError) throw new ConfigError([`LAKE_URL: ${err.message}`]);
+    throw err;
   }
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(url);
-  if (!m?.[1]) throw new Error(`LAKE_URL: expected file:<dir> or s3://<bucket>/<prefix>, got "${url}"`);
-  const prefix = m[2] ? (m[2].endsWith('/') ? m[2] : `${m[2]}/`) : '';
-  return new S3LakeStorage(createS3Client(config), m[1], prefix);
+  if (where.kind === 'file') return new FileLakeStorage(path.resolve(REPO_ROOT, where.dir));
+  return new S3LakeStorage(createS3Client(config), where.bucket, where.prefix);
+}
+
+/** The lake's storage cannot be reached now (S3 endpoint down or not answering): transient. */
+export class LakeUnreachableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'LakeUnreachableError';
+  }
+}
+
+/**
+ * Checks at start-up that the lake is usable (issue 14: `s3://no-such-bucket/` retried forever
+ * without saying so):
+ * - `file:`: the directory exists or can be created, and is writable;
+ * - `s3://`: HeadBucket on the bucket at S3_ENDPOINT.
+ * @throws ConfigError (exit 2 under the service runtime) when retrying cannot help: the bucket does
+ *   not exist, access to it is denied, it answers with a redirect (another region or endpoint), the
+ *   directory is a file or not writable;
+ *   LakeUnreachableError when the endpoint cannot be reached within `timeoutMs` (default 10 s):
+ *   a task fails with it, a long-running service logs it and rides the outage out.
+ */
+export async function verifyLake(lake: LakeStorage, config: Pick<LakeSettings, 's3'>, options: { timeoutMs?: number } = {}): Promise<void> {
+  if (lake instanceof FileLakeStorage) {
+    try {
+      await mkdir(lake.root, { recursive: true });
+      await access(lake.root, fsConstants.R_OK | fsConstants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new ConfigError([`LAKE_URL ${lake.url}: the directory ${lake.root} cannot be used as the lake (${code})`]);
+    }
+    return;
+  }
+  if (!(lake instanceof S3LakeStorage)) return;
+  // As configured (redacted only when it holds a password: redactUrl normalizes the URL).
+  const endpoint = `S3_ENDPOINT ${URL.canParse(config.s3.endpoint) && new URL(config.s3.endpoint).password ? redactUrl(config.s3.endpoint) : config.s3.endpoint}`;
+  try {
+    await lake.headBucket(AbortSignal.timeout(options.timeoutMs ?? 10_000));
+  } catch (err) {
+    const e = err as { name?: string; code?: string; $metadata?: { httpStatusCode?: number } };
+    const status = e.$metadata?.httpStatusCode;
+    if (status === 404 || e.name === 'NotFound' || e.name === 'NoSuchBucket') {
+      throw new ConfigError([`LAKE_URL ${lake.url}: bucket "${lake.bucket}" does not exist at ${endpoint} (create it, or fix LAKE_URL)`]);
+    }
+    if (status === 403 || e.name === 'Forbidden' || e.name === 'AccessDenied') {
+      throw new ConfigError([`LAKE_URL ${lake.url}: access to bucket "${lake.bucket}" denied at ${endpoint} (check S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY and the bucket's policy)`]);
+    }
+    if (status === 301 || status === 307 || e.name === 'PermanentRedirect') {
+      throw new ConfigError([`LAKE_URL ${lake.url}: bucket "${lake.bucket}" answers with a redirect at ${endpoint} (another region or endpoint: check S3_REGION, S3_ENDPOINT)`]);
+    }
+    if (status !== undefined && status >= 400 && status < 500) {
+      throw new ConfigError([`LAKE_URL ${lake.url}: bucket "${lake.bucket}" refused at ${endpoint}: HTTP ${status} ${e.name ?? ''}`.trimEnd()]);
+    }
+    const why = e.code ?? (e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${(options.timeoutMs ?? 10_000) / 1000} s` : (e.name ?? String(err)));
+    throw new LakeUnreachableError(`LAKE_URL ${lake.url}: ${endpoint} unreachable (${why}${status ? `, HTTP ${status}` : ''})`, { cause: err });
+  }
 }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import rulesFile from '../../products/sport-rewards/rules.json' with { type: 'json' };
+import { parseRules } from '../batch/rules.ts';
 import { decideActivityMessage } from './decide.ts';
+
+const { rules } = parseRules(JSON.stringify(rulesFile));
 
 const row = { activity_id: 42, employee_id: 7, sport_type: 'Runing', started_at: '2024-05-02T07:00:00.000000Z', ended_at: '2024-05-02T07:46:00.000000Z', elapsed_seconds: 2760, distance_m: 10800, comment: 'Belle sortie !', source: 'simulator' };
 const envelope = (op: string, extra: Record<string, unknown> = {}) =>
@@ -51,6 +55,36 @@ describe('decideActivityMessage', () => {
       kind: 'dead-letter',
       reason: 'invalid_activity',
       detail: expect.stringMatching(/sport_type: .*; elapsed_seconds: /),
+    });
+  });
+
+  it('never announces an activity the batch quarantines: skipped with the rules it breaks (issue 14)', () => {
+    // Commit at 2024-05-02T08:00Z; each row as the CDC renders it.
+    const insert = (after: Record<string, unknown>) => {
+      const e = JSON.parse(envelope('c'));
+      e.after = { ...row, ...after };
+      e.source.ts_ms = Date.parse('2024-05-02T08:00:00Z');
+      return JSON.stringify(e);
+    };
+    const codes = (after: Record<string, unknown>) => {
+      const d = decideActivityMessage(insert(after), { rules });
+      return d.kind === 'skip' && d.reason === 'invalid_activity' ? d.broken.map((b) => b.code) : d.kind;
+    };
+    expect(codes({})).toBe('announce');
+    // "50 km de course à pied en 30 min", "5 km à vélo en 0 s"
+    expect(codes({ started_at: '2024-05-02T07:16:00Z', elapsed_seconds: 1800, distance_m: 50_000 })).toEqual(['impossible_speed']);
+    expect(codes({ sport_type: 'Vélo', started_at: '2024-05-02T07:46:00Z', elapsed_seconds: 0, distance_m: 5_000 })).toEqual(['impossible_speed']);
+    // a 27,777-hour activity; a future date
+    expect(codes({ started_at: new Date(Date.parse('2024-05-02T07:46:00Z') - 27_777 * 3_600_000).toISOString(), elapsed_seconds: 27_777 * 3600 })).toEqual(['implausible_duration']);
+    expect(codes({ started_at: '2024-05-03T07:00:00Z', ended_at: '2024-05-03T07:46:00Z' })).toEqual(['future_date']);
+    // the 1900-dated activity, an empty sport, an elapsed time inconsistent with start and end
+    expect(codes({ started_at: '1900-05-02T07:00:00Z', ended_at: '1900-05-02T07:46:00Z' })).toEqual(['too_old']);
+    expect(codes({ sport_type: '' })).toEqual(['empty_sport']);
+    expect(codes({ elapsed_seconds: 5000 })).toEqual(['inconsistent_elapsed']);
+    expect(decideActivityMessage(insert({ distance_m: -10 }), { rules })).toEqual({
+      kind: 'skip',
+      reason: 'invalid_activity',
+      broken: [{ code: 'negative_distance', reason: 'distance -10 m is negative' }],
     });
   });
 });

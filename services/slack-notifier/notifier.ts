@@ -3,7 +3,8 @@
  * activity exactly once (README.md in this folder has the whole story).
  *
  * Per message, in partition order:
- * skip (not an insert) | dead-letter (undecodable, invalid row, unknown employee, permanent 4xx)
+ * skip (not an insert, or an activity the batch would quarantine: products/sport-rewards/activity-validity.ts)
+ * | dead-letter (undecodable, malformed row, unknown employee, permanent 4xx)
  * | claim in the ledger -> build the French message -> pace -> post (429: wait Retry-After;
  * 5xx/timeout: backoff, forever) -> mark posted. The offset is committed by the ordered consumer
  * only after that, i.e. after the post succeeded or the event was dead-lettered.
@@ -15,6 +16,7 @@ import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
 import { buildAnnouncement } from '../../products/sport-rewards/slack/announcement.ts';
+import { loadRules } from '../batch/rules.ts';
 import { decideActivityMessage } from './decide.ts';
 import { backoffMs } from './delivery.ts';
 import { TokenBucket } from '../common/token-bucket.ts';
@@ -32,6 +34,11 @@ export function activitiesTopic(config: SlackNotifierConfig): string {
 export interface NotifierStats {
   posted: number;
   skipped: number;
+  /**
+   * Messages not announced, by reason: the skip reasons (`snapshot`, `update`...) and, for an
+   * activity the batch would quarantine, each rule it breaks (`impossible_speed`, `future_date`...).
+   */
+  notAnnounced: Record<string, number>;
   alreadyAnnounced: number;
   deadLettered: number;
   retries: number;
@@ -69,7 +76,10 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   const { logger } = options;
   const topic = activitiesTopic(config);
   const sink = options.sink ?? sinkFromConfig(config);
-  const stats: NotifierStats = { posted: 0, skipped: 0, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0 };
+  const stats: NotifierStats = { posted: 0, skipped: 0, notAnnounced: {}, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0 };
+  const count = (reason: string) => (stats.notAnnounced[reason] = (stats.notAnnounced[reason] ?? 0) + 1);
+  // The product's rules: an activity they reject is never announced (the batch quarantines it).
+  const { rules } = await loadRules(config.batch.rulesFile);
 
   const pool = new pg.Pool({ ...pgConnection(config, 'notifier'), max: 2, application_name: SERVICE_NAME });
   pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
@@ -122,11 +132,20 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   }
 
   async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
-    const decision = decideActivityMessage(message.value, { maxActivityAgeMs: config.slack.maxActivityAgeHours * 3_600_000 });
+    const decision = decideActivityMessage(message.value, { maxActivityAgeMs: config.slack.maxActivityAgeHours * 3_600_000, rules });
     const where = { partition: message.partition, offset: message.offset };
     if (decision.kind === 'skip') {
       stats.skipped += 1;
-      logger.debug({ ...where, reason: decision.reason }, 'not announced');
+      if (decision.reason === 'invalid_activity') {
+        for (const b of decision.broken) count(b.code);
+        logger.info(
+          { ...where, reason: decision.reason, rules: decision.broken.map((b) => b.code), detail: decision.broken.map((b) => `${b.code}: ${b.reason}`).join('; ') },
+          'not announced: the batch quarantines this activity',
+        );
+      } else {
+        count(decision.reason);
+        logger.debug({ ...where, reason: decision.reason }, 'not announced');
+      }
       return 'no-op';
     }
     if (decision.kind === 'dead-letter') {

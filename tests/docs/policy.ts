@@ -65,14 +65,6 @@ export const RULES: Rule[] = [
     treatment: { how: 'exempt', reason: 'the node flags of `npm run bronze` (package.json), quoted to explain them; `npm run bronze` runs them' },
   },
 
-  {
-    // FOLLOW-UP (pg-roles, docs/guides/capture-another-database.md): step 4 starts CDC and the bronze writer in
-    // the background and step 5 refreshes at once; the shop's silver only exists once bronze has caught up, and
-    // the guide has no command that waits for it (e.g. a `lakehouse status` loop). Run it again when it has.
-    match: /^node --input-type=module -e "\nimport \{ DuckDBInstance \}[\s\S]*silver\.shop__hr__employees/,
-    treatment: { how: 'exempt', reason: 'reads silver before the guide has waited for bronze to catch up: the guide needs a wait step (follow-up for its author)' },
-  },
-
   // ----------------------------------------------------------------------------- services
   {
     match: /^npm run refresh -- (--watch|--until-caught-up)$/,

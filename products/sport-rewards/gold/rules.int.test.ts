@@ -52,6 +52,10 @@ beforeAll(async () => {
   fx.insert('activities', activity(999, '2026-05-07T07:00:00Z', 10, { activity_id: 9003 }));
   fx.insert('activities', activity(106, '2026-05-08T07:00:00Z', 10, { activity_id: 9004, kmh: 40 }));
   fx.insert('activities', activity(106, '2026-07-05T07:00:00Z', 10, { activity_id: 9005 }));
+  // Issue 14: counted in gold before (neither quarantined nor flagged).
+  fx.insert('activities', activity(106, '1900-05-05T07:00:00Z', 10, { activity_id: 9006 }));
+  fx.insert('activities', activity(106, '2026-05-09T07:00:00Z', 10, { activity_id: 9007, sport_type: '' }));
+  fx.insert('activities', activity(106, '2026-05-10T07:00:00Z', 10, { activity_id: 9008, elapsed_seconds: 7200 }));
   await fx.flush();
   outcome = await sb.refresh();
 });
@@ -139,18 +143,25 @@ describe('quarantine', () => {
     const rows = await sb.silver(`SELECT record_key::VARCHAR AS k, rule, reason FROM silver.quarantine ORDER BY k`);
     expect(rows).toEqual([
       { k: '{"activity_id":9001}', rule: 'negative_distance', reason: 'distance -500 m is negative' },
-      { k: '{"activity_id":9002}', rule: 'end_before_start', reason: 'ends at 2026-05-06 06:00:00+00, before its start 2026-05-06 07:00:00+00' },
-      { k: '{"activity_id":9003}', rule: 'unknown_employee', reason: 'employee 999 is not in silver.sport__public__employees (or is quarantined)' },
-      { k: '{"activity_id":9004}', rule: 'impossible_speed', reason: 'average 40.0 km/h is above the 25 km/h limit for Runing' },
+      {
+        k: '{"activity_id":9002}',
+        rule: 'end_before_start',
+        reason: 'ends at 2026-05-06 06:00:00 UTC, before its start 2026-05-06 07:00:00 UTC; elapsed time 3600 s, but it ends -3600 s after its start (tolerance 60 s)',
+      },
+      { k: '{"activity_id":9003}', rule: 'unknown_employee', reason: 'employee 999 is not a known (valid) employee' },
+      { k: '{"activity_id":9004}', rule: 'impossible_speed', reason: 'average 40.0 km/h is above the 25.0 km/h limit for Runing' },
       {
         k: '{"activity_id":9005}',
         rule: 'future_date',
-        reason: 'starts 2026-07-05 07:00:00+00 / ends 2026-07-05 08:00:00+00, after the run reference time 2026-06-30 12:00:00+00',
+        reason: 'starts 2026-07-05 07:00:00 UTC, ends 2026-07-05 08:00:00 UTC: after the reference time 2026-06-30 12:00:00 UTC (+10 min)',
       },
+      { k: '{"activity_id":9006}', rule: 'too_old', reason: 'starts 1900-05-05 07:00:00 UTC, before 2000-01-01' },
+      { k: '{"activity_id":9007}', rule: 'empty_sport', reason: 'no sport type' },
+      { k: '{"activity_id":9008}', rule: 'inconsistent_elapsed', reason: 'elapsed time 7200 s, but it ends 3600 s after its start (tolerance 60 s)' },
     ]);
     const silverCount = await sb.silver(`SELECT count(*)::INTEGER AS n FROM silver.sport__public__activities`);
     const goldCount = await sb.gold(`SELECT sum(activity_count)::INTEGER AS n FROM kpi_bu_month`);
-    expect(silverCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 + 5 }]);
+    expect(silverCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 + 8 }]);
     expect(goldCount).toEqual([{ n: 15 + 14 + 15 + 15 + 15 + 1 }]);
   });
 });

@@ -20,11 +20,12 @@ export const BATCH_ENTRY = 'services/batch/cli.ts';
 interface BatchOptions {
   asOf?: string;
   rules?: string;
+  acceptDrift?: boolean;
 }
 
 /** The batch CLI's arguments for `opts`, with `--full` for a backfill (pure). */
 export function batchArgs(opts: BatchOptions, full: boolean): string[] {
-  return [...(full ? ['--full'] : []), ...(opts.asOf ? ['--as-of', opts.asOf] : []), ...(opts.rules ? ['--rules', opts.rules] : [])];
+  return [...(full ? ['--full'] : []), ...(opts.asOf ? ['--as-of', opts.asOf] : []), ...(opts.rules ? ['--rules', opts.rules] : []), ...(opts.acceptDrift ? ['--accept-drift'] : [])];
 }
 
 /** Runs the batch job with `args`; resolves its exit code (1 when killed by a signal it did not handle). */
@@ -50,6 +51,7 @@ export function registerBatch(program: Command, ctx: CommandContext): void {
     .description('run the batch job incrementally: new bronze files -> silver -> gold, quality suite, atomic swap')
     .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks (default now)')
     .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
+    .option('--accept-drift', 'accept a rules change that moves the sport bonus total more than quality.rulesChangeMaxBonusDriftPct')
     .addHelpText('after', exitCodes)
     .action(async (opts: BatchOptions) => {
       await ctx.run('refresh', () => runBatch(batchArgs(opts, false)));
@@ -60,6 +62,7 @@ export function registerBatch(program: Command, ctx: CommandContext): void {
     .description('rebuild silver and gold from all of bronze, e.g. after a rule or parameter change (= npm run refresh -- --full)')
     .option('--rules <file>', 'rules file (default BATCH_RULES_FILE, products/sport-rewards/rules.json)')
     .option('--as-of <time>', 'reference time (ISO-8601) for freshness and future-date checks (default now)')
+    .option('--accept-drift', 'accept a rules change that moves the sport bonus total more than quality.rulesChangeMaxBonusDriftPct')
     .addHelpText('after', exitCodes)
     .action(async (opts: BatchOptions) => {
       await ctx.run('backfill', () => runBatch(batchArgs(opts, true)));

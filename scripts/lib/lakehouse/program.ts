@@ -14,6 +14,7 @@ import { registerBatch } from './batch.ts';
 import { registerCdc } from './cdc.ts';
 import { describeError, EXIT_USAGE, exitCodeOf } from './errors.ts';
 import { registerReplay } from './replay.ts';
+import { registerSnapshot } from './snapshot.ts';
 import { registerStatus } from './status.ts';
 
 /** What a command's action gets from the program. */
@@ -53,7 +54,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
     },
   };
   const program = new Command('lakehouse')
-    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, source preparation')
+    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, incremental snapshots, source preparation')
     .usage('<command> [options]')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -62,6 +63,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerReplay(program, ctx);
   registerBatch(program, ctx);
   registerCdc(program, ctx);
+  registerSnapshot(program, ctx);
   program.addCommand(prepareSourceCommand());
   applyToTree(program);
   return program;

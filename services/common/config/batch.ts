@@ -30,12 +30,24 @@ export const batchFilesBlock = defineBlock({
   }),
 });
 
+/**
+ * The sport-rewards data product's rules file: the batch builds gold with it, the Slack notifier
+ * checks each activity against the same validity rules before announcing it.
+ */
+export const productRulesBlock = defineBlock({
+  title: 'Sport-rewards data product: rules file (batch and Slack notifier)',
+  fields: {
+    batch: {
+      rulesFile: variable('BATCH_RULES_FILE', nonEmpty.default('products/sport-rewards/rules.json').transform(fromRepoRoot), 'Versioned business rules and quality thresholds of the sport-rewards data product (the Slack notifier reads its activity validity rules too).'),
+    },
+  },
+});
+
 /** How the refresh runs (read by the batch only). */
 export const batchRunBlock = defineBlock({
   title: 'Batch job (`npm run refresh`): bronze -> silver -> gold (DuckDB)',
   fields: {
     batch: {
-      rulesFile: variable('BATCH_RULES_FILE', nonEmpty.default('products/sport-rewards/rules.json').transform(fromRepoRoot), 'Versioned business rules and quality thresholds of the sport-rewards data product.'),
       threads: variable('BATCH_THREADS', z.coerce.number().int().min(1).max(256).optional(), "DuckDB worker threads; default DuckDB's (one per core)."),
       memoryLimit: variable(
         'BATCH_MEMORY_LIMIT',

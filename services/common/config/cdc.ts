@@ -39,6 +39,11 @@ export const cdcBlock = defineBlock({
       ),
       snapshotMode: variable('CDC_SNAPSHOT_MODE', z.enum(['initial', 'never']).default('initial'), 'initial: snapshot (op "r") when the slot is new; never: stream only.'),
       snapshotChunkRows: variable('CDC_SNAPSHOT_CHUNK_ROWS', z.coerce.number().int().min(1).max(1_000_000).default(10_000), 'Rows fetched per snapshot round trip (progress is logged per chunk).'),
+      incrementalChunkRows: variable(
+        'CDC_INCREMENTAL_CHUNK_ROWS',
+        z.coerce.number().int().min(1).max(1_000_000).default(4_096),
+        'Rows per incremental snapshot chunk (one watermark window; `npm run lakehouse -- snapshot --chunk-rows` overrides it per request).',
+      ),
       adminSetup: variable(
         'CDC_ADMIN_SETUP',
         bool.default(true),

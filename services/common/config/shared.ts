@@ -4,6 +4,7 @@
  * newcomer runs without a `.env`; the password defaults are for that loopback-only stack and must
  * be overridden anywhere else.
  */
+import { lakeUrlProblem } from '../lake-url.ts';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, defineBlock, variable } from './define.ts';
@@ -124,7 +125,17 @@ export const topicPrefixBlock = defineBlock({
 export const lakeBlock = defineBlock({
   title: 'Lake: a local directory (default) or an S3 bucket (MinIO locally)',
   fields: {
-    lakeUrl: variable('LAKE_URL', z.string().regex(/^(file:|s3:\/\/)/, 'expected file:<dir> or s3://<bucket>/<prefix>').default('file:./lake'), 'file:<dir> (relative to the repository) or s3://<bucket>/<prefix>.'),
+    lakeUrl: variable(
+      'LAKE_URL',
+      z
+        .string()
+        .superRefine((url, ctx) => {
+          const problem = lakeUrlProblem(url);
+          if (problem) ctx.addIssue({ code: 'custom', message: problem });
+        })
+        .default('file:./lake'),
+      'file:<dir> (relative to the repository) or s3://<bucket>/<prefix> (bucket checked at start-up: it must exist at S3_ENDPOINT).',
+    ),
     s3: {
       endpoint: variable('S3_ENDPOINT', z.url().default('http://127.0.0.1:9000'), 'S3 endpoint (MinIO locally).'),
       region: variable('S3_REGION', nonEmpty.default('us-east-1'), 'S3 region.'),

@@ -21,7 +21,8 @@ export const CHANGE_OPS = ['c', 'u', 'd', 'r', 't'] as const;
 
 /**
  * `source.snapshot` values Debezium's PostgreSQL connector writes (strings, as Debezium); this
- * service writes the same, except "incremental" (it has no incremental snapshots).
+ * service writes the same; "incremental" marks the rows of an incremental snapshot
+ * (docs/contracts/incremental-snapshots.md), whose `source.txId` is null.
  */
 export const SNAPSHOT_MARKERS = ['true', 'first', 'first_in_data_collection', 'last_in_data_collection', 'last', 'false', 'incremental'] as const;
 
