@@ -138,10 +138,12 @@ async function duckCount(): Promise<number> {
   }
 }
 
-const cdc = new CdcChild({ ...settings, CDC_SNAPSHOT_MODE: 'initial', CDC_HEARTBEAT_INTERVAL_S: '1' });
+// No snapshot (the shared database may be large): the bench employee reaches silver as an update.
+const cdc = new CdcChild({ ...settings, LOG_LEVEL: 'info', CDC_SNAPSHOT_MODE: 'never', CDC_HEARTBEAT_INTERVAL_S: '1' }); // info: its "streaming changes" line
 children.push(cdc.child);
 try {
   await cdc.waitStreaming();
+  await admin.query(`UPDATE employees SET paid_leave_days = paid_leave_days WHERE employee_id = $1`, [EMPLOYEE]);
   service('bronze-writer', ['services/bronze-writer/main.ts']);
   service('refresh', ['services/batch/cli.ts', '--watch']);
   say(`pipeline up (prefix ${prefix}); waiting for the first gold (snapshot)`);
