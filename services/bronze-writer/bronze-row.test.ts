@@ -56,9 +56,9 @@ describe('decodeBronzeMessage', () => {
     expect(decoded.row.after).toBeNull();
   });
 
-  it('treats a null or empty value as a tombstone', () => {
+  it('treats a null value as a tombstone, and dead-letters an empty one (the shared envelope checks)', () => {
     expect(decodeBronzeMessage(message(null))).toEqual({ kind: 'tombstone' });
-    expect(decodeBronzeMessage(message(''))).toEqual({ kind: 'tombstone' });
+    expect(decodeBronzeMessage(message(''))).toEqual({ kind: 'undecodable', reason: 'empty_value', detail: 'empty value (a tombstone has a null value)' });
   });
 
   it('gives a dead-letter reason for bad input instead of throwing', () => {

@@ -111,14 +111,15 @@ function jsonText(raw: string | undefined): string | null {
 /**
  * Decodes `message` into a bronze row, a tombstone, or a reason to dead-letter it.
  *
- * Dead-letter reasons: `invalid_json` (value not UTF-8 JSON), `invalid_envelope` (not the
+ * Dead-letter reasons: `empty_value` (zero bytes: a tombstone is a null value), `invalid_json` (value not UTF-8 JSON), `invalid_envelope` (not the
  * Debezium envelope of the contract: unknown op, no source.ts_ms, missing row image, non-integer
  * lsn/txId/ts_ms), `invalid_key` (key present but not UTF-8 JSON), `invalid_header` (a schema-link
  * header that breaks docs/contracts/table-schemas.md, {@link linkHeaderProblem}). Never throws.
  */
 export function decodeBronzeMessage(message: RawMessage): DecodedMessage {
   const { value, key } = message;
-  if (value === null || value.length === 0) return { kind: 'tombstone' };
+  if (value === null) return { kind: 'tombstone' };
+  if (value.length === 0) return invalid('empty_value', 'empty value (a tombstone has a null value)');
   if (!isUtf8(value)) return invalid('invalid_json', 'value is not valid UTF-8');
   const headerProblem = linkHeaderProblem(message.schemaId, message.unavailable);
   if (headerProblem !== null) return invalid('invalid_header', headerProblem);

@@ -22,6 +22,7 @@ import { startCdc, stopAllCdc } from '../cdc/testing/harness.ts';
 import { createShopSource, SHOP_CDC_TABLES, type ShopSource } from '../../tests/support/shop-source.ts';
 import { activityMessages, bronzeKeys, readBronze, type BronzeRecord } from './testing/bronze-kit.ts';
 import { BronzeWriter } from './writer.ts';
+import { kafkaTarget, readRecords } from '../../tests/support/kafka.ts';
 
 const RUN = Date.now().toString(36);
 const logger = createLogger('bronze-schemas-test', 'warn');
@@ -159,6 +160,48 @@ describe('bronze writer: the schema link', () => {
     const replayed = await readBronze(replayLake, await bronzeKeys(replayLake, topic));
     expect(replayed.rows.map((r) => [r.offset, r.schema_id, r.unavailable])).toEqual(rows.map((r) => [r.offset, r.schema_id, r.unavailable]));
     for (const doc of [v1, v2]) expect((await storedDocument(replayLake, topic, doc.schemaId))?.text).toBe(encodeTableSchema(doc));
+  });
+});
+
+describe('bronze writer: the envelope checks every consumer shares (issue 14)', () => {
+  it('dead-letters an insert without key or with a key its row disagrees with (keyed table), and an empty value; stores the rest', async () => {
+    const name = `bs${RUN}k`;
+    const config = scenario(name);
+    const topic = `${name}.public.activities`;
+    const schemas = schemaTopic(name);
+    await admin.ensureTopic(topic, 1);
+    await admin.ensureTopic(schemas, 1, { configs: { 'cleanup.policy': 'compact' } });
+    const doc = activitiesDocument(name);
+    await producer.send({ messages: [{ topic: schemas, key: doc.schemaId, value: encodeTableSchema(doc), partition: 0 }] });
+
+    const good = activityMessages(16, 5); // inserts, a snapshot read, an update, a delete and its tombstone
+    const insert = good.find((m) => m.expected?.op === 'c')!;
+    const deletion = good.find((m) => m.expected?.op === 'd')!;
+    const header = { [SCHEMA_ID_HEADER]: doc.schemaId };
+    const poison = [
+      { key: null, value: insert.value, reason: 'missing_key' }, // became a phantom row in silver and gold
+      { key: '{"activity_id":1}', value: insert.value, reason: 'key_mismatch' },
+      { key: '{"id":1}', value: deletion.value, reason: 'key_mismatch' },
+      { key: insert.key, value: '', reason: 'empty_value' }, // was skipped as a tombstone
+    ];
+    const sent = [...good.slice(0, 6), ...poison, ...good.slice(6)];
+    await producer.send({ messages: sent.map((m) => ({ topic, key: m.key, value: m.value, headers: header, partition: 0 })) });
+
+    const writer = await startWriter(config);
+    await waitForCommitted(config.bronze.consumerGroup, [topic]);
+    await writer.stop();
+    const lake = openLake(config);
+    const { rows } = await readBronze(lake, await bronzeKeys(lake, topic));
+    const stored = sent.flatMap((m, offset) => (good.includes(m as (typeof good)[number]) && m.value !== null ? [BigInt(offset)] : []));
+    expect(stored).toHaveLength(16);
+    expect(rows.map((r) => BigInt(r.offset))).toEqual(stored);
+    expect(writer.stats.deadLetters).toBe(4);
+    const dead = await readRecords(kafkaTarget(base.kafka.brokers), `${topic}.dlq`);
+    const bySource = (r: (typeof dead)[number]) => Number(r.headers['dlq.source.offset']?.toString());
+    dead.sort((x, y) => bySource(x) - bySource(y)); // the dead-letter topic's partitions follow the keys
+    expect(dead.map((r) => [r.key?.toString() ?? null, r.value?.toString(), r.headers['dlq.reason']?.toString(), r.headers['dlq.source.offset']?.toString()])).toEqual(
+      poison.map((m, i) => [m.key, m.value, m.reason, String(6 + i)]),
+    );
   });
 });
 

@@ -104,7 +104,8 @@ export class KafkaSource {
       batch = { topic: m.topic, partition: m.partition, messages: [], bytes: 0 };
       this.queued.set(key, batch);
     }
-    const value = m.value && m.value.length > 0 ? m.value : null;
+    // Null = tombstone; an empty value stays empty (dead-lettered at decoding: empty_value).
+    const value = m.value ?? null;
     batch.messages.push({ offset: Number(m.offset), timestampMs: Number(m.timestamp), key: m.key ?? null, value, headers: headersOf(m.headers) });
     batch.bytes += (m.key?.length ?? 0) + (value?.length ?? 0);
     this.handOver ??= setImmediate(() => {

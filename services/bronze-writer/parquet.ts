@@ -27,6 +27,8 @@ import duckdb from '@duckdb/node-bindings';
 import { BLOB, DOUBLE, DuckDBDataChunk, DuckDBInstance, INTEGER, LIST, listValue, VARCHAR, type DuckDBAppender, type DuckDBConnection, type DuckDBType } from '@duckdb/node-api';
 import { decodeBronzeMessage, linkHeaderProblem, type BronzeRow, type Undecodable } from './bronze-row.ts';
 import { isJsonValue, newScannedEnvelope, scanEnvelope, type ScannedEnvelope } from './envelope-scanner.ts';
+import { KeyChecks } from './key-check.ts';
+import type { ChangeOp } from '../common/contracts/change-event.ts';
 import { SPANS_PER_MESSAGE, type PackedMessages } from './segment.ts';
 
 /** The bronze columns in file order, with their Parquet (DuckDB) types. */
@@ -346,33 +348,52 @@ export interface EncodedPacked {
 }
 
 /**
- * Decodes every message of `packed` into `rows`: tombstones (null or empty value) are counted,
- * the envelope scanner decodes what it accepts, the reference decoder everything else (and its
- * verdict, a row or a dead letter, stands). Counts go to `into`.
+ * Decodes every message of `packed` into `rows`: tombstones (null value) are counted, an empty
+ * value is dead-lettered (`empty_value`), the envelope scanner decodes what it accepts, the
+ * reference decoder everything else (and its verdict, a row or a dead letter, stands); then the
+ * shared key checks (key-check.ts, for the schema ids of `packed.keyColumns`) may still
+ * dead-letter a message (`missing_key`, `invalid_key`, `key_mismatch`). Counts go to `into`.
  */
 export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { rows: number; tombstones: number; scanned: number; undecodable: Undecodable[] }): void {
   const scanned = newScannedEnvelope();
+  const keys = new KeyChecks(packed.keyColumns);
+  const checkKeys = !keys.isEmpty;
   const { offsets, timestamps, spans, bytes } = packed;
   for (let i = 0; i < packed.count; i++) {
     const o = SPANS_PER_MESSAGE * i;
     const valueLength = spans[o + 3]!;
-    if (valueLength < 0) {
-      into.tombstones++;
-      continue;
-    }
     const keyStart = spans[o]!;
     const keyLength = spans[o + 1]!;
-    const valueStart = spans[o + 2]!;
     const key = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
-    const value = bytes.subarray(valueStart, valueStart + valueLength);
     const schemaIdLength = spans[o + 5]!;
     const schemaId = schemaIdLength < 0 ? null : bytes.subarray(spans[o + 4]!, spans[o + 4]! + schemaIdLength);
+    if (valueLength < 0) {
+      const problem = checkKeys ? keys.problem(schemaId, key, null, null, -1, -1) : null;
+      if (problem === null) into.tombstones++;
+      else into.undecodable.push({ offset: offsets[i]!, ...problem });
+      continue;
+    }
+    if (valueLength === 0) {
+      into.undecodable.push({ offset: offsets[i]!, reason: 'empty_value', detail: 'empty value (a tombstone has a null value)' });
+      continue;
+    }
+    const valueStart = spans[o + 2]!;
+    const value = bytes.subarray(valueStart, valueStart + valueLength);
     const unavailableLength = spans[o + 7]!;
     const unavailable = unavailableLength < 0 ? null : bytes.subarray(spans[o + 6]!, spans[o + 6]! + unavailableLength);
     const keyOk = key === null || key.length === 0 || (isUtf8(key) && isJsonValue(key));
     // Headers are checked here too: a bad one goes to the reference decoder, whose verdict stands.
     const headersOk = (schemaId === null && unavailable === null) || linkHeaderProblem(schemaId, unavailable) === null;
     if (keyOk && headersOk && isUtf8(value) && scanEnvelope(value, scanned)) {
+      if (checkKeys) {
+        const op = String.fromCharCode(scanned.op) as ChangeOp;
+        const deleted = op === 'd';
+        const problem = keys.problem(schemaId, key, op, value, deleted ? scanned.beforeStart : scanned.afterStart, deleted ? scanned.beforeEnd : scanned.afterEnd);
+        if (problem !== null) {
+          into.undecodable.push({ offset: offsets[i]!, ...problem });
+          continue;
+        }
+      }
       rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, schemaId, unavailable);
       into.scanned++;
       into.rows++;
@@ -380,6 +401,15 @@ export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { r
     }
     const decoded = decodeBronzeMessage({ offset: offsets[i]!, timestampMs: timestamps[i]!, key, value, schemaId, unavailable });
     if (decoded.kind === 'row') {
+      if (checkKeys) {
+        const row = decoded.row.op === 'd' ? decoded.row.before : decoded.row.after;
+        const rowBytes = row === null ? null : Buffer.from(row);
+        const problem = keys.problem(schemaId, key, decoded.row.op, rowBytes, rowBytes === null ? -1 : 0, rowBytes?.length ?? -1);
+        if (problem !== null) {
+          into.undecodable.push({ offset: offsets[i]!, ...problem });
+          continue;
+        }
+      }
       rows.addRow(decoded.row);
       into.rows++;
     } else if (decoded.kind === 'tombstone') into.tombstones++;

@@ -132,8 +132,45 @@ export class BronzeSchemas {
     return reader;
   }
 
+  /** Schema id -> the key columns its events carry (see {@link keyColumnsOf}). */
+  private readonly keys = new Map<string, readonly string[]>();
+
+  /**
+   * The key columns of the events of `doc`'s table: its primary key ([] = keyless). A primary key
+   * with a column the document does not publish is not one the CDC keys events by (it then sends
+   * no key): undefined, nothing checked.
+   */
+  static keyColumnsOf(doc: TableSchema): readonly string[] | undefined {
+    const published = new Set(doc.columns.map((c) => c.name));
+    return doc.primaryKey.every((k) => published.has(k)) ? doc.primaryKey : undefined;
+  }
+
+  private remember(doc: TableSchema): void {
+    const key = BronzeSchemas.keyColumnsOf(doc);
+    if (key !== undefined) this.keys.set(doc.schemaId, key);
+  }
+
+  /**
+   * Key columns of the schema ids `ids` of `topic`'s rows, for the key checks (key-check.ts): from
+   * the documents already read, else from the schema topic of the topic's prefix. Ids whose
+   * document is not there (or has no usable key) are left out.
+   * @throws when the schema topic cannot be read now (the caller retries).
+   */
+  async keyColumns(topic: string, ids: readonly string[]): Promise<Record<string, readonly string[]>> {
+    const missing = ids.filter((id) => !this.keys.has(id));
+    const prefix = topicPrefixOf(topic);
+    if (missing.length > 0 && prefix !== undefined) for (const doc of (await this.reader(prefix).lookup(missing)).values()) this.remember(doc);
+    const out: Record<string, readonly string[]> = {};
+    for (const id of ids) {
+      const key = this.keys.get(id);
+      if (key !== undefined) out[id] = key;
+    }
+    return out;
+  }
+
   /** A document read from a schema topic: stored now when its table's topic is one this writer consumes. */
   private arrived(doc: TableSchema): void {
+    this.remember(doc);
     if (!this.options.consumes(doc.topic)) return;
     const write = this.options.retrying(`store schema ${doc.schemaId} of ${doc.topic}`, () => this.store.store(doc.topic, doc)).catch(() => undefined);
     this.background.add(write);

@@ -12,8 +12,8 @@ describe('SegmentBuilder', () => {
     s.add(11, 4_000, b('{"id":1}'), null, 0, { trace: Buffer.from('abc') }); // tombstone with a header
     s.add(12, 6_000, null, b('{"op":"u"}'), 0);
     expect(s.sealReason(0)).toBeUndefined();
-    s.add(14, 7_000, b('k'), b(''), 0); // 13 compacted away; an empty value is a tombstone too
-    expect(s.sealReason(0)).toBeUndefined();
+    s.add(14, 7_000, b('k'), b(''), 0); // 13 compacted away; an empty value is no tombstone: counted, dead-lettered at decoding
+    expect(s.sealReason(0)).toBe('rows');
     s.add(15, 8_000, b('k'), b('v'), 0);
     expect(s.sealReason(0)).toBe('rows');
     const sealed = s.seal('rows');
@@ -26,7 +26,7 @@ describe('SegmentBuilder', () => {
       minTimestampMs: 4_000,
       maxTimestampMs: 8_000,
       messages: 5,
-      valued: 3,
+      valued: 4,
       bytes: 8 + 10 + 8 + 10 + 1 + 1 + 1,
       packed: undefined,
       headers: undefined,
@@ -38,7 +38,7 @@ describe('SegmentBuilder', () => {
       [10, 5_000, '{"id":1}', '{"op":"c"}'],
       [11, 4_000, '{"id":1}', null],
       [12, 6_000, null, '{"op":"u"}'],
-      [14, 7_000, 'k', null],
+      [14, 7_000, 'k', ''],
       [15, 8_000, 'k', 'v'],
     ]);
     expect(sealed.headers.get(11)?.trace?.toString()).toBe('abc');

@@ -73,6 +73,11 @@ export interface PackedMessages {
   timestamps: Float64Array;
   spans: Int32Array;
   bytes: Uint8Array;
+  /**
+   * Schema id -> key columns of its table (`[]` = keyless) for the schema ids the writer knew
+   * when the segment was encoded: the key checks of key-check.ts. Absent = nothing checked.
+   */
+  keyColumns?: Record<string, readonly string[]>;
 }
 
 /** A packed message: views into `packed.bytes`, not copies. */
@@ -269,7 +274,8 @@ export class SegmentBuilder {
     this.offsets[i] = offset;
     this.timestamps[i] = timestampMs;
     const keyLength = key === null ? -1 : key.length;
-    const valueLength = value === null || value.length === 0 ? -1 : value.length;
+    // An empty value is not a tombstone (that is a null value): kept as length 0, dead-lettered at decoding.
+    const valueLength = value === null ? -1 : value.length;
     const o = SPANS_PER_MESSAGE * i;
     this.spans[o] = keyLength < 0 ? 0 : this.put(key!);
     this.spans[o + 1] = keyLength;
@@ -418,5 +424,5 @@ export function subSegment(segment: Segment, indexes: readonly number[]): Segmen
     }
     if (source.spans[SPANS_PER_MESSAGE * i + 3]! >= 0) valued++;
   });
-  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, offsets, timestamps, spans, bytes } };
+  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, offsets, timestamps, spans, bytes, keyColumns: source.keyColumns } };
 }

@@ -375,12 +375,25 @@ export class BronzeWriter {
   private flushSealed(st: PartitionState, segment: Segment): void {
     this.sealedUnflushed++;
     this.sealedBytes += segment.bytes;
-    const encoding = this.encoders!.encode(segment, new Date());
+    const encoding = this.encodeChecked(segment);
     encoding.catch(() => undefined); // awaited (and retried) by the flush
     const flush = (this.flushChains.get(st.key) ?? Promise.resolve()).then(() => this.flush(st, segment, encoding));
     this.flushChains.set(st.key, flush);
     this.flushes.add(flush);
     void flush.finally(() => this.flushes.delete(flush));
+  }
+
+  /**
+   * Encodes `segment` with the key checks of its rows' tables (key-check.ts): the key columns of
+   * its schema ids are looked up first (retried while the schema topic cannot be read), and stay
+   * on the segment for its re-encodings.
+   */
+  private async encodeChecked(segment: Segment): Promise<EncodedSegment> {
+    if (segment.schemaIds.length > 0 && segment.packed.keyColumns === undefined) {
+      const where = `${segment.topic}/${segment.partition}@${segment.firstOffset}`;
+      segment.packed.keyColumns = await this.retrying(`key columns of ${where}`, () => this.schemas.keyColumns(segment.topic, segment.schemaIds));
+    }
+    return this.encoders!.encode(segment, new Date());
   }
 
   /** Runs `op` until it succeeds, with exponential backoff; rejects only when aborted (shutdown). */

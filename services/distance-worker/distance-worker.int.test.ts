@@ -224,7 +224,11 @@ describe('distance worker offline (no API key)', () => {
        VALUES ($1, 'old', 'old', 'walking', 1, 1, 'offline', 'OK')`,
       [commuter.employee_id],
     );
-    await broker.send(topic, [created(walker), created(unlocated), created(commuter), { key: { employee_id: 1 }, value: envelope('employees', 'c', null, { ...walker, commute_mode: 'Téléportation' }) }]);
+    await broker.send(topic, [created(walker), created(unlocated), created(commuter), { key: { employee_id: walker.employee_id }, value: envelope('employees', 'c', null, { ...walker, commute_mode: 'Téléportation' }) },
+      // The envelope checks every consumer shares (issue 14): dead-lettered, never computed.
+      { ...created(walker), rawKey: 'employee-1' },
+      { ...created(walker), value: '' },
+    ]);
     await broker.waitForGroupCaughtUp(config.distance.consumerGroup, topic);
 
     const expected = Math.round(haversineMetres({ lat: 43.6108, lon: 3.8767 }, { lat: 43.567, lon: 3.899 }) * 1.3);
@@ -242,7 +246,8 @@ describe('distance worker offline (no API key)', () => {
     expect(await commuteRow(unlocated.employee_id)).toMatchObject({ provider: 'offline', status: 'NOT_FOUND', distance_m: null });
     expect(await commuteRow(commuter.employee_id)).toBeUndefined(); // transit skipped by config: row removed
     expect(maps.requests).toEqual([]);
-    const [dead] = await broker.readAll(`${topic}.dlq`, 1);
-    expect(dead?.headers).toMatchObject({ 'dlq.reason': 'unknown_commute_mode', 'dlq.service': 'distance-worker' });
+    const dead = await broker.readAll(`${topic}.dlq`, 3);
+    expect(dead.map((m) => m.headers['dlq.reason']).sort()).toEqual(['empty_value', 'invalid_key', 'unknown_commute_mode']);
+    expect(dead.every((m) => m.headers['dlq.service'] === 'distance-worker')).toBe(true);
   });
 });

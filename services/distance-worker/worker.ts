@@ -14,6 +14,7 @@
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type DistanceWorkerConfig } from '../common/config.ts';
+import { checkChangeMessage } from '../common/contracts/change-event.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { FatalConsumerError, ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
@@ -32,6 +33,9 @@ export const SERVICE_NAME = 'distance-worker';
 export function employeesTopic(config: DistanceWorkerConfig): string {
   return `${config.kafka.topicPrefix}.public.employees`;
 }
+
+/** The key columns of public.employees (its primary key, by which the CDC keys its events). */
+export const EMPLOYEE_KEY = ['employee_id'] as const;
 
 /** The provider configuration selects (DISTANCE_PROVIDER, GOOGLE_MAPS_API_KEY). */
 export function providerFromConfig(config: DistanceWorkerConfig): DistanceProvider {
@@ -153,7 +157,9 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
   }
 
   async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
-    const decision = decideEmployeeMessage(message.value, config.distance.otherModes);
+    // The envelope checks every consumer shares (key, empty value, envelope), before any decision.
+    const checked = checkChangeMessage(message, EMPLOYEE_KEY);
+    const decision = checked.kind === 'dead-letter' ? checked : decideEmployeeMessage(message.value, config.distance.otherModes);
     const where = { partition: message.partition, offset: message.offset };
     switch (decision.kind) {
       case 'skip':

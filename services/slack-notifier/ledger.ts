@@ -12,8 +12,13 @@
  *    unique index allows one outcome per announcement.
  * 3. A claim whose attempts all failed before a clean stop: {@link AnnouncementLedger.release}
  *    (a `released` row), so the next run starts counting attempts afresh.
- * A crash between Slack's 200 and step 2 leaves the claim open: the next run posts again and logs
- * it (at-least-once; the only window where a duplicate is possible, milliseconds wide).
+ * The notifier retries a failed step-2 write (PostgreSQL restarting, connection lost) on its own,
+ * with capped backoff, and never posts again meanwhile; steps 2 are idempotent, so a write whose
+ * commit succeeded but whose answer was lost is simply confirmed on retry.
+ * The one remaining duplicate window (services/slack-notifier/README.md, "Exactly once"): the
+ * process ends (kill -9, crash, or a stop while PostgreSQL still refuses the write) after Slack's
+ * 200 and before the `posted` row is committed: the claim stays open, the offset uncommitted, and
+ * the next run posts again and logs it (at-least-once).
  */
 import type pg from 'pg';
 import type { EmployeeName } from '../../products/sport-rewards/slack/announcement.ts';
@@ -61,14 +66,30 @@ export class AnnouncementLedger {
     return row ? { attempts: row.attempts } : null;
   }
 
-  /** Records a successful post (final). */
+  /**
+   * Records a successful post (final). Idempotent: when the outcome `posted` is already recorded
+   * (an earlier call's INSERT committed but its answer was lost, e.g. PostgreSQL went down right
+   * after the commit), it resolves too, so the caller may simply retry until it resolves.
+   * @throws Error when there is no claim to finish, or another outcome is recorded.
+   */
   async markPosted(key: LedgerKey): Promise<void> {
-    if ((await this.append(key, 'posted', null)) !== 1) throw new Error(`ledger: no claim of ${key.target}/${key.activityId} to finish`);
+    await this.finish(key, 'posted', null);
   }
 
-  /** Records that the event went to the DLQ with `reason` (final). */
+  /** Records that the event went to the DLQ with `reason` (final; idempotent as {@link markPosted}). */
   async markDeadLettered(key: LedgerKey, reason: string): Promise<void> {
-    if ((await this.append(key, 'dead_lettered', reason)) !== 1) throw new Error(`ledger: no claim of ${key.target}/${key.activityId} to finish`);
+    await this.finish(key, 'dead_lettered', reason);
+  }
+
+  private async finish(key: LedgerKey, status: 'posted' | 'dead_lettered', reason: string | null): Promise<void> {
+    if ((await this.append(key, status, reason)) === 1) return;
+    const recorded = await this.pool.query<{ status: string }>(
+      `SELECT status FROM slack_announcement_log WHERE target = $1 AND activity_id = $2 AND status IN ('posted', 'dead_lettered')`,
+      [key.target, key.activityId],
+    );
+    const outcome = recorded.rows[0]?.status;
+    if (outcome === status) return;
+    throw new Error(`ledger: cannot record ${status} for ${key.target}/${key.activityId}: ${outcome ? `${outcome} is already recorded` : 'no claim to finish'}`);
   }
 
   /** Closes a claim whose attempts all failed before stopping, so the next run starts clean. */

@@ -12,6 +12,7 @@
 import pg from 'pg';
 import pRetry, { AbortError } from 'p-retry';
 import { pgConnection, type SlackNotifierConfig } from '../common/config.ts';
+import { checkChangeMessage } from '../common/contracts/change-event.ts';
 import { connectDeadLetterProducer } from '../common/dead-letter.ts';
 import type { Logger } from '../common/logger.ts';
 import { ShutdownError, startConsumerWithResources, startOrderedConsumer, type ConsumedMessage, type HandleResult, type HandlerContext } from '../common/ordered-consumer.ts';
@@ -30,6 +31,9 @@ export function activitiesTopic(config: SlackNotifierConfig): string {
   return `${config.kafka.topicPrefix}.public.activities`;
 }
 
+/** The key columns of public.activities (its primary key, by which the CDC keys its events). */
+export const ACTIVITY_KEY = ['activity_id'] as const;
+
 /** Counters since start, for logs and tests. */
 export interface NotifierStats {
   posted: number;
@@ -43,6 +47,8 @@ export interface NotifierStats {
   deadLettered: number;
   retries: number;
   rateLimited: number;
+  /** Outcomes (posted, dead-lettered) whose ledger write failed at first and was retried (never re-sent). */
+  ledgerWriteFailures: number;
 }
 
 export interface RunningNotifier {
@@ -76,13 +82,14 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   const { logger } = options;
   const topic = activitiesTopic(config);
   const sink = options.sink ?? sinkFromConfig(config);
-  const stats: NotifierStats = { posted: 0, skipped: 0, notAnnounced: {}, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0 };
+  const stats: NotifierStats = { posted: 0, skipped: 0, notAnnounced: {}, alreadyAnnounced: 0, deadLettered: 0, retries: 0, rateLimited: 0, ledgerWriteFailures: 0 };
   const count = (reason: string) => (stats.notAnnounced[reason] = (stats.notAnnounced[reason] ?? 0) + 1);
   // The product's rules: an activity they reject is never announced (the batch quarantines it).
   const { rules } = await loadRules(config.batch.rulesFile);
 
   const pool = new pg.Pool({ ...pgConnection(config, 'notifier'), max: 2, application_name: SERVICE_NAME });
-  pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
+  // An idle connection ended by the server (restart: 57P01): one line; the next query reconnects.
+  pool.on('error', (err: Error & { code?: string }) => logger.warn({ code: err.code, reason: err.message }, 'idle PostgreSQL connection failed'));
   await pool.query('SELECT 1 FROM slack_announcement_log LIMIT 0');
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
@@ -131,7 +138,43 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     );
   }
 
+  /**
+   * Records the outcome of a side effect that already happened (a post Slack accepted, an event the
+   * DLQ accepted): retried with capped backoff until PostgreSQL takes it, so the side effect is not
+   * redone (the ledger writes are idempotent). One warning when it first fails, one info line when
+   * it is recorded. Stopping meanwhile leaves the claim open: the next run redoes the side effect,
+   * which is logged at error level here (the only duplicate window, README "Exactly once").
+   */
+  async function recordOutcome(key: LedgerKey, outcome: 'posted' | 'dead_lettered', write: () => Promise<void>, ctx: HandlerContext): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        await write();
+        if (failures > 0) logger.info({ activityId: key.activityId, outcome, failures }, 'ledger write recorded after PostgreSQL came back');
+        return;
+      } catch (err) {
+        if (failures === 0) {
+          stats.ledgerWriteFailures += 1;
+          logger.warn({ err, activityId: key.activityId, outcome }, `${outcome === 'posted' ? 'Slack accepted the post' : 'the event was dead-lettered'} but the ledger write failed: retrying the ledger write only (nothing is sent again)`);
+        }
+        try {
+          await ctx.sleep(backoffMs(failures, config.slack.retryMinMs, config.slack.retryMaxMs));
+        } catch (stopping) {
+          logger.error({ activityId: key.activityId, outcome }, `stopping before the ledger recorded ${outcome}: the next run will do it again (at-least-once)`);
+          throw stopping;
+        }
+      }
+    }
+  }
+
   async function handle(message: ConsumedMessage, ctx: HandlerContext): Promise<HandleResult> {
+    // The envelope checks every consumer shares (key, empty value, envelope), before any decision.
+    const checked = checkChangeMessage(message, ACTIVITY_KEY);
+    if (checked.kind === 'dead-letter') {
+      await deadLetters.publish(message, checked.reason, checked.detail);
+      stats.deadLettered += 1;
+      logger.warn({ partition: message.partition, offset: message.offset, reason: checked.reason, detail: checked.detail }, 'dead-lettered');
+      return;
+    }
     const decision = decideActivityMessage(message.value, { maxActivityAgeMs: config.slack.maxActivityAgeHours * 3_600_000, rules });
     const where = { partition: message.partition, offset: message.offset };
     if (decision.kind === 'skip') {
@@ -168,7 +211,7 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     if (name === null) {
       const detail = `employee ${activity.employee_id} not found in employees`;
       await deadLetters.publish(message, 'unknown_employee', detail);
-      await ledger.markDeadLettered(key, 'unknown_employee');
+      await recordOutcome(key, 'dead_lettered', () => ledger.markDeadLettered(key, 'unknown_employee'), ctx);
       stats.deadLettered += 1;
       logger.warn({ ...where, activityId: activity.activity_id, reason: 'unknown_employee' }, 'dead-lettered');
       return;
@@ -179,8 +222,9 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
       await deliver(key, activity.employee_id, announcement, ctx);
     } catch (err) {
       if (err instanceof SlackPostError && err.failure.kind === 'permanent') {
-        await deadLetters.publish(message, err.failure.reason, err.failure.detail);
-        await ledger.markDeadLettered(key, err.failure.reason);
+        const { reason } = err.failure;
+        await deadLetters.publish(message, reason, err.failure.detail);
+        await recordOutcome(key, 'dead_lettered', () => ledger.markDeadLettered(key, reason), ctx);
         stats.deadLettered += 1;
         logger.error({ ...where, activityId: activity.activity_id, reason: err.failure.reason, detail: err.failure.detail }, 'Slack refused the message permanently: dead-lettered');
         return;
@@ -188,7 +232,9 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
       if (err instanceof ShutdownError) await ledger.release(key).catch(() => undefined);
       throw err;
     }
-    await ledger.markPosted(key);
+    // Slack accepted it: from here on the post is never repeated by this process; only the ledger
+    // write is retried until PostgreSQL takes it (issue 14: a restart here double-posted).
+    await recordOutcome(key, 'posted', () => ledger.markPosted(key), ctx);
     stats.posted += 1;
     const latencyMs = Date.now() - decision.committedAtMs;
     options.onPosted?.(activity.activity_id, latencyMs);

@@ -12,6 +12,7 @@ import { loadConfig, pgConnection, type Config } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import { connectTestBroker, envelope, type Row, type TestBroker } from '../../tests/support/debezium-events.ts';
 import { startFakeSlack, type FakeSlack } from '../../tests/support/fake-slack.ts';
+import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { startSlackNotifier, type RunningNotifier } from './notifier.ts';
 import { DryRunSink, WebhookSink, type AnnouncementSink } from './sinks.ts';
 
@@ -227,8 +228,8 @@ describe('slack notifier', () => {
     slack.script.push({ status: 400, body: 'invalid_blocks' });
     const refused = activity();
     const next = activity({ sport_type: 'Natation', distance_m: 1_500, elapsed_seconds: 40 * 60 });
-    // Same key -> same partition -> processed in this order.
-    await broker.send(topic, [insert(refused), { key: { activity_id: refused.activity_id }, value: envelope('activities', 'c', null, next) }]);
+    // Same partition -> processed in this order.
+    await broker.send(topic, [{ ...insert(refused), partition: 0 }, { ...insert(next), partition: 0 }]);
     await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
 
     expect(slack.requests.map((r) => r.status)).toEqual([400, 200]);
@@ -259,6 +260,32 @@ describe('slack notifier', () => {
     expect(dead.find((d) => d.headers['dlq.reason'] === 'unknown_employee')?.headers['dlq.detail']).toBe(`employee ${UNKNOWN_EMPLOYEE} not found in employees`);
   });
 
+  it('dead-letters a valid insert whose key is not JSON, is missing or disagrees with the row, and an empty value, without posting (issue 14)', async () => {
+    const { config, topic } = await setUp();
+    const notifier = await start(config);
+    const [a, b, c, d] = [activity(), activity(), activity(), activity()];
+    await broker.send(topic, [
+      { ...insert(a), rawKey: `activity-${a.activity_id}`, partition: 0 },
+      { ...insert(b), rawKey: null, partition: 0 },
+      { ...insert(c), key: { activity_id: d.activity_id }, partition: 0 },
+      { ...insert(d), value: '', partition: 0 },
+      { ...insert(d), partition: 0 },
+    ]);
+    await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
+
+    expect(slack.accepted()).toHaveLength(1); // only the well-formed insert of d
+    expect(notifier.stats).toMatchObject({ posted: 1, deadLettered: 4 });
+    const dead = await broker.readAll(`${topic}.dlq`, 4);
+    // The dead-letter topic is partitioned by key (a null key lands anywhere): compared by reason.
+    const byReason = (x: [unknown, unknown], y: [unknown, unknown]) => String(x[1]).localeCompare(String(y[1]));
+    expect(dead.map((m): [unknown, unknown] => [m.key, m.headers['dlq.reason']]).sort(byReason)).toEqual([
+      [JSON.stringify({ activity_id: d.activity_id }), 'empty_value'],
+      [`activity-${a.activity_id}`, 'invalid_key'],
+      [JSON.stringify({ activity_id: d.activity_id }), 'key_mismatch'],
+      [null, 'missing_key'],
+    ]);
+  });
+
   it('posts nothing twice after a restart and a replay of the group from offset zero', async () => {
     const { config, topic } = await setUp();
     const first = await start(config);
@@ -280,6 +307,32 @@ describe('slack notifier', () => {
     expect(slack.accepted().at(-1)?.payload.text).toBe('Chapeau Juliette Mendes ! 25,3 km à vélo en 1 h 02 ! 🚴');
     expect(second.stats).toMatchObject({ posted: 1, alreadyAnnounced: 6 });
   });
+
+  it('a PostgreSQL restart between the post and its ledger write posts once: the ledger write is retried, not the post (issue 14)', async () => {
+    // The Slack client waits long enough for PostgreSQL to stop before Slack answers 200.
+    const { config, topic } = await setUp({ timeoutMs: 60_000 });
+    const notifier = await start(config);
+    const row = activity({ comment: 'Pendant le redémarrage' });
+    admin.on('error', () => undefined); // the fast shutdown ends the test's own session too
+    // Slack accepts the post; PostgreSQL is down (fast shutdown) by the time the notifier hears it.
+    slack.script.push({ status: 200, body: 'ok', beforeAnswer: () => stopService(base, 'postgres') });
+    await broker.send(topic, [insert(row)]);
+    await slack.waitForAccepted(1, 120_000);
+    await new Promise((r) => setTimeout(r, 3_000)); // the notifier retries its ledger write meanwhile
+    await startService(base, 'postgres');
+    admin = new pg.Client(pgConnection(base, 'admin'));
+    await admin.connect();
+    const next = activity({ sport_type: 'Vélo', distance_m: 25_300, elapsed_seconds: 62 * 60 });
+    await broker.send(topic, [insert(next)]);
+    await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic);
+
+    expect(slack.accepted().map((r) => r.payload.text)).toEqual([
+      'Bravo Juliette Mendes ! Tu viens de courir 10,8 km en 46 min ! Quelle énergie ! 🔥🏅\n« Pendant le redémarrage »',
+      'Chapeau Juliette Mendes ! 25,3 km à vélo en 1 h 02 ! 🚴',
+    ]);
+    expect(await ledgerRow('slack', row.activity_id)).toEqual({ status: 'posted', reason: null, attempts: 1 });
+    expect(notifier.stats).toMatchObject({ posted: 2, ledgerWriteFailures: 1 });
+  }, 300_000);
 
   it('runs in dry-run without a webhook URL: stdout line and JSONL record per message', async () => {
     const { config, topic } = await setUp({ webhookUrl: undefined });

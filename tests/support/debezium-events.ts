@@ -28,8 +28,11 @@ export interface TestBroker {
   producer: KafkaProducer;
   /** Creates `topic` with `partitions` partitions (like the CDC service would). */
   createTopic(topic: string, partitions?: number): Promise<void>;
-  /** Produces key/value pairs (objects are JSON-encoded; null value = tombstone). */
-  send(topic: string, messages: { key: Row; value: unknown }[]): Promise<void>;
+  /**
+   * Produces key/value pairs (objects are JSON-encoded; null value = tombstone). `rawKey`, when
+   * present, is sent as the key instead of `key`'s JSON (null = no key); `partition` forces one.
+   */
+  send(topic: string, messages: { key: Row; value: unknown; rawKey?: string | Buffer | null; partition?: number }[]): Promise<void>;
   /** Sets `groupId`'s offsets on `topic` to the first retained message of each partition (the group must be inactive). */
   resetToEarliest(groupId: string, topic: string): Promise<void>;
   /** Resolves once the group's committed offsets reach the end of every partition of `topic`. */
@@ -51,7 +54,12 @@ export async function connectTestBroker(brokers: string[]): Promise<TestBroker> 
     },
     async send(topic, messages) {
       await producer.send({
-        messages: messages.map((m) => ({ topic, key: JSON.stringify(m.key), value: m.value === null ? null : typeof m.value === 'string' ? m.value : JSON.stringify(m.value) })),
+        messages: messages.map((m) => ({
+          topic,
+          key: m.rawKey !== undefined ? m.rawKey : JSON.stringify(m.key),
+          value: m.value === null ? null : typeof m.value === 'string' ? m.value : JSON.stringify(m.value),
+          partition: m.partition,
+        })),
       });
     },
     async resetToEarliest(groupId, topic) {

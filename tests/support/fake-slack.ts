@@ -17,6 +17,8 @@ export interface ScriptedResponse {
   hangUp?: boolean;
   /** Answer after this many ms (timeouts). */
   delayMs?: number;
+  /** Runs before answering (e.g. stop a server between Slack's acceptance and the caller's next step). */
+  beforeAnswer?: () => Promise<void>;
 }
 
 export interface ReceivedRequest {
@@ -116,7 +118,8 @@ export async function startFakeSlack(): Promise<FakeSlack> {
         }
         return answer(200, 'ok');
       };
-      if (scripted?.delayMs) setTimeout(respond, scripted.delayMs);
+      if (scripted?.beforeAnswer) void scripted.beforeAnswer().then(respond, (err: unknown) => answer(500, `beforeAnswer failed: ${String(err)}`));
+      else if (scripted?.delayMs) setTimeout(respond, scripted.delayMs);
       else respond();
     });
   });

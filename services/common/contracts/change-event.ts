@@ -13,6 +13,7 @@
  * Pure: no I/O. Consumers turn an {@link UndecodableEventError} into a dead-letter message
  * (`<topic>.dlq`) carrying its `reason`, never into a crash or a silent drop.
  */
+import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { formatIssues } from './contract-error.ts';
 
@@ -147,4 +148,110 @@ export function decodeOrDeadLetter(value: Buffer | string | null | undefined): D
     if (err instanceof UndecodableEventError) return { kind: 'dead-letter', reason: err.reason, detail: err.message };
     throw err;
   }
+}
+
+/**
+ * Stable reason codes of {@link checkChangeMessage} (the `dlq.reason` header):
+ * - `invalid_json`, `invalid_envelope`: as {@link decodeChangeEvent} (an unknown op is an
+ *   `invalid_envelope` whose detail names it);
+ * - `empty_value`: a value of zero bytes (a tombstone is a null value, never an empty one);
+ * - `invalid_key`: a key that is not UTF-8 JSON, or (keyed table) not a JSON object;
+ * - `missing_key`: no key (null or empty) on a table that has a key;
+ * - `key_mismatch`: the key's fields are not the table's key columns, a keyless table's event has
+ *   a key, or the row image (`after`; `before` for a delete) disagrees with the key's values.
+ */
+export type ChangeMessageProblem = 'invalid_json' | 'invalid_envelope' | 'empty_value' | 'invalid_key' | 'missing_key' | 'key_mismatch';
+
+/** A verdict of {@link checkChangeMessage}. */
+export type ChangeMessageOutcome = { kind: 'event'; event: ChangeEvent | null } | { kind: 'dead-letter'; reason: ChangeMessageProblem; detail: string };
+
+/** The parts of a Kafka message the envelope checks read; `null`/`undefined` = absent. */
+export interface ChangeMessage {
+  key: Buffer | Uint8Array | string | null | undefined;
+  value: Buffer | Uint8Array | string | null | undefined;
+}
+
+function text(bytes: Buffer | Uint8Array | string): string | null {
+  if (typeof bytes === 'string') return bytes;
+  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return isUtf8(buffer) ? buffer.toString('utf8') : null;
+}
+
+/** JSON text of a value with object members sorted, so equal JSON values compare equal. */
+function canonical(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'undefined';
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/**
+ * The key checks of {@link checkChangeMessage} on an already decoded event (the bronze writer's
+ * fast path decodes envelopes itself and calls this with the key's JSON value and the row image).
+ * @param key the key's JSON value (parsed), or `undefined` when the message has no key.
+ * @param op the event's op, or `null` for a tombstone.
+ * @param row the row image the key must agree with (`after`; `before` for a delete); ignored for
+ *   tombstones and truncates.
+ * @param keyColumns the table's key columns in order (`[]` = keyless table).
+ * @returns a dead-letter reason and detail, or `null` when the key is consistent.
+ */
+export function keyProblem(key: unknown, op: ChangeOp | null, row: RowImage | null, keyColumns: readonly string[]): { reason: ChangeMessageProblem; detail: string } | null {
+  if (op === 't') return null; // a truncate concerns the table: no key, one message per partition
+  if (keyColumns.length === 0) {
+    return key === undefined || key === null ? null : { reason: 'key_mismatch', detail: 'the table has no key, but the message has one' };
+  }
+  if (key === undefined) return { reason: 'missing_key', detail: `no key; the table's key is (${keyColumns.join(', ')})` };
+  if (key === null || typeof key !== 'object' || Array.isArray(key)) return { reason: 'invalid_key', detail: `key ${canonical(key)} is not a JSON object` };
+  const fields = Object.keys(key);
+  if (fields.length !== keyColumns.length || keyColumns.some((c) => !Object.hasOwn(key, c))) {
+    return { reason: 'key_mismatch', detail: `key fields (${fields.join(', ')}) are not the table's key (${keyColumns.join(', ')})` };
+  }
+  if (op === null || row === null) return null;
+  for (const column of keyColumns) {
+    const expected = canonical((key as Record<string, unknown>)[column]);
+    const actual = Object.hasOwn(row, column) ? canonical(row[column]) : 'absent';
+    if (expected !== actual) return { reason: 'key_mismatch', detail: `key ${column}=${expected} but the ${op === 'd' ? 'before' : 'after'} image has ${actual}` };
+  }
+  return null;
+}
+
+/**
+ * The envelope checks every consumer applies to a message of a table topic (issue 14): one
+ * definition, so a message one consumer dead-letters is one every consumer dead-letters.
+ * A null value is a tombstone (its key is still checked); an empty value, an undecodable value
+ * ({@link decodeChangeEvent}), a key that is not JSON, and, when the table's key is known, a
+ * missing key or one that does not match the table's key columns or the row image, are
+ * dead-letter verdicts with a {@link ChangeMessageProblem} reason. Never throws.
+ * @param keyColumns the table's key columns in order (the `primaryKey` of its schema document,
+ *   docs/contracts/table-schemas.md; `[]` = keyless); `undefined` = not known: only the key's
+ *   JSON validity is checked.
+ */
+export function checkChangeMessage(message: ChangeMessage, keyColumns?: readonly string[]): ChangeMessageOutcome {
+  const { value } = message;
+  let key: unknown;
+  if (message.key !== null && message.key !== undefined && message.key.length > 0) {
+    const keyText = text(message.key);
+    if (keyText === null) return { kind: 'dead-letter', reason: 'invalid_key', detail: 'key is not valid UTF-8' };
+    try {
+      key = JSON.parse(keyText);
+    } catch (err) {
+      return { kind: 'dead-letter', reason: 'invalid_key', detail: `key is not JSON: ${(err as Error).message}` };
+    }
+  }
+  let event: ChangeEvent | null = null;
+  if (value !== null && value !== undefined) {
+    if (value.length === 0) return { kind: 'dead-letter', reason: 'empty_value', detail: 'empty value (a tombstone has a null value)' };
+    const valueText = text(value);
+    if (valueText === null) return { kind: 'dead-letter', reason: 'invalid_json', detail: 'value is not valid UTF-8' };
+    const decoded = decodeOrDeadLetter(valueText);
+    if (decoded.kind === 'dead-letter') return decoded;
+    event = decoded.event;
+  }
+  if (keyColumns !== undefined) {
+    const problem = keyProblem(key, event?.op ?? null, event === null ? null : event.op === 'd' ? event.before : event.after, keyColumns);
+    if (problem !== null) return { kind: 'dead-letter', ...problem };
+  }
+  return { kind: 'event', event };
 }
