@@ -12,6 +12,8 @@
  *
  * `--envelope minimal` produces the envelope without Debezium 3.6.1's extra fields and headers (the CDC
  * service's output before issue 12), to compare with the default `cdc` (what the service writes now).
+ * With `cdc`, every message also carries the header `lakehouse.schema.id` and the schema topic holds
+ * its document, as the CDC service produces them (issue 13); `--no-schema-link` leaves them out.
  *
  * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
  * starts/uses the test stack on those ports. BENCH_WRITER_LOG=<file> appends the service's log lines there.
@@ -27,6 +29,7 @@ import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
 import { openLake } from '../services/common/lake-storage.ts';
 import { decodeBronzeMessage, type BronzeRow } from '../services/bronze-writer/bronze-row.ts';
 import { DuckDbParquetEncoder, inBatches, type ParquetEncoder } from '../services/bronze-writer/parquet.ts';
+import { encodeTableSchema, SCHEMA_ID_HEADER, schemaTopic, withSchemaId } from '../services/common/contracts/table-schema.ts';
 import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce, type EnvelopeFormat } from '../services/bronze-writer/testing/bronze-kit.ts';
 import { createConsumer } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
@@ -40,8 +43,9 @@ const opts = new Command('bench bronze')
   .option('--only <part>', 'run only "writers" or "e2e"')
   .option('--keep', 'keep the benchmark topic and objects')
   .addOption(new Option('--envelope <format>', 'envelope shape of the backlog').choices(['cdc', 'minimal']).default('cdc'))
+  .option('--no-schema-link', 'produce the backlog without the lakehouse.schema.id header (as before issue 13)')
   .parse(process.argv)
-  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat }>();
+  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat; schemaLink: boolean }>();
 
 const portBase = process.env.TEST_STACK_PORT_BASE;
 const env: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(Number(portBase)) } : { ...process.env };
@@ -140,13 +144,26 @@ async function benchEndToEnd(): Promise<void> {
   try {
     console.log(`\n## Kafka -> Parquet on MinIO: backlog of ${fmt(opts.messages)} messages (envelope ${opts.envelope}), topic ${topic} (3 partitions)`);
     await createTopic(admin, topic, 3);
+    // As the CDC service produces them (docs/contracts/table-schemas.md): every message names its
+    // table schema document, which the schema topic holds and the writer copies to the lake.
+    let schemaHeaders: Record<string, string> | undefined;
+    if (opts.schemaLink && opts.envelope === 'cdc') {
+      const doc = withSchemaId({
+        format: 1, source: { name: run, db: 'sport', schema: 'public', table: 'activities' }, topic, replicaIdentity: 'full', primaryKey: ['activity_id'],
+        columns: [], generatedColumns: [], rendering: { decimal: 'string', time: 'adaptive', interval: 'iso8601', binary: 'base64', unavailableValue: '__debezium_unavailable_value' },
+      });
+      await admin.ensureTopic(schemaTopic(run), 1, { configs: { 'cleanup.policy': 'compact' } });
+      await producer.send({ messages: [{ topic: schemaTopic(run), key: doc.schemaId, value: encodeTableSchema(doc), partition: 0 }] });
+      schemaHeaders = { [SCHEMA_ID_HEADER]: doc.schemaId };
+    }
+    console.log(schemaHeaders ? 'schema link: header lakehouse.schema.id on every message' : 'schema link: none');
     let produced = 0;
     let tombstones = 0;
     const t0 = performance.now();
     for (let seed = 1; produced < opts.messages; seed++) {
       const batch = activityMessages(10_000, seed, undefined, opts.envelope).slice(0, opts.messages - produced);
       tombstones += batch.filter((m) => m.value === null).length;
-      await produce(producer, topic, batch, 10_000);
+      await produce(producer, topic, schemaHeaders ? batch.map((m) => ({ ...m, headers: { ...m.headers, ...schemaHeaders } })) : batch, 10_000);
       produced += batch.length;
     }
     const produceS = (performance.now() - t0) / 1000;
@@ -243,7 +260,7 @@ async function benchEndToEnd(): Promise<void> {
   } finally {
     if (!opts.keep) {
       for await (const o of lake.list('')) await lake.delete(o.key);
-      await admin.deleteTopics([topic]).catch(() => undefined);
+      await admin.deleteTopics([topic, schemaTopic(run)]).catch(() => undefined);
     }
     lake.close();
     await kafka.close();

@@ -186,7 +186,7 @@ export class StagingRows {
   readonly snapshot = new BytesDictionary(new Dictionary());
   readonly schema = new BytesDictionary(new Dictionary());
   readonly table = new BytesDictionary(new Dictionary());
-  readonly schemaId = new BytesDictionary(new Dictionary());
+  readonly schemaId = new Dictionary();
   total = 0;
   private n = 0;
   private chunk!: DuckDBDataChunk;
@@ -236,10 +236,10 @@ export class StagingRows {
 
   /**
    * A row the scanner accepted; `value` is the whole message value the ranges of `scanned` index.
-   * @param schemaId the `lakehouse.schema.id` header's bytes (validated), or null.
+   * @param schemaIdCode the code of its `lakehouse.schema.id` in {@link StagingRows.schemaId} (a well-formed id), or null.
    * @param unavailable the `lakehouse.unavailable` header's bytes (validated), or null.
    */
-  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope, schemaId: Uint8Array | null = null, unavailable: Uint8Array | null = null): void {
+  addScanned(offset: number, kafkaTimestampMs: number, key: Uint8Array | null, value: Uint8Array, scanned: ScannedEnvelope, schemaIdCode: number | null = null, unavailable: Uint8Array | null = null): void {
     const i = this.n;
     this.double(C.offset, i, offset);
     this.double(C.kafkaTs, i, kafkaTimestampMs);
@@ -256,7 +256,7 @@ export class StagingRows {
     this.integer(C.table, i, this.table.code(value, scanned.tableStart, scanned.tableEnd));
     this.bytes(C.before, i, scanned.beforeStart < 0 ? null : value.subarray(scanned.beforeStart, scanned.beforeEnd));
     this.bytes(C.after, i, scanned.afterStart < 0 ? null : value.subarray(scanned.afterStart, scanned.afterEnd));
-    this.integer(C.schemaId, i, schemaId === null ? null : this.schemaId.code(schemaId, 0, schemaId.length));
+    this.integer(C.schemaId, i, schemaIdCode);
     this.bytes(C.unavailable, i, unavailable);
     this.rowAdded();
   }
@@ -279,7 +279,7 @@ export class StagingRows {
     this.integer(C.table, i, this.table.dictionary.code(r.sourceTable));
     this.bytes(C.before, i, utf8Bytes(r.before));
     this.bytes(C.after, i, utf8Bytes(r.after));
-    this.integer(C.schemaId, i, this.schemaId.dictionary.code(r.schemaId ?? null));
+    this.integer(C.schemaId, i, this.schemaId.code(r.schemaId ?? null));
     this.bytes(C.unavailable, i, utf8Bytes(r.unavailable ?? null));
     this.rowAdded();
   }
@@ -359,14 +359,16 @@ export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { r
   const keys = new KeyChecks(packed.keyColumns);
   const checkKeys = !keys.isEmpty;
   const { offsets, timestamps, spans, bytes } = packed;
+  // Schema ids: checked and coded once per distinct value of the segment, not per row.
+  const idCodes = packed.schemaIdValues.map((id) => (linkHeaderProblem(id, null) === null ? rows.schemaId.code(Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1')) : null));
   for (let i = 0; i < packed.count; i++) {
     const o = SPANS_PER_MESSAGE * i;
     const valueLength = spans[o + 3]!;
     const keyStart = spans[o]!;
     const keyLength = spans[o + 1]!;
     const key = keyLength < 0 ? null : bytes.subarray(keyStart, keyStart + keyLength);
-    const schemaIdLength = spans[o + 5]!;
-    const schemaId = schemaIdLength < 0 ? null : bytes.subarray(spans[o + 4]!, spans[o + 4]! + schemaIdLength);
+    const hasSchemaId = spans[o + 5]! >= 0;
+    const schemaId = hasSchemaId ? packed.schemaIdValues[spans[o + 4]!]! : null;
     if (valueLength < 0) {
       const problem = checkKeys ? keys.problem(schemaId, key, null, null, -1, -1) : null;
       if (problem === null) into.tombstones++;
@@ -379,11 +381,13 @@ export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { r
     }
     const valueStart = spans[o + 2]!;
     const value = bytes.subarray(valueStart, valueStart + valueLength);
+    const idCode = hasSchemaId ? idCodes[spans[o + 4]!]! : null;
     const unavailableLength = spans[o + 7]!;
     const unavailable = unavailableLength < 0 ? null : bytes.subarray(spans[o + 6]!, spans[o + 6]! + unavailableLength);
     const keyOk = key === null || key.length === 0 || (isUtf8(key) && isJsonValue(key));
-    // Headers are checked here too: a bad one goes to the reference decoder, whose verdict stands.
-    const headersOk = (schemaId === null && unavailable === null) || linkHeaderProblem(schemaId, unavailable) === null;
+    // Headers are checked here too (schema ids only when packing found a bad one): a bad header
+    // goes to the reference decoder, whose verdict stands.
+    const headersOk = (!hasSchemaId || idCode !== null) && (unavailable === null || linkHeaderProblem(null, unavailable) === null);
     if (keyOk && headersOk && isUtf8(value) && scanEnvelope(value, scanned)) {
       if (checkKeys) {
         const op = String.fromCharCode(scanned.op) as ChangeOp;
@@ -394,7 +398,7 @@ export function stagePacked(packed: PackedMessages, rows: StagingRows, into: { r
           continue;
         }
       }
-      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, schemaId, unavailable);
+      rows.addScanned(offsets[i]!, timestamps[i]!, key === null || key.length === 0 ? null : key, value, scanned, idCode, unavailable);
       into.scanned++;
       into.rows++;
       continue;
@@ -520,7 +524,7 @@ export class DuckDbParquetEncoder implements ParquetEncoder {
       copy.bindVarchar(1, topic);
       copy.bindInteger(2, partition);
       copy.bindVarchar(3, ingestedAt.toISOString());
-      const dictionaries = [rows.op, rows.snapshot.dictionary, rows.schema.dictionary, rows.table.dictionary, rows.schemaId.dictionary];
+      const dictionaries = [rows.op, rows.snapshot.dictionary, rows.schema.dictionary, rows.table.dictionary, rows.schemaId];
       dictionaries.forEach((dictionary, i) => copy.bindList(4 + i, listValue(dictionary.values()), LIST(VARCHAR)));
       await copy.run();
       return await readFile(file);

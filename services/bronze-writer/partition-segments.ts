@@ -16,7 +16,7 @@
  * Where a new segment must end comes from the manifest of earlier runs (segment.ts, "Boundary"),
  * through the {@link BoundarySource} given per partition (recorded-ranges.ts reads the lake).
  */
-import { SegmentBuilder, type Boundary, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
+import { SegmentBuilder, type Boundary, type MessageHeaders, type RotationPolicy, type SealReason, type Segment } from './segment.ts';
 
 /** Where recorded segments of one partition end (recorded-ranges.ts). */
 export interface BoundarySource {
@@ -31,7 +31,7 @@ export interface IncomingMessage {
   /** null for a tombstone. */
   value: Uint8Array | null;
   /** Headers, when the message has any (values may be views into a fetch buffer: the segment copies them). */
-  headers?: Record<string, Uint8Array>;
+  headers?: MessageHeaders;
 }
 
 export interface PartitionState {

@@ -76,6 +76,42 @@ describe('SegmentBuilder', () => {
     expect(packedHeaders(sealed, 6)).toBeUndefined();
   });
 
+  it('takes the consumer\'s header map as it is, and keeps one copy of each distinct schema id', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    s.add(1, 1, b('k'), b('v1'), 0, new Map([['lakehouse.schema.id', b('0123456789abcdef0123')], ['lakehouse.unavailable', b('["x"]')]]));
+    s.add(2, 2, b('k'), b('v2'), 0, new Map([['lakehouse.schema.id', b('0123456789abcdef0123')], ['__debezium.oldkey', b('{"id":1}')]]));
+    const good = s.seal('forced');
+    expect(good.schemaIds).toEqual(['0123456789abcdef0123']);
+    expect(good.packed.schemaIdValues.map((v) => text(v))).toEqual(['0123456789abcdef0123']);
+    expect(text(packedMessage(good.packed, 0).unavailable)).toBe('["x"]');
+    expect([...good.headers.keys()]).toEqual([2]);
+    const bad = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    bad.add(1, 1, b('k'), null, 0, new Map([['lakehouse.schema.id', b('NOT-AN-ID')]])); // even on a tombstone
+    // Kept (for the encoder's dead letter and its headers), not listed as a schema to store.
+    const sealedBad = bad.seal('forced');
+    expect([sealedBad.schemaIds, sealedBad.packed.schemaIdValues.map((v) => text(v))]).toEqual([[], ['NOT-AN-ID']]);
+  });
+
+  it('shares one copy of the other headers among consecutive messages that repeat them, and copies again when they change', () => {
+    const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 100 });
+    const context = () => new Map([['__debezium.context.taskId', b('0')], ['lakehouse.schema.id', b('0123456789abcdef0123')], ['__debezium.context.runId', b('run-1')]]);
+    const first = context();
+    s.add(1, 1, b('k'), b('v1'), 0, first);
+    s.add(2, 2, b('k'), b('v2'), 0, context());
+    s.add(3, 3, b('k'), b('v3'), 0, new Map([['__debezium.context.taskId', b('0')], ['__debezium.context.runId', b('run-2')]]));
+    s.add(4, 4, b('k'), b('v4'), 0, new Map([['__debezium.context.taskId', b('0')], ['__debezium.context.runId', b('run-2')], ['__debezium.oldkey', b('{"id":1}')]]));
+    first.get('__debezium.context.runId')!.fill(0); // the bytes were copied
+    const sealed = s.seal('forced');
+    expect(sealed.headers.get(1)).toBe(sealed.headers.get(2));
+    const all = (i: number) => Object.fromEntries(Object.entries(packedHeaders(sealed, i) ?? {}).map(([k, v]) => [k, v.toString()]));
+    expect([all(0), all(1), all(2), all(3)]).toEqual([
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-1', 'lakehouse.schema.id': '0123456789abcdef0123' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-1', 'lakehouse.schema.id': '0123456789abcdef0123' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-2' },
+      { '__debezium.context.taskId': '0', '__debezium.context.runId': 'run-2', '__debezium.oldkey': '{"id":1}' },
+    ]);
+  });
+
   it('copies the bytes it is given, and grows past its initial capacity', () => {
     const s = new SegmentBuilder('t', 0, { ...policy, maxRows: 10_000, maxBytes: 10_000_000 });
     const scratch = Buffer.from('x'.repeat(1000));

@@ -22,8 +22,10 @@
  * revoked, and re-read from the last commit).
  *
  * The two schema-link headers (docs/contracts/table-schemas.md) are packed with the key and value
- * of each message, as bytes: `lakehouse.schema.id` and `lakehouse.unavailable` become the bronze
- * row's `schema_id` and `unavailable`. Other headers (rare: Debezium's key-change headers) are
+ * of each message: `lakehouse.schema.id` and `lakehouse.unavailable` become the bronze row's
+ * `schema_id` and `unavailable`. A segment holds few distinct schema ids (one per table version):
+ * each message keeps the index of its id in the segment's table of distinct values
+ * ({@link PackedMessages.schemaIdValues}), not a copy of it. Other headers (rare: Debezium's key-change headers) are
  * kept by offset, for dead letters, which get every header back ({@link packedHeaders}). The
  * distinct schema ids of the segment's rows are collected as they come ({@link Segment.schemaIds}),
  * so the writer can store their documents before committing.
@@ -56,19 +58,24 @@ export type SealReason = 'rows' | 'bytes' | 'age' | 'boundary' | 'forced';
  */
 export const EXACT_BYTES_FACTOR = 4;
 
+/** A message's Kafka headers: the consumer's map (name -> value bytes), or a plain record. */
+export type MessageHeaders = ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>;
+
 /** Spans (start, length) per packed message: key, value, schema-id header, unavailable header. */
 export const SPANS_PER_MESSAGE = 8;
 
 /**
  * Messages packed for transfer: message `i` has offset `offsets[i]`, Kafka timestamp
  * `timestamps[i]` (ms), key bytes `bytes[spans[8i] .. +spans[8i+1]]`, value bytes
- * `bytes[spans[8i+2] .. +spans[8i+3]]`, `lakehouse.schema.id` header bytes
- * `bytes[spans[8i+4] .. +spans[8i+5]]` and `lakehouse.unavailable` header bytes
+ * `bytes[spans[8i+2] .. +spans[8i+3]]`, `lakehouse.schema.id` header value
+ * `schemaIdValues[spans[8i+4]]` (spans[8i+5] its length) and `lakehouse.unavailable` header bytes
  * `bytes[spans[8i+6] .. +spans[8i+7]]`; a length of -1 means null (a tombstone's value, an
  * absent header).
  */
 export interface PackedMessages {
   count: number;
+  /** The distinct `lakehouse.schema.id` values of the messages (well-formed or not), in order of appearance. */
+  schemaIdValues: Uint8Array[];
   offsets: Float64Array;
   timestamps: Float64Array;
   spans: Int32Array;
@@ -102,7 +109,7 @@ export function packedMessage(packed: PackedMessages, i: number): PackedMessage 
     timestampMs: packed.timestamps[i]!,
     key: at(s[o]!, s[o + 1]!),
     value: at(s[o + 2]!, s[o + 3]!),
-    schemaId: at(s[o + 4]!, s[o + 5]!),
+    schemaId: s[o + 5]! < 0 ? null : packed.schemaIdValues[s[o + 4]!]!,
     unavailable: at(s[o + 6]!, s[o + 7]!),
   };
 }
@@ -138,7 +145,7 @@ export interface Segment {
   /** Consumed key + value bytes. */
   bytes: number;
   packed: PackedMessages;
-  /** Headers other than the two packed ones, by offset (kept for dead letters; {@link packedHeaders}). */
+  /** Headers other than the two packed ones, by offset (kept for dead letters; {@link packedHeaders}); records may be shared by several offsets: read-only. */
   headers: Map<number, Record<string, Buffer>>;
   /** Distinct well-formed `lakehouse.schema.id` values of the messages with a value, in order of appearance. */
   schemaIds: string[];
@@ -181,8 +188,12 @@ export class SegmentBuilder {
   private used = 0;
   private readonly headers = new Map<number, Record<string, Buffer>>();
   private readonly schemaIds: string[] = [];
-  /** The last schema id recorded, as bytes: a message with the same bytes is not decoded again. */
-  private lastSchemaId: Uint8Array | null = null;
+  /** Distinct schema-id header values (copies), and the index of the last one used. */
+  private readonly schemaIdValues: Uint8Array[] = [];
+  private lastSchemaIdIndex = -1;
+  /** The last other-headers record kept, and its number of headers ({@link otherHeaders}). */
+  private lastOthers: Record<string, Buffer> | undefined;
+  private lastOthersCount = 0;
   private firstTimestampMs = 0;
   private minTimestampMs = Number.POSITIVE_INFINITY;
   private maxTimestampMs = Number.NEGATIVE_INFINITY;
@@ -231,23 +242,55 @@ export class SegmentBuilder {
     return start;
   }
 
-  /** Records a schema id seen on a message with a value, unless it is the last one recorded. */
-  private noteSchemaId(id: Uint8Array): void {
-    const last = this.lastSchemaId;
-    if (last !== null && last.length === id.length) {
+  /**
+   * The index of a schema-id header value in the segment's table of distinct values (added when
+   * new); the well-formed ids of messages with a value are also listed in `schemaIds`. The last
+   * value used is tried first: the usual case is one table version after another.
+   */
+  private schemaIdIndex(id: Uint8Array, valued: boolean): number {
+    let index = this.lastSchemaIdIndex >= 0 && sameBytes(this.schemaIdValues[this.lastSchemaIdIndex]!, id) ? this.lastSchemaIdIndex : -1;
+    if (index < 0) {
+      index = this.schemaIdValues.findIndex((known) => sameBytes(known, id));
+      if (index < 0) {
+        index = this.schemaIdValues.length;
+        this.schemaIdValues.push(new Uint8Array(id)); // a copy (a Buffer's slice() would be a view into the fetch response)
+      }
+      this.lastSchemaIdIndex = index;
+    }
+    if (valued && isSchemaIdBytes(id)) {
+      const text = Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
+      if (this.schemaIds.length === 0 || this.schemaIds[this.schemaIds.length - 1] !== text) {
+        if (!this.schemaIds.includes(text)) this.schemaIds.push(text);
+      }
+    }
+    return index;
+  }
+
+  /**
+   * The headers of a message other than the two packed ones, as copies kept for dead letters.
+   * Consecutive messages usually carry the same ones (Debezium's `__debezium.context.*` on every
+   * CDC event): when they are the previous message's bytes, that record is shared (read-only), so
+   * a steady stream copies nothing per message.
+   */
+  private otherHeaders(headers: ReadonlyMap<string, Uint8Array>, count: number): Record<string, Buffer> {
+    const last = this.lastOthers;
+    if (last !== undefined && count === this.lastOthersCount) {
       let same = true;
-      for (let k = 0; k < id.length; k++) {
-        if (last[k] !== id[k]) {
+      for (const [name, v] of headers) {
+        if (name === SCHEMA_ID_HEADER || name === UNAVAILABLE_HEADER) continue;
+        const known = last[name];
+        if (known === undefined || !sameBytes(known, v)) {
           same = false;
           break;
         }
       }
-      if (same) return;
+      if (same) return last;
     }
-    if (!isSchemaIdBytes(id)) return;
-    this.lastSchemaId = id.slice();
-    const text = Buffer.from(id.buffer, id.byteOffset, id.length).toString('latin1');
-    if (!this.schemaIds.includes(text)) this.schemaIds.push(text);
+    const others: Record<string, Buffer> = {};
+    for (const [name, v] of headers) if (name !== SCHEMA_ID_HEADER && name !== UNAVAILABLE_HEADER) others[name] = Buffer.from(v);
+    this.lastOthers = others;
+    this.lastOthersCount = count;
+    return others;
   }
 
   /**
@@ -259,7 +302,7 @@ export class SegmentBuilder {
    * @param nowMs wall-clock time, ms since epoch.
    * @throws RangeError when offsets do not increase.
    */
-  add(offset: number, timestampMs: number, key: Uint8Array | null, value: Uint8Array | null, nowMs: number, headers?: Record<string, Uint8Array>): void {
+  add(offset: number, timestampMs: number, key: Uint8Array | null, value: Uint8Array | null, nowMs: number, headers?: MessageHeaders): void {
     if (this.isEmpty) {
       this.firstOffset = offset;
       this.firstTimestampMs = timestampMs;
@@ -284,19 +327,30 @@ export class SegmentBuilder {
     let schemaId: Uint8Array | undefined;
     let unavailable: Uint8Array | undefined;
     let others: Record<string, Buffer> | undefined;
-    // for-in, not Object.entries: called for every message.
-    for (const name in headers) {
-      const v = headers[name]!;
-      if (name === SCHEMA_ID_HEADER) schemaId = v;
-      else if (name === UNAVAILABLE_HEADER) unavailable = v;
-      else (others ??= {})[name] = Buffer.from(v);
+    if (headers === undefined) {
+      // nothing else
+    } else if (headers instanceof Map) {
+      // The consumer's map: two lookups; the others (Debezium's context headers on every CDC
+      // event) are shared with the previous message when they are the same bytes.
+      const map = headers as ReadonlyMap<string, Uint8Array>;
+      schemaId = map.get(SCHEMA_ID_HEADER);
+      unavailable = map.get(UNAVAILABLE_HEADER);
+      const otherCount = map.size - (schemaId === undefined ? 0 : 1) - (unavailable === undefined ? 0 : 1);
+      if (otherCount > 0) others = this.otherHeaders(map, otherCount);
+    } else {
+      const record = headers as Readonly<Record<string, Uint8Array>>;
+      for (const name in record) {
+        const v = record[name]!;
+        if (name === SCHEMA_ID_HEADER) schemaId = v;
+        else if (name === UNAVAILABLE_HEADER) unavailable = v;
+        else (others ??= {})[name] = Buffer.from(v);
+      }
     }
-    this.spans[o + 4] = schemaId === undefined ? 0 : this.put(schemaId);
+    this.spans[o + 4] = schemaId === undefined ? 0 : this.schemaIdIndex(schemaId, valueLength >= 0);
     this.spans[o + 5] = schemaId === undefined ? -1 : schemaId.length;
     this.spans[o + 6] = unavailable === undefined ? 0 : this.put(unavailable);
     this.spans[o + 7] = unavailable === undefined ? -1 : unavailable.length;
     if (others) this.headers.set(offset, others);
-    if (schemaId !== undefined && valueLength >= 0) this.noteSchemaId(schemaId);
     this.lastOffset = offset;
     this.lastAppendAtMs = nowMs;
     this.messages++;
@@ -356,6 +410,7 @@ export class SegmentBuilder {
       bytes: this.bytes,
       packed: {
         count: n,
+        schemaIdValues: this.schemaIdValues,
         offsets: fitted(this.offsets, n),
         timestamps: fitted(this.timestamps, n),
         spans: fitted(this.spans, SPANS_PER_MESSAGE * n),
@@ -404,7 +459,8 @@ export function subSegment(segment: Segment, indexes: readonly number[]): Segmen
   const timestamps = new Float64Array(n);
   const spans = new Int32Array(SPANS_PER_MESSAGE * n);
   let size = 0;
-  for (const i of indexes) for (let s = 1; s < SPANS_PER_MESSAGE; s += 2) size += Math.max(0, source.spans[SPANS_PER_MESSAGE * i + s]!);
+  // Span 4/5 (the schema id) is an index into the segment's distinct values, shared, not bytes.
+  for (const i of indexes) for (let s = 1; s < SPANS_PER_MESSAGE; s += 2) if (s !== 5) size += Math.max(0, source.spans[SPANS_PER_MESSAGE * i + s]!);
   const bytes = new Uint8Array(size);
   let used = 0;
   let valued = 0;
@@ -417,6 +473,10 @@ export function subSegment(segment: Segment, indexes: readonly number[]): Segmen
       const length = source.spans[SPANS_PER_MESSAGE * i + s + 1]!;
       spans[SPANS_PER_MESSAGE * k + s + 1] = length;
       if (length < 0) continue;
+      if (s === 4) {
+        spans[SPANS_PER_MESSAGE * k + s] = start;
+        continue;
+      }
       bytes.set(source.bytes.subarray(start, start + length), used);
       spans[SPANS_PER_MESSAGE * k + s] = used;
       used += length;
@@ -424,5 +484,12 @@ export function subSegment(segment: Segment, indexes: readonly number[]): Segmen
     }
     if (source.spans[SPANS_PER_MESSAGE * i + 3]! >= 0) valued++;
   });
-  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, offsets, timestamps, spans, bytes, keyColumns: source.keyColumns } };
+  return { ...segment, messages: n, valued, bytes: consumed, packed: { count: n, schemaIdValues: source.schemaIdValues, offsets, timestamps, spans, bytes, keyColumns: source.keyColumns } };
+}
+
+/** True when `a` and `b` hold the same bytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }

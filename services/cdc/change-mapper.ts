@@ -330,10 +330,11 @@ export class ChangeMapper {
 
   private begin(message: BeginMessage): void {
     const us = message.commitTimeUs;
+    const usText = us.toString(); // once: a BigInt prints slowly (single-row transactions pay this per row)
     this.transaction = {
       xid: message.xid,
       commitTimeMs: Number(us / 1000n),
-      tsFields: `,"ts_us":${us},"ts_ns":${us}000`,
+      tsFields: `,"ts_us":${usText},"ts_ns":${usText}000`,
       sequenceHead: this.lastCommitLsn === null ? '"[null,\\"' : `"[\\"${this.lastCommitLsn}\\",\\"`,
       originTail: NO_ORIGIN,
     };

@@ -50,11 +50,6 @@ export interface SinkOptions {
 /** Called with the tokens of the events of one acknowledged batch (one per pushed event, a TRUNCATE's copies counting once). */
 export type AckCallback<T> = (tokens: T[]) => void;
 
-interface Pending<T> {
-  event: OutgoingEvent;
-  token: T;
-}
-
 /** One message as the client takes it. */
 interface ProducedMessage {
   topic: string;
@@ -87,7 +82,9 @@ export class KafkaSink<T> implements EventSink<T> {
   private readonly producer: KafkaProducer;
   private readonly admin: KafkaAdmin;
   private readonly partitionCounts = new Map<string, number>();
-  private queue: Pending<T>[] = [];
+  /** Events waiting for a batch, and their tokens (parallel arrays: no object per event, and a batch's arrays go to the callbacks as they are). */
+  private queue: OutgoingEvent[] = [];
+  private queueTokens: T[] = [];
   private inFlightBatches = 0;
   private inFlightEvents = 0;
   private pendingText = 0;
@@ -177,7 +174,8 @@ export class KafkaSink<T> implements EventSink<T> {
    */
   push(event: OutgoingEvent, token: T): void {
     if (this.failure) throw this.failure;
-    this.queue.push({ event, token });
+    this.queue.push(event);
+    this.queueTokens.push(token);
     this.pendingText += textOf(event);
     this.schedule();
   }
@@ -242,8 +240,11 @@ export class KafkaSink<T> implements EventSink<T> {
 
   private sendBatch(): void {
     const max = this.options.batchMaxEvents;
-    const batch = this.queue.length <= max ? this.queue : this.queue.slice(0, max);
-    this.queue = batch === this.queue ? [] : this.queue.slice(batch.length);
+    const whole = this.queue.length <= max;
+    const batch = whole ? this.queue : this.queue.slice(0, max);
+    const tokens = whole ? this.queueTokens : this.queueTokens.slice(0, max);
+    this.queue = whole ? [] : this.queue.slice(max);
+    this.queueTokens = whole ? [] : this.queueTokens.slice(max);
     this.inFlightBatches++;
     this.inFlightEvents += batch.length;
     const started = Date.now();
@@ -252,11 +253,11 @@ export class KafkaSink<T> implements EventSink<T> {
         this.inFlightBatches--;
         this.inFlightEvents -= batch.length;
         let text = 0;
-        for (const p of batch) text += textOf(p.event);
+        for (const e of batch) text += textOf(e);
         this.pendingText -= text;
         if (this.failure) return;
-        this.onSent(batch.map((p) => p.event), Date.now() - started);
-        this.onAck(batch.map((p) => p.token));
+        this.onSent(batch, Date.now() - started);
+        this.onAck(tokens);
         // What queued meanwhile leaves now if nothing else is in flight: it has waited a round trip.
         this.cancelLinger();
         this.sendWhilePossible(this.idleWaiters.length > 0);
@@ -270,10 +271,10 @@ export class KafkaSink<T> implements EventSink<T> {
     );
   }
 
-  private toMessages(batch: Pending<T>[]): ProducedMessage[] {
+  private toMessages(batch: readonly OutgoingEvent[]): ProducedMessage[] {
     const out: ProducedMessage[] = [];
     const maxBytes = this.options.maxMessageBytes;
-    for (const { event } of batch) {
+    for (const event of batch) {
       // A UTF-8 byte is at least one UTF-16 unit and at most three: measure only when it may matter.
       if (event.value !== null && event.value.length * 3 > maxBytes && Buffer.byteLength(event.value) > maxBytes) {
         const dlq = deadLetterTopic(event.topic);

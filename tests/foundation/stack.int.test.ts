@@ -71,7 +71,8 @@ describe('PostgreSQL', () => {
   it('re-runs the migrations without applying a versioned file twice', async () => {
     const again = await migrate(config);
     expect(again.skipped).toContain('001_source_tables.sql');
-    expect(again.applied).toEqual(['002_roles_and_publication.sql', '090_grants.sql']);
+    // Only the files marked `-- repeatable` (roles and grants follow .env) run again.
+    expect(again.applied).toEqual(['002_roles_and_publication.sql', '005_gold_serving_roles.sql', '090_grants.sql', 'analytics/001_gold_serving.sql']);
   });
 });
 

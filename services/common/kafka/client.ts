@@ -71,7 +71,28 @@ const headerNameSerializer: Serializer<string> = (data) => {
   }
   return bytes;
 };
-const utf8Deserializer: Deserializer<string> = (data) => (data === undefined ? '' : data.toString('utf8'));
+/**
+ * Header names as strings. The same few names come on every message (`lakehouse.schema.id` and
+ * Debezium's `__debezium.context.*` on every CDC event): a name seen before is matched by its bytes
+ * and its string reused, instead of decoding a new string per header. Up to 64 distinct names
+ * (of at most 256 bytes) are remembered per consumer; others are decoded each time.
+ */
+export function internedUtf8Deserializer(): Deserializer<string> {
+  const known: { bytes: Uint8Array; text: string }[] = [];
+  return (data) => {
+    if (data === undefined) return '';
+    const n = data.length;
+    next: for (const k of known) {
+      const b = k.bytes;
+      if (b.length !== n) continue;
+      for (let i = 0; i < n; i++) if (b[i] !== data[i]) continue next;
+      return k.text;
+    }
+    const text = data.toString('utf8');
+    if (known.length < 64 && n <= 256) known.push({ bytes: Uint8Array.from(data), text });
+    return text;
+  };
+}
 const rawDeserializer = (data?: Buffer): Buffer | undefined => data ?? undefined;
 const rawHeaderDeserializer: Deserializer<Buffer> = (data) => data ?? Buffer.alloc(0);
 
@@ -146,7 +167,7 @@ export function createConsumer(
     autocommit: false,
     autocreateTopics: false,
     ...options,
-    deserializers: { key: rawDeserializer, value: rawDeserializer, headerKey: utf8Deserializer, headerValue: rawHeaderDeserializer },
+    deserializers: { key: rawDeserializer, value: rawDeserializer, headerKey: internedUtf8Deserializer(), headerValue: rawHeaderDeserializer },
   });
   attachKafkaLogging(consumer, logger);
   return consumer;
