@@ -5,12 +5,14 @@
  *  2. migrates and seeds the HR data set;
  *  3. loads 12 months of activity history (the operational database's past, which CDC's
  *     initial snapshot publishes as op "r": Slack is not flooded with last year's activities);
- *  4. starts every service (cdc, bronze-writer, slack-notifier, distance-worker, monitor) as
- *     supervised child processes, logs in .local/demo/logs; a service that dies (kill -9) is
- *     restarted, and at-least-once delivery plus idempotent sinks keep the figures the same;
+ *  4. starts every service (cdc, bronze-writer, slack-notifier, distance-worker, monitor, and
+ *     the orchestrated refresh `refresh --watch`, which keeps gold fresh on its own) as supervised
+ *     child processes, logs in .local/demo/logs; a service that dies (kill -9) is restarted, and
+ *     at-least-once delivery plus idempotent sinks keep the figures the same;
  *  5. inserts a short burst of live activities (op "c": each announced once on Slack);
- *  6. waits until the distance worker, the Slack notifier, CDC and the bronze writer have caught
- *     up, then runs the batch refresh (silver + gold);
+ *  6. waits until the distance worker and the Slack notifier have caught up, then until gold is
+ *     complete through that moment (`npm run refresh -- --until-caught-up`: the completeness
+ *     watermark, services/batch/watch.ts);
  *  7. prints a summary read from gold.duckdb.
  * With --once it then stops everything; otherwise the services keep running until Ctrl-C, then
  * shut down gracefully.
@@ -26,7 +28,7 @@ import { createLogger } from '../services/common/logger.ts';
 import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT, type Config } from '../services/common/config.ts';
 import { readConsumerLag, watchedGroups, type ConsumerService } from '../services/common/status/kafka-lag.ts';
-import { slotConfirmed, waitFor } from './lib/catch-up.ts';
+import { waitFor } from './lib/catch-up.ts';
 import { positiveInt, runMain } from './lib/cli.ts';
 import { migrate } from './lib/migrate.ts';
 import { generateHrData, seedDatabase, writeCsv } from './lib/seed.ts';
@@ -57,6 +59,10 @@ function demoEnv(config: Config): NodeJS.ProcessEnv {
     LAKE_URL: process.env.LAKE_URL ?? `s3://${config.s3.bucket}/`,
     // Small rotation age, so the last rows reach bronze in seconds rather than a minute.
     BRONZE_MAX_AGE_S: process.env.BRONZE_MAX_AGE_S ?? '3',
+    // The refresh service runs at most every 5 s on new bronze objects (gold within ~15 s of a
+    // commit: npm run bench -- freshness).
+    REFRESH_MIN_INTERVAL_S: process.env.REFRESH_MIN_INTERVAL_S ?? '5',
+    REFRESH_POLL_INTERVAL_S: process.env.REFRESH_POLL_INTERVAL_S ?? '1',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
 }
@@ -74,10 +80,12 @@ const SERVICES: ServiceSpec[] = [
   { name: 'slack-notifier', entry: 'services/slack-notifier/main.ts' },
   { name: 'distance-worker', entry: 'services/distance-worker/main.ts' },
   { name: 'monitor', entry: 'services/monitor/main.ts' },
+  { name: 'refresh', entry: 'services/batch/cli.ts', args: ['--watch'] },
 ];
 
-async function runRefresh(env: NodeJS.ProcessEnv): Promise<number> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/batch/cli.ts')], {
+/** `npm run refresh -- --until-caught-up`: returns once gold is complete through now (exit code). */
+async function refreshUntilCaughtUp(env: NodeJS.ProcessEnv, timeoutS: number): Promise<number> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/batch/cli.ts'), '--until-caught-up', '--timeout', String(timeoutS)], {
     cwd: REPO_ROOT,
     env,
     stdio: ['ignore', 'ignore', 'inherit'], // progress lines (stderr) shown, JSON logs (stdout) not
@@ -211,12 +219,9 @@ await runMain('demo', async () => {
     };
     await waitFor('the distance worker', lagOf('distance-worker'), waitOptions);
     await waitFor('the Slack notifier', lagOf('slack-notifier'), waitOptions);
-    const lsn = (await db.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-    await waitFor(`CDC to confirm LSN ${lsn}`, async () => slotConfirmed(db, config.cdc.slotName, lsn), waitOptions);
-    await waitFor('the bronze writer', lagOf('bronze-writer'), waitOptions);
 
-    say('7/7 refreshing silver and gold');
-    const code = await runRefresh(env);
+    say('7/7 waiting until gold is complete through now (the refresh service runs on its own)');
+    const code = await refreshUntilCaughtUp(env, opts.timeout);
     if (code !== 0) throw new Error(`the batch refresh exited with code ${code} (see the quality report under ${config.batch.reportDir})`);
 
     const s = await readSummary(config.batch.goldDb);

@@ -1,24 +1,16 @@
 /**
- * "Has the pipeline caught up?" waits used by the demo before it runs the batch: the CDC slot
- * has confirmed a given LSN; consumer-group lag comes from services/common/status/kafka-lag.ts.
+ * "Has the pipeline caught up?" waits used by the demo: consumer-group lag (from
+ * services/common/status/kafka-lag.ts) of the services outside the lakehouse (Slack notifier,
+ * distance worker). Whether gold has caught up is the refresh's completeness watermark
+ * (`npm run refresh -- --until-caught-up`, services/batch/watch.ts).
  * Each wait polls, prints what it is still waiting for, and times out with an error naming it.
  */
-import type pg from 'pg';
 
 export class CatchUpTimeout extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'CatchUpTimeout';
   }
-}
-
-/** The CDC slot's confirmed_flush_lsn is at or past `lsn`. */
-export async function slotConfirmed(db: pg.Client, slot: string, lsn: string): Promise<boolean> {
-  const res = await db.query<{ done: boolean | null }>(
-    'SELECT confirmed_flush_lsn >= $2::pg_lsn AS done FROM pg_replication_slots WHERE slot_name = $1',
-    [slot, lsn],
-  );
-  return res.rows[0]?.done === true;
 }
 
 /**

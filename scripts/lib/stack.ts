@@ -217,10 +217,12 @@ async function waitGone(record: ProcessRecord, timeoutMs: number): Promise<boole
  * it is gone (a restart right after must not find the old process still holding its ports).
  * @throws StackError when it survives SIGKILL for 10 s.
  */
-async function stopPid(record: ProcessRecord, signal: NodeJS.Signals, timeoutMs = 30_000): Promise<void> {
+async function stopPid(record: ProcessRecord, signal: NodeJS.Signals, timeoutMs = 30_000, say: Say = () => undefined): Promise<void> {
   if (!isOurProcess(record)) return;
   process.kill(record.pid, signal);
   if (await waitGone(record, timeoutMs)) return;
+  // Said out loud: for PostgreSQL it means crash recovery at the next start.
+  say(`pid ${record.pid} still running ${timeoutMs / 1000} s after ${signal}: killing it (SIGKILL)`);
   process.kill(record.pid, 'SIGKILL');
   if (!(await waitGone(record, 10_000))) throw new StackError(`pid ${record.pid} still running 10 s after SIGKILL`);
 }
@@ -710,7 +712,7 @@ export async function stopService(config: Config, name: ServiceName, say: Say = 
   if (record && isOurProcess(record)) {
     const signal = options.signal ?? stopSignal(name);
     say(`${name}: stopping pid ${record.pid} (${signal})`);
-    await stopPid(record, signal);
+    await stopPid(record, signal, 30_000, (line) => say(`${name}: ${line}`));
     // Gone; its listening sockets close with it (give the kernel a moment under load).
     await waitPortsFree(config, name, 10_000);
   }
@@ -759,8 +761,8 @@ export async function stackDown(config: Config, say: Say = () => undefined): Pro
       const record = state[name];
       if (!record) return;
       if (isOurProcess(record)) {
-        say(`${name}: stopping pid ${record.pid}`);
-        await stopPid(record, stopSignal(name));
+        say(`${name}: stopping pid ${record.pid} (${stopSignal(name)}${name === 'postgres' ? ': fast shutdown' : ''})`);
+        await stopPid(record, stopSignal(name), 30_000, (line) => say(`${name}: ${line}`));
       }
       delete state[name];
     }),

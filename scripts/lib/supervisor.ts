@@ -20,6 +20,8 @@ export interface ServiceSpec {
   env?: Record<string, string>;
   /** Extra node options, e.g. heap limits (the same as the service's npm script). */
   nodeArgs?: string[];
+  /** Arguments of the entry module, e.g. `--watch` for the refresh service. */
+  args?: string[];
 }
 
 export interface RunningService {
@@ -49,7 +51,7 @@ export class Supervisor {
     const logFile = path.join(this.logDir, `${spec.name}.log`);
     const out = openSync(logFile, 'a');
     const loader = spec.entry.endsWith('.ts') ? ['--import', 'tsx'] : [];
-    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), ...loader, path.join(REPO_ROOT, spec.entry)], {
+    const child = spawn(process.execPath, [...(spec.nodeArgs ?? []), ...loader, path.join(REPO_ROOT, spec.entry), ...(spec.args ?? [])], {
       cwd: REPO_ROOT,
       env: { ...this.baseEnv, ...spec.env },
       stdio: ['ignore', out, out],

@@ -141,6 +141,17 @@ export class BatchLockedError extends Error {
   }
 }
 
+/** Thrown when a run failed (it is in run_log as `failed`); `runId` names it. */
+export class RefreshFailedError extends Error {
+  constructor(
+    readonly runId: string,
+    reason: string,
+  ) {
+    super(`refresh ${runId} failed: ${reason}`);
+    this.name = 'RefreshFailedError';
+  }
+}
+
 /** `20261121T051200Z-a1b2c3`: sortable by time, unique. */
 export function newRunId(now = new Date()): string {
   return `${now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${randomBytes(3).toString('hex')}`;
@@ -169,7 +180,8 @@ class Progress {
  * @throws ConfigError (bad lake URL, missing bucket, access denied: nothing was touched),
  *   LakeUnreachableError (S3 endpoint unreachable: nothing was touched), RulesError (bad rules: nothing was touched; or a sport name of the rules found neither among
  *   the known sport types nor in the source's data: silver merged, gold untouched, run logged
- *   `failed`), BatchLockedError, or any unexpected error after recording the run as `failed` in run_log.
+ *   `failed`), BatchLockedError, or RefreshFailedError (any unexpected error, after recording the
+ *   run as `failed` in run_log).
  */
 export async function refresh(config: RefreshConfig, options: RefreshOptions): Promise<RefreshOutcome> {
   const rules = await loadRules(options.rulesFile ?? config.batch.rulesFile);
@@ -269,7 +281,7 @@ export async function refresh(config: RefreshConfig, options: RefreshOptions): P
     }
   }
   if (rulesError) throw rulesError;
-  if (run.status === 'failed') throw new Error(`refresh ${runId} failed: ${run.error}`);
+  if (run.status === 'failed') throw new RefreshFailedError(runId, run.error ?? 'unknown error');
   return { runId, status: run.status, entry: run.entry!, results: run.results, reportFile: run.reportFile, merges: run.merges, products: run.products };
 }
 

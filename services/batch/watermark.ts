@@ -23,7 +23,7 @@
  */
 import type { Logger } from 'pino';
 import pg from 'pg';
-import { pgConnection, type Config } from '../common/config.ts';
+import { pgConnection, type RefreshConfig } from '../common/config.ts';
 import type { Completeness } from '../common/contracts/run-log.ts';
 import { KafkaAdmin } from '../common/kafka/index.ts';
 import { selectTopics } from '../bronze-writer/topics.ts';
@@ -77,7 +77,7 @@ export class CompletenessTracker implements CompletenessSource {
   private db: pg.Client | null = null;
 
   constructor(
-    private readonly config: Config,
+    private readonly config: RefreshConfig,
     private readonly logger: Logger,
     private readonly keep = 120,
   ) {}

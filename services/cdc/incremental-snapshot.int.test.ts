@@ -11,7 +11,8 @@
  * - kill -9 of the service in the middle of a snapshot: the restart resumes after the last
  *   finished chunk, the result is still exact;
  * - the CLI's refusals: a second request for a running table, a table without a primary key, a
- *   predicate that is not one condition on the table.
+ *   predicate that is not one condition on the table;
+ * - progress in `snapshot --status` and the metrics, `snapshot --stop`, and a new request afterwards.
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,6 +204,41 @@ describe('incremental snapshots', () => {
     expect(await snapshotCli(env, '--table', 'public.activities')).toBe(1);
     expect(await snapshotCli(env, '--table', 'Bad-Name')).toBe(2);
     expect((await events(topic)).filter((e) => e.op === 'r')).toHaveLength(333);
+    await cdc.stop();
+  });
+
+  it('progress in snapshot --status and the metrics; --stop stops it after its chunk; a new request then runs to the end', async () => {
+    await db.query(`DROP TABLE IF EXISTS inc_stop; DROP PUBLICATION IF EXISTS inc_stop_pub;
+      CREATE TABLE inc_stop (id integer PRIMARY KEY, n integer NOT NULL);
+      INSERT INTO inc_stop SELECT g, g FROM generate_series(1, 50000) g; ANALYZE inc_stop`);
+    const env = scenarioEnv('stop', 'inc_stop', { CDC_SNAPSHOT_MODE: 'never' });
+    const cdc = await startCdc(env);
+    expect(await snapshotCli(env, '--table', 'public.inc_stop', '--chunk-rows', '100')).toBe(0);
+    await eventually('three chunks done', async () => ((await states(cdc.config)).get('public.inc_stop')?.chunks ?? 0) >= 3, 120_000);
+
+    const lines: string[] = [];
+    const log = console.log;
+    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+    try {
+      expect(await snapshotCli(env, '--status', '--table', 'public.inc_stop')).toBe(0);
+    } finally {
+      console.log = log;
+    }
+    expect(lines.join('\n')).toMatch(/\[snapshot\] public\.inc_stop: running, \d+ chunks, [\d,]+ rows \(\d+ %\)/);
+    const metrics = await cdc.service.metrics.registry.metrics();
+    expect(metrics).toMatch(/cdc_incremental_snapshot_running\{table="public\.inc_stop"\} 1/);
+    expect(Number(/cdc_incremental_snapshot_rows_total\{table="public\.inc_stop"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThanOrEqual(300);
+
+    expect(await snapshotCli(env, '--stop', '--table', 'public.inc_stop')).toBe(0);
+    const stopped = (await states(cdc.config)).get('public.inc_stop')!;
+    expect(stopped.status).toBe('stopped');
+    expect(stopped.rows).toBeLessThan(50_000);
+    expect(await cdc.service.metrics.registry.metrics()).toMatch(/cdc_incremental_snapshot_running\{table="public\.inc_stop"\} 0/);
+
+    expect(await snapshotCli(env, '--table', 'public.inc_stop', '--chunk-rows', '5000', '--follow')).toBe(0);
+    const done = await snapshotDone(cdc.config, 'public.inc_stop');
+    expect(done).toMatchObject({ status: 'done', rows: 50_000 });
+    expect(done.id).not.toBe(stopped.id);
     await cdc.stop();
   });
 

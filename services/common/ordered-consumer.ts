@@ -8,8 +8,13 @@
  * - A handler may wait a long time (Retry-After, backoff): {@link HandlerContext.sleep} keeps the
  *   group membership alive and returns early, by throwing {@link ShutdownError},
  *   when the service stops.
- * - A handler that throws any other error leaves the message uncommitted; after a backoff the
- *   consumer reads again from the last committed offset, so nothing is lost.
+ * - A handler that throws any other error (a database or broker restart, an outage of any length)
+ *   leaves the message uncommitted; after a capped exponential backoff (retryBackoffMs doubling to
+ *   {@link MAX_RETRY_BACKOFF_MS}) the consumer reads again from the last committed offset, so
+ *   nothing is lost or reordered. The same holds when reading itself fails (the stream errors, a
+ *   re-subscription is refused while the broker is down): the loop never ends by itself. One
+ *   warning per outage (its first failure, with the cause), one `resumed` line when a message is
+ *   handled again; meanwhile {@link RunningConsumer.health} reports unhealthy with the cause.
  * - A handler that throws {@link FatalConsumerError} (e.g. a revoked API key) stops the consumer;
  *   {@link RunningConsumer.crashed} resolves with the error so `main` can exit non-zero.
  * Group heartbeats run on the client's own timer (services/common/kafka), whatever a handler does.
@@ -70,9 +75,12 @@ export interface OrderedConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Polling interval while waiting for the topic to be created by its producer. */
   topicPollMs?: number;
-  /** Wait before reading again after a handler failed. Default 2 s. */
+  /** First wait before reading again after a failure (doubling up to {@link MAX_RETRY_BACKOFF_MS}). Default 2 s. */
   retryBackoffMs?: number;
 }
+
+/** Cap of the backoff between attempts during an outage. */
+export const MAX_RETRY_BACKOFF_MS = 30_000;
 
 export interface RunningConsumer {
   /** Stops after the in-flight message (or aborts its waits), commits nothing unfinished, disconnects. */
@@ -80,6 +88,8 @@ export interface RunningConsumer {
   /** Resolves with the fatal error that stopped the consumer, never rejects. */
   crashed: Promise<FatalConsumerError>;
   consumer: KafkaConsumer;
+  /** Unhealthy while messages cannot be handled or read (an outage), with the cause; healthy otherwise. */
+  health(): { healthy: boolean; detail: string };
 }
 
 /** Resolves after `ms`, or rejects with ShutdownError as soon as `signal` aborts. */
@@ -155,6 +165,24 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
   };
   const commitOrWarn = () => commit().catch((err: unknown) => logger.warn({ err }, 'offset commit failed; those messages will be read again'));
 
+  // Outage state: failures since the last handled message (0 = healthy).
+  let failures = 0;
+  let failingSince = 0;
+  let lastCause = '';
+  const failed = (err: unknown, what: string, where: Record<string, unknown> = {}) => {
+    lastCause = `${what}: ${(err as Error)?.message ?? String(err)}`;
+    if (failures++ === 0) {
+      failingSince = Date.now();
+      logger.warn({ err, topic, groupId, ...where }, `${what}; retrying with backoff until it succeeds`);
+    } else logger.debug({ err, topic, attempt: failures, ...where }, what);
+  };
+  const recovered = () => {
+    if (failures === 0) return;
+    logger.info({ topic, groupId, failedAttempts: failures, outageMs: Date.now() - failingSince }, 'resumed');
+    failures = 0;
+  };
+  const health = () => (failures === 0 ? { healthy: true, detail: 'consuming' } : { healthy: false, detail: `${failures} failed attempts since ${new Date(failingSince).toISOString()}; last: ${lastCause}` });
+
   /** One pass over the stream until a handler fails (false) or the consumer stops (true). */
   const open = async () => (stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: options.fromBeginning === false ? 'latest' : 'earliest' }));
   const readUntilFailure = async (opened?: NonNullable<typeof stream>): Promise<boolean> => {
@@ -184,9 +212,10 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
             void stop();
             return true;
           }
-          logger.error({ err, topic, partition: message.partition, offset: consumed.offset }, 'handler failed; the message will be retried');
+          failed(err, 'handler failed; the message will be retried', { partition: message.partition, offset: consumed.offset });
           return false;
         }
+        recovered();
         uncommitted.set(message.partition, message.offset + 1n);
         // A side effect is committed at once (a restart redoes nothing); a run of no-ops
         // (snapshot rows, replays) is committed once nothing more is buffered, or every 1,000.
@@ -201,18 +230,24 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
 
   // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
   let first: NonNullable<typeof stream> | undefined = await open();
+  const initialBackoff = options.retryBackoffMs ?? 2_000;
   const running = (async () => {
     for (;;) {
       if (signal.aborted) return;
       const opened = first;
       first = undefined;
-      if (await readUntilFailure(opened)) return;
+      try {
+        if (await readUntilFailure(opened)) return;
+      } catch (err) {
+        // Reading failed (stream error, subscription refused while the broker is down): not the end.
+        if (signal.aborted) return;
+        failed(err, 'reading the topic failed');
+      }
       // Read again from the last commit after a pause: the failed message comes first.
-      await abortableDelay(options.retryBackoffMs ?? 2_000, signal).catch(() => undefined);
+      const delay = Math.min(MAX_RETRY_BACKOFF_MS, initialBackoff * 2 ** Math.min(failures - 1, 16));
+      await abortableDelay(Math.max(initialBackoff, delay), signal).catch(() => undefined);
     }
-  })().catch((err: unknown) => {
-    if (!signal.aborted) logger.error({ err, topic, groupId }, 'consumer failed');
-  });
+  })();
 
   let stopping: Promise<void> | null = null;
   const stop = () => {
@@ -224,7 +259,7 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     })();
     return stopping;
   };
-  return { stop, crashed, consumer };
+  return { stop, crashed, consumer, health };
 }
 
 /**

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, type Config } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
+import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { connectTestBroker, envelope, type Row, type TestBroker } from '../../tests/support/debezium-events.ts';
 import { startFakeGoogleMaps, type FakeGoogleMaps } from '../../tests/support/fake-google-maps.ts';
 import { haversineMetres } from './commute.ts';
@@ -26,10 +27,16 @@ let nextEmployeeId = 970_000;
 
 beforeAll(async () => {
   broker = await connectTestBroker(base.kafka.brokers);
-  admin = new pg.Client(pgConnection(base, 'admin'));
-  await admin.connect();
+  await connectAdmin();
   await admin.query('DELETE FROM employees WHERE employee_id >= 970000 AND employee_id < 980000');
 });
+
+/** (Re)connects the test's own admin connection (a PostgreSQL restart ends it). */
+async function connectAdmin(): Promise<void> {
+  admin = new pg.Client(pgConnection(base, 'admin'));
+  admin.on('error', () => undefined);
+  await admin.connect();
+}
 
 afterEach(async () => {
   await Promise.all(running.map((w) => w.stop()));
@@ -212,6 +219,37 @@ describe.each([
 });
 
 describe('distance worker offline (no API key)', () => {
+  it('rides out a PostgreSQL restart: one warning, unhealthy meanwhile, the change computed once it is back, never exits (issue 14)', async () => {
+    const { config, topic } = await setUp('offline');
+    const lines: { level: number; msg: string }[] = [];
+    const worker = await startDistanceWorker(config, { logger: createLogger('distance-worker', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+    running.push(worker);
+    const walker = await employee();
+    expect(worker.health()).toEqual({ healthy: true, detail: 'consuming' });
+    await stopService(base, 'postgres');
+    let healthDuringOutage: { healthy: boolean; detail: string } | undefined;
+    try {
+      await broker.send(topic, [created(walker)]);
+      const deadline = Date.now() + 60_000;
+      while (worker.health().healthy && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 5_000)); // several attempts during the outage
+      healthDuringOutage = worker.health();
+    } finally {
+      await startService(base, 'postgres');
+      await connectAdmin();
+    }
+    await broker.waitForGroupCaughtUp(config.distance.consumerGroup, topic, 90_000);
+
+    expect(healthDuringOutage).toMatchObject({ healthy: false, detail: expect.stringContaining('handler failed') });
+    expect(worker.health()).toEqual({ healthy: true, detail: 'consuming' });
+    expect(await commuteRow(walker.employee_id)).toMatchObject({ provider: 'offline', status: 'OK', travel_mode: 'walking' });
+    expect(worker.stats.deadLettered).toBe(0);
+    const outageLines = lines.filter((l) => l.level >= 40);
+    expect(outageLines.map((l) => l.msg)).toEqual(['handler failed; the message will be retried; retrying with backoff until it succeeds']);
+    expect(lines.filter((l) => l.msg === 'resumed')).toHaveLength(1);
+    expect(await Promise.race([worker.crashed.then(() => 'crashed'), Promise.resolve('running')])).toBe('running');
+  });
+
   it('estimates from coordinates x the detour factor, NOT_FOUND without coordinates, and never calls Google', async () => {
     const { config, topic } = await setUp('offline', { detourFactor: 1.3, otherModes: 'skip' });
     const walker = await employee();

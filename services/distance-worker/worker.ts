@@ -99,6 +99,8 @@ export interface RunningWorker {
   provider: DistanceProvider;
   stop(): Promise<void>;
   crashed: Promise<Error>;
+  /** Unhealthy while messages cannot be handled or read (a server outage), with the cause. */
+  health(): { healthy: boolean; detail: string };
 }
 
 export interface WorkerOptions {
@@ -121,7 +123,9 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
   await probeProvider(provider, config, logger);
 
   const pool = new pg.Pool({ ...pgConnection(config, 'distance'), max: 2, application_name: SERVICE_NAME });
-  pool.on('error', (err) => logger.error({ err }, 'idle PostgreSQL connection failed'));
+  // A dropped idle connection (a database restart) is reported by the query that next needs one:
+  // the consumer's one outage warning, not a line per connection.
+  pool.on('error', (err) => logger.debug({ err }, 'idle PostgreSQL connection closed'));
   await pool.query('SELECT 1 FROM commute_distance_cache LIMIT 0');
   const store = new CommuteStore(pool);
 
@@ -249,7 +253,7 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
     return 'no-op';
   }
 
-  const { stop, crashed } = await startConsumerWithResources(
+  const { stop, crashed, consumer } = await startConsumerWithResources(
     () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.distance.consumerGroup, topic, logger, handle }),
     async () => {
       await producer.close();
@@ -257,5 +261,5 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
     },
     () => logger.info({ ...stats }, 'stopped'),
   );
-  return { stats, provider, stop, crashed };
+  return { stats, provider, stop, crashed, health: () => consumer.health() };
 }

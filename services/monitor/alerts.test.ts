@@ -93,7 +93,7 @@ describe('alert rules', () => {
       ['dlq_not_empty:sport.public.activities.dlq', 'warning', 'dead-letter topic sport.public.activities.dlq holds 3 message(s)'],
     ]);
     expect(e.heldKeys).toEqual(['service_down:cdc']);
-    expect(e.heldRules).toEqual(['replication_slot_lag', 'quality_error', 'volume_anomaly', 'cost_drift']);
+    expect(e.heldRules).toEqual(['replication_slot_lag', 'quality_error', 'volume_anomaly', 'cost_drift', 'gold_stale']);
   });
 
   it('flags a slot retaining too much WAL, lag exactly at the threshold is fine', () => {
@@ -115,13 +115,13 @@ describe('alert rules', () => {
     const s = snapshot({ dependencies: { postgres: { up: true, latencyMs: 1, error: null }, kafka: { up: false, latencyMs: null, error: 'timeout' }, lake: { up: true, latencyMs: 1, error: null } }, groups: [], deadLetters: null });
     const e = evaluateRules(s, T);
     expect(e.active.map((c) => c.key)).toEqual(['dependency_down:kafka']);
-    expect(e.heldRules).toEqual(['consumer_lag', 'dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift']);
+    expect(e.heldRules).toEqual(['consumer_lag', 'dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift', 'gold_stale']);
   });
 
   it('reports a failed refresh, a failed error check, a volume anomaly and a cost drift from the batch', () => {
     const failedRun = { runId: 'r3', status: 'failed_quality' as const, error: 'error-level quality checks failed: bronze.files.rows_match_manifest' };
     const b = batch({
-      lastRun: { ...failedRun, batch: 3, mode: 'incremental', startedAt: 'x', finishedAt: 'x', durationS: 1, rulesVersion: 'v', paramsHash: 'h', bronzeFiles: 1, bronzeEvents: 1, rowCounts: {}, quality: { checks: 1, passed: 0, skipped: 0, errors: [], warnings: [] }, bonusCostEur: null, wellbeingCostEur: null, reportFile: null },
+      lastRun: { ...failedRun, batch: 3, mode: 'incremental', startedAt: 'x', finishedAt: 'x', durationS: 1, rulesVersion: 'v', paramsHash: 'h', bronzeFiles: 1, bronzeEvents: 1, rowCounts: {}, quality: { checks: 1, passed: 0, skipped: 0, errors: [], warnings: [] }, bonusCostEur: null, wellbeingCostEur: null, reportFile: null, trigger: 'bronze', attempt: 1, completeThrough: null },
       quality: report({
         runId: 'r3',
         status: 'failed_quality',
@@ -139,6 +139,32 @@ describe('alert rules', () => {
     ]);
     const skipped = batch({ quality: report({ results: [{ id: 'v', type: 'volume_anomaly', severity: 'warn', status: 'skipped', observed: null, failures: 0, description: 'd' }] }) });
     expect(evaluateRules(snapshot({ batch: skipped }), T).active).toEqual([]);
+  });
+});
+
+describe('gold_stale', () => {
+  const success = (completeThrough: string | null, finishedAt = '2026-06-30T12:00:00.000Z') => ({
+    runId: 'r5', batch: 5, status: 'success' as const, mode: 'incremental' as const, startedAt: finishedAt, finishedAt, durationS: 1, rulesVersion: 'v', paramsHash: 'h',
+    bronzeFiles: 1, bronzeEvents: 1, rowCounts: {}, quality: { checks: 1, passed: 1, skipped: 0, errors: [], warnings: [] }, bonusCostEur: 1, wellbeingCostEur: 1, reportFile: null, error: null,
+    trigger: 'bronze' as const, attempt: 1, completeThrough,
+  });
+  const at = Date.parse('2026-06-30T12:20:00.000Z');
+  const stale = { ...T, goldMaxAgeMs: 900_000 };
+
+  it("fires when the last success's figures are complete through a time older than ALERT_GOLD_MAX_AGE_S, naming it", () => {
+    const b = batch({ lastSuccess: success('2026-06-30T12:04:00.000Z'), lastRun: success('2026-06-30T12:04:00.000Z') });
+    expect(evaluateRules(snapshot({ at, batch: b }), stale).active.map((c) => [c.key, c.severity, c.summary])).toEqual([
+      ['gold_stale', 'warning', 'gold is stale: figures complete through 2026-06-30T12:04:00.000Z, 16 min ago (threshold 15 min); last refresh r5 success'],
+    ]);
+    // 14 minutes old: fine; the rule switched off (0): silent.
+    expect(evaluateRules(snapshot({ at, batch: batch({ lastSuccess: success('2026-06-30T12:06:00.000Z') }) }), stale).active).toEqual([]);
+    expect(evaluateRules(snapshot({ at, batch: b }), { ...T, goldMaxAgeMs: 0 }).active).toEqual([]);
+  });
+
+  it('without a watermark, judges by when the run finished; with no successful run yet, says nothing', () => {
+    const b = batch({ lastSuccess: success(null, '2026-06-30T11:00:00.000Z') });
+    expect(evaluateRules(snapshot({ at, batch: b }), stale).active.map((c) => c.summary)).toEqual(['gold is stale: built 2026-06-30T11:00:00.000Z (no completeness watermark), 1 h 20 min ago (threshold 15 min); last refresh -']);
+    expect(evaluateRules(snapshot({ at, batch: batch() }), stale).active).toEqual([]);
   });
 });
 

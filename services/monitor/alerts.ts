@@ -16,6 +16,7 @@
  * | quality_error | quality_error | the last refresh failed (not: interrupted), or an error-level check failed | 0 | critical |
  * | volume_anomaly | volume_anomaly | the batch's daily volume check failed (z-score) | 0 | warning |
  * | cost_drift | cost_drift | the batch's cost drift check failed | 0 | warning |
+ * | gold_stale | gold_stale | the last successful refresh's figures are complete through a time older than ALERT_GOLD_MAX_AGE_S (without a watermark: it finished longer ago); 0 = off | 0 | warning |
  *
  * A rule that cannot be evaluated (its source unreachable) holds its alerts as they are: a Kafka
  * outage neither resolves a DLQ alert nor fires a lag alert; dependency_down speaks for it.
@@ -40,6 +41,8 @@ export interface AlertThresholds {
   slotLagBytes: number;
   /** Hold time of service_down, dependency_down and the lag rules before firing, ms. */
   forMs: number;
+  /** gold_stale: oldest acceptable completeness watermark (or build time), ms before the snapshot; 0 = rule off. */
+  goldMaxAgeMs?: number;
 }
 
 const int = (n: number) => n.toLocaleString('en-US');
@@ -99,7 +102,7 @@ export function evaluateRules(s: Snapshot, t: AlertThresholds): Evaluation {
     });
   }
 
-  if (!s.batch) heldRules.push('quality_error', 'volume_anomaly', 'cost_drift');
+  if (!s.batch) heldRules.push('quality_error', 'volume_anomaly', 'cost_drift', 'gold_stale');
   else {
     const q = s.batch.quality;
     const last = s.batch.lastRun;
@@ -115,12 +118,27 @@ export function evaluateRules(s: Snapshot, t: AlertThresholds): Evaluation {
     if (volume) active.push({ key: 'volume_anomaly', rule: 'volume_anomaly', severity: 'warning', labels: {}, summary: `abnormal activity volume (run ${q!.runId}): ${volume.observed ?? volume.description}` });
     const drift = metric('cost_drift');
     if (drift) active.push({ key: 'cost_drift', rule: 'cost_drift', severity: 'warning', labels: {}, summary: `cost drift (run ${q!.runId}): ${drift.observed ?? drift.description}` });
+    const ok = s.batch.lastSuccess;
+    if (t.goldMaxAgeMs && ok) {
+      const through = ok.completeThrough ?? ok.finishedAt;
+      const ageMs = s.at - Date.parse(through);
+      if (ageMs > t.goldMaxAgeMs) {
+        const what = ok.completeThrough ? `figures complete through ${through}` : `built ${through} (no completeness watermark)`;
+        active.push({
+          key: 'gold_stale',
+          rule: 'gold_stale',
+          severity: 'warning',
+          labels: {},
+          summary: `gold is stale: ${what}, ${formatDuration(ageMs)} ago (threshold ${formatDuration(t.goldMaxAgeMs)}); last refresh ${s.batch.lastRun?.runId ?? '-'} ${s.batch.lastRun?.status ?? ''}`.trimEnd(),
+        });
+      }
+    }
   }
   return { active, heldRules, heldKeys };
 }
 
 /** Rules that fire as soon as their condition holds (their source is itself a discrete event). */
-const IMMEDIATE: ReadonlySet<AlertRule> = new Set(['dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift']);
+const IMMEDIATE: ReadonlySet<AlertRule> = new Set(['dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift', 'gold_stale']);
 
 /** Hold time before `rule` fires, ms. */
 export function holdTimeMs(rule: AlertRule, forMs: number): number {

@@ -58,6 +58,8 @@ export interface RunningNotifier {
   stop(): Promise<void>;
   /** Resolves if a fatal error stopped the consumer. */
   crashed: Promise<Error>;
+  /** Unhealthy while messages cannot be handled or read (a server outage), with the cause. */
+  health(): { healthy: boolean; detail: string };
 }
 
 export interface NotifierOptions {
@@ -241,7 +243,7 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     logger.info({ ...where, activityId: activity.activity_id, target: sink.target, commitToPostMs: latencyMs }, 'announced');
   }
 
-  const { stop, crashed } = await startConsumerWithResources(
+  const { stop, crashed, consumer } = await startConsumerWithResources(
     () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.slack.consumerGroup, topic, logger, handle }),
     async () => {
       await producer.close();
@@ -249,5 +251,5 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
     },
     () => logger.info({ ...stats }, 'stopped'),
   );
-  return { stats, sink, stop, crashed };
+  return { stats, sink, stop, crashed, health: () => consumer.health() };
 }

@@ -66,6 +66,10 @@ export const RULES: Rule[] = [
   },
 
   // ----------------------------------------------------------------------------- services
+  {
+    match: /^npm run refresh -- (--watch|--until-caught-up)$/,
+    treatment: { how: 'exempt', reason: 'needs the CDC service and the bronze writer running (the watermark): services/batch/refresh-watch.int.test.ts runs --watch, tests/e2e/demo.int.test.ts --until-caught-up (the demo waits with it)', helpCheck: true },
+  },
   { match: /^npm run cdc$/, treatment: { how: 'service', ready: { kind: 'slot-active' } } },
   { match: /^npm run bronze$/, treatment: { how: 'service', ready: { kind: 'group-caught-up', group: 'bronze-writer' } } },
   { match: /^npm run slack-notifier$/, treatment: { how: 'service', ready: { kind: 'group-caught-up', group: 'slack-notifier' } } },

@@ -106,6 +106,6 @@ describe('npm run demo -- --once', () => {
       if (e.gross_annual_salary_eur) expect(text).not.toContain(String(Math.round(Number(e.gross_annual_salary_eur))));
     }
     expect(out).toMatch(/exit codes: .*cdc=0/);
-    for (const service of ['bronze-writer', 'slack-notifier', 'distance-worker', 'monitor']) expect(out).toMatch(new RegExp(`${service}=0`));
+    for (const service of ['bronze-writer', 'slack-notifier', 'distance-worker', 'monitor', 'refresh']) expect(out).toMatch(new RegExp(`${service}=0`));
   });
 });

@@ -5,6 +5,8 @@
  * service does not stop it (the CDC service streams with DISTANCE_PROVIDER=routes and no key).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -33,6 +35,29 @@ describe('every entry point', () => {
     expect(result.stderr).toContain(`${name}: Invalid configuration:`);
     expect(result.stderr).toContain(says);
     expect(result.stderr + result.stdout).not.toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('a rules file naming a commute mode HR does not record (issue 14: a typo swapped gold)', () => {
+  it.each([
+    { script: 'services/slack-notifier/main.ts', name: 'slack-notifier' },
+    { script: 'services/batch/cli.ts', name: 'batch' },
+  ])('$name exits 2 naming the key and the closest mode, before any connection', ({ script }) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'rules-typo-'));
+    const rules = JSON.parse(readFileSync(path.join(REPO_ROOT, 'products/sport-rewards/rules.json'), 'utf8'));
+    rules.sportBonus.maxCommuteKmByMode = { 'Marche/running': 15, 'Vélo/Trottinette/Autre': 25 };
+    writeFileSync(path.join(dir, 'rules.json'), JSON.stringify(rules));
+    const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, POSTGRES_PORT: '1', KAFKA_BROKERS: '127.0.0.1:1', BATCH_RULES_FILE: path.join(dir, 'rules.json'), BATCH_STATE_DIR: path.join(dir, 'state'), BATCH_GOLD_DB: path.join(dir, 'gold.duckdb') },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(result.status, result.stderr).toBe(2);
+    expect(result.stderr).toContain('sportBonus.maxCommuteKmByMode.Vélo/Trottinette/Autre: unknown commute mode "Vélo/Trottinette/Autre"');
+    expect(result.stderr).toContain('did you mean "Vélo/Trottinette/Autres"?');
+    expect(result.stderr + result.stdout).not.toMatch(/ECONNREFUSED|\n\s+at /);
   });
 });
 

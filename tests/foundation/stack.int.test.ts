@@ -3,15 +3,17 @@
  * roles, a Kafka broker that stores and returns messages, MinIO that stores and returns objects,
  * and migrations that can run again.
  */
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { createConsumer, createProducer, KafkaAdmin } from '../../services/common/kafka/index.ts';
 import { createLogger } from '../../services/common/logger.ts';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, pgConnection } from '../../services/common/config.ts';
+import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
 import { createS3Client } from '../../services/common/s3.ts';
 import { migrate } from '../../scripts/lib/migrate.ts';
-import { stackStatus } from '../../scripts/lib/stack.ts';
+import { stackStatus, startService, stopService } from '../../scripts/lib/stack.ts';
 
 const config = loadConfig();
 
@@ -109,4 +111,31 @@ describe('MinIO', () => {
     expect(await got.Body?.transformToString()).toBe('bonjour');
     s3.destroy();
   });
+});
+
+describe('stopping PostgreSQL with clients connected (issue 14: SIGKILL after 30 s, then crash recovery)', () => {
+  it('is a fast shutdown: clients are disconnected, no SIGKILL, and the next start runs no crash recovery', async () => {
+    const clients = [new pg.Client(pgConnection(config, 'admin')), new pg.Client(pgConnection(config, 'admin'))];
+    for (const c of clients) {
+      c.on('error', () => undefined); // terminated by the shutdown, as expected
+      await c.connect();
+    }
+    await clients[1]!.query('BEGIN');
+    await clients[1]!.query('SELECT 1'); // one session idle in a transaction
+    const logFile = path.join(path.resolve(REPO_ROOT, config.stack.dir), 'postgres', 'postgres.log');
+    const from = statSync(logFile).size;
+    const said: string[] = [];
+    try {
+      await stopService(config, 'postgres', (line) => said.push(line));
+    } finally {
+      await startService(config, 'postgres');
+    }
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+    expect(said.join('\n')).toMatch(/^postgres: stopping pid \d+ \(SIGINT\)$/m);
+    expect(said.join('\n')).not.toContain('SIGKILL');
+    const log = readFileSync(logFile).subarray(from).toString();
+    expect(log).toContain('received fast shutdown request');
+    expect(log).toContain('database system is shut down');
+    expect(log).not.toMatch(/not properly shut down|automatic recovery in progress/);
+  }, 180_000);
 });

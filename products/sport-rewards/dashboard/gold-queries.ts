@@ -111,7 +111,8 @@ export const DASHBOARD_SQL = {
 
 /** What the filters offer, and which gold build is shown. */
 export const GOLD_META_SQL = {
-  build: `SELECT run_id, strftime(built_at, '%Y-%m-%dT%H:%M:%SZ') AS built_at, rules_version, strftime(as_of, '%Y-%m-%dT%H:%M:%SZ') AS as_of FROM build_info`,
+  build: `SELECT run_id, strftime(built_at, '%Y-%m-%dT%H:%M:%SZ') AS built_at, rules_version, strftime(as_of, '%Y-%m-%dT%H:%M:%SZ') AS as_of,
+    strftime(complete_through, '%Y-%m-%dT%H:%M:%SZ') AS complete_through FROM build_info`,
   months: `SELECT DISTINCT strftime(month, '%Y-%m') AS month FROM v_kpi_bu_month ORDER BY month`,
   businessUnits: `SELECT DISTINCT business_unit FROM v_employees WHERE business_unit IS NOT NULL ORDER BY business_unit`,
 } as const;

@@ -30,7 +30,7 @@ export const refreshWatchBlock = defineBlock({
     refresh: {
       minIntervalMs: variable('REFRESH_MIN_INTERVAL_S', z.coerce.number().min(0).max(86_400).default(30).transform(secondsToMs), 'Incremental runs start at most this often (debounce of new bronze objects), seconds.'),
       pollIntervalMs: variable('REFRESH_POLL_INTERVAL_S', z.coerce.number().min(0.1).max(3600).default(2).transform(secondsToMs), "How often the bronze writer group's committed offsets are read to notice new bronze objects, seconds."),
-      fullCron: variable('REFRESH_FULL_CRON', z.string().trim().default('0 3 * * *'), 'Schedule of the full refresh (cron expression, croner syntax: 5 or 6 fields); empty = none.'),
+      fullCron: variable('REFRESH_FULL_CRON', z.string().trim().default('0 3 * * *'), 'Schedule of the full refresh (cron expression, croner syntax: 5 or 6 fields); off = none.'),
       cronTimezone: variable('REFRESH_CRON_TIMEZONE', z.string().trim().min(1).default('UTC'), 'IANA time zone of REFRESH_FULL_CRON, e.g. Europe/Paris.'),
       retryMinMs: variable('REFRESH_RETRY_MIN_BACKOFF_S', z.coerce.number().min(0).max(3600).default(5).transform(secondsToMs), 'A failed run is retried after this many seconds, doubling each time...'),
       retryMaxMs: variable('REFRESH_RETRY_MAX_BACKOFF_S', z.coerce.number().min(0).max(86_400).default(300).transform(secondsToMs), '...up to this many seconds between attempts.'),

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { readJsonContract, toJsonContract } from './contract-error.ts';
 
 /** Every alert rule (one per row of the table in services/monitor/alerts.ts). */
-export const ALERT_RULES = ['dependency_down', 'service_down', 'consumer_lag', 'replication_slot_lag', 'dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift'] as const;
+export const ALERT_RULES = ['dependency_down', 'service_down', 'consumer_lag', 'replication_slot_lag', 'dlq_not_empty', 'quality_error', 'volume_anomaly', 'cost_drift', 'gold_stale'] as const;
 export const alertRuleSchema = z.enum(ALERT_RULES);
 export type AlertRule = z.output<typeof alertRuleSchema>;
 

@@ -41,6 +41,17 @@ describe('Kafka client events in pino', () => {
     expect(lines.map((l) => [l.level, l.msg])).toEqual([[20, 'kafka operation failed after retries']]);
   });
 
+  it('logs a fetch cut by the consumer closing its own stream at debug (issue 14: one warning per outage)', () => {
+    const { lines, logger } = capture();
+    const client = attachKafkaLogging(new EventEmitter(), logger);
+    client.emit('client:performWithRetry:failed', 'fetch', 0, [Object.assign(new Error('Connection pool is closed.'), { code: 'PLT_KFK_NETWORK', canRetry: false })]);
+    client.emit('client:performWithRetry:failed', 'fetch', 0, [Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9092'), { code: 'PLT_KFK_NETWORK' })]);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [20, 'kafka operation failed after retries'],
+      [40, 'kafka operation failed after retries'],
+    ]);
+  });
+
   it('keeps an error event from throwing out of the emitter', () => {
     const { logger } = capture('fatal');
     const client = attachKafkaLogging(new EventEmitter(), logger);

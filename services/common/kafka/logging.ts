@@ -45,6 +45,16 @@ function asksForRejoin(error: unknown): boolean {
 }
 
 /**
+ * True when `error` is the client's own connection pool having been closed under an operation in
+ * flight: a fetch still pending when its consumer stream is closed (the ordered consumer closes
+ * its stream to read again after a handler failure, and on stop). Not a failure of the broker.
+ */
+function closedUnderUs(error: unknown): boolean {
+  const e = error as { message?: unknown } | undefined;
+  return typeof e?.message === 'string' && e.message === 'Connection pool is closed.';
+}
+
+/**
  * One line for a Kafka error: the operation that failed and its innermost cause, e.g.
  * `Listing topics failed: connect ECONNREFUSED 127.0.0.1:9092` (the library's own message of an
  * aggregate names only the operation).
@@ -86,7 +96,8 @@ export function attachKafkaLogging<C extends EventEmitter>(client: C, logger: Lo
     const last = Array.isArray(errors) ? errors.at(-1) : errors;
     // A group's first JoinGroup is answered MEMBER_ID_REQUIRED by design (KIP-394): the consumer
     // joins again with the id it was given. Any error asking for a rejoin is handled that way.
-    const level = asksForRejoin(last) ? 'debug' : 'warn';
+    // A fetch cut by our own close of the stream is expected too.
+    const level = asksForRejoin(last) || closedUnderUs(last) ? 'debug' : 'warn';
     log[level]({ operationId: String(operationId), retries, ...kafkaErrorFields(last) }, 'kafka operation failed after retries');
   });
   client.on('client:performWithRetry:retry', (operationId: unknown, attempt: number, retries: unknown, delay: unknown) => {

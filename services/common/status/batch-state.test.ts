@@ -55,6 +55,9 @@ describe('run_log', () => {
       wellbeingCostEur: 3000,
       reportFile: '/x/r1.json',
       error: null,
+      trigger: 'manual',
+      attempt: 1,
+      completeThrough: null,
     });
   });
 

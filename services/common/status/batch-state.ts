@@ -25,6 +25,11 @@ export type BatchRun = Pick<
   durationS: number;
   bronzeFiles: number;
   bronzeEvents: number;
+  /** What started the run and which attempt it was (issue 17's orchestrated refresh). */
+  trigger: RunLogEntry['trigger'];
+  attempt: number;
+  /** The completeness watermark of the run: every source commit up to this time is in it (ISO), or null. */
+  completeThrough: string | null;
 };
 
 /** The status view of a run_log record (pure). */
@@ -48,6 +53,9 @@ export function batchRunOf(e: RunLogEntry): BatchRun {
     wellbeingCostEur: e.wellbeingCostEur,
     reportFile: e.reportFile,
     error: e.error,
+    trigger: e.trigger,
+    attempt: e.attempt,
+    completeThrough: e.completeThrough?.at.toISOString() ?? null,
   };
 }
 

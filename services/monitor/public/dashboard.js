@@ -203,7 +203,9 @@ async function init() {
   }
   const m = state.meta;
   const b = m.build;
-  $('build-info').textContent = b ? `Gold built ${new Date(b.built_at).toLocaleString('en-GB')} by run ${b.run_id} · rules ${b.rules_version} · figures as of ${new Date(b.as_of).toLocaleDateString('en-GB')}` : '';
+  // The completeness watermark (issue 17): every source change committed up to it is in the figures.
+  const through = b && b.complete_through ? `Figures complete through ${new Date(b.complete_through).toLocaleString('en-GB', { timeZone: 'UTC' })} UTC` : 'Figures complete through: unknown (no watermark yet)';
+  $('build-info').textContent = b ? `${through} · gold built ${new Date(b.built_at).toLocaleString('en-GB')} by run ${b.run_id} · rules ${b.rules_version} · figures as of ${new Date(b.as_of).toLocaleDateString('en-GB')}` : '';
   for (const month of m.months) {
     $('filter-from').append(option(month, monthLabel(month)));
     $('filter-to').append(option(month, monthLabel(month)));
