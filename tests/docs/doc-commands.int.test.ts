@@ -10,10 +10,11 @@
  * addresses replaced by the scratch stack's (127.0.0.1:9092 -> the scratch broker, and so on;
  * {@link portRewrites}). A command must exit 0. A long-running service is started, waited for
  * until it has caught up, stopped with SIGTERM and must exit 0. A command already run by an
- * earlier document is not run again (guides under docs/guides/ are always run whole: they are
- * walkthroughs). Synopses (`<name>`, `[--flag]`, `a|b`) and exempt commands marked helpCheck
+ * earlier document is not run again, except a service (it moves the pipeline's state) and the
+ * steps of guides and runbooks (docs/guides/, docs/runbooks/: walkthroughs, always run whole). Synopses (`<name>`, `[--flag]`, `a|b`) and exempt commands marked helpCheck
  * are checked through `--help`: the script and subcommand exist and every flag is known.
- * `npm run stack -- down|reset` run last. Files the commands create in the repository are
+ * Commands that drop the slot or rewind a consumer group, then `npm run stack -- down|reset`,
+ * run after every document (tests/docs/policy.ts, `last`). Files the commands create in the repository are
  * removed at the end. DOC_COMMANDS_ONLY=<file>,... runs only those documents.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -265,7 +266,9 @@ describe('every documented command', () => {
     });
     if (runnable.length === 0) continue;
     it(`${file}: runs as written`, async () => {
-      const guide = file.startsWith('docs/guides/');
+      // Guides and runbooks are walkthroughs: each step builds on the one before, so none is
+      // skipped for having run in an earlier document.
+      const guide = file.startsWith('docs/guides/') || file.startsWith('docs/runbooks/');
       const session = new ShellSession(REPO_ROOT, env);
       const problems: string[] = [];
       try {
@@ -277,7 +280,8 @@ describe('every documented command', () => {
             continue;
           }
           const typed = rewritePaths(rewritePorts(text));
-          if (!guide && alreadyRun.has(typed)) continue;
+          // A service run changes state (bronze, offsets): run again wherever a document starts one.
+          if (!guide && treatment.how !== 'service' && alreadyRun.has(typed)) continue;
           alreadyRun.set(typed, where(c));
           if (treatment.how === 'service') {
             const problem = await runService(session, typed, treatment.ready);
@@ -302,12 +306,20 @@ describe('every documented command', () => {
     }, 1_800_000);
   }
 
-  it('commands that stop or delete the stack, after every document', async () => {
+  it('commands that drop the slot, rewind a group, stop or delete the stack, after every document', async () => {
     const session = new ShellSession(REPO_ROOT, env);
     const problems: string[] = [];
     try {
-      for (const { command } of deferred) {
-        const res = await session.run(rewritePorts(withoutComment(command.text)), 300_000);
+      const ran = new Set<string>();
+      // The stack's own stop and reset go after the commands that still need it running.
+      const stopsStack = (c: DocCommand) => /^npm run stack -- /.test(withoutComment(c.text));
+      const ordered = [...deferred.filter((d) => !stopsStack(d.command)), ...deferred.filter((d) => stopsStack(d.command))];
+      for (const { command, treatment } of ordered) {
+        const typed = rewritePaths(rewritePorts(withoutComment(command.text)));
+        if (ran.has(typed)) continue;
+        ran.add(typed);
+        const line = treatment.answer === undefined ? typed : `printf '%s\\n' ${shellQuote(treatment.answer)} | script -qec ${shellQuote(typed)} /dev/null`;
+        const res = await session.run(line, 300_000);
         if (res.code !== 0) problems.push(`${where(command)}: \`${command.text}\` exits ${res.code}:\n${tail(res.output)}`);
       }
     } finally {

@@ -77,7 +77,11 @@ export const RULES: Rule[] = [
   { match: /^npm run monitor$/, treatment: { how: 'service', ready: { kind: 'http', url: 'monitor-healthz' } } },
 
   // ----------------------------------------------------------------------------- run, with help
-  { match: /^npm run lakehouse -- (reset-slot|cdc drop-slot)$/, treatment: { how: 'run', answer: 'y' } },
+  // Dropping the slot or rewinding the bronze group changes what every later document sees (a new
+  // slot snapshots every table again; a rewound group re-reads from offset zero): after every
+  // document, like stopping the stack, so each document runs on the baseline it was written for.
+  { match: /^npm run lakehouse -- (reset-slot|cdc drop-slot)$/, treatment: { how: 'run', answer: 'y', last: true } },
+  { match: /^npm run lakehouse -- replay --group \S+ --to-earliest$/, treatment: { how: 'run', last: true } },
   // A rules file of the reader's own: a copy of the default one ({rulesFile}: BATCH_RULES_FILE's default).
   { match: /--rules my-rules\.json$/, treatment: { how: 'run', before: 'cp {rulesFile} my-rules.json', after: 'rm -f my-rules.json' } },
   { match: /--rules other\.json /, treatment: { how: 'run', before: 'cp {rulesFile} other.json', after: 'rm -f other.json' } },

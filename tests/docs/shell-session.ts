@@ -95,14 +95,18 @@ export class ShellSession {
     return descendants(this.child.pid!).find((p) => cmdline(p) === INTERACTIVE_SHELL) ?? null;
   }
 
-  /** The command lines of the processes the session's commands left running (its background jobs). */
-  async leftovers(): Promise<string[]> {
+  /**
+   * The command lines of the processes the session's commands left running (its background jobs),
+   * after giving jobs that were just signalled (`kill %1`) up to `graceMs` to finish stopping.
+   */
+  async leftovers(graceMs = 30_000): Promise<string[]> {
     await this.ready;
     const shell = this.interactiveShell();
     if (shell === null) return [];
-    return descendants(shell)
-      .map(cmdline)
-      .filter((c) => c !== '');
+    const running = () => descendants(shell).map(cmdline).filter((c) => c !== '');
+    const deadline = Date.now() + graceMs;
+    while (running().length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
+    return running();
   }
 
   /** Ends the session: its background jobs get SIGTERM, then everything left gets SIGKILL. */
