@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KafkaAdmin, KafkaProducer } from '../common/kafka/index.ts';
-import { readRecords } from '../../tests/support/kafka.ts';
+import { grantKafkaAccess, readRecords } from '../../tests/support/kafka.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { openLake } from '../common/lake-storage.ts';
@@ -254,6 +254,7 @@ describe('bronze writer', () => {
     const sent = activityMessages(3000, 4);
     await produce(producer, s.topic, sent);
 
+    await grantKafkaAccess(s.env);
     const crashing = spawnService('services/bronze-writer/testing/crash-before-commit.ts', s.env, ['3']);
     const crash = await crashing.exited;
     expect(crash.signal, crashing.output()).toBe('SIGKILL');
@@ -286,6 +287,7 @@ describe('bronze writer', () => {
     await createTopic(admin, s.topic);
     const sent = activityMessages(100, 7);
     await produce(producer, s.topic, sent);
+    await grantKafkaAccess(s.env);
     const child = spawnService('services/bronze-writer/main.ts', s.env);
     const deadline = Date.now() + 60_000;
     // Consumed (not written: 100 rows stay below the 250-row limit, and the age limit is 10 min).
@@ -403,19 +405,24 @@ describe('bronze writer', () => {
     s.lake.close();
   });
 
-  it('keeps going through a 30 s MinIO outage: nothing committed while down, nothing lost once back', async () => {
+  it('keeps going through a 30 s MinIO outage: one warning, unhealthy meanwhile, nothing committed while down, nothing lost once back', async () => {
     const s = scenario({ BRONZE_MAX_ROWS: '200' });
     await createTopic(admin, s.topic);
     const sent = activityMessages(3000, 6);
-    const writer = await startWriter(s.config);
+    const lines: { level: number; msg: string }[] = [];
+    const writer = new BronzeWriter({ config: s.config, logger: createLogger('bronze-writer', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+    await writer.start();
+    let healthWhileDown: { healthy: boolean; detail: string } | undefined;
     try {
       await produce(producer, s.topic, sent.slice(0, 1000));
       await waitForCommitted(admin, s.group, s.topic);
+      expect(writer.health()).toEqual({ healthy: true, detail: 'consuming' });
 
       await stopService(loadConfig(), 'minio');
       const down = Date.now();
       await produce(producer, s.topic, sent.slice(1000, 2000));
       await new Promise((r) => setTimeout(r, 3000));
+      healthWhileDown = writer.health();
       const committedWhileDown = await committedOffsets(admin, s.group, s.topic);
       await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - down))));
       // Nothing of the second batch could be stored, so nothing of it was committed.
@@ -434,6 +441,11 @@ describe('bronze writer', () => {
     const placed = await readTopic(kafka.target, s.topic);
     const { rows } = await readBronze(lake, await bronzeKeys(lake, s.topic));
     expect(withoutIngestedAt(dedupe(rows))).toEqual(expectedRows(placed, sent));
+    expect(healthWhileDown).toMatchObject({ healthy: false, detail: expect.stringContaining('failing since') });
+    const outage = lines.filter((l) => l.level >= 40 && !('component' in l));
+    expect(outage, JSON.stringify(outage)).toHaveLength(1);
+    expect(outage[0]?.msg).toMatch(/failed; retrying with backoff until it succeeds$/);
+    expect(lines.filter((l) => l.msg === 'resumed')).toHaveLength(1);
     lake.close();
     s.lake.close();
   });

@@ -44,6 +44,6 @@ export const bronzeWriterService: ServiceDefinition<'bronze-writer', BronzeWrite
       await writer.stop().catch(() => undefined);
       throw err;
     }
-    return { stop: async () => (await writer.stop()).complete, crashed: writer.crashed };
+    return { stop: async () => (await writer.stop()).complete, crashed: writer.crashed, health: () => writer.health() };
   },
 };

@@ -396,9 +396,28 @@ export class BronzeWriter {
     return this.encoders!.encode(segment, new Date());
   }
 
-  /** Runs `op` until it succeeds, with exponential backoff; rejects only when aborted (shutdown). */
+  /** Operations failing now (an outage of the lake or the broker), with their first failure. */
+  private readonly failing = new Map<object, { what: string; sinceMs: number; cause: string }>();
+
+  /**
+   * Unhealthy while an operation is being retried (the lake or the broker is down), with the
+   * oldest failing one and its last cause; healthy otherwise (issue 14).
+   */
+  health(): { healthy: boolean; detail: string } {
+    const oldest = this.failing.values().next().value;
+    if (oldest === undefined) return { healthy: true, detail: 'consuming' };
+    return { healthy: false, detail: `${this.failing.size} operations failing since ${new Date(oldest.sinceMs).toISOString()}: ${oldest.what}: ${oldest.cause}` };
+  }
+
+  /**
+   * Runs `op` until it succeeds, with exponential backoff (0.5 s doubling to 10 s); rejects only
+   * when aborted (shutdown). One warning when an outage begins (the first operation to fail while
+   * none was failing), one `resumed` line when the last failing operation succeeds; the writer is
+   * unhealthy in between ({@link health}).
+   */
   private retrying<T>(what: string, op: () => Promise<T>): Promise<T> {
-    return pRetry(op, {
+    const token = {};
+    const result = pRetry(op, {
       retries: Number.POSITIVE_INFINITY,
       minTimeout: 500,
       maxTimeout: 10_000,
@@ -407,11 +426,20 @@ export class BronzeWriter {
       signal: this.abort.signal,
       shouldRetry: () => !this.abort.signal.aborted,
       onFailedAttempt: ({ error, attemptNumber }) => {
-        // First failure: a warning; then an error every 10 attempts (~1.5 min at the 10 s cap).
-        const level = attemptNumber === 1 ? 'warn' : attemptNumber % 10 === 0 ? 'error' : 'debug';
-        this.logger[level]({ err: error, attempt: attemptNumber }, `${what} failed; retrying`);
+        const outageBegins = this.failing.size === 0;
+        const known = this.failing.get(token);
+        if (known) known.cause = error.message;
+        else this.failing.set(token, { what, sinceMs: Date.now(), cause: error.message });
+        this.logger[outageBegins ? 'warn' : 'debug']({ err: error, attempt: attemptNumber }, `${what} failed; retrying with backoff until it succeeds`);
       },
     });
+    const settle = () => {
+      const entry = this.failing.get(token);
+      if (!entry || !this.failing.delete(token)) return;
+      if (this.failing.size === 0 && !this.abort.signal.aborted) this.logger.info({ outageMs: Date.now() - entry.sinceMs }, 'resumed');
+    };
+    void result.then(settle, settle);
+    return result;
   }
 
   /** Stores one segment (Parquet, then manifest), then marks its offsets durable. Never rejects. */
