@@ -33,7 +33,7 @@ import { encodeTableSchema, SCHEMA_ID_HEADER, schemaTopic, withSchemaId } from '
 import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestEntries, produce, type EnvelopeFormat } from '../services/bronze-writer/testing/bronze-kit.ts';
 import { createConsumer } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
-import { stackUp } from '../scripts/lib/stack.ts';
+import { ensureKafkaAccess, stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { parquetJsEncoder } from './lib/parquetjs-encoders.ts';
 
@@ -196,11 +196,14 @@ async function benchEndToEnd(): Promise<void> {
     const runCommand = steps.pop()!;
     for (const step of steps) execSync(step, { cwd: REPO_ROOT, stdio: 'inherit' });
     const extraNodeArgs = process.env.BENCH_WRITER_NODE_ARGS ?? ''; // for tuning experiments; after the script's flags, so they can override them
+    const serviceEnv = { ...env, KAFKA_TOPIC_PREFIX: run, BRONZE_CONSUMER_GROUP: group, LAKE_URL: lakeUrl, LOG_LEVEL: 'info', BRONZE_MAX_AGE_S: env.BRONZE_MAX_AGE_S ?? '2', BRONZE_PROGRESS_S: '5' };
+    // The service authenticates as the bronze writer's principal: its ACLs for this run's namespace.
+    await ensureKafkaAccess(loadConfig(serviceEnv));
     const child = spawn('sh', ['-c', `exec ${runCommand.replace(/ (dist\/\S+\.js)$/, ` ${extraNodeArgs} $1`)}`], {
       cwd: REPO_ROOT,
       // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
       // first message instead of 60 s (the default), so the run measures throughput, not the wait.
-      env: { ...env, KAFKA_TOPIC_PREFIX: run, BRONZE_CONSUMER_GROUP: group, LAKE_URL: lakeUrl, LOG_LEVEL: 'info', BRONZE_MAX_AGE_S: env.BRONZE_MAX_AGE_S ?? '2', BRONZE_PROGRESS_S: '5' },
+      env: serviceEnv,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const spawnedAt = performance.now();

@@ -52,7 +52,7 @@ import { formatLsn, parseLsn } from '../services/cdc/lsn.ts';
 import { CdcService } from '../services/cdc/service.ts';
 import { KafkaSink } from '../services/cdc/kafka-sink.ts';
 import { KafkaAdmin } from '../services/common/kafka/index.ts';
-import { resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
+import { ensureKafkaAccess, resolveBinaries, stackDown, stackUp } from '../scripts/lib/stack.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { runLakehouse } from '../scripts/lib/lakehouse/program.ts';
@@ -239,6 +239,8 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
   await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
+  // The child authenticates as the CDC principal: its ACLs for this run's namespace.
+  await ensureKafkaAccess(serviceConfig(slot));
   // BENCH_CDC_NODE_ARGS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`): extra Node flags for tuning experiments, after the script's.
   const extraNodeArgs = (process.env.BENCH_CDC_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...extraNodeArgs, '--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {

@@ -23,7 +23,7 @@ import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT } from '../services/common/config.ts';
 import { CdcChild, dropSlots } from '../services/cdc/testing/harness.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
-import { stackUp } from '../scripts/lib/stack.ts';
+import { ensureKafkaAccess, stackUp } from '../scripts/lib/stack.ts';
 import { startFakeSlack } from '../tests/support/fake-slack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 
@@ -70,6 +70,8 @@ await admin.query(
 
 const slack = await startFakeSlack();
 const children: ChildProcess[] = [];
+// The children authenticate as the CDC and notifier principals: their ACLs for this run's namespace.
+await ensureKafkaAccess(loadConfig({ ...process.env, KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, SLACK_CONSUMER_GROUP: `${prefix}-notifier` }));
 const cdc = new CdcChild({ KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_SNAPSHOT_MODE: 'never' });
 children.push(cdc.child);
 let notifier: ChildProcess | null = null;

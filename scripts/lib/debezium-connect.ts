@@ -101,6 +101,24 @@ export const CONNECT_JVM_FLAGS = [
 /** Marker Debezium logs when it starts reading the replication stream (after any snapshot). */
 const STREAMING_MARKER = 'Processing messages';
 
+/**
+ * SASL settings of the worker and of its producer, consumer and admin clients: Connect
+ * authenticates as the Kafka admin principal (it is a test and benchmark peer, not a service of
+ * the platform; docs/security.md). Empty when KAFKA_SASL_MECHANISM=none.
+ */
+function kafkaClientSecurity(config: Config): Record<string, string> {
+  const { mechanism, tls } = config.kafka.security;
+  if (mechanism === 'none') return {};
+  const { username, password } = config.kafka.principals.admin;
+  const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+  const client = {
+    'security.protocol': tls ? 'SASL_SSL' : 'SASL_PLAINTEXT',
+    'sasl.mechanism': mechanism,
+    'sasl.jaas.config': `org.apache.kafka.common.security.scram.ScramLoginModule required username=${quote(username)} password=${quote(password)};`,
+  };
+  return Object.fromEntries(['', 'producer.', 'consumer.', 'admin.'].flatMap((prefix) => Object.entries(client).map(([k, v]) => [`${prefix}${k}`, v])));
+}
+
 function properties(entries: Record<string, string | number>): string {
   // java.util.Properties: backslash escapes; values here are names, numbers, paths and passwords.
   const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
@@ -154,6 +172,7 @@ export class DebeziumConnect {
       'plugin.path': install.pluginPath,
       'plugin.discovery': 'service_load',
       listeners: `http://127.0.0.1:${options.restPort}`,
+      ...kafkaClientSecurity(config),
     };
     const connector = {
       name: `debezium-${options.topicPrefix}`,
@@ -179,7 +198,8 @@ export class DebeziumConnect {
     const workerFile = path.join(options.dir, 'worker.properties');
     const connectorFile = path.join(options.dir, 'connector.properties');
     const log4jFile = path.join(options.dir, 'log4j.properties');
-    writeFileSync(workerFile, properties(worker));
+    // The worker's file holds the Kafka admin's password.
+    writeFileSync(workerFile, properties(worker), { mode: 0o600 });
     writeFileSync(connectorFile, properties(connector), { mode: 0o600 });
     writeFileSync(log4jFile, LOG4J);
     const java = process.env.DEBEZIUM_JAVA ?? 'java';

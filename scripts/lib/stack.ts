@@ -15,11 +15,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, closeSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, closeSync, lstatSync, readlinkSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import { KafkaAdmin } from '../../services/common/kafka/index.ts';
+import { applyKafkaAccess } from '../../services/common/kafka/access.ts';
 import { createLogger } from '../../services/common/logger.ts';
 import pg from 'pg';
 import { firstBrokerPort, type Config } from '../../services/common/config.ts';
@@ -397,20 +398,59 @@ async function startPostgres(config: Config, bins: Binaries, say: Say): Promise<
 // ------------------------------------------------------------------------------------------------
 // Kafka (KRaft, single node acting as broker and controller)
 
-function kafkaProperties(config: Config, dataDir: string): string {
+/** A value for a JAAS option or a StorageTool SCRAM argument, which are double-quoted. @throws StackError naming the variable. */
+function quotable(value: string, variable: string): string {
+  if (/["\\\n\r]/.test(value)) throw new StackError(`${variable}: the local stack cannot use a value holding a double quote, a backslash or a line break`);
+  return value;
+}
+
+/** The SASL mechanism of the local stack. @throws StackError when KAFKA_SASL_MECHANISM=none. */
+function stackMechanism(config: Config): 'SCRAM-SHA-256' | 'SCRAM-SHA-512' {
+  const m = config.kafka.security.mechanism;
+  if (m === 'none') throw new StackError('KAFKA_SASL_MECHANISM=none: the local stack runs Kafka with SASL/SCRAM and ACLs; set SCRAM-SHA-256 or SCRAM-SHA-512');
+  if (config.kafka.security.tls) throw new StackError('KAFKA_TLS=true: the local stack listens with SASL_PLAINTEXT on loopback (TLS: docs/security.md)');
+  return m;
+}
+
+/**
+ * server.properties of the local broker (docs/security.md, "Kafka"): one SASL_PLAINTEXT client
+ * listener on the configured loopback address (SCRAM, KAFKA_SASL_MECHANISM), the KRaft
+ * controller listener on its own port with SASL/PLAIN for the broker alone, the StandardAuthorizer
+ * with the admin principal as the only super user and no access where no ACL grants it. The
+ * admin's password is in this file (mode 0600, under STACK_DIR, ignored by git).
+ */
+export function kafkaProperties(config: Config, dataDir: string): string {
   const host = config.kafka.brokers[0]!.split(':')[0]!;
   const port = firstBrokerPort(config.kafka.brokers);
   const ctl = config.stack.kafkaControllerPort;
+  const mechanism = stackMechanism(config);
+  const admin = config.kafka.principals.admin;
+  const user = quotable(admin.username, 'KAFKA_ADMIN_USER');
+  const password = quotable(admin.password, 'KAFKA_ADMIN_PASSWORD');
+  const scramModule = 'org.apache.kafka.common.security.scram.ScramLoginModule';
+  const plainModule = 'org.apache.kafka.common.security.plain.PlainLoginModule';
   return [
     '# Written by `npm run stack -- up`; edit STACK settings in .env rather than this file.',
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@${host}:${ctl}`,
-    `listeners=PLAINTEXT://${host}:${port},CONTROLLER://${host}:${ctl}`,
-    `advertised.listeners=PLAINTEXT://${host}:${port}`,
+    `listeners=SASL_PLAINTEXT://${host}:${port},CONTROLLER://${host}:${ctl}`,
+    `advertised.listeners=SASL_PLAINTEXT://${host}:${port}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT',
+    'inter.broker.listener.name=SASL_PLAINTEXT',
+    // Clients: SCRAM only (credentials in the cluster metadata, created by the admin).
+    `listener.name.sasl_plaintext.sasl.enabled.mechanisms=${mechanism}`,
+    `sasl.mechanism.inter.broker.protocol=${mechanism}`,
+    `listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config=${scramModule} required username="${user}" password="${password}";`,
+    // The controller listener: the broker alone, with a static PLAIN user (SCRAM credentials live
+    // in the metadata the controller serves, so they cannot guard it).
+    'listener.name.controller.sasl.enabled.mechanisms=PLAIN',
+    'sasl.mechanism.controller.protocol=PLAIN',
+    `listener.name.controller.plain.sasl.jaas.config=${plainModule} required username="${user}" password="${password}" user_${user}="${password}";`,
+    'authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer',
+    `super.users=User:${user}`,
+    'allow.everyone.if.no.acl.found=false',
     `log.dirs=${dataDir}`,
     `num.partitions=${config.kafka.topicPartitions}`,
     // Topics are created explicitly by their producers, with the configured partition count.
@@ -428,6 +468,12 @@ function kafkaProperties(config: Config, dataDir: string): string {
   ].join('\n');
 }
 
+/** What the storage was formatted with (kafka/security.json): SCRAM users exist only if it says so. */
+interface KafkaStorageSecurity {
+  mechanism: string;
+  adminUser: string;
+}
+
 const KAFKA_LOG4J = [
   'log4j.rootLogger=WARN, stdout',
   'log4j.appender.stdout=org.apache.log4j.ConsoleAppender',
@@ -439,7 +485,7 @@ const KAFKA_LOG4J = [
 
 async function kafkaHealthy(config: Config): Promise<boolean> {
   // Probed until the broker answers: a refused connection is the expected answer meanwhile, not worth a log line.
-  const admin = KafkaAdmin.create(config, 'stack-health', createLogger('stack', 'silent'), { connectTimeout: 2000, retries: 0 });
+  const admin = KafkaAdmin.create(asKafkaAdmin(config), 'stack-health', createLogger('stack', 'silent'), { connectTimeout: 2000, retries: 0 });
   try {
     const cluster = await admin.describeCluster();
     return cluster.brokers.length > 0 && cluster.controller >= 0;
@@ -448,20 +494,63 @@ async function kafkaHealthy(config: Config): Promise<boolean> {
   }
 }
 
-async function startKafka(config: Config, bins: Binaries, say: Say): Promise<ProcessRecord> {
-  const dir = path.join(config.stack.dir, 'kafka');
+/** The configuration with the admin as the Kafka identity (the stack's own clients). */
+function asKafkaAdmin(config: Config): Config {
+  return { ...config, kafka: { ...config.kafka, as: 'admin' } };
+}
+
+function kafkaDir(config: Config): string {
+  return path.join(config.stack.dir, 'kafka');
+}
+
+/** True when the running broker was started with other settings than `config` gives now. */
+function kafkaSettingsChanged(config: Config): boolean {
+  const dir = kafkaDir(config);
+  try {
+    return readFileSync(path.join(dir, 'server.properties'), 'utf8') !== kafkaProperties(config, path.join(dir, 'data'));
+  } catch {
+    return true;
+  }
+}
+
+async function startKafka(config: Config, bins: Binaries, say: Say, options: StackOptions = {}): Promise<ProcessRecord> {
+  const dir = kafkaDir(config);
   const dataDir = path.join(dir, 'data');
   mkdirSync(dir, { recursive: true });
   const propsFile = path.join(dir, 'server.properties');
-  writeFileSync(propsFile, kafkaProperties(config, dataDir));
+  writeFileSync(propsFile, kafkaProperties(config, dataDir), { mode: 0o600 });
+  chmodSync(propsFile, 0o600);
   writeFileSync(path.join(dir, 'log4j.properties'), KAFKA_LOG4J);
   const classpath = `${bins.kafkaLibs}/*`;
+  const securityFile = path.join(dir, 'security.json');
+  const mechanism = stackMechanism(config);
+  const admin = config.kafka.principals.admin;
+  if (existsSync(path.join(dataDir, 'meta.properties'))) {
+    let formatted: KafkaStorageSecurity | null = null;
+    try {
+      formatted = JSON.parse(readFileSync(securityFile, 'utf8')) as KafkaStorageSecurity;
+    } catch {
+      formatted = null;
+    }
+    if (formatted?.mechanism !== mechanism || formatted.adminUser !== admin.username) {
+      const what = formatted ? `for ${formatted.mechanism} and the admin user ${formatted.adminUser}` : 'without SASL/SCRAM users';
+      if (!options.reformatKafka) {
+        throw new StackError(`kafka: the storage in ${dataDir} was formatted ${what}; \`npm run stack -- reset\` deletes the local stack's data and formats it anew`);
+      }
+      say(`kafka: the storage was formatted ${what}: formatting it anew (its topics are dropped)`);
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
   if (!existsSync(path.join(dataDir, 'meta.properties'))) {
     // A KRaft cluster id is a base64url-encoded 16-byte UUID. It may start with "-": passed as
     // `--cluster-id=<id>`, or the tool's argument parser takes it for an option (1 start in 32 failed).
     const clusterId = randomBytes(16).toString('base64url');
-    say(`kafka: formatting KRaft storage ${dataDir} (cluster id ${clusterId})`);
-    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile], 'kafka storage format');
+    say(`kafka: formatting KRaft storage ${dataDir} (cluster id ${clusterId}, ${mechanism} user ${admin.username})`);
+    // The admin's SCRAM credential is bootstrapped into the metadata: the other principals are
+    // created by the admin once the broker runs (ensureKafkaAccess).
+    const scram = `${mechanism}=[name="${quotable(admin.username, 'KAFKA_ADMIN_USER')}",password="${quotable(admin.password, 'KAFKA_ADMIN_PASSWORD')}"]`;
+    run('java', ['-cp', classpath, `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`, 'kafka.tools.StorageTool', 'format', `--cluster-id=${clusterId}`, '-c', propsFile, '--add-scram', scram], 'kafka storage format');
+    writeFileSync(securityFile, `${JSON.stringify({ mechanism, adminUser: admin.username } satisfies KafkaStorageSecurity)}\n`);
   }
   await assertPortFree('kafka', config.kafka.brokers[0]!.split(':')[0]!, firstBrokerPort(config.kafka.brokers), 'KAFKA_BROKERS');
   await assertPortFree('kafka controller', config.kafka.brokers[0]!.split(':')[0]!, config.stack.kafkaControllerPort, 'KAFKA_CONTROLLER_PORT');
@@ -556,17 +645,21 @@ export function endpoints(config: Config): Endpoints {
  * each to be healthy. Idempotent: a healthy running server is left alone.
  * @throws MissingBinaryError, StackError (port taken, server did not become healthy).
  */
-export async function stackUp(config: Config, say: Say = () => undefined): Promise<Endpoints> {
+export async function stackUp(config: Config, say: Say = () => undefined, options: StackOptions = {}): Promise<Endpoints> {
   const bins = resolveBinaries(config);
   mkdirSync(config.stack.dir, { recursive: true });
   const state = readState(config);
   const starters: Record<ServiceName, () => Promise<ProcessRecord>> = {
     postgres: () => startPostgres(config, bins, say),
-    kafka: () => startKafka(config, bins, say),
+    kafka: () => startKafka(config, bins, say, options),
     minio: () => startMinio(config, bins),
   };
   await Promise.all(
     SERVICES.map(async (name) => {
+      if (isOurProcess(state[name]) && name === 'kafka' && kafkaSettingsChanged(config)) {
+        say('kafka: its settings changed (server.properties): restarting it');
+        await stopPid(state[name]!, stopSignal(name));
+      }
       if (isOurProcess(state[name])) {
         say(`${name}: already running (pid ${state[name]!.pid})`);
         return;
@@ -580,7 +673,32 @@ export async function stackUp(config: Config, say: Say = () => undefined): Promi
     }),
   );
   await ensureBucket(config, say);
+  await ensureKafkaAccess(config, say);
   return endpoints(config);
+}
+
+/** Options of {@link stackUp}. */
+export interface StackOptions {
+  /**
+   * Format Kafka's storage anew when it was formatted without the SASL/SCRAM admin this
+   * configuration names (the test stack: its data is disposable); otherwise that is an error
+   * telling to reset the stack.
+   */
+  reformatKafka?: boolean;
+}
+
+/**
+ * The principals and ACLs of `config`'s source namespace on the local broker (services/common/
+ * kafka/access.ts): SCRAM users of every service (passwords from the configuration) and their ACLs.
+ */
+export async function ensureKafkaAccess(config: Config, say: Say = () => undefined): Promise<void> {
+  const admin = KafkaAdmin.create(asKafkaAdmin(config), 'stack-access', createLogger('stack', 'silent'));
+  try {
+    const rules = await applyKafkaAccess(config, admin);
+    say(`kafka: ${rules.length} ACL rules for the principals of ${config.kafka.topicPrefix}.* (SASL/${config.kafka.security.mechanism})`);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 /**

@@ -29,6 +29,7 @@ import { adminClient, dropSlots, runId, startCdc, type InProcessCdc } from '../c
 import { BronzeWriter } from '../bronze-writer/writer.ts';
 import { waitUntil } from '../../tests/support/debezium-events.ts';
 import { generateHrData } from '../../scripts/lib/hr-data.ts';
+import { grantKafkaAccess } from '../../tests/support/kafka.ts';
 
 const RUN = runId();
 const PREFIX = `wat${RUN}`;
@@ -176,6 +177,8 @@ beforeAll(async () => {
     LOG_LEVEL: 'warn',
   };
   config = loadConfig(env);
+  // The refresh children read the bronze group's offsets as the monitor's Kafka principal: its ACLs for this namespace.
+  await grantKafkaAccess(env);
   lake = openLake(config);
   writer = new BronzeWriter({ config, logger });
   await writer.start();

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { KafkaAdmin, KafkaProducer } from '../common/kafka/index.ts';
-import { readRecords } from '../../tests/support/kafka.ts';
+import { grantKafkaAccess, readRecords } from '../../tests/support/kafka.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT, type Config } from '../common/config.ts';
 import { openLake } from '../common/lake-storage.ts';
@@ -254,6 +254,7 @@ describe('bronze writer', () => {
     const sent = activityMessages(3000, 4);
     await produce(producer, s.topic, sent);
 
+    await grantKafkaAccess(s.env);
     const crashing = spawnService('services/bronze-writer/testing/crash-before-commit.ts', s.env, ['3']);
     const crash = await crashing.exited;
     expect(crash.signal, crashing.output()).toBe('SIGKILL');
@@ -286,6 +287,7 @@ describe('bronze writer', () => {
     await createTopic(admin, s.topic);
     const sent = activityMessages(100, 7);
     await produce(producer, s.topic, sent);
+    await grantKafkaAccess(s.env);
     const child = spawnService('services/bronze-writer/main.ts', s.env);
     const deadline = Date.now() + 60_000;
     // Consumed (not written: 100 rows stay below the 250-row limit, and the age limit is 10 min).

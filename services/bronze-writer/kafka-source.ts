@@ -9,7 +9,7 @@
  * and handed over on the next turn of the event loop, after the client has sent its next fetch
  * request, so the broker prepares the next response while this one is packed.
  */
-import type { Config } from '../common/config.ts';
+import type { KafkaSettings } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
 import { createConsumer, KafkaAdmin, type KafkaConsumer } from '../common/kafka/index.ts';
 import type { CommitOffset, IncomingMessage } from './partition-segments.ts';
@@ -27,7 +27,7 @@ type MessagesStream = Awaited<ReturnType<KafkaConsumer['consume']>>;
 type StreamMessage = MessagesStream extends AsyncIterable<infer M> ? M : never;
 
 export interface KafkaSourceOptions {
-  config: Pick<Config, 'kafka'>;
+  config: KafkaSettings;
   service: string;
   logger: Logger;
   groupId: string;

@@ -15,7 +15,7 @@
  *   without rows (yet) has its document in the lake too (the batch types its empty silver table).
  */
 import { encodeTableSchema, schemaObjectKey, topicPrefixOf, type TableSchema } from '../common/contracts/table-schema.ts';
-import type { Config } from '../common/config.ts';
+import type { KafkaSettings } from '../common/config.ts';
 import type { LakeStorage } from '../common/lake-storage.ts';
 import type { Logger } from '../common/logger.ts';
 import { SchemaTopicReader, type SchemaLookup } from '../common/schema-topic.ts';
@@ -93,7 +93,7 @@ export class LakeSchemaStore {
 }
 
 export interface BronzeSchemasOptions {
-  config: Pick<Config, 'kafka'>;
+  config: KafkaSettings;
   logger: Logger;
   lake: LakeStorage;
   /** Consumer group prefix of the readers (BRONZE_CONSUMER_GROUP). */

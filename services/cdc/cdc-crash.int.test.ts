@@ -12,6 +12,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../common/config.ts';
 import { dedupe, replay, tableState as tableStateOf } from './testing/delivery.ts';
+import { grantKafkaAccess } from '../../tests/support/kafka.ts';
 import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
 import { readTopic, testKafka, waitForRecords, type KafkaTarget } from './testing/kafka-read.ts';
 
@@ -34,7 +35,9 @@ afterAll(async () => {
   await db.end();
 });
 
-function spawnCdc(env: Record<string, string>): CdcChild {
+/** The service as a child process, authenticated as the CDC principal once its namespace has its ACLs. */
+async function spawnCdc(env: Record<string, string>): Promise<CdcChild> {
+  await grantKafkaAccess(cdcEnv(env));
   const child = new CdcChild(env);
   children.push(child);
   return child;
@@ -52,7 +55,7 @@ describe('crash safety (kill -9)', () => {
     const env = { KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: 'cdc_load_pub', CDC_TABLES: 'cdc_load' };
     const topic = `${prefix}.public.cdc_load`;
 
-    const first = spawnCdc(env);
+    const first = await spawnCdc(env);
     await first.waitStreaming();
 
     // 500 transactions of 100 inserts; every 10th also updates 50 earlier rows and deletes 5.
@@ -86,7 +89,7 @@ describe('crash safety (kill -9)', () => {
     expect(recordsAtKill).toBeGreaterThan(0);
     expect(recordsAtKill).toBeLessThan(expectedEvents);
 
-    const second = spawnCdc(env);
+    const second = await spawnCdc(env);
     await second.waitStreaming();
     await waitForRecords(kafka, topic, expectedEvents + 250 /* tombstones */, 120_000);
     second.kill('SIGTERM');
@@ -115,7 +118,7 @@ describe('crash safety (kill -9)', () => {
       CDC_SNAPSHOT_CHUNK_ROWS: '200', CDC_BATCH_MAX_EVENTS: '200',
     };
     const topic = `${prefix}.public.cdc_snap`;
-    const first = spawnCdc(env);
+    const first = await spawnCdc(env);
     await eventually('first snapshot events', async () => ((await waitForRecords(kafka, topic, 0).catch(() => 0)) > 500 ? true : null), 60_000);
     first.kill('SIGKILL');
     await first.exited;
@@ -124,7 +127,7 @@ describe('crash safety (kill -9)', () => {
     expect(marker.rowCount).toBe(1);
     const atKill = await waitForRecords(kafka, topic, 0);
 
-    const second = spawnCdc(env);
+    const second = await spawnCdc(env);
     // Change rows while the second snapshot runs: updates, deletes and inserts in small transactions.
     await eventually('second snapshot under way', async () => ((await waitForRecords(kafka, topic, 0)) > atKill + 1000 ? true : null), 60_000);
     let nextId = 60_001;

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection } from '../common/config.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { dedupe, ReconnectingLoad, replay, tableState } from './testing/delivery.ts';
+import { grantKafkaAccess } from '../../tests/support/kafka.ts';
 import { CdcChild, cdcEnv, dropSlots, envelope, eventually, runId } from './testing/harness.ts';
 import { readTopic, testKafka, type KafkaTarget } from './testing/kafka-read.ts';
 
@@ -89,9 +90,10 @@ async function scenario(name: string, fault: () => Promise<void>, component: 'po
   slots.push(slot);
   await withDb((db) => db.query(`DROP TABLE IF EXISTS ${table}; DROP PUBLICATION IF EXISTS ${table}_pub;
     CREATE TABLE ${table} (id integer PRIMARY KEY, n integer NOT NULL)`));
-  const child = new CdcChild({
-    KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${table}_pub`, CDC_TABLES: table, CDC_RETRY_MAX_BACKOFF_S: '2',
-  });
+  const env = { KAFKA_TOPIC_PREFIX: prefix, CDC_SLOT_NAME: slot, CDC_PUBLICATION: `${table}_pub`, CDC_TABLES: table, CDC_RETRY_MAX_BACKOFF_S: '2' };
+  // The child authenticates as the CDC principal: its ACLs for this namespace first.
+  await grantKafkaAccess(cdcEnv(env));
+  const child = new CdcChild(env);
   children.push(child);
   await child.waitStreaming();
   const health = new HealthWatch(metricsPort(child));

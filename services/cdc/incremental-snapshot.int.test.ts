@@ -23,6 +23,7 @@ import { KafkaAdmin } from '../common/kafka/index.ts';
 import { runLakehouse } from '../../scripts/lib/lakehouse/program.ts';
 import { readSnapshotStates } from './snapshot-state-store.ts';
 import { dedupe, replay, ReconnectingLoad, tableState } from './testing/delivery.ts';
+import { grantKafkaAccess } from '../../tests/support/kafka.ts';
 import { adminClient, CdcChild, cdcEnv, dropSlots, envelope, eventually, runId, startCdc, stopAllCdc, type Envelope } from './testing/harness.ts';
 import { readTopic, testKafka, type KafkaTarget, type ReadRecord } from './testing/kafka-read.ts';
 
@@ -328,6 +329,8 @@ describe('incremental snapshots', () => {
       CREATE TABLE inc_kill (id integer PRIMARY KEY, n integer NOT NULL);
       INSERT INTO inc_kill SELECT g, 0 FROM generate_series(1, 60000) g`);
     const env = scenarioEnv('kill', 'inc_kill', { CDC_SNAPSHOT_MODE: 'never' });
+    // The child authenticates as the CDC principal: its ACLs for this namespace first.
+    await grantKafkaAccess(cdcEnv(env));
     const first = new CdcChild(env);
     children.push(first);
     await first.waitStreaming();

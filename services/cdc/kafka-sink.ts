@@ -25,7 +25,7 @@
  * A value above CDC_MAX_MESSAGE_BYTES is not dropped: `<topic>.dlq` gets a summary (key, LSN,
  * size) with `dlq.*` reason headers, as services/common/dead-letter.ts does for consumers.
  */
-import type { Config } from '../common/config.ts';
+import type { KafkaSettings } from '../common/config.ts';
 import { deadLetterTopic } from '../common/dead-letter.ts';
 import { createProducer, KafkaAdmin, type Bytes, type KafkaProducer } from '../common/kafka/index.ts';
 import type { Logger } from '../common/logger.ts';
@@ -100,7 +100,7 @@ export class KafkaSink<T> implements EventSink<T> {
    *   level: the service reports an outage once itself).
    */
   constructor(
-    config: Pick<Config, 'kafka'>,
+    config: KafkaSettings,
     private readonly options: SinkOptions,
     private readonly onAck: AckCallback<T>,
     private readonly logger: Logger,

@@ -14,7 +14,7 @@
  * must precede.
  */
 import { ConfigResourceTypes } from '@platformatic/kafka';
-import type { Config } from '../common/config.ts';
+import type { KafkaSettings } from '../common/config.ts';
 import { schemaTopic, encodeTableSchema, type TableSchema } from '../common/contracts/table-schema.ts';
 import { createProducer, KafkaAdmin, type KafkaProducer } from '../common/kafka/index.ts';
 import type { Logger } from '../common/logger.ts';
@@ -29,7 +29,7 @@ export class SchemaPublisher {
    * @param config the Kafka connection and KAFKA_TOPIC_PREFIX (the topic is `<prefix>._schemas`).
    * @param clientLogger the logger the Kafka clients log into (see kafka-sink.ts).
    */
-  constructor(config: Pick<Config, 'kafka'>, private readonly logger: Logger, clientLogger: Logger = logger) {
+  constructor(config: KafkaSettings, private readonly logger: Logger, clientLogger: Logger = logger) {
     this.topic = schemaTopic(config.kafka.topicPrefix);
     this.producer = createProducer(config, 'cdc-schemas', clientLogger);
     this.admin = KafkaAdmin.create(config, 'cdc-schemas', clientLogger);

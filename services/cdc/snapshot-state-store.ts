@@ -14,7 +14,7 @@
  *   chunk) only after its state is durable.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../common/config.ts';
+import type { Config, KafkaSettings } from '../common/config.ts';
 import {
   ACTIVE_STATUSES, encodeSnapshotState, parseSnapshotState, snapshotStateTopic, stateKey,
   type CapturedTables, type SnapshotRefusal, type SnapshotStateRecord, type TableSnapshotState,
@@ -23,7 +23,7 @@ import { createConsumer, createProducer, KafkaAdmin, type KafkaProducer } from '
 import type { Logger } from '../common/logger.ts';
 
 /** The state topic of this configuration. */
-export function stateTopicOf(config: Pick<Config, 'kafka' | 'cdc'>): string {
+export function stateTopicOf(config: KafkaSettings & Pick<Config, 'cdc'>): string {
   return snapshotStateTopic(config.kafka.topicPrefix, config.cdc.slotName);
 }
 
@@ -32,7 +32,7 @@ export function stateTopicOf(config: Pick<Config, 'kafka' | 'cdc'>): string {
  * when the topic does not exist. Records that do not satisfy the contract are skipped, logged.
  * @throws the client's error (broker unreachable) or a timeout after `timeoutMs`.
  */
-export async function readSnapshotStates(config: Pick<Config, 'kafka' | 'cdc'>, logger: Logger, admin: KafkaAdmin, timeoutMs = 60_000): Promise<Map<string, SnapshotStateRecord>> {
+export async function readSnapshotStates(config: KafkaSettings & Pick<Config, 'cdc'>, logger: Logger, admin: KafkaAdmin, timeoutMs = 60_000): Promise<Map<string, SnapshotStateRecord>> {
   const topic = stateTopicOf(config);
   const out = new Map<string, SnapshotStateRecord>();
   if (!(await admin.listTopics()).includes(topic)) return out;
@@ -122,14 +122,14 @@ export class SnapshotStateWriter {
   private readonly producer: KafkaProducer;
   private readonly admin: KafkaAdmin;
 
-  constructor(config: Pick<Config, 'kafka' | 'cdc'>, private readonly memory: SnapshotStateMemory, private readonly logger: Logger, clientLogger: Logger = logger) {
+  constructor(config: KafkaSettings & Pick<Config, 'cdc'>, private readonly memory: SnapshotStateMemory, private readonly logger: Logger, clientLogger: Logger = logger) {
     this.topic = stateTopicOf(config);
     this.producer = createProducer(config, 'cdc-snapshot-state', clientLogger);
     this.admin = KafkaAdmin.create(config, 'cdc-snapshot-state', clientLogger);
   }
 
   /** Creates the topic when missing (1 partition, compacted); loads the memory once per process. */
-  async connect(config: Pick<Config, 'kafka' | 'cdc'>, readerLogger: Logger): Promise<void> {
+  async connect(config: KafkaSettings & Pick<Config, 'cdc'>, readerLogger: Logger): Promise<void> {
     if (await this.admin.ensureTopic(this.topic, 1, { configs: { 'cleanup.policy': 'compact' } })) {
       this.logger.info({ topic: this.topic }, 'created the incremental snapshot state topic (compacted)');
     }

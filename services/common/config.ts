@@ -25,7 +25,21 @@ import { goldPgBlock, pgBiReaderRoleBlock, pgPublisherRoleBlock, refreshWatchBlo
 import { monitorBlock } from './config/monitor.ts';
 import { REPO_ROOT } from './config/paths.ts';
 import {
+  kafkaAdminPrincipalBlock,
+  kafkaAsAdmin,
+  kafkaAsBronze,
+  kafkaAsCdc,
+  kafkaAsDistance,
+  kafkaAsMonitor,
+  kafkaAsNotifier,
   kafkaBlock,
+  kafkaBronzePrincipalBlock,
+  kafkaCdcPrincipalBlock,
+  kafkaDistancePrincipalBlock,
+  kafkaMonitorPrincipalBlock,
+  kafkaNotifierPrincipalBlock,
+  type KafkaCredentials,
+  type KafkaPrincipal,
   lakeBlock,
   loggingBlock,
   pgAdminRoleBlock,
@@ -46,11 +60,11 @@ export { REPO_ROOT } from './config/paths.ts';
 
 /** The blocks each entry point reads (and validates), in `.env.example` order. */
 export const SERVICE_BLOCKS = {
-  cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, cdcSlotBlock, cdcBlock],
-  'bronze-writer': [loggingBlock, kafkaBlock, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
-  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, slackGroupBlock, slackBlock, productRulesBlock],
-  'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, distanceGroupBlock, distanceBlock],
-  monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
+  cdc: [loggingBlock, postgresBlock, pgCdcRoleBlock, pgAdminRoleBlock, publicationBlock, kafkaBlock, kafkaCdcPrincipalBlock, kafkaAsCdc, cdcSlotBlock, cdcBlock],
+  'bronze-writer': [loggingBlock, kafkaBlock, kafkaBronzePrincipalBlock, kafkaAsBronze, lakeBlock, bronzeGroupBlock, bronzeWriterBlock],
+  'slack-notifier': [loggingBlock, postgresBlock, pgNotifierRoleBlock, kafkaBlock, kafkaNotifierPrincipalBlock, kafkaAsNotifier, slackGroupBlock, slackBlock, productRulesBlock],
+  'distance-worker': [loggingBlock, postgresBlock, pgDistanceRoleBlock, kafkaBlock, kafkaDistancePrincipalBlock, kafkaAsDistance, distanceGroupBlock, distanceBlock],
+  monitor: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, kafkaMonitorPrincipalBlock, kafkaAsMonitor, lakeBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock, monitorBlock],
   refresh: [
     loggingBlock,
     postgresBlock,
@@ -58,6 +72,9 @@ export const SERVICE_BLOCKS = {
     // The completeness watermark reads the CDC slot (monitor role) and the bronze group's offsets.
     pgMonitorRoleBlock,
     kafkaBlock,
+    // ...as the monitor's Kafka principal: offsets and watermarks only, no message.
+    kafkaMonitorPrincipalBlock,
+    kafkaAsMonitor,
     cdcSlotBlock,
     bronzeGroupBlock,
     lakeBlock,
@@ -69,8 +86,8 @@ export const SERVICE_BLOCKS = {
     goldPgBlock,
     refreshWatchBlock,
   ],
-  /** `lakehouse status` and the other readers of the pipeline's state. */
-  status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
+  /** `lakehouse status` and the other readers of the pipeline's state: the ops CLI, as the admin principal. */
+  status: [loggingBlock, postgresBlock, pgMonitorRoleBlock, kafkaBlock, kafkaAdminPrincipalBlock, kafkaAsAdmin, cdcSlotBlock, bronzeGroupBlock, slackGroupBlock, distanceGroupBlock, batchFilesBlock],
 } as const;
 
 /** Every block: what scripts, tests and the ops CLI's composite commands read. */
@@ -85,6 +102,13 @@ export const ALL_BLOCKS = [
   pgMonitorRoleBlock,
   publicationBlock,
   kafkaBlock,
+  kafkaAdminPrincipalBlock,
+  kafkaCdcPrincipalBlock,
+  kafkaBronzePrincipalBlock,
+  kafkaNotifierPrincipalBlock,
+  kafkaDistancePrincipalBlock,
+  kafkaMonitorPrincipalBlock,
+  kafkaAsAdmin,
   topicPrefixBlock,
   lakeBlock,
   stackBlock,
@@ -124,8 +148,14 @@ export type RefreshConfig = ConfigOf<(typeof SERVICE_BLOCKS)['refresh']>;
 export type StatusConfig = ConfigOf<(typeof SERVICE_BLOCKS)['status']>;
 /** The lake settings (LAKE_URL and S3_*). */
 export type LakeSettings = ConfigOf<[typeof lakeBlock]>;
-/** The Kafka settings (KAFKA_*). */
-export type KafkaSettings = ConfigOf<[typeof kafkaBlock]>;
+/**
+ * What a Kafka client needs (KAFKA_* and who it is): the broker settings, the principal the
+ * process authenticates as (`kafka.as`, fixed by the entry point) and that principal's credentials.
+ */
+export type KafkaSettings = {
+  kafka: ConfigOf<[typeof kafkaBlock]>['kafka'] & { as: KafkaPrincipal; principals: Partial<Record<KafkaPrincipal, KafkaCredentials>> };
+};
+export { KAFKA_PRINCIPALS, type KafkaCredentials, type KafkaPrincipal } from './config/shared.ts';
 /** Every setting (scripts, tests, ops CLI): assignable to each service's configuration. */
 export type Config = ConfigOf<typeof ALL_BLOCKS>;
 

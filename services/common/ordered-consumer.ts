@@ -19,7 +19,7 @@
  *   {@link RunningConsumer.crashed} resolves with the error so `main` can exit non-zero.
  * Group heartbeats run on the client's own timer (services/common/kafka), whatever a handler does.
  */
-import type { Config } from './config.ts';
+import type { KafkaSettings } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { SourceMessage } from './dead-letter.ts';
 import { createConsumer, KafkaAdmin, type KafkaConsumer } from './kafka/index.ts';
@@ -61,7 +61,7 @@ export interface ConsumedMessage extends SourceMessage {
 }
 
 export interface OrderedConsumerOptions {
-  config: Pick<Config, 'kafka'>;
+  config: KafkaSettings;
   /** Names the Kafka client (`<KAFKA_CLIENT_ID>-<service>`). */
   service: string;
   groupId: string;

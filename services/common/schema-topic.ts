@@ -11,7 +11,7 @@
  * Records that are not valid documents (parseTableSchema) are logged and skipped.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from './config.ts';
+import type { KafkaSettings } from './config.ts';
 import { parseTableSchema, schemaTopic, type TableSchema } from './contracts/table-schema.ts';
 import { createConsumer, KafkaAdmin, type KafkaConsumer } from './kafka/index.ts';
 import type { Logger } from './logger.ts';
@@ -29,7 +29,7 @@ type MessagesStream = Awaited<ReturnType<KafkaConsumer['consume']>>;
 type StreamMessage = MessagesStream extends AsyncIterable<infer M> ? M : never;
 
 export interface SchemaTopicReaderOptions {
-  config: Pick<Config, 'kafka'>;
+  config: KafkaSettings;
   logger: Logger;
   /** Client name (`<KAFKA_CLIENT_ID>-<service>`). */
   service: string;

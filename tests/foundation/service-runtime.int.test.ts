@@ -11,6 +11,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
+import { grantKafkaAccess } from '../support/kafka.ts';
 
 const ENTRY_POINTS = [
   { script: 'services/cdc/main.ts', name: 'cdc', bad: { CDC_SLOT_NAME: 'Bad-Slot' }, says: 'CDC_SLOT_NAME: expected 1-46 lower-case letters' },
@@ -72,6 +73,7 @@ describe('a bad setting of one service', () => {
   });
 
   it('does not stop the CDC service: it streams with DISTANCE_PROVIDER=routes and no key, then stops on SIGTERM (exit 0)', async () => {
+    await grantKafkaAccess({ CDC_SLOT_NAME: slot, CDC_TABLES: 'public.employees', KAFKA_TOPIC_PREFIX: 'runtime_test' });
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
       cwd: REPO_ROOT,
       env: {

@@ -4,16 +4,21 @@
  * test messages. Used by the integration tests of every service and by the benchmarks.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../services/common/config.ts';
+import { loadConfig, type KafkaSettings } from '../../services/common/config.ts';
 import { createLogger } from '../../services/common/logger.ts';
 import { createConsumer, createProducer, KafkaAdmin, type Bytes, type KafkaProducer } from '../../services/common/kafka/index.ts';
+import { applyKafkaAccess } from '../../services/common/kafka/access.ts';
 
-/** Only the brokers matter to these helpers. */
-export type KafkaTarget = Pick<Config, 'kafka'>;
+/** The broker and the identity these helpers use. */
+export type KafkaTarget = KafkaSettings;
 
-/** A target for `brokers` (client ids `test-<role>`). */
+/**
+ * A target for `brokers` (client ids `test-<role>`), authenticated as the environment's admin
+ * principal (KAFKA_ADMIN_USER; the test stack's), with its SASL mechanism and TLS settings.
+ */
 export function kafkaTarget(brokers: string[]): KafkaTarget {
-  return { kafka: { brokers, clientId: 'test', topicPrefix: 'test', topicPartitions: 3 } };
+  const { kafka } = loadConfig();
+  return { kafka: { ...kafka, brokers, clientId: 'test', topicPrefix: 'test', topicPartitions: 3, as: 'admin' } };
 }
 
 const quiet = createLogger('kafka-test-support', 'silent');
@@ -21,6 +26,22 @@ const quiet = createLogger('kafka-test-support', 'silent');
 /** An admin client (close it when done). */
 export function testAdmin(target: KafkaTarget): KafkaAdmin {
   return KafkaAdmin.create(target, 'admin', quiet);
+}
+
+/**
+ * Gives the source namespace of `env` (KAFKA_TOPIC_PREFIX, consumer groups, CDC_SLOT_NAME,
+ * CDC_TABLES over the process's environment) its principals and ACLs, as `npm run stack -- up`
+ * does for the stack's own namespace: a test that runs a service as a child process (which
+ * authenticates as its own principal, not the admin) calls it first.
+ */
+export async function grantKafkaAccess(env: Record<string, string | undefined>): Promise<void> {
+  const config = loadConfig({ ...process.env, ...env });
+  const admin = KafkaAdmin.create({ kafka: { ...config.kafka, as: 'admin' } }, 'access', quiet);
+  try {
+    await applyKafkaAccess(config, admin);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
 }
 
 /** An idempotent producer, acks=all (close it when done). */

@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../../services/common/config.ts';
 import { registerBatch } from './batch.ts';
 import { registerCdc } from './cdc.ts';
 import { describeError, EXIT_USAGE, exitCodeOf } from './errors.ts';
+import { registerKafkaAccess } from './kafka-access.ts';
 import { registerReplay } from './replay.ts';
 import { registerSnapshot } from './snapshot.ts';
 import { registerStatus } from './status.ts';
@@ -54,7 +55,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
     },
   };
   const program = new Command('lakehouse')
-    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, incremental snapshots, source preparation')
+    .description('Operate the sport rewards lakehouse: status, replay, refresh, backfill, CDC slot and publication, incremental snapshots, source preparation, Kafka access')
     .usage('<command> [options]')
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
@@ -64,6 +65,7 @@ export function buildProgram(onExit: (code: number) => void, env?: NodeJS.Proces
   registerBatch(program, ctx);
   registerCdc(program, ctx);
   registerSnapshot(program, ctx);
+  registerKafkaAccess(program, ctx);
   program.addCommand(prepareSourceCommand());
   applyToTree(program);
   return program;

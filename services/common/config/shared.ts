@@ -110,9 +110,75 @@ export const kafkaBlock = defineBlock({
       clientId: variable('KAFKA_CLIENT_ID', nonEmpty.default('sport-lakehouse'), 'Kafka client id (each service appends its name).'),
       topicPrefix: KAFKA_TOPIC_PREFIX,
       topicPartitions: variable('KAFKA_TOPIC_PARTITIONS', z.coerce.number().int().min(1).max(1000).default(3), 'Partitions of the topics the CDC service creates.'),
+      security: {
+        mechanism: variable(
+          'KAFKA_SASL_MECHANISM',
+          z.enum(['SCRAM-SHA-256', 'SCRAM-SHA-512', 'none']).default('SCRAM-SHA-256'),
+          'SASL mechanism of every client: SCRAM-SHA-256|SCRAM-SHA-512, or none for a broker without authentication (never in production). The local stack and docker compose run SCRAM with ACLs (docs/security.md).',
+        ),
+        tls: variable('KAFKA_TLS', bool.default(false), 'Encrypt client connections with TLS (SASL_SSL): true|false. See docs/security.md, "TLS".'),
+        tlsCaFile: variable('KAFKA_TLS_CA_FILE', z.string().trim().min(1).transform(fromRepoRoot).optional(), "PEM file of the CA that signed the brokers' certificates (KAFKA_TLS=true); unset = the system's CAs."),
+      },
     },
   },
 });
+
+/** The Kafka principals of the platform (docs/security.md): one per service, and the admin of setup and the ops CLI. */
+export const KAFKA_PRINCIPALS = ['admin', 'cdc', 'bronze-writer', 'slack-notifier', 'distance-worker', 'monitor'] as const;
+export type KafkaPrincipal = (typeof KAFKA_PRINCIPALS)[number];
+/** A principal's SASL/SCRAM credentials. */
+export type KafkaCredentials = { username: string; password: string };
+
+const kafkaUsername = z.string().regex(/^[A-Za-z0-9._-]{1,100}$/, 'expected letters, digits, ".", "_" or "-"');
+
+/**
+ * The block of one Kafka principal (its SASL user name and password): the local stack and
+ * `lakehouse kafka-access` create the user and its ACLs (services/common/kafka/access.ts); a
+ * service composes its own principal and {@link kafkaIdentityBlock} to authenticate as it.
+ */
+function kafkaPrincipalBlock<P extends KafkaPrincipal>(principal: P, prefix: string, defaultUser: string, what: string) {
+  return defineBlock({
+    title: `Kafka principal: ${what}`,
+    fields: {
+      kafka: {
+        principals: {
+          [principal]: {
+            username: variable(`${prefix}_USER`, kafkaUsername.default(defaultUser), `SASL user of ${what}.`),
+            password: variable(`${prefix}_PASSWORD`, nonEmpty.default(`${defaultUser.replace(/^lakehouse-/, '')}-kafka-local-only`), `Password of ${prefix}_USER.`, { secret: true }),
+          },
+        },
+      },
+    },
+    finish: (c) => ({ kafka: { principals: c.kafka.principals as { [K in P]: KafkaCredentials } } }),
+  });
+}
+
+/** Super user of the cluster: topic and ACL setup (local stack), the ops CLI, scripts, tests, benchmarks. */
+export const kafkaAdminPrincipalBlock = kafkaPrincipalBlock('admin', 'KAFKA_ADMIN', 'lakehouse-admin', 'the admin (setup, ops CLI, scripts and tests)');
+/** Writes the source topics and the schema topic; nobody else may. */
+export const kafkaCdcPrincipalBlock = kafkaPrincipalBlock('cdc', 'CDC_KAFKA', 'lakehouse-cdc', 'the CDC service (writes the source topics)');
+/** Reads the source namespace's topics; writes the dead-letter topics of the captured tables. */
+export const kafkaBronzePrincipalBlock = kafkaPrincipalBlock('bronze-writer', 'BRONZE_KAFKA', 'lakehouse-bronze-writer', 'the bronze writer');
+/** Reads the activities topic only; writes its dead-letter topic. */
+export const kafkaNotifierPrincipalBlock = kafkaPrincipalBlock('slack-notifier', 'NOTIFIER_KAFKA', 'lakehouse-slack-notifier', 'the Slack notifier');
+/** Reads the employees topic only; writes its dead-letter topic. */
+export const kafkaDistancePrincipalBlock = kafkaPrincipalBlock('distance-worker', 'DISTANCE_KAFKA', 'lakehouse-distance-worker', 'the distance worker');
+/** Offsets, watermarks and group membership only: no message. */
+export const kafkaMonitorPrincipalBlock = kafkaPrincipalBlock('monitor', 'MONITOR_KAFKA', 'lakehouse-monitor', 'the monitor (offsets and lag only)');
+
+/**
+ * Which principal the process's Kafka clients authenticate as: fixed by the entry point, not a
+ * variable (each service its own; scripts, tests and the ops CLI the admin).
+ */
+export function kafkaIdentityBlock(principal: KafkaPrincipal) {
+  return defineBlock({ title: `Kafka identity: ${principal}`, fields: {}, finish: () => ({ kafka: { as: principal as KafkaPrincipal } }) });
+}
+export const kafkaAsAdmin = kafkaIdentityBlock('admin');
+export const kafkaAsCdc = kafkaIdentityBlock('cdc');
+export const kafkaAsBronze = kafkaIdentityBlock('bronze-writer');
+export const kafkaAsNotifier = kafkaIdentityBlock('slack-notifier');
+export const kafkaAsDistance = kafkaIdentityBlock('distance-worker');
+export const kafkaAsMonitor = kafkaIdentityBlock('monitor');
 
 /** The deployment's source namespace alone (KAFKA_TOPIC_PREFIX), for readers that need no broker (the batch). */
 export const topicPrefixBlock = defineBlock({

@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createProducer, internedUtf8Deserializer } from './client.ts';
 import { createLogger } from '../logger.ts';
+import type { KafkaSettings } from '../config.ts';
 
-const config = { kafka: { clientId: 'test', brokers: ['127.0.0.1:1'], topicPrefix: 'test', topicPartitions: 1 } };
+const config: KafkaSettings = {
+  kafka: { clientId: 'test', brokers: ['127.0.0.1:1'], topicPrefix: 'test', topicPartitions: 1, security: { mechanism: 'none', tls: false, tlsCaFile: undefined }, as: 'admin', principals: {} },
+};
 const logger = createLogger('client-test', 'silent');
 
 describe('createProducer', () => {

@@ -21,7 +21,10 @@
  *   (the library's `compatibilityPartitioner`; its own default uses `>>> 0`, which differs for half
  *   of the keys);
  * - topics are never auto-created (`autocreateTopics: false`): producers create their topics
- *   with the configured partition count (admin.ts, {@link ensureTopic}).
+ *   with the configured partition count (admin.ts, {@link ensureTopic});
+ * - every client authenticates (SASL/SCRAM, KAFKA_SASL_MECHANISM) as the principal of the
+ *   process (`config.kafka.as`: each service its own, the ops CLI and scripts the admin), and
+ *   speaks TLS when KAFKA_TLS is set ({@link connectionSecurity}; docs/security.md).
  */
 import {
   Admin,
@@ -40,6 +43,8 @@ import {
   producerOptionsValidator,
   UserError,
 } from '@platformatic/kafka';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import type { KafkaSettings } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { attachKafkaLogging } from './logging.ts';
@@ -96,9 +101,34 @@ export function internedUtf8Deserializer(): Deserializer<string> {
 const rawDeserializer = (data?: Buffer): Buffer | undefined => data ?? undefined;
 const rawHeaderDeserializer: Deserializer<Buffer> = (data) => data ?? Buffer.alloc(0);
 
+/** The SASL and TLS options of a connection (the library's `sasl` and `tls`). */
+export interface ConnectionSecurity {
+  sasl?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  tls?: ConnectionOptions;
+}
+
+/**
+ * How a client of this process authenticates (docs/security.md, "Kafka"): as the principal
+ * `config.kafka.as` (each service its own, scripts and the ops CLI the admin), with that
+ * principal's credentials and KAFKA_SASL_MECHANISM; over TLS when KAFKA_TLS is set.
+ * @throws Error when the configuration holds no credentials for that principal (an entry point
+ *   composed without its principal block: a programming error, caught by the types elsewhere).
+ */
+export function connectionSecurity(config: KafkaSettings): ConnectionSecurity {
+  const { security, as, principals } = config.kafka;
+  const out: ConnectionSecurity = {};
+  if (security.mechanism !== 'none') {
+    const creds = principals[as];
+    if (!creds) throw new Error(`no Kafka credentials for principal "${as}" in this configuration`);
+    out.sasl = { mechanism: security.mechanism, username: creds.username, password: creds.password };
+  }
+  if (security.tls) out.tls = security.tlsCaFile ? { ca: readFileSync(security.tlsCaFile) } : {};
+  return out;
+}
+
 /** The connection settings every client of `service` shares. */
-export function clientBase(config: KafkaSettings, service: string): { clientId: string; bootstrapBrokers: string[]; strict: true } {
-  return { clientId: `${config.kafka.clientId}-${service}`, bootstrapBrokers: config.kafka.brokers, strict: true };
+export function clientBase(config: KafkaSettings, service: string): { clientId: string; bootstrapBrokers: string[]; strict: true } & ConnectionSecurity {
+  return { clientId: `${config.kafka.clientId}-${service}`, bootstrapBrokers: config.kafka.brokers, strict: true, ...connectionSecurity(config) };
 }
 
 type Overrides<T> = Partial<Omit<T, 'clientId' | 'bootstrapBrokers' | 'serializers' | 'deserializers'>>;

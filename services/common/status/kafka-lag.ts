@@ -27,7 +27,7 @@ export interface WatchedGroup {
  * topic matching its pattern, the Slack notifier `<prefix>.public.activities`, the distance worker
  * `<prefix>.public.employees` (docs/contracts/change-events.md).
  */
-export function watchedGroups(config: StatusConfig): WatchedGroup[] {
+export function watchedGroups(config: Pick<StatusConfig, 'bronze' | 'slack' | 'distance'> & { kafka: { topicPrefix: string } }): WatchedGroup[] {
   const prefix = config.kafka.topicPrefix;
   const only = (name: string) => (all: readonly string[]) => all.filter((t) => t === name);
   return [
