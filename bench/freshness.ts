@@ -29,7 +29,7 @@ import pg from 'pg';
 import { loadConfig, pgConnection, REPO_ROOT } from '../services/common/config.ts';
 import { CdcChild, dropSlots } from '../services/cdc/testing/harness.ts';
 import { migrate } from '../scripts/lib/migrate.ts';
-import { stackUp } from '../scripts/lib/stack.ts';
+import { ensureKafkaAccess, stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 
 const opts = new Command('bench freshness')
@@ -102,6 +102,9 @@ await admin.query(`DELETE FROM activities WHERE employee_id = $1`, [EMPLOYEE]);
 const rules = JSON.parse(await readFile(path.join(REPO_ROOT, 'products/sport-rewards/rules.json'), 'utf8')) as Record<string, unknown>;
 await writeFile(settings.BATCH_RULES_FILE!, JSON.stringify({ ...rules, source: { namespace: prefix, schema: 'public' } }));
 
+// The children authenticate as the CDC, bronze writer and monitor principals (the refresh reads the
+// bronze group's offsets as the monitor): their ACLs for this run's namespace.
+await ensureKafkaAccess(config);
 const children: ChildProcess[] = [];
 function service(name: string, args: string[]): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });

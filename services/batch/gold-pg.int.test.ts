@@ -112,9 +112,10 @@ describe('atomic publication', () => {
   it('a reader querying in a loop during ten refreshes sees, in every query, the figures of exactly one run', async () => {
     const c = sb.config;
     const expected = new Map<string, number>();
+    // The newest run is the last to finish (run ids sort by the second they started in only).
     const record = async () => {
       const [row] = await sb.gold<{ run_id: string; n: number }>(
-        `SELECT (SELECT max(run_id) FROM v_run_log WHERE status = 'success') AS run_id, (SELECT sum(activity_count)::INTEGER FROM v_kpi_company_month) AS n`,
+        `SELECT (SELECT run_id FROM v_run_log WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1) AS run_id, (SELECT sum(activity_count)::INTEGER FROM v_kpi_company_month) AS n`,
       );
       expected.set(row!.run_id, row!.n);
     };
@@ -126,7 +127,7 @@ describe('atomic publication', () => {
     const loop = (async () => {
       while (!stop) {
         const { rows } = await reader.query<{ run_id: string; n: number }>(
-          `SELECT (SELECT max(run_id) FROM ${SCHEMA}.v_run_log WHERE status = 'success') AS run_id, (SELECT sum(activity_count)::int FROM ${SCHEMA}.v_kpi_company_month) AS n`,
+          `SELECT (SELECT run_id FROM ${SCHEMA}.v_run_log WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1) AS run_id, (SELECT sum(activity_count)::int FROM ${SCHEMA}.v_kpi_company_month) AS n`,
         );
         seen.push({ runId: rows[0]!.run_id, n: rows[0]!.n });
       }

@@ -15,9 +15,11 @@
  * `<schema>_store__next`), the rows bulk-loaded with COPY ... FROM STDIN (CSV written by DuckDB,
  * streamed through pg-copy-streams: no SQL text is ever built from data); then, still in that
  * transaction, the live schemas are renamed to `__old` and the new ones to the live names, and the
- * transaction commits. A statement sees the old set or the new one, never a mix (PostgreSQL
- * resolves names with the catalog as of each statement; renaming a schema takes no lock on its
- * relations, so readers are not blocked). A crash before COMMIT leaves nothing: PostgreSQL rolls
+ * transaction commits. A statement sees the old set or the new one, never a mix: PostgreSQL
+ * resolves each relation of a statement on its own, so before renaming, the publisher takes ACCESS
+ * EXCLUSIVE locks on every live view at once (NOWAIT, retried); a reader's statement then either
+ * ran entirely before, or waits (milliseconds: the renames) and resolves every name to the new set
+ * (a renamed relation is looked up again after its lock wait). A crash before COMMIT leaves nothing: PostgreSQL rolls
  * the transaction back. The `__old` schemas are dropped afterwards in their own transaction (that
  * waits for statements still reading them); one left by a crash is dropped by the next publish.
  * Two publishers of the same schema are serialised by a transaction-scoped advisory lock.
@@ -247,6 +249,13 @@ export async function publishGold(
       await client.query(`GRANT USAGE ON SCHEMA ${id(names.next)} TO ${id(settings.readerRole)}`);
       await client.query(`GRANT SELECT ON ALL TABLES IN SCHEMA ${id(names.next)} TO ${id(settings.readerRole)}`);
       await client.query(`COMMENT ON SCHEMA ${id(names.next)} IS ${text('Gold of the sport-rewards lakehouse, for BI tools (read-only): docs/powerbi.md')}`);
+      // Lock the live views first: PostgreSQL resolves each relation of a statement separately, so
+      // without it a reader's statement could resolve one view before the rename commits and the
+      // next after (a mix). Holding ACCESS EXCLUSIVE on every live view, a reader either finished
+      // with the old set or waits and then resolves every name anew (to the new set). NOWAIT in a
+      // savepoint, retried, so the publisher never holds some views while waiting for others
+      // (which could deadlock with a reader holding one and wanting another).
+      await lockLiveViews(client, names.live);
       // The swap: old set out, new set in, in the same transaction.
       for (const [live, old] of [
         [names.live, names.old],
@@ -267,6 +276,34 @@ export async function publishGold(
     await client.end().catch(() => undefined);
   }
   return { schema: settings.schema, relations: counts, rows: counts.reduce((a, r) => a + r.rows, 0), exportMs, loadMs: performance.now() - t1 };
+}
+
+/**
+ * Takes ACCESS EXCLUSIVE locks on every view of `schema` at once (LOCK ... NOWAIT in a savepoint,
+ * retried every 20 ms for up to 30 s, then waiting for them in one statement).
+ */
+async function lockLiveViews(client: pg.Client, schema: string): Promise<void> {
+  const views = await client.query<{ rel: string }>(
+    `SELECT c.oid::regclass::text AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'v' ORDER BY c.oid`,
+    [schema],
+  );
+  if (views.rowCount === 0) return;
+  // Relation names as PostgreSQL itself quotes them (regclass output), not data.
+  const list = views.rows.map((r) => r.rel).join(', ');
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    await client.query('SAVEPOINT gold_lock');
+    try {
+      await client.query(`LOCK TABLE ${list} IN ACCESS EXCLUSIVE MODE NOWAIT`);
+      await client.query('RELEASE SAVEPOINT gold_lock');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== '55P03') throw err; // lock_not_available
+      await client.query('ROLLBACK TO SAVEPOINT gold_lock');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  await client.query(`LOCK TABLE ${list} IN ACCESS EXCLUSIVE MODE`);
 }
 
 /**
