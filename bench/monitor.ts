@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- monitor [--gold <gold.duckdb>] [--requests 40]`: latency of one dashboard
- * refresh (the /api/gold/meta + /api/gold/dashboard queries) through the monitor's GoldReader
+ * refresh (the /api/gold/meta + /api/gold/dashboard queries and the disclosure control of protect.ts) through the monitor's GoldReader
  * (gold.duckdb opened once, reopened only when the batch swaps a new file in), against the
  * baseline of opening gold.duckdb read-only for every request. Without --gold, a gold is built by
  * the batch job from the monitor's test fixture (24 employees, ~540 activities).
@@ -9,7 +9,8 @@ import { performance } from 'node:perf_hooks';
 import { Command } from 'commander';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { GoldReader } from '../services/monitor/gold-reader.ts';
-import { DASHBOARD_SQL, GOLD_META_SQL, defaultPeriod, filterParams, paramsFor } from '../products/sport-rewards/dashboard/gold-queries.ts';
+import { DASHBOARD_CUBE_SQL, GOLD_META_SQL, defaultPeriod } from '../products/sport-rewards/dashboard/gold-queries.ts';
+import { protectedDashboard, type DashboardCube } from '../products/sport-rewards/dashboard/protect.ts';
 import { fixtureSandbox } from '../services/monitor/testing/gold-fixture.ts';
 
 const opts = new Command('bench monitor')
@@ -25,9 +26,10 @@ async function dashboardRefresh(query: Query): Promise<number> {
   const months = (await query(GOLD_META_SQL.months)) as { month: string }[];
   await query(GOLD_META_SQL.businessUnits);
   const period = defaultPeriod(months.map((m) => m.month))!;
-  const params = filterParams({ ...period, bu: '' }) as Record<string, string>;
-  const rows = await Promise.all(Object.values(DASHBOARD_SQL).map((sql) => query(sql, paramsFor(sql, params) as Record<string, string>)));
-  return rows.reduce((s, r) => s + r.length, 0);
+  const [employees, kpi, sports, decisions] = await Promise.all(Object.values(DASHBOARD_CUBE_SQL).map((sql) => query(sql)));
+  const cube = { employees, kpi, sports, decisions } as unknown as DashboardCube;
+  const figures = protectedDashboard(cube, { ...period, bu: '' }, { minGroupSize: 5, moneyStepEur: 100 });
+  return figures.costByBu.length + figures.activitiesByMonth.length;
 }
 
 /** Times `n` dashboard refreshes; `session` gives the query function of one refresh and its cleanup. */
@@ -56,7 +58,7 @@ async function measure(label: string, session: () => Promise<{ query: Query; don
 
 const built = opts.gold ? null : await fixtureSandbox();
 const gold = opts.gold ?? built!.sb.config.batch.goldDb;
-console.log(`gold: ${gold}${built ? ' (test fixture, built by the batch job)' : ''}; ${opts.requests} dashboard refreshes per variant (3 meta + 6 dataset queries each)`);
+console.log(`gold: ${gold}${built ? ' (test fixture, built by the batch job)' : ''}; ${opts.requests} dashboard refreshes per variant (3 meta + 4 dataset queries each, then protected)`);
 
 const reader = new GoldReader(gold);
 const cached = await measure('monitor GoldReader (open once, reopen on swap)', async () => ({ query: (sql, p) => reader.query(sql, p), done: () => undefined }), opts.requests);

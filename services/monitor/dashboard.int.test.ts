@@ -1,8 +1,10 @@
 /**
  * End to end: a gold built by the real batch job, the monitor serving it, and the dashboard driven
  * in headless Chromium (Debian's chromium through playwright-core). The charts must show the
- * figures of gold, recomputed here from gold's tables (not through the dashboard's SQL), for the
- * default period, a business unit and a shorter period. Screenshots go to test-artifacts/.
+ * figures of gold, recomputed here from gold's tables (not through the dashboard's SQL) under the
+ * disclosure control the API reports (blocks of business units, whole years, rounding; the
+ * control itself is proven by protect.test.ts and salary-inference.int.test.ts), for the default
+ * period, a business unit and a shorter period. Screenshots go to test-artifacts/.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -44,47 +46,71 @@ async function waitForFilter(filter: string): Promise<void> {
   await page.waitForSelector(`body[data-state="ready"][data-filter="${filter}"]`, { timeout: 30_000 });
 }
 
-const cents = (x: number) => Math.round(x * 100) / 100;
 const eur = new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 });
 const monthLabel = (m: string) => new Date(`${m}-01T00:00:00Z`).toLocaleDateString('en-GB', { month: 'short', year: 'numeric', timeZone: 'UTC' });
 
 interface KpiRow { business_unit: string; month: string; bonus: number; wellbeing: number; activities: number; days: number }
+interface Protection { minGroupSize: number; moneyStepEur: number; suppressed: string[]; blocks: { label: string; members: string[] }[] }
 
-/** The dashboard's figures recomputed from gold's tables for a period and a BU ('' = all). */
-async function expected(from: string, to: string, bu: string) {
-  const kpi = (await sb.gold<KpiRow>(
+/** The protection the API applies to the data shown (blocks of business units, suppressed figures). */
+async function protection(): Promise<Protection> {
+  return page.evaluate(() => (globalThis as unknown as { dashboard: { data: { protection: Protection } } }).dashboard.data.protection);
+}
+
+const hundred = (x: number) => Math.round(x / 100) * 100;
+const yearsOf = (from: string, to: string) => Array.from({ length: Number(to.slice(0, 4)) - Number(from.slice(0, 4)) + 1 }, (_, i) => Number(from.slice(0, 4)) + i);
+
+/**
+ * The dashboard's figures recomputed from gold's tables for a period and a BU ('' = all), under
+ * the API's protection (products/sport-rewards/dashboard/protect.ts): activity figures for the
+ * months and units asked; bonus and well-being figures for the whole years the period touches and
+ * the blocks of units, amounts rounded to the step.
+ */
+async function expected(from: string, to: string, bu: string, p: Protection) {
+  expect(p.moneyStepEur).toBe(100);
+  const all = await sb.gold<KpiRow>(
     `SELECT business_unit, strftime(month, '%Y-%m') AS month, bonus_cost_eur::DOUBLE AS bonus, wellbeing_cost_eur::DOUBLE AS wellbeing,
        activity_count::INTEGER AS activities, wellbeing_days::DOUBLE AS days FROM kpi_bu_month`,
-  )).filter((r) => r.month >= from && r.month <= to && (!bu || r.business_unit === bu));
+  );
+  const blocks = bu ? p.blocks.filter((b) => b.members.includes(bu)) : p.blocks;
+  expect(blocks.length).toBeGreaterThan(0);
+  const members = blocks.flatMap((b) => b.members);
+  const kpi = all.filter((r) => r.month >= from && r.month <= to && members.includes(r.business_unit));
+  const years = yearsOf(from, to);
+  const bonusYears = years.filter((y) => !p.suppressed.includes(`bonus:${y}`));
+  const wbYears = years.filter((y) => !p.suppressed.includes(`wellbeing:${y}`));
+  const inYears = (ys: number[]) => (r: KpiRow) => ys.includes(Number(r.month.slice(0, 4)));
   const sum = <K extends keyof KpiRow>(rows: KpiRow[], k: K) => rows.reduce((s, r) => s + (r[k] as number), 0);
-  const units = [...new Set(kpi.map((r) => r.business_unit))];
-  const costByBu = units
-    .map((u) => {
-      const rows = kpi.filter((r) => r.business_unit === u);
-      return { bu: u, bonus: cents(sum(rows, 'bonus')), wellbeing: cents(sum(rows, 'wellbeing')), total: cents(sum(rows, 'bonus') + sum(rows, 'wellbeing')) };
-    })
-    .sort((a, b) => b.total - a.total || a.bu.localeCompare(b.bu));
+  const scheme = (units: string[]) => {
+    const rows = all.filter((r) => units.includes(r.business_unit));
+    const bonus = sum(rows.filter(inYears(bonusYears)), 'bonus');
+    const wellbeing = sum(rows.filter(inYears(wbYears)), 'wellbeing');
+    return { bonus: hundred(bonus), wellbeing: hundred(wellbeing), total: hundred(bonus + wellbeing), days: sum(rows.filter(inYears(wbYears)), 'days') };
+  };
+  const costByBu = blocks.map((b) => ({ bu: b.label, ...scheme(b.members) })).sort((a, b) => b.total - a.total || (a.bu < b.bu ? -1 : 1));
   const months = [...new Set(kpi.map((r) => r.month))].sort();
   const sports = (await sb.gold<{ sport_type: string; month: string; business_unit: string; n: number }>(
     `SELECT sport_type, strftime(month, '%Y-%m') AS month, business_unit, activity_count::INTEGER AS n FROM activities_by_sport`,
-  )).filter((r) => r.month >= from && r.month <= to && (!bu || r.business_unit === bu));
+  )).filter((r) => r.month >= from && r.month <= to && members.includes(r.business_unit));
   const bySport = new Map<string, number>();
   for (const r of sports) bySport.set(r.sport_type, (bySport.get(r.sport_type) ?? 0) + r.n);
   const sportRows = [...bySport].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   // Well-being days from the per-employee table (booked in the month the threshold was reached).
   const wb = (await sb.gold<{ business_unit: string; reached: string; days: number }>(
     `SELECT business_unit, strftime(threshold_reached_on, '%Y-%m') AS reached, wellbeing_days::DOUBLE AS days FROM wellbeing_days WHERE eligible`,
-  )).filter((r) => r.reached >= from && r.reached <= to && (!bu || r.business_unit === bu));
-  const wbByBu = new Map<string, number>();
-  for (const r of wb) wbByBu.set(r.business_unit, (wbByBu.get(r.business_unit) ?? 0) + r.days);
-  const eligibility = await sb.gold<{ reason_code: string; n: number }>(
-    `SELECT reason_code, count(*)::INTEGER AS n FROM sport_bonus WHERE ${bu ? `business_unit = '${bu.replaceAll("'", "''")}'` : 'true'} GROUP BY 1 ORDER BY 2 DESC, 1`,
+  )).filter((r) => wbYears.includes(Number(r.reached.slice(0, 4))));
+  const wbByBu = new Map(blocks.map((b) => [b.label, wb.filter((r) => b.members.includes(r.business_unit)).reduce((a, r) => a + r.days, 0)] as const).filter(([, d]) => d !== 0));
+  const eligibility = new Map(
+    (await sb.gold<{ business_unit: string; reason_code: string; n: number }>(`SELECT business_unit, reason_code, count(*)::INTEGER AS n FROM sport_bonus GROUP BY ALL`))
+      .filter((r) => members.includes(r.business_unit))
+      .reduce((m, r) => m.set(r.reason_code, (m.get(r.reason_code) ?? 0) + r.n), new Map<string, number>()),
   );
   // Activities straight from silver's valid activities, by local month, as a cross-check of gold.
-  const silverActivities = await sb.silver<{ n: number }>(
-    `SELECT count(*)::INTEGER AS n FROM silver.sport__public__activities_valid a JOIN silver.sport__public__employees_valid e USING (employee_id)
-     WHERE strftime(timezone('Europe/Paris', a.started_at), '%Y-%m') BETWEEN '${from}' AND '${to}' ${bu ? `AND e.business_unit = '${bu.replaceAll("'", "''")}'` : ''}`,
-  );
+  const silverActivities = (await sb.silver<{ n: number; bu: string }>(
+    `SELECT count(*)::INTEGER AS n, e.business_unit AS bu FROM silver.sport__public__activities_valid a JOIN silver.sport__public__employees_valid e USING (employee_id)
+     WHERE strftime(timezone('Europe/Paris', a.started_at), '%Y-%m') BETWEEN '${from}' AND '${to}' GROUP BY ALL`,
+  )).filter((r) => members.includes(r.bu));
+  const company = scheme(members);
   return {
     costByBu,
     months,
@@ -92,13 +118,14 @@ async function expected(from: string, to: string, bu: string) {
     sportRows,
     wbByBu,
     eligibility,
-    totals: { bonus: cents(sum(kpi, 'bonus')), activities: sum(kpi, 'activities'), wellbeingDays: sum(kpi, 'days'), silverActivities: silverActivities[0]!.n },
+    totals: { bonus: company.bonus, activities: sum(kpi, 'activities'), wellbeingDays: company.days, silverActivities: silverActivities.reduce((a, r) => a + r.n, 0) },
   };
 }
 
 async function expectChartsToShowGold(from: string, to: string, bu: string): Promise<void> {
   const c = await charts();
-  const e = await expected(from, to, bu);
+  const p = await protection();
+  const e = await expected(from, to, bu, p);
   // Guard against comparing two empty charts.
   expect(e.months.length * e.sportRows.length * e.costByBu.length * e.totals.activities).toBeGreaterThan(0);
   expect(c.costByBu!.labels).toEqual(e.costByBu.map((r) => r.bu));
@@ -116,14 +143,21 @@ async function expectChartsToShowGold(from: string, to: string, bu: string): Pro
   const shownWellbeing = Object.fromEntries(c.wellbeingByBu!.labels.map((l, i) => [l, c.wellbeingByBu!.datasets[0]!.data[i]]));
   expect(Object.fromEntries(Object.entries(shownWellbeing).filter(([, v]) => v !== 0))).toEqual(Object.fromEntries(e.wbByBu));
 
+  // Decisions: each reason shown on its own has gold's count; "other" holds the rest.
   const labels: Record<string, string> = { eligible: 'Eligible', eligible_salary_missing: 'Eligible, salary missing', mode_not_eligible: 'Commute mode not eligible', distance_missing: 'Distance unknown', distance_above_limit: 'Declared beyond the limit' };
-  expect(c.eligibility!.labels).toEqual(e.eligibility.map((r) => labels[r.reason_code]));
-  expect(c.eligibility!.datasets[0]!.data).toEqual(e.eligibility.map((r) => r.n));
+  const shown = Object.fromEntries(c.eligibility!.labels.map((l, i) => [l, c.eligibility!.datasets[0]!.data[i]]));
+  let rest = 0;
+  for (const [reason, n] of e.eligibility) {
+    if (labels[reason]! in shown) expect(shown[labels[reason]!], reason).toBe(n);
+    else rest += n;
+  }
+  expect(shown['Other reasons (grouped)'] ?? 0).toBe(rest);
 
   expect(await page.textContent('#kpi-bonus')).toBe(eur.format(e.totals.bonus));
   expect(Number(await page.getAttribute('#kpi-bonus', 'data-value'))).toBe(e.totals.bonus);
   expect(Number(await page.getAttribute('#kpi-activities', 'data-value'))).toBe(e.totals.activities);
   expect(Number(await page.getAttribute('#kpi-wellbeing-days', 'data-value'))).toBe(e.totals.wellbeingDays);
+  expect(await page.textContent('#protection-info')).toMatch(new RegExp(`^Costs and well-being: whole calendar years, business units grouped so that each figure covers at least ${p.minGroupSize} people`));
   // The completeness watermark leads the build line (this sandbox has no CDC: none established).
   expect(await page.textContent('#build-info')).toMatch(/^Figures complete through: unknown \(no watermark yet\) · gold built \d/);
 }
@@ -141,6 +175,8 @@ beforeAll(async () => {
     MONITOR_STATE_FILE: path.join(dir, 'state.json'),
     ALERT_DRY_RUN_FILE: path.join(dir, 'alerts.jsonl'),
     CDC_METRICS_PORT: '0',
+    // k = 2: business units stay apart where they can, so the chart of blocks has several bars.
+    MONITOR_MIN_GROUP_SIZE: '2',
   });
   const logger = createLogger('dashboard-test', process.env.LOG_LEVEL ?? 'warn');
   monitor = new Monitor(config, logger);
@@ -210,5 +246,8 @@ describe('dashboard in headless Chromium', () => {
     const reversed = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?from=2026-05&to=2026-01`, { headers });
     expect(reversed.status).toBe(400);
     expect(await reversed.json()).toEqual({ error: 'from: 2026-05 is after to (2026-01)' });
+    const unknown = await fetch(`http://127.0.0.1:${server.port}/api/gold/dashboard?bu=Nope`, { headers });
+    expect(unknown.status).toBe(400);
+    expect(await unknown.json()).toEqual({ error: 'bu: no business unit "Nope" in gold' });
   });
 });

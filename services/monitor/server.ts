@@ -15,7 +15,7 @@
  * | `GET /api/quality` | JSON: freshness, completeness and anomaly scores, checks, findings counted by type (no per-employee row) |
  * | `GET /api/alerts` | JSON: firing and pending alerts |
  * | `GET /api/gold/meta` | JSON: the gold build shown, months and business units for the filters |
- * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets (products/sport-rewards/dashboard/gold-queries.ts) |
+ * | `GET /api/gold/dashboard?from=YYYY-MM&to=YYYY-MM&bu=` | JSON: the dashboard's datasets, protected (products/sport-rewards/dashboard/protect.ts: scheme figures per whole year and block of at least MONITOR_MIN_GROUP_SIZE people, amounts rounded to MONITOR_MONEY_ROUNDING_EUR) |
  *
  * `?fresh=1` on /metrics, /healthz, /api/status and /api/quality waits for a collection started
  * after the request instead of answering from the last one.
@@ -29,7 +29,8 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/logger.ts';
 import { AUTH_CHALLENGE, OPEN_ROUTES, isAuthorized } from './auth.ts';
 import { GoldMissingError } from './gold-reader.ts';
-import { DASHBOARD_SQL, FilterError, GOLD_META_SQL, defaultPeriod, filterParams, paramsFor, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
+import { DASHBOARD_CUBE_SQL, FilterError, GOLD_META_SQL, defaultPeriod, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
+import { protectedDashboard, UnknownBusinessUnitError, type DashboardCube } from '../../products/sport-rewards/dashboard/protect.ts';
 import type { Monitor } from './monitor.ts';
 import type { MonitorSnapshot } from './collector.ts';
 
@@ -121,15 +122,26 @@ async function goldMeta(monitor: Monitor) {
   return { build: build ?? null, months, businessUnits, defaultPeriod: defaultPeriod(months) };
 }
 
+/** The rows the dashboard is computed from, read from the gold file shown. */
+export async function readDashboardCube(gold: Monitor['gold']): Promise<DashboardCube> {
+  const [employees, kpi, sports, decisions] = await Promise.all([
+    gold.query<DashboardCube['employees'][number]>(DASHBOARD_CUBE_SQL.employees),
+    gold.query<DashboardCube['kpi'][number]>(DASHBOARD_CUBE_SQL.kpi),
+    gold.query<DashboardCube['sports'][number]>(DASHBOARD_CUBE_SQL.sports),
+    gold.query<DashboardCube['decisions'][number]>(DASHBOARD_CUBE_SQL.decisions),
+  ]);
+  return { employees, kpi, sports, decisions };
+}
+
+/** /api/gold/dashboard: the protected figures (products/sport-rewards/dashboard/protect.ts). */
 async function dashboard(monitor: Monitor, query: URLSearchParams) {
   const meta = await goldMeta(monitor);
   const period = meta.defaultPeriod;
   if (!period) throw new HttpError(404, 'gold holds no month yet');
   const filter = parseDashboardFilter(query, period);
-  const params = filterParams(filter);
-  const entries = await Promise.all(Object.entries(DASHBOARD_SQL).map(async ([name, sql]) => [name, await monitor.gold.query(sql, paramsFor(sql, params))] as const));
-  const data = Object.fromEntries(entries) as Record<keyof typeof DASHBOARD_SQL, Record<string, unknown>[]>;
-  return { filter, build: meta.build, summary: data.summary[0] ?? null, costByBu: data.costByBu, activitiesByMonth: data.activitiesByMonth, activitiesBySport: data.activitiesBySport, eligibility: data.eligibility, wellbeingByBu: data.wellbeingByBu };
+  const cube = await readDashboardCube(monitor.gold);
+  const figures = protectedDashboard(cube, filter, { minGroupSize: monitor.config.monitor.minGroupSize, moneyStepEur: monitor.config.monitor.moneyRoundingEur });
+  return { filter, build: meta.build, ...figures };
 }
 
 /**
@@ -199,7 +211,7 @@ export async function startServer(monitor: Monitor, logger: Logger, host: string
   };
   const server = http.createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : err instanceof FilterError ? 400 : err instanceof GoldMissingError ? 503 : 500;
+      const status = err instanceof HttpError ? err.status : err instanceof FilterError || err instanceof UnknownBusinessUnitError ? 400 : err instanceof GoldMissingError ? 503 : 500;
       if (status === 500) logger.error({ err, url: req.url }, 'request failed');
       if (!res.headersSent) json(res, status, { error: (err as Error).message });
       else res.end();

@@ -1,22 +1,11 @@
 /**
- * The dashboard's figures, read from gold's Power BI views (services/batch/models/views.ts;
- * docs/powerbi.md), which carry no salary and no address. Filters: a period of months
+ * What the dashboard reads from gold's Power BI views (products/sport-rewards/gold/views.ts;
+ * docs/powerbi.md, no salary and no address in them): the filters it offers, the build shown, and
+ * the fine-grained rows its figures are computed from. The figures themselves, and how they are
+ * protected before the monitor serves them, are protect.ts's. Filters: a period of months
  * (inclusive, local calendar of the batch rules) and one business unit or all.
- *
- * Figures and their definitions (units in the field names):
- * - summary: employees, bonus-eligible employees and their annual bonus (current decision,
- *   v_prime_sportive); over the period: activities, distance, bonus cost accrued (annual / 12 per
- *   month), well-being days and their cost, average monthly adoption (sum of active employees /
- *   sum of headcount), all from v_kpi_bu_month;
- * - costByBu: bonus and well-being cost per business unit over the period (v_kpi_bu_month);
- * - activitiesByMonth: activities, distance and active employees per month (v_kpi_bu_month);
- * - activitiesBySport: activities, distance and hours per sport over the period (v_activities_by_sport);
- * - eligibility: employees per bonus decision (reason_code of v_prime_sportive);
- * - wellbeingByBu: well-being days granted, employees reaching the threshold and cost per business
- *   unit over the period (v_kpi_bu_month: booked in the month the threshold was reached).
  */
 import { z } from 'zod';
-import type { DuckDBValue } from '@duckdb/node-api';
 
 const month = z.string().regex(/^\d{4}-(0[1-9]|1[0-2])$/, 'expected YYYY-MM');
 
@@ -53,60 +42,26 @@ export function parseDashboardFilter(query: URLSearchParams, defaults: { from: s
   return parsed.data;
 }
 
-/** Bind parameters of the dashboard queries for `f`: first day of `from`, first day of `to`, BU (pure). */
-export function filterParams(f: DashboardFilter): Record<string, DuckDBValue> {
-  return { from_month: `${f.from}-01`, to_month: `${f.to}-01`, bu: f.bu };
-}
+const BU = `coalesce(business_unit, '(none)') AS business_unit`;
 
-/** The parameters `sql` refers to (`$name`), since DuckDB rejects unused named parameters (pure). */
-export function paramsFor(sql: string, params: Record<string, DuckDBValue>): Record<string, DuckDBValue> {
-  return Object.fromEntries(Object.entries(params).filter(([name]) => new RegExp(`\\$${name}\\b`).test(sql)));
-}
-
-const PERIOD = `month >= CAST($from_month AS DATE) AND month <= CAST($to_month AS DATE)`;
-const BU = `($bu = '' OR business_unit = $bu)`;
-
-/** SQL of each dashboard dataset (parameters: $from_month, $to_month, $bu). */
-export const DASHBOARD_SQL = {
-  summary: `SELECT
-      (SELECT count(*)::INTEGER FROM v_employees WHERE ${BU}) AS employees,
-      (SELECT count(*)::INTEGER FROM v_prime_sportive WHERE eligible AND ${BU}) AS bonus_eligible_employees,
-      (SELECT round(coalesce(sum(bonus_amount_eur), 0)::DOUBLE, 2) FROM v_prime_sportive WHERE eligible AND ${BU}) AS bonus_annual_eur,
-      coalesce(sum(activity_count), 0)::INTEGER AS activities,
-      round(coalesce(sum(distance_km), 0)::DOUBLE, 1) AS distance_km,
-      round(coalesce(sum(bonus_cost_eur), 0)::DOUBLE, 2) AS bonus_cost_eur,
-      coalesce(sum(wellbeing_days), 0)::DOUBLE AS wellbeing_days,
-      round(coalesce(sum(wellbeing_cost_eur), 0)::DOUBLE, 2) AS wellbeing_cost_eur,
-      round(coalesce(sum(total_cost_eur), 0)::DOUBLE, 2) AS total_cost_eur,
-      CASE WHEN sum(headcount) > 0 THEN round(sum(active_employees) / sum(headcount) * 100, 1)::DOUBLE END AS avg_adoption_pct
-    FROM v_kpi_bu_month WHERE ${PERIOD} AND ${BU}`,
-  costByBu: `SELECT business_unit,
-      round(sum(bonus_cost_eur)::DOUBLE, 2) AS bonus_cost_eur,
-      round(sum(wellbeing_cost_eur)::DOUBLE, 2) AS wellbeing_cost_eur,
-      round(sum(total_cost_eur)::DOUBLE, 2) AS total_cost_eur
-    FROM v_kpi_bu_month WHERE ${PERIOD} AND ${BU}
-    GROUP BY business_unit ORDER BY total_cost_eur DESC, business_unit`,
-  activitiesByMonth: `SELECT strftime(month, '%Y-%m') AS month,
-      sum(activity_count)::INTEGER AS activities,
-      round(sum(distance_km)::DOUBLE, 1) AS distance_km,
-      sum(active_employees)::INTEGER AS active_employees
-    FROM v_kpi_bu_month WHERE ${PERIOD} AND ${BU}
-    GROUP BY month ORDER BY month`,
-  activitiesBySport: `SELECT sport_type,
-      sum(activity_count)::INTEGER AS activities,
-      round(sum(distance_km)::DOUBLE, 1) AS distance_km,
-      round(sum(duration_h)::DOUBLE, 1) AS duration_h
-    FROM v_activities_by_sport WHERE ${PERIOD} AND ${BU}
-    GROUP BY sport_type ORDER BY activities DESC, sport_type`,
-  eligibility: `SELECT reason_code, count(*)::INTEGER AS employees
-    FROM v_prime_sportive WHERE ${BU}
-    GROUP BY reason_code ORDER BY employees DESC, reason_code`,
-  wellbeingByBu: `SELECT business_unit,
-      sum(wellbeing_days)::DOUBLE AS wellbeing_days,
-      sum(wellbeing_new_eligible_employees)::INTEGER AS employees_reaching_threshold,
-      round(sum(wellbeing_cost_eur)::DOUBLE, 2) AS wellbeing_cost_eur
-    FROM v_kpi_bu_month WHERE ${PERIOD} AND ${BU}
-    GROUP BY business_unit ORDER BY wellbeing_days DESC, business_unit`,
+/**
+ * The fine-grained rows the dashboard is computed from (no parameters; gold holds a few thousand
+ * of them): protect.ts aggregates and protects them. Counts are INTEGER, amounts DOUBLE (EUR).
+ */
+export const DASHBOARD_CUBE_SQL = {
+  employees: `SELECT ${BU}, count(*)::INTEGER AS employees FROM v_employees GROUP BY ALL`,
+  kpi: `SELECT ${BU}, strftime(month, '%Y-%m') AS month, year::INTEGER AS year, headcount::INTEGER AS headcount,
+      active_employees::INTEGER AS active_employees, activity_count::INTEGER AS activity_count, coalesce(distance_km, 0)::DOUBLE AS distance_km,
+      bonus_eligible_employees::INTEGER AS bonus_eligible_employees, coalesce(bonus_cost_eur, 0)::DOUBLE AS bonus_cost_eur,
+      wellbeing_new_eligible_employees::INTEGER AS wellbeing_new_eligible_employees, coalesce(wellbeing_days, 0)::DOUBLE AS wellbeing_days,
+      coalesce(wellbeing_cost_eur, 0)::DOUBLE AS wellbeing_cost_eur
+    FROM v_kpi_bu_month`,
+  sports: `SELECT ${BU}, strftime(month, '%Y-%m') AS month, sport_type, activity_count::INTEGER AS activity_count,
+      coalesce(distance_km, 0)::DOUBLE AS distance_km, coalesce(duration_h, 0)::DOUBLE AS duration_h
+    FROM v_activities_by_sport`,
+  decisions: `SELECT ${BU}, reason_code, coalesce(eligible, false) AS eligible, count(*)::INTEGER AS employees,
+      coalesce(sum(bonus_amount_eur) FILTER (WHERE eligible), 0)::DOUBLE AS bonus_eur
+    FROM v_prime_sportive GROUP BY ALL`,
 } as const;
 
 /** What the filters offer, and which gold build is shown. */

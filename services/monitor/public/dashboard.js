@@ -12,6 +12,7 @@ const REASONS = {
   mode_not_eligible: { label: 'Commute mode not eligible', color: '#b0b7c3' },
   distance_missing: { label: 'Distance unknown', color: '#f2cc8f' },
   distance_above_limit: { label: 'Declared beyond the limit', color: '#e07a5f' },
+  other: { label: 'Other reasons (grouped)', color: '#8d99ae' },
 };
 
 const eur = new Intl.NumberFormat('en-GB', { style: 'currency', currency: 'EUR', maximumFractionDigits: 0 });
@@ -57,18 +58,24 @@ const moneyTooltip = { callbacks: { label: (ctx) => `${ctx.dataset.label}: ${eur
 
 function renderGold(d) {
   const s = d.summary || {};
-  $('kpi-employees').textContent = num.format(s.employees ?? 0);
-  $('kpi-employees-note').textContent = d.filter.bu ? d.filter.bu : 'all business units';
-  $('kpi-eligible').textContent = num.format(s.bonus_eligible_employees ?? 0);
-  $('kpi-eligible-note').textContent = `${s.employees ? Math.round((s.bonus_eligible_employees / s.employees) * 100) : 0} % · ${eur.format(s.bonus_annual_eur ?? 0)} a year`;
+  const p = d.protection;
+  // Scheme figures (bonus, well-being, costs) cover whole calendar years and blocks of at least k
+  // people (protect.ts): say which, so nobody reads them as the months picked.
+  const years = (ys) => (ys.length === 0 ? 'none (fewer than k people)' : ys.length === 1 ? String(ys[0]) : `${ys[0]}–${ys[ys.length - 1]}`);
+  const count = (v) => (v === null || v === undefined ? '–' : num.format(v));
+  $('kpi-employees').textContent = count(s.employees);
+  $('kpi-employees-note').textContent = p.selection ? p.selection.label : 'all business units';
+  $('kpi-eligible').textContent = count(s.bonus_eligible_employees);
+  $('kpi-eligible-note').textContent = s.bonus_eligible_employees === null ? `hidden: fewer than ${p.minGroupSize} people` : `${s.employees ? Math.round((s.bonus_eligible_employees / s.employees) * 100) : 0} % · ${eur.format(s.bonus_annual_eur ?? 0)} a year`;
   $('kpi-bonus').textContent = eur.format(s.bonus_cost_eur ?? 0);
-  $('kpi-bonus-note').textContent = `${monthLabel(d.filter.from)} – ${monthLabel(d.filter.to)}`;
+  $('kpi-bonus-note').textContent = `whole year(s) ${years(p.costYears.bonus)}`;
   $('kpi-wellbeing-days').textContent = num.format(s.wellbeing_days ?? 0);
-  $('kpi-wellbeing-note').textContent = `cost ${eur.format(s.wellbeing_cost_eur ?? 0)}`;
+  $('kpi-wellbeing-note').textContent = `cost ${eur.format(s.wellbeing_cost_eur ?? 0)} · whole year(s) ${years(p.costYears.wellbeing)}`;
   $('kpi-activities').textContent = num.format(s.activities ?? 0);
-  $('kpi-activities-note').textContent = `${num.format(s.distance_km ?? 0)} km · adoption ${s.avg_adoption_pct ?? 0} %/month`;
+  $('kpi-activities-note').textContent = `${monthLabel(d.filter.from)} – ${monthLabel(d.filter.to)} · ${num.format(s.distance_km ?? 0)} km · adoption ${s.avg_adoption_pct ?? 0} %/month`;
   $('kpi-total').textContent = eur.format(s.total_cost_eur ?? 0);
-  $('kpi-total-note').textContent = 'bonus + well-being days';
+  $('kpi-total-note').textContent = 'bonus + well-being days, whole years';
+  $('protection-info').textContent = `Costs and well-being: whole calendar years, business units grouped so that each figure covers at least ${p.minGroupSize} people, amounts rounded to ${eur.format(p.moneyStepEur)}${p.suppressed.length ? `; hidden (fewer than ${p.minGroupSize} people in the company): ${p.suppressed.join(', ')}` : ''}.`;
   for (const [id, key] of [['kpi-employees', 'employees'], ['kpi-eligible', 'bonus_eligible_employees'], ['kpi-bonus', 'bonus_cost_eur'], ['kpi-wellbeing-days', 'wellbeing_days'], ['kpi-activities', 'activities'], ['kpi-total', 'total_cost_eur']]) {
     $(id).dataset.value = String(s[key] ?? 0);
   }
