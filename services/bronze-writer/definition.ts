@@ -13,6 +13,7 @@ import { BronzeWriter, SERVICE_NAME, type BronzeWriterHooks } from './writer.ts'
 export const bronzeWriterService: ServiceDefinition<'bronze-writer', BronzeWriterHooks> = {
   name: SERVICE_NAME,
   config: 'bronze-writer',
+  healthListener: (config) => ({ host: config.bronze.healthHost, port: config.bronze.healthPort }),
   describe: (config) => ({
     brokers: config.kafka.brokers,
     lake: redactUrl(config.lakeUrl),

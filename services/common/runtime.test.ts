@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import net from 'node:net';
 import { EXIT, runService, type RunningService, type ServiceDefinition } from './runtime.ts';
+import { healthAnswer } from './health-server.ts';
 
 /** A stand-in service: its start, stop and crash are driven by the test. */
 function fake(over: Partial<RunningService> = {}, startError?: Error) {
@@ -98,4 +100,80 @@ describe('service runtime', () => {
     expect(await runService(task, { env, exit, hooks: hook })).toBe(7);
     expect(hooks).toBe(hook);
   });
+
+  it('serves /healthz and /metrics from the start: 503 while starting, then what the service says, closed after the stop', async () => {
+    const port = await freePort();
+    let started!: () => void;
+    const startGate = new Promise<void>((r) => (started = r));
+    let own = { healthy: true, detail: 'consuming' };
+    const definition: ServiceDefinition<'bronze-writer'> = {
+      name: 'fake',
+      config: 'bronze-writer',
+      healthListener: () => ({ host: '127.0.0.1', port }),
+      async start() {
+        await startGate;
+        return { stop: async () => undefined, crashed: new Promise<Error>(() => undefined), health: () => own };
+      },
+    };
+    const code = runService(definition, { env, exit });
+    const get = async (path: string) => {
+      for (let i = 0; ; i++) {
+        try {
+          const res = await fetch(`http://127.0.0.1:${port}${path}`);
+          return { status: res.status, body: await res.text() };
+        } catch (err) {
+          if (i > 100) throw err;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      }
+    };
+    expect(await get('/healthz')).toEqual({ status: 503, body: JSON.stringify({ status: 'unhealthy', service: 'fake', state: 'starting', detail: 'starting' }) });
+    expect((await get('/metrics')).body).toContain('service_healthy{service="fake"} 0');
+    started();
+    await tick();
+    await tick();
+    expect(await get('/healthz')).toEqual({ status: 200, body: JSON.stringify({ status: 'ok', service: 'fake', state: 'running', detail: 'consuming' }) });
+    const metrics = (await get('/metrics')).body;
+    expect(metrics).toContain('service_healthy{service="fake"} 1');
+    expect(metrics).toContain('service_state{service="fake",state="running"} 1');
+    own = { healthy: false, detail: '1 operations failing since 2026-12-05T10:00:00.000Z: store segment: connect ECONNREFUSED' };
+    expect(await get('/healthz')).toEqual({ status: 503, body: JSON.stringify({ status: 'unhealthy', service: 'fake', state: 'running', detail: own.detail }) });
+    process.emit('SIGTERM', 'SIGTERM');
+    expect(await code).toBe(EXIT.ok);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+
+  it('runs on when its health port is taken', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+    const port = (taken.address() as net.AddressInfo).port;
+    try {
+      const f = fake();
+      const code = runService({ ...f.definition, healthListener: () => ({ host: '127.0.0.1', port }) }, { env, exit });
+      await tick();
+      await tick();
+      expect(f.calls).toEqual(['start']);
+      process.emit('SIGTERM', 'SIGTERM');
+      expect(await code).toBe(EXIT.ok);
+    } finally {
+      taken.close();
+    }
+  });
 });
+
+describe('healthAnswer', () => {
+  it('is healthy only while running and healthy by its own account', () => {
+    expect(healthAnswer('s', 'running', null).code).toBe(200);
+    expect(healthAnswer('s', 'running', { healthy: false, detail: 'lake down' })).toEqual({ code: 503, body: { status: 'unhealthy', service: 's', state: 'running', detail: 'lake down' } });
+    expect(healthAnswer('s', 'stopping', { healthy: true, detail: 'consuming' })).toEqual({ code: 503, body: { status: 'unhealthy', service: 's', state: 'stopping', detail: 'stopping' } });
+  });
+});
+
+/** A port free on loopback right now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}

@@ -16,8 +16,9 @@
  *    error, a stop that could not finish its work); 2 on a bad configuration. A task (the batch)
  *    may resolve its own code ({@link RunningService.finished}).
  * 5. An uncaught exception or unhandled rejection is one `fatal` line with its cause, exit 1.
- * 6. Health: {@link RunningService.health} (where a service serves HTTP it answers /healthz from
- *    it); the runtime's own state is {@link RuntimeState}.
+ * 6. Health: a service that declares {@link ServiceDefinition.healthListener} gets `/healthz` and
+ *    `/metrics` on that address from the start (health-server.ts): 503 while starting or stopping,
+ *    then {@link RunningService.health}. A port that cannot be bound is one warning, not a failure.
  *
  * Test hooks (e.g. the bronze writer's crash before commit) are passed by tests as `hooks`, never
  * read from the configuration.
@@ -25,12 +26,12 @@
 import { ConfigError, loadServiceConfig, type ServiceName, SERVICE_BLOCKS } from './config.ts';
 import type { ConfigOf } from './config/define.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { startHealthServer, type HealthServer, type RuntimeState } from './health-server.ts';
 
 /** Documented exit codes of every entry point. */
 export const EXIT = { ok: 0, runtime: 1, configuration: 2 } as const;
 
-/** Lifecycle of a process under the runtime. */
-export type RuntimeState = 'starting' | 'running' | 'stopping' | 'stopped';
+export type { RuntimeState };
 
 /** What a service's `start` returns. */
 export interface RunningService {
@@ -59,6 +60,8 @@ export interface ServiceDefinition<S extends ServiceName, H = Record<string, nev
   start(context: { config: ConfigOf<(typeof SERVICE_BLOCKS)[S]>; logger: Logger; hooks: Partial<H>; signal: AbortSignal }): Promise<RunningService>;
   /** Errors of `start` that mean "bad configuration" (exit 2), e.g. an invalid rules file. */
   isConfigurationError?(err: unknown): boolean;
+  /** Where the runtime serves the service's /healthz and /metrics (health-server.ts); none when absent. */
+  healthListener?(config: ConfigOf<(typeof SERVICE_BLOCKS)[S]>): { host: string; port: number };
 }
 
 /** Options of {@link runService}. */
@@ -125,35 +128,67 @@ async function supervise<S extends ServiceName, H>(
   });
 
   logger.info(definition.describe?.(config) ?? {}, 'starting');
-  let running: RunningService;
+  let state: RuntimeState = 'starting';
+  let running: RunningService | null = null;
+  const health = await openHealthListener(definition, config, logger, () => ({ state, own: running?.health?.() ?? null }));
   try {
-    running = await definition.start({ config, logger, hooks, signal: abort.signal });
-  } catch (err) {
-    if (abort.signal.aborted) return EXIT.ok;
-    if (err instanceof ConfigError || definition.isConfigurationError?.(err)) {
-      console.error(`${definition.name}: ${(err as Error).message}`);
-      return EXIT.configuration;
-    }
-    logger.fatal({ err }, 'start-up failed');
-    return EXIT.runtime;
+    return await superviseRunning();
+  } finally {
+    state = 'stopped';
+    await health?.close();
   }
-  if (!abort.signal.aborted) logger.info('started');
 
-  const outcome = await Promise.race([
-    stopRequested.then((signal) => ({ kind: 'signal' as const, signal })),
-    running.crashed.then((error) => ({ kind: 'crashed' as const, error })),
-    ...(running.finished ? [running.finished.then((code) => ({ kind: 'finished' as const, code }))] : []),
-  ]);
-  if (outcome.kind === 'finished') return outcome.code;
-  if (outcome.kind === 'crashed') logger.fatal({ err: outcome.error }, 'stopping: the service failed');
-  let complete: boolean | void;
-  try {
-    complete = await running.stop();
-  } catch (err) {
-    logger.error({ err }, 'graceful stop failed');
-    return EXIT.runtime;
+  async function superviseRunning(): Promise<number> {
+    try {
+      running = await definition.start({ config, logger, hooks, signal: abort.signal });
+    } catch (err) {
+      if (abort.signal.aborted) return EXIT.ok;
+      if (err instanceof ConfigError || definition.isConfigurationError?.(err)) {
+        console.error(`${definition.name}: ${(err as Error).message}`);
+        return EXIT.configuration;
+      }
+      logger.fatal({ err }, 'start-up failed');
+      return EXIT.runtime;
+    }
+    if (!abort.signal.aborted) logger.info('started');
+    state = 'running';
+
+    const outcome = await Promise.race([
+      stopRequested.then((signal) => ({ kind: 'signal' as const, signal })),
+      running.crashed.then((error) => ({ kind: 'crashed' as const, error })),
+      ...(running.finished ? [running.finished.then((code) => ({ kind: 'finished' as const, code }))] : []),
+    ]);
+    if (outcome.kind === 'finished') return outcome.code;
+    if (outcome.kind === 'crashed') logger.fatal({ err: outcome.error }, 'stopping: the service failed');
+    state = 'stopping';
+    let complete: boolean | void;
+    try {
+      complete = await running.stop();
+    } catch (err) {
+      logger.error({ err }, 'graceful stop failed');
+      return EXIT.runtime;
+    }
+    if (outcome.kind === 'crashed') return EXIT.runtime;
+    if (running.finished) return await running.finished;
+    return complete === false ? EXIT.runtime : EXIT.ok;
   }
-  if (outcome.kind === 'crashed') return EXIT.runtime;
-  if (running.finished) return await running.finished;
-  return complete === false ? EXIT.runtime : EXIT.ok;
+}
+
+/** Starts the service's health endpoint, if it declares one; a bind failure is one warning. */
+async function openHealthListener<S extends ServiceName, H>(
+  definition: ServiceDefinition<S, H>,
+  config: ConfigOf<(typeof SERVICE_BLOCKS)[S]>,
+  logger: Logger,
+  probe: Parameters<typeof startHealthServer>[3],
+): Promise<HealthServer | null> {
+  const at = definition.healthListener?.(config);
+  if (!at) return null;
+  try {
+    const server = await startHealthServer(definition.name, at.host, at.port, probe);
+    logger.info({ healthz: `http://${at.host}:${server.port}/healthz` }, 'health endpoint listening');
+    return server;
+  } catch (err) {
+    logger.warn({ host: at.host, port: at.port, reason: (err as Error).message }, 'health endpoint not served: cannot listen on this address (the service runs on; set the *_HEALTH_PORT variable to a free port)');
+    return null;
+  }
 }

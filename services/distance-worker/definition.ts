@@ -10,6 +10,7 @@ import { SERVICE_NAME, startDistanceWorker } from './worker.ts';
 export const distanceWorkerService: ServiceDefinition<'distance-worker'> = {
   name: SERVICE_NAME,
   config: 'distance-worker',
+  healthListener: (config) => ({ host: config.distance.healthHost, port: config.distance.healthPort }),
   describe: (config) => ({ brokers: config.kafka.brokers, group: config.distance.consumerGroup, provider: config.distance.provider }),
   start: ({ config, logger }) => startDistanceWorker(config, { logger }),
 };

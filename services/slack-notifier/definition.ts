@@ -10,6 +10,7 @@ import { SERVICE_NAME, startSlackNotifier } from './notifier.ts';
 export const slackNotifierService: ServiceDefinition<'slack-notifier'> = {
   name: SERVICE_NAME,
   config: 'slack-notifier',
+  healthListener: (config) => ({ host: config.slack.healthHost, port: config.slack.healthPort }),
   describe: (config) => ({ brokers: config.kafka.brokers, group: config.slack.consumerGroup, target: config.slack.webhookUrl ? 'webhook' : 'dry-run' }),
   start: ({ config, logger }) => startSlackNotifier(config, { logger }),
   // The product's rules file (BATCH_RULES_FILE) is read first: invalid = exit 2, before any connection.

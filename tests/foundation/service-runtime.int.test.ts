@@ -112,3 +112,36 @@ describe('a bad setting of one service', () => {
     expect(output).toContain('"exitCode":0');
   });
 });
+
+describe('the consumers\' health endpoint (issue 14)', () => {
+  it('answers 503 "starting" while the bronze writer cannot reach the broker, then closes on SIGTERM (exit 0)', async () => {
+    const port = loadConfig().bronze.healthPort;
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/bronze-writer/main.ts')], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info', KAFKA_BROKERS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    let answer: { status: number; body: unknown } | null = null;
+    while (answer === null && Date.now() < deadline) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        answer = { status: res.status, body: await res.json() };
+      } catch {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    expect(answer, output).toEqual({ status: 503, body: { status: 'unhealthy', service: 'bronze-writer', state: 'starting', detail: 'starting' } });
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toContain('service_healthy{service="bronze-writer"} 0');
+    expect(metrics).toContain('service_state{service="bronze-writer",state="starting"} 1');
+    expect(output).toContain(`"healthz":"http://127.0.0.1:${port}/healthz"`);
+    child.kill('SIGTERM');
+    expect(await exited, output).toBe(0);
+    await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
+  });
+});

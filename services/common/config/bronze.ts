@@ -1,7 +1,7 @@
 /** Configuration of the bronze writer (services/bronze-writer/README.md): Kafka -> Parquet on the lake. */
 import { z } from 'zod';
 import { defineBlock, variable } from './define.ts';
-import { commaList, KAFKA_TOPIC_PREFIX, nonEmpty, secondsToMs, topicName } from './shared.ts';
+import { commaList, httpListenerVariables, KAFKA_TOPIC_PREFIX, nonEmpty, secondsToMs, topicName } from './shared.ts';
 
 /** `^<prefix>\.` with the prefix's regular-expression characters escaped. */
 export function defaultTopicPattern(topicPrefix: string): RegExp {
@@ -44,10 +44,14 @@ export const bronzeGroupBlock = defineBlock({
   }),
 });
 
+const BRONZE_HEALTH = httpListenerVariables('BRONZE_HEALTH', 9465, "the bronze writer's /healthz and /metrics");
+
 export const bronzeWriterBlock = defineBlock({
   title: 'Bronze writer (`npm run bronze`): Parquet files on LAKE_URL',
   fields: {
     bronze: {
+      healthHost: BRONZE_HEALTH.host,
+      healthPort: BRONZE_HEALTH.port,
       maxRows: variable('BRONZE_MAX_ROWS', z.coerce.number().int().min(1).max(10_000_000).default(10_000), 'A file is written after this many rows...'),
       maxBytes: variable('BRONZE_MAX_BYTES', z.coerce.number().int().min(1024).default(16 * 1024 * 1024), '...or this many consumed message bytes...'),
       maxAgeMs: variable('BRONZE_MAX_AGE_S', z.coerce.number().positive().default(60).transform(secondsToMs), '...or this many seconds after its first message.'),

@@ -1,7 +1,7 @@
 /** Configuration of the distance worker (services/distance-worker/README.md). */
 import { z } from 'zod';
 import { defineBlock, variable } from './define.ts';
-import { failIf, nonEmpty } from './shared.ts';
+import { failIf, httpListenerVariables, nonEmpty } from './shared.ts';
 
 /** The worker's consumer group (the monitor and the status watch it). */
 export const distanceGroupBlock = defineBlock({
@@ -13,10 +13,14 @@ export const distanceGroupBlock = defineBlock({
 
 const trimSlashes = (u: string) => u.replace(/\/+$/, '');
 
+const DISTANCE_HEALTH = httpListenerVariables('DISTANCE_HEALTH', 9467, "the distance worker's /healthz and /metrics");
+
 export const distanceBlock = defineBlock({
   title: 'Distance worker (`npm run distance-worker`)',
   fields: {
     distance: {
+      healthHost: DISTANCE_HEALTH.host,
+      healthPort: DISTANCE_HEALTH.port,
       apiKey: variable('GOOGLE_MAPS_API_KEY', z.string().trim().min(1).optional(), 'Google Maps Platform key; unset = offline estimates (provider "offline").', { secret: true }),
       provider: variable('DISTANCE_PROVIDER', z.enum(['routes', 'distance-matrix', 'offline']).optional(), 'routes (default with a key) | distance-matrix (legacy) | offline (default without a key).'),
       routesBaseUrl: variable('GOOGLE_ROUTES_BASE_URL', z.url().default('https://routes.googleapis.com').transform(trimSlashes), 'Routes API base URL (tests point it at a local server).'),

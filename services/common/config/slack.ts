@@ -1,7 +1,7 @@
 /** Configuration of the Slack notifier (services/slack-notifier/README.md). */
 import { z } from 'zod';
 import { defineBlock, variable } from './define.ts';
-import { failIf, fromRepoRoot, nonEmpty } from './shared.ts';
+import { failIf, fromRepoRoot, httpListenerVariables, nonEmpty } from './shared.ts';
 
 /** The notifier's consumer group (the monitor and the status watch it). */
 export const slackGroupBlock = defineBlock({
@@ -11,10 +11,14 @@ export const slackGroupBlock = defineBlock({
   },
 });
 
+const SLACK_HEALTH = httpListenerVariables('SLACK_HEALTH', 9466, "the Slack notifier's /healthz and /metrics");
+
 export const slackBlock = defineBlock({
   title: 'Slack notifier (`npm run slack-notifier`)',
   fields: {
     slack: {
+      healthHost: SLACK_HEALTH.host,
+      healthPort: SLACK_HEALTH.port,
       webhookUrl: variable('SLACK_WEBHOOK_URL', z.url().optional(), 'Incoming-webhook URL of your channel; unset = dry-run (each message printed and appended to SLACK_DRY_RUN_FILE).', { secret: true }),
       dryRunFile: variable('SLACK_DRY_RUN_FILE', nonEmpty.default('data/slack-dry-run.jsonl').transform(fromRepoRoot), 'Dry-run: JSONL file each message is appended to.'),
       ratePerSecond: variable('SLACK_RATE_PER_SECOND', z.coerce.number().positive().max(100).default(1), 'Sustained posts per second (Slack incoming webhooks: about 1 per second).'),

@@ -1,0 +1,111 @@
+/**
+ * The health endpoint every long-running consumer serves under the service runtime (runtime.ts;
+ * issue 14): `GET /healthz` and `GET /metrics` on `<SERVICE>_HEALTH_HOST:<SERVICE>_HEALTH_PORT`
+ * (127.0.0.1 by default). The CDC service serves its own, richer pair (services/cdc/metrics.ts).
+ *
+ * - `/healthz`: JSON `{ status: "ok" | "unhealthy", service, state, detail }`, 200 when the
+ *   runtime state is `running` and the service says it is healthy (no retried operation failing:
+ *   broker, lake, Slack, Maps or PostgreSQL reachable), 503 otherwise (`starting`, `stopping`, or
+ *   an outage being ridden out, named in `detail`).
+ * - `/metrics`: Prometheus text: `service_healthy{service}` (1/0, as /healthz), `service_state{service,state}`
+ *   (1 for the current runtime state), and the default process metrics of prom-client (RSS, CPU,
+ *   event-loop lag).
+ *
+ * A port that cannot be bound (in use, an address not of this host) does not stop the service:
+ * the runtime logs one warning naming the address, and the monitor still watches the service
+ * through its consumer group.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import client from 'prom-client';
+
+/** Runtime states (runtime.ts). */
+export const RUNTIME_STATES = ['starting', 'running', 'stopping', 'stopped'] as const;
+export type RuntimeState = (typeof RUNTIME_STATES)[number];
+
+/** What the service says of itself (RunningService.health); absent before it started. */
+export type ServiceHealth = { healthy: boolean; detail: string } | null;
+
+/** The `/healthz` answer for a runtime state and the service's own report (pure). */
+export function healthAnswer(service: string, state: RuntimeState, own: ServiceHealth): { code: 200 | 503; body: { status: 'ok' | 'unhealthy'; service: string; state: RuntimeState; detail: string } } {
+  const healthy = state === 'running' && (own?.healthy ?? true);
+  const detail = state !== 'running' ? state : (own?.detail ?? 'running');
+  return { code: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'unhealthy', service, state, detail } };
+}
+
+/** A running health endpoint. */
+export interface HealthServer {
+  /** The port bound (useful with port 0). */
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves /healthz and /metrics for `service`, asking `probe` at each request.
+ * @throws the listen error (port in use, address not local).
+ */
+export async function startHealthServer(service: string, host: string, port: number, probe: () => { state: RuntimeState; own: ServiceHealth }): Promise<HealthServer> {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  new client.Gauge({
+    name: 'service_healthy',
+    help: '1 while the service runs and reports itself healthy (as /healthz), 0 otherwise',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      const { state, own } = probe();
+      this.set({ service }, healthAnswer(service, state, own).code === 200 ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'service_state',
+    help: '1 for the current runtime state (starting, running, stopping, stopped)',
+    labelNames: ['service', 'state'],
+    registers: [registry],
+    collect() {
+      const { state } = probe();
+      for (const s of RUNTIME_STATES) this.set({ service, state: s }, s === state ? 1 : 0);
+    },
+  });
+  const server = http.createServer((req, res) => {
+    const path = new URL(req.url ?? '/', 'http://health').pathname;
+    if (path === '/healthz') {
+      const { state, own } = probe();
+      const answer = healthAnswer(service, state, own);
+      res.writeHead(answer.code, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(JSON.stringify(answer.body));
+    } else if (path === '/metrics') {
+      registry
+        .metrics()
+        .then((body) => {
+          res.writeHead(200, { 'content-type': registry.contentType });
+          res.end(body);
+        })
+        .catch((err: Error) => {
+          res.writeHead(500);
+          res.end(err.message);
+        });
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found: /healthz and /metrics only\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // After start-up, a socket error must never become an unhandled 'error' event.
+  server.on('error', () => undefined);
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
