@@ -12,6 +12,7 @@
  */
 import type { KafkaSettings } from './config.ts';
 import type { Logger } from './logger.ts';
+import pRetry from 'p-retry';
 import { createProducer, KafkaAdmin, type Bytes, type KafkaProducer } from './kafka/index.ts';
 
 /** Name of the dead-letter topic of `topic` (docs/contracts/change-events.md). */
@@ -80,7 +81,17 @@ export class DeadLetterPublisher {
 export async function connectDeadLetterProducer(config: KafkaSettings, service: string, topic: string, logger: Logger): Promise<{ producer: KafkaProducer; deadLetters: DeadLetterPublisher }> {
   const admin = KafkaAdmin.create(config, service, logger);
   try {
-    await ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions);
+    // A start-up during a broker outage waits for the broker (issue 14): one warning, then retries
+    // with capped backoff, as every other broker operation of the consumers.
+    await pRetry(() => ensureDeadLetterTopic(admin, topic, config.kafka.topicPartitions), {
+      retries: Number.POSITIVE_INFINITY,
+      minTimeout: 1_000,
+      maxTimeout: 30_000,
+      factor: 2,
+      onFailedAttempt: ({ error, attemptNumber }) => {
+        if (attemptNumber === 1) logger.warn({ err: error, topic: deadLetterTopic(topic) }, 'creating the dead-letter topic failed; retrying with backoff until the broker answers');
+      },
+    });
   } finally {
     await admin.close();
   }

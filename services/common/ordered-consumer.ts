@@ -108,12 +108,24 @@ export function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-/** Waits until `topic` exists (it is created by its producer, e.g. the CDC service). */
+/**
+ * Waits until `topic` exists (it is created by its producer, e.g. the CDC service). A broker that
+ * cannot be reached is waited for too (one warning, then a poll every `pollMs`): a start-up during
+ * a broker outage is an outage like any other (issue 14).
+ */
 async function waitForTopic(admin: KafkaAdmin, topic: string, signal: AbortSignal, logger: Logger, pollMs: number): Promise<void> {
   let warned = false;
+  let unreachable = false;
   for (;;) {
-    if ((await admin.listTopics()).includes(topic)) return;
-    if (!warned) {
+    let topics: string[] | null = null;
+    try {
+      topics = await admin.listTopics();
+    } catch (err) {
+      if (!unreachable) logger.warn({ err, topic }, 'listing topics failed; retrying until the broker answers');
+      unreachable = true;
+    }
+    if (topics?.includes(topic)) return;
+    if (topics && !warned) {
       logger.warn({ topic }, 'waiting for the topic to be created by its producer');
       warned = true;
     }
@@ -127,7 +139,8 @@ const LAZY_COMMIT_EVERY = 1000;
 /**
  * Waits for the topic, joins the group and starts handling messages.
  * @returns once the consumer runs; see {@link RunningConsumer}.
- * @throws ShutdownError when stopped while waiting for the topic; broker errors on connect.
+ * @throws ShutdownError when stopped while waiting for the topic. Broker failures at start-up are
+ *   ridden out (waited for, or joined again by the loop), not thrown.
  */
 export async function startOrderedConsumer(options: OrderedConsumerOptions): Promise<RunningConsumer> {
   const { config, service, groupId, topic, logger } = options;
@@ -228,8 +241,18 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     }
   };
 
-  // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
-  let first: NonNullable<typeof stream> | undefined = await open();
+  // Normally joined once this resolves: nothing produced afterwards is missed, even with
+  // fromBeginning false. A join that fails (the broker restarting while the group waits for a
+  // dead member's session to expire) is not the end of the start: the loop below joins again
+  // with backoff, like any read failure, and the service reports itself unhealthy meanwhile.
+  let first: NonNullable<typeof stream> | undefined;
+  let joinFailed = false;
+  try {
+    first = await open();
+  } catch (err) {
+    joinFailed = true;
+    failed(err, 'joining the consumer group failed');
+  }
   const initialBackoff = options.retryBackoffMs ?? 2_000;
   const running = (async () => {
     for (;;) {
@@ -237,6 +260,12 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
       const opened = first;
       first = undefined;
       try {
+        if (joinFailed) {
+          // The initial join failed: wait before joining again.
+          joinFailed = false;
+          await abortableDelay(initialBackoff, signal).catch(() => undefined);
+          if (signal.aborted) return;
+        }
         if (await readUntilFailure(opened)) return;
       } catch (err) {
         // Reading failed (stream error, subscription refused while the broker is down): not the end.

@@ -308,6 +308,39 @@ describe('slack notifier', () => {
     expect(second.stats).toMatchObject({ posted: 1, alreadyAnnounced: 6 });
   });
 
+  it('starts while the broker is down: waits for it instead of failing, then announces (issue 14)', async () => {
+    const { config, topic } = await setUp();
+    const row = activity({ comment: 'Démarrage sans broker' });
+    await broker.send(topic, [insert(row)]);
+    await stopService(base, 'kafka');
+    let settled: 'pending' | 'resolved' | 'rejected' = 'pending';
+    let startError: unknown;
+    const starting = startSlackNotifier(config, { logger }).then(
+      (n) => {
+        settled = 'resolved';
+        running.push(n);
+        return n;
+      },
+      (err: unknown) => {
+        settled = 'rejected';
+        startError = err;
+        return null;
+      },
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 8_000));
+      expect(settled, String(startError)).toBe('pending');
+    } finally {
+      await startService(base, 'kafka');
+    }
+    const notifier = await starting;
+    expect(notifier, String(startError)).not.toBeNull();
+    const [post] = await slack.waitForAccepted(1, 120_000);
+    expect(post?.payload.text).toContain('« Démarrage sans broker »');
+    await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic, 120_000);
+    expect(notifier!.stats).toMatchObject({ posted: 1 });
+  }, 300_000);
+
   it('a PostgreSQL restart between the post and its ledger write posts once: the ledger write is retried, not the post (issue 14)', async () => {
     // The Slack client waits long enough for PostgreSQL to stop before Slack answers 200.
     const { config, topic } = await setUp({ timeoutMs: 60_000 });
