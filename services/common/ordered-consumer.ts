@@ -139,8 +139,8 @@ const LAZY_COMMIT_EVERY = 1000;
 /**
  * Waits for the topic, joins the group and starts handling messages.
  * @returns once the consumer runs; see {@link RunningConsumer}.
- * @throws ShutdownError when stopped while waiting for the topic. Broker failures at start-up are
- *   ridden out (waited for, or joined again by the loop), not thrown.
+ * @throws ShutdownError when stopped while waiting for the topic; the broker's error when the
+ *   group join itself fails (a broker unreachable before that is waited for).
  */
 export async function startOrderedConsumer(options: OrderedConsumerOptions): Promise<RunningConsumer> {
   const { config, service, groupId, topic, logger } = options;
@@ -241,18 +241,12 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     }
   };
 
-  // Normally joined once this resolves: nothing produced afterwards is missed, even with
-  // fromBeginning false. A join that fails (the broker restarting while the group waits for a
-  // dead member's session to expire) is not the end of the start: the loop below joins again
-  // with backoff, like any read failure, and the service reports itself unhealthy meanwhile.
-  let first: NonNullable<typeof stream> | undefined;
-  let joinFailed = false;
-  try {
-    first = await open();
-  } catch (err) {
-    joinFailed = true;
-    failed(err, 'joining the consumer group failed');
-  }
+  // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
+  // A join that fails here (the broker going away while the group still waits for a killed
+  // member's session to expire) fails the start: the process exits 1 and its supervisor starts it
+  // again. (Joining again on the same client after such a failure was tried: the client did not
+  // consume afterwards, so a fresh process is the reliable way.)
+  let first: NonNullable<typeof stream> | undefined = await open();
   const initialBackoff = options.retryBackoffMs ?? 2_000;
   const running = (async () => {
     for (;;) {
@@ -260,12 +254,6 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
       const opened = first;
       first = undefined;
       try {
-        if (joinFailed) {
-          // The initial join failed: wait before joining again.
-          joinFailed = false;
-          await abortableDelay(initialBackoff, signal).catch(() => undefined);
-          if (signal.aborted) return;
-        }
         if (await readUntilFailure(opened)) return;
       } catch (err) {
         // Reading failed (stream error, subscription refused while the broker is down): not the end.
