@@ -33,7 +33,7 @@ export function healthAnswer(service: string, state: RuntimeState, own: ServiceH
   return { code: healthy ? 200 : 503, body: { status: healthy ? 'ok' : 'unhealthy', service, state, detail } };
 }
 
-/** A running health endpoint. */
+/** A listening HTTP server: a health endpoint, or any server bound by {@link listenHttp}. */
 export interface HealthServer {
   /** The port bound (useful with port 0). */
   port: number;
@@ -90,6 +90,16 @@ export async function startHealthServer(service: string, host: string, port: num
       res.end('not found: /healthz and /metrics only\n');
     }
   });
+  return listenHttp(server, host, port);
+}
+
+/**
+ * Binds `server` to `host:port` (0 = any free port) and returns the bound port and a close that
+ * also ends kept-alive connections. After the bind, a socket error never becomes an unhandled
+ * 'error' event (issue 14): client errors destroy their socket.
+ * @throws the listen error (port in use, address not local).
+ */
+export async function listenHttp(server: http.Server, host: string, port: number): Promise<HealthServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -97,7 +107,6 @@ export async function startHealthServer(service: string, host: string, port: num
       resolve();
     });
   });
-  // After start-up, a socket error must never become an unhandled 'error' event.
   server.on('error', () => undefined);
   server.on('clientError', (_err, socket) => socket.destroy());
   return {

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, REPO_ROOT } from '../common/config.ts';
+import { REPO_ROOT } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import type { BatchSandbox } from '../batch/testing/batch-kit.ts';
 import { Monitor } from './monitor.ts';
 import { startServer } from './server.ts';
-import { fixtureSandbox } from './testing/gold-fixture.ts';
+import { fixtureMonitorConfig, fixtureSandbox } from './testing/gold-fixture.ts';
 
 const ARTIFACTS = path.join(REPO_ROOT, 'test-artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -166,18 +166,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: run scripts/install-services (or apt-get install -y chromium), or set CHROMIUM_PATH`);
   dir = await mkdtemp(path.join(tmpdir(), 'dashboard-test-'));
   ({ sb } = await fixtureSandbox());
-  const config = loadConfig({
-    ...process.env,
-    BATCH_STATE_DIR: sb.config.batch.stateDir,
-    BATCH_GOLD_DB: sb.config.batch.goldDb,
-    LAKE_URL: sb.config.lakeUrl,
-    MONITOR_INTERVAL_S: '3600',
-    MONITOR_STATE_FILE: path.join(dir, 'state.json'),
-    ALERT_DRY_RUN_FILE: path.join(dir, 'alerts.jsonl'),
-    CDC_METRICS_PORT: '0',
-    // k = 2: business units stay apart where they can, so the chart of blocks has several bars.
-    MONITOR_MIN_GROUP_SIZE: '2',
-  });
+  // k = 2: business units stay apart where they can, so the chart of blocks has several bars.
+  const config = fixtureMonitorConfig(sb, dir, { MONITOR_MIN_GROUP_SIZE: '2' });
   const logger = createLogger('dashboard-test', process.env.LOG_LEVEL ?? 'warn');
   monitor = new Monitor(config, logger);
   server = await startServer(monitor, logger, '127.0.0.1', 0);

@@ -16,12 +16,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../common/config.ts';
 import { createLogger } from '../common/logger.ts';
 import type { BatchSandbox } from '../batch/testing/batch-kit.ts';
 import { Monitor } from './monitor.ts';
 import { startServer } from './server.ts';
-import { fixtureSandbox } from './testing/gold-fixture.ts';
+import { fixtureMonitorConfig, fixtureSandbox } from './testing/gold-fixture.ts';
 import rules from '../../products/sport-rewards/rules.json' with { type: 'json' };
 
 /** One figure the attacker saw: how many people it covers and the amount (EUR), by kind. */
@@ -64,16 +63,7 @@ let units: string[];
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'salary-inference-'));
   ({ sb } = await fixtureSandbox());
-  const config = loadConfig({
-    ...process.env,
-    BATCH_STATE_DIR: sb.config.batch.stateDir,
-    BATCH_GOLD_DB: sb.config.batch.goldDb,
-    LAKE_URL: sb.config.lakeUrl,
-    MONITOR_INTERVAL_S: '3600',
-    MONITOR_STATE_FILE: path.join(dir, 'state.json'),
-    ALERT_DRY_RUN_FILE: path.join(dir, 'alerts.jsonl'),
-    CDC_METRICS_PORT: '0',
-  });
+  const config = fixtureMonitorConfig(sb, dir);
   expect(config.monitor.minGroupSize).toBe(5);
   const logger = createLogger('salary-inference-test', process.env.LOG_LEVEL ?? 'warn');
   monitor = new Monitor(config, logger);

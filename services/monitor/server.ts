@@ -23,10 +23,10 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../common/logger.ts';
+import { listenHttp } from '../common/health-server.ts';
 import { AUTH_CHALLENGE, OPEN_ROUTES, isAuthorized } from './auth.ts';
 import { GoldMissingError } from './gold-reader.ts';
 import { DASHBOARD_CUBE_SQL, FilterError, GOLD_META_SQL, defaultPeriod, parseDashboardFilter } from '../../products/sport-rewards/dashboard/gold-queries.ts';
@@ -217,16 +217,5 @@ export async function startServer(monitor: Monitor, logger: Logger, host: string
       else res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(server, host, port);
 }

@@ -32,7 +32,7 @@ import { Supervisor, type ServiceSpec } from '../../scripts/lib/supervisor.ts';
 import { connectTestBroker, waitUntil, type TestBroker } from '../support/debezium-events.ts';
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.ts';
 import { grantKafkaAccess, testAdmin, kafkaTarget } from '../support/kafka.ts';
-import { compareSilver } from '../support/silver-compare.ts';
+import { compareSilver, SPORT_TABLES } from '../support/silver-compare.ts';
 
 const RUN = runId();
 const PREFIX = `chaos${RUN}`;
@@ -42,12 +42,6 @@ const EMPLOYEES = 20;
 const CHANGES = 10_000;
 /** Changes per second the workload aims at: the faults (about 3 minutes, each kill waits for the service to be healthy again) fall inside it. */
 const RATE = 45;
-const SPORT_TABLES = [
-  { schema: 'public', table: 'employees', primaryKey: ['employee_id'] },
-  { schema: 'public', table: 'declared_sports', primaryKey: ['employee_id'] },
-  { schema: 'public', table: 'activities', primaryKey: ['activity_id'] },
-  { schema: 'public', table: 'commute_distances', primaryKey: ['employee_id'] },
-];
 const logger = createLogger('chaos-test', process.env.LOG_LEVEL ?? 'warn');
 const PORT_BASE = Number(process.env.TEST_STACK_PORT_BASE ?? 55000);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

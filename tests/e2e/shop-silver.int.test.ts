@@ -25,7 +25,7 @@ import { prepareSource } from '../../services/cdc/source-prep/prepare.ts';
 import { generateHrData } from '../../scripts/lib/hr-data.ts';
 import { connectTestBroker, waitUntil, type TestBroker } from '../support/debezium-events.ts';
 import { createShopSource, SHOP_CDC_TABLES, SHOP_TABLES, type ShopSource } from '../support/shop-source.ts';
-import { compareSilver, type TableComparison } from '../support/silver-compare.ts';
+import { compareSilver, SPORT_TABLES, type TableComparison } from '../support/silver-compare.ts';
 
 const RUN = runId();
 const SHOP = `shop${RUN}`;
@@ -36,12 +36,6 @@ const SHOP_PUB = `shop_pub_${RUN}`;
 const SHOP_SLOT = `shop_${RUN}`;
 const SPORT_SLOT = `sportsbs_${RUN}`;
 const FIRST_EMPLOYEE = 880_001;
-const SPORT_TABLES = [
-  { schema: 'public', table: 'employees', primaryKey: ['employee_id'] },
-  { schema: 'public', table: 'declared_sports', primaryKey: ['employee_id'] },
-  { schema: 'public', table: 'activities', primaryKey: ['activity_id'] },
-  { schema: 'public', table: 'commute_distances', primaryKey: ['employee_id'] },
-];
 const logger = createLogger('shop-silver-test', process.env.LOG_LEVEL ?? 'warn');
 
 /** Silver table of a source table (`<source>__<schema>__<table>`, services/batch/silver-names.ts, plain names only). */

@@ -387,3 +387,11 @@ export async function compareSilver(db: pg.Client, conn: DuckDBConnection, ref: 
   for (const k of silverByKey.keys()) out.differences.push(`${name} ${k}: in silver, not in the source`);
   return out;
 }
+
+/** The sport source's four tables and their primary keys (schemas/postgres/migrations). */
+export const SPORT_TABLES: readonly SourceTableRef[] = [
+  { schema: 'public', table: 'employees', primaryKey: ['employee_id'] },
+  { schema: 'public', table: 'declared_sports', primaryKey: ['employee_id'] },
+  { schema: 'public', table: 'activities', primaryKey: ['activity_id'] },
+  { schema: 'public', table: 'commute_distances', primaryKey: ['employee_id'] },
+];

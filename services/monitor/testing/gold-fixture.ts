@@ -8,6 +8,8 @@
  */
 import { activity, batchSandbox, commute, employee, type BatchSandbox } from '../../batch/testing/batch-kit.ts';
 import type { RefreshOutcome } from '../../batch/refresh.ts';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../common/config.ts';
 
 /** Seeded PRNG (mulberry32): the same sequence on every run. */
 function prng(seed: number): () => number {
@@ -94,4 +96,22 @@ export async function buildFixtureGold(sb: BatchSandbox): Promise<RefreshOutcome
 export async function fixtureSandbox(env: Record<string, string> = {}): Promise<{ sb: BatchSandbox; outcome: RefreshOutcome }> {
   const sb = await batchSandbox(env);
   return { sb, outcome: await buildFixtureGold(sb) };
+}
+
+/**
+ * The monitor's configuration over `sb`'s gold and state (no CDC metrics, one collection an
+ * hour, alert state and dry-run files in `dir`); `env` overrides, e.g. MONITOR_MIN_GROUP_SIZE.
+ */
+export function fixtureMonitorConfig(sb: BatchSandbox, dir: string, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    ...process.env,
+    BATCH_STATE_DIR: sb.config.batch.stateDir,
+    BATCH_GOLD_DB: sb.config.batch.goldDb,
+    LAKE_URL: sb.config.lakeUrl,
+    MONITOR_INTERVAL_S: '3600',
+    MONITOR_STATE_FILE: path.join(dir, 'state.json'),
+    ALERT_DRY_RUN_FILE: path.join(dir, 'alerts.jsonl'),
+    CDC_METRICS_PORT: '0',
+    ...env,
+  });
 }
