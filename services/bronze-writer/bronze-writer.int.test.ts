@@ -1,6 +1,6 @@
 /**
  * The bronze writer on the real test stack (Kafka + MinIO): exact rows, dead letters, a kill -9
- * between upload and commit, a replay from offset zero, and a MinIO outage.
+ * between upload and commit, a replay from offset zero, a MinIO outage and a Kafka restart.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -449,4 +449,47 @@ describe('bronze writer', () => {
     lake.close();
     s.lake.close();
   });
+
+  it('rides out a Kafka restart by itself: its stream fails, it joins again with a new client, unhealthy meanwhile, every row stored once (issue 14)', async () => {
+    const s = scenario({ BRONZE_MAX_ROWS: '200' });
+    await createTopic(admin, s.topic);
+    const sent = activityMessages(2000, 7);
+    const lines: { level: number; msg: string }[] = [];
+    const writer = new BronzeWriter({ config: s.config, logger: createLogger('bronze-writer', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+    await writer.start();
+    let crashed: Error | undefined;
+    void writer.crashed.then((err) => (crashed = err));
+    let healthWhileDown: { healthy: boolean; detail: string } | undefined;
+    try {
+      await produce(producer, s.topic, sent.slice(0, 1000));
+      await waitForCommitted(admin, s.group, s.topic);
+      await stopService(loadConfig(), 'kafka');
+      try {
+        // Longer than the client's own retries of a fetch: the consumer's stream fails.
+        await new Promise((r) => setTimeout(r, 15_000));
+        healthWhileDown = writer.health();
+      } finally {
+        await startService(loadConfig(), 'kafka');
+      }
+      await produce(producer, s.topic, sent.slice(1000));
+      await waitForCommitted(admin, s.group, s.topic, 120_000);
+      expect(writer.health()).toEqual({ healthy: true, detail: 'consuming' });
+    } finally {
+      await startService(loadConfig(), 'kafka');
+      await writer.stop();
+    }
+    expect(crashed).toBeUndefined();
+    expect(healthWhileDown).toMatchObject({ healthy: false, detail: expect.stringContaining('failing since') });
+    expect(lines.filter((l) => l.msg === 'consuming' || l.msg.startsWith('consuming failed'))).toMatchObject([{ msg: 'consuming' }, { msg: expect.stringMatching(/^consuming failed; joining the group again/) }, { msg: 'consuming' }]);
+    // Everything before the restart was committed: nothing is stored twice, no manifests overlap.
+    const placed = await readTopic(kafka.target, s.topic);
+    const { rows } = await readBronze(s.lake, await bronzeKeys(s.lake, s.topic));
+    expect(withoutIngestedAt(rows)).toEqual(expectedRows(placed, sent));
+    const entries = await manifestEntries(s.lake, s.topic);
+    for (const partition of new Set(entries.map((e) => e.partition))) {
+      const ranges = entries.filter((e) => e.partition === partition).sort((a, b) => a.firstOffset - b.firstOffset);
+      expect(ranges.slice(1).filter((e, i) => e.firstOffset <= ranges[i]!.lastOffset).map((e) => e.key)).toEqual([]);
+    }
+    s.lake.close();
+  }, 300_000);
 });

@@ -8,6 +8,10 @@
  * Messages of one fetch response arrive synchronously from the client's stream; they are queued
  * and handed over on the next turn of the event loop, after the client has sent its next fetch
  * request, so the broker prepares the next response while this one is packed.
+ *
+ * A stream that fails (the broker gone for longer than the client's own retries) is reported once
+ * through `onFailure`; {@link KafkaSource.reconnect} then joins again with a new client (a client
+ * whose fetch or join failed is not reused: one was seen to consume nothing afterwards).
  */
 import type { KafkaSettings } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
@@ -40,10 +44,15 @@ export interface KafkaSourceOptions {
   onFailure: (err: Error) => void;
 }
 
+/** How long closing a failed client may take before it is left to the broker's session timeout. */
+const CLOSE_FAILED_CLIENT_MS = 5_000;
+
 /** See the module documentation. */
 export class KafkaSource {
   readonly admin: KafkaAdmin;
-  private readonly consumer: KafkaConsumer;
+  private consumer: KafkaConsumer;
+  /** Clients replaced by {@link reconnect}. */
+  clientsReplaced = 0;
   private stream: MessagesStream | undefined;
   private queued = new Map<string, PartitionBatch>();
   private handOver: NodeJS.Immediate | undefined;
@@ -52,7 +61,12 @@ export class KafkaSource {
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.admin = KafkaAdmin.create(options.config, options.service, options.logger);
-    this.consumer = createConsumer(options.config, options.service, options.logger, {
+    this.consumer = this.newClient();
+  }
+
+  private newClient(): KafkaConsumer {
+    const { options } = this;
+    const consumer = createConsumer(options.config, options.service, options.logger, {
       groupId: options.groupId,
       sessionTimeout: options.sessionTimeoutMs,
       heartbeatInterval: Math.min(3_000, Math.floor(options.sessionTimeoutMs / 3)),
@@ -61,11 +75,31 @@ export class KafkaSource {
       maxBytes: 4 * 1024 * 1024,
       maxWaitTime: 500,
     });
-    this.consumer.on('consumer:group:join', (payload: { assignments?: { topic: string; partitions: number[] }[] }) => {
+    consumer.on('consumer:group:join', (payload: { assignments?: { topic: string; partitions: number[] }[] }) => {
       const assignment: Record<string, number[]> = {};
       for (const a of payload.assignments ?? []) assignment[a.topic] = [...a.partitions];
       options.onAssignment(assignment);
     });
+    return consumer;
+  }
+
+  /**
+   * Leaves the current stream, replaces the client by a new one and joins the group on `topics`
+   * with it (from the committed offsets). Call it again after a failure: each call starts from a
+   * new client. @throws when the join fails (the broker still down).
+   */
+  async reconnect(topics: readonly string[]): Promise<void> {
+    await this.unsubscribe().catch(() => undefined);
+    const failed = this.consumer;
+    this.consumer = this.newClient();
+    this.clientsReplaced += 1;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      failed.close(true).catch((err: unknown) => this.options.logger.debug({ err }, 'closing the failed client failed; the broker ends its membership at its session timeout')),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FAILED_CLIENT_MS))),
+    ]);
+    clearTimeout(timer);
+    await this.subscribe(topics);
   }
 
   /** Joins the group on `topics` (from the committed offsets, else the beginning) and starts delivering. */

@@ -124,8 +124,12 @@ export interface BronzeWriterOptions {
 /** See the module documentation. Lifecycle: `start()` once, then `stop()` once. */
 export class BronzeWriter {
   readonly stats: BronzeWriterStats = { messages: 0, rows: 0, tombstones: 0, deadLetters: 0, files: 0, fileBytes: 0, commits: 0, pausedMs: 0, schemasStored: 0, schemasMissing: 0 };
-  /** Resolves (never rejects) with the error when the consumer stopped for good by itself. */
-  readonly crashed: Promise<Error>;
+  /**
+   * The runtime's crash signal (runtime.ts). It never resolves: every failure the writer meets
+   * (broker, lake, encoder, a consumer stream that ends) is retried until it succeeds or the writer
+   * stops (issue 14).
+   */
+  readonly crashed: Promise<Error> = new Promise<Error>(() => undefined);
 
   private readonly config: BronzeWriterConfig;
   private readonly settings: BronzeWriterConfig['bronze'];
@@ -163,7 +167,6 @@ export class BronzeWriter {
   private lastProgressAt = Date.now();
   private lastRecordedEndCheck = 0;
   private checkingRecordedEnds = false;
-  private resolveCrashed!: (err: Error) => void;
 
   constructor(options: BronzeWriterOptions) {
     this.config = options.config;
@@ -182,7 +185,6 @@ export class BronzeWriter {
     });
     this.encoders = options.encoders;
     this.slots = new Slots(this.settings.uploadConcurrency);
-    this.crashed = new Promise((resolve) => (this.resolveCrashed = resolve));
     this.partitions = new PartitionSegments(policy, (topic, partition) => new RecordedRanges(this.lake, topic, partition, (what, op) => this.retrying(what, op)));
     this.producer = createProducer(this.config, SERVICE_NAME, this.logger);
     this.deadLetters = new DeadLetterPublisher(this.producer, SERVICE_NAME);
@@ -194,11 +196,7 @@ export class BronzeWriter {
       sessionTimeoutMs: this.settings.sessionTimeoutMs,
       onAssignment: (assignment) => this.onAssignment(assignment),
       onBatches: (batches) => this.onBatches(batches),
-      onFailure: (err) => {
-        if (this.draining) return;
-        this.logger.error({ err }, 'consumer stopped for good');
-        this.resolveCrashed(err);
-      },
+      onFailure: (err) => this.onConsumerFailure(err),
     });
   }
 
@@ -292,8 +290,32 @@ export class BronzeWriter {
     void this.schemas.follow(this.subscribed); // a schema topic created after the data topics
     const added = topics.filter((t) => !this.subscribed.includes(t));
     if (added.length === 0) return;
+    this.logger.info({ added }, 're-subscribing');
+    await this.rejoin([...new Set([...this.subscribed, ...topics])].sort(), 'new topics');
+  }
+
+  /**
+   * The consumer's stream failed (the broker gone for longer than the client's own retries): not
+   * the end (issue 14). The writer reports itself unhealthy and joins the group again
+   * ({@link rejoin}) for as long as it takes.
+   */
+  private onConsumerFailure(err: Error): void {
+    if (this.stopping || this.restarting) return; // a re-join in progress uses a new client anyway
+    const ended = this.outage('consuming', err);
+    void this.rejoin(this.subscribed, 'consumer failed').finally(ended);
+  }
+
+  /**
+   * Joins the group again on `topics` with a new client: what was received is stored first (and
+   * committed if the broker answers), so that no segment is left open across the change of
+   * client; then every partition starts again from its committed offset. Replayed ranges get their
+   * recorded boundaries and object keys back (segment.ts), so a range stored but not committed is
+   * stored again under the same keys. The join is retried with capped backoff until it succeeds
+   * or the writer stops. Never rejects.
+   */
+  private async rejoin(topics: string[], why: string): Promise<void> {
+    if (this.restarting) return this.restarting;
     this.restarting = (async () => {
-      this.logger.info({ added }, 're-subscribing');
       await this.drain(Number.POSITIVE_INFINITY);
       await this.source.unsubscribe();
       this.partitions.reset();
@@ -304,9 +326,18 @@ export class BronzeWriter {
       this.source.setPaused(false);
       if (this.stopping) return;
       this.draining = false;
-      await this.subscribe([...new Set([...this.subscribed, ...topics])].sort());
-    })().finally(() => (this.restarting = undefined));
-    await this.restarting.catch((err: unknown) => this.logger.error({ err }, 're-subscription failed'));
+      this.subscribed = topics;
+      void this.schemas.follow(topics);
+      await this.retrying(`joining the group again (${why})`, async () => {
+        if (!this.stopping) await this.source.reconnect(topics);
+      });
+      if (!this.stopping) this.logger.info({ topics, group: this.settings.consumerGroup, why, clientsReplaced: this.source.clientsReplaced }, 'consuming');
+    })()
+      .catch((err: unknown) => {
+        if (!this.stopping) this.logger.error({ err, why }, 'joining the group again failed');
+      })
+      .finally(() => (this.restarting = undefined));
+    return this.restarting;
   }
 
   /** After every join: partitions no longer ours drop their open segment (the new owner re-reads it). */
@@ -407,6 +438,21 @@ export class BronzeWriter {
     const oldest = this.failing.values().next().value;
     if (oldest === undefined) return { healthy: true, detail: 'consuming' };
     return { healthy: false, detail: `${this.failing.size} operations failing since ${new Date(oldest.sinceMs).toISOString()}: ${oldest.what}: ${oldest.cause}` };
+  }
+
+  /**
+   * Marks an outage that is not an operation being retried (the consumer's stream failed): one
+   * warning now, unhealthy until the returned function is called, then `resumed` if nothing else fails.
+   */
+  private outage(what: string, err: Error): () => void {
+    const token = {};
+    if (this.failing.size === 0) this.logger.warn({ err }, `${what} failed; joining the group again with backoff until it succeeds`);
+    this.failing.set(token, { what, sinceMs: Date.now(), cause: err.message });
+    return () => {
+      const entry = this.failing.get(token);
+      if (!entry || !this.failing.delete(token)) return;
+      if (this.failing.size === 0 && !this.abort.signal.aborted) this.logger.info({ outageMs: Date.now() - entry.sinceMs }, 'resumed');
+    };
   }
 
   /**

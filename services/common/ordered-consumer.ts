@@ -11,8 +11,10 @@
  * - A handler that throws any other error (a database or broker restart, an outage of any length)
  *   leaves the message uncommitted; after a capped exponential backoff (retryBackoffMs doubling to
  *   {@link MAX_RETRY_BACKOFF_MS}) the consumer reads again from the last committed offset, so
- *   nothing is lost or reordered. The same holds when reading itself fails (the stream errors, a
- *   re-subscription is refused while the broker is down): the loop never ends by itself. One
+ *   nothing is lost or reordered. The same holds when reading itself fails (the stream errors, the
+ *   group join or a re-subscription is refused while the broker is down, at start-up too): the
+ *   client is then closed and a new one joins the group after the backoff (a client whose join
+ *   failed was seen to consume nothing afterwards), and the loop never ends by itself. One
  *   warning per outage (its first failure, with the cause), one `resumed` line when a message is
  *   handled again; meanwhile {@link RunningConsumer.health} reports unhealthy with the cause.
  * - A handler that throws {@link FatalConsumerError} (e.g. a revoked API key) stops the consumer;
@@ -77,6 +79,8 @@ export interface OrderedConsumerOptions {
   topicPollMs?: number;
   /** First wait before reading again after a failure (doubling up to {@link MAX_RETRY_BACKOFF_MS}). Default 2 s. */
   retryBackoffMs?: number;
+  /** The service's stop signal during start-up (runtime.ts): aborting it ends the waits of the start with ShutdownError. */
+  signal?: AbortSignal;
 }
 
 /** Cap of the backoff between attempts during an outage. */
@@ -87,9 +91,12 @@ export interface RunningConsumer {
   stop(): Promise<void>;
   /** Resolves with the fatal error that stopped the consumer, never rejects. */
   crashed: Promise<FatalConsumerError>;
-  consumer: KafkaConsumer;
+  /** The group client in use now (replaced after a failed join or stream). */
+  readonly consumer: KafkaConsumer;
   /** Unhealthy while messages cannot be handled or read (an outage), with the cause; healthy otherwise. */
   health(): { healthy: boolean; detail: string };
+  /** Times a client was replaced by a new one after its join or its stream failed. */
+  readonly clientsReplaced: number;
 }
 
 /** Resolves after `ms`, or rejects with ShutdownError as soon as `signal` aborts. */
@@ -136,16 +143,22 @@ async function waitForTopic(admin: KafkaAdmin, topic: string, signal: AbortSigna
 /** Offsets of no-op messages are committed at the latest after this many of them. */
 const LAZY_COMMIT_EVERY = 1000;
 
+/** How long closing a failed client may take before it is left to the broker's session timeout. */
+const CLOSE_FAILED_CLIENT_MS = 5_000;
+
 /**
  * Waits for the topic, joins the group and starts handling messages.
- * @returns once the consumer runs; see {@link RunningConsumer}.
- * @throws ShutdownError when stopped while waiting for the topic; the broker's error when the
- *   group join itself fails (a broker unreachable before that is waited for).
+ * @returns once the consumer has joined the group and runs; see {@link RunningConsumer}.
+ * @throws ShutdownError when `options.signal` aborts before that (the topic and the join are
+ *   waited for, whatever the broker does meanwhile).
  */
 export async function startOrderedConsumer(options: OrderedConsumerOptions): Promise<RunningConsumer> {
   const { config, service, groupId, topic, logger } = options;
   const controller = new AbortController();
   const { signal } = controller;
+  const onStartAbort = () => controller.abort();
+  options.signal?.addEventListener('abort', onStartAbort, { once: true });
+  if (options.signal?.aborted) controller.abort();
   let reportFatal: (err: FatalConsumerError) => void = () => undefined;
   const crashed = new Promise<FatalConsumerError>((resolve) => (reportFatal = resolve));
 
@@ -157,13 +170,28 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
   }
 
   const heartbeatIntervalMs = options.heartbeatIntervalMs ?? 3_000;
-  const consumer = createConsumer(config, service, logger, {
-    groupId,
-    sessionTimeout: options.sessionTimeoutMs ?? 30_000,
-    heartbeatInterval: heartbeatIntervalMs,
-    // Long-poll bound: a stop waits for the fetch in flight; new messages still arrive at once.
-    maxWaitTime: 1_000,
-  });
+  const newClient = () =>
+    createConsumer(config, service, logger, {
+      groupId,
+      sessionTimeout: options.sessionTimeoutMs ?? 30_000,
+      heartbeatInterval: heartbeatIntervalMs,
+      // Long-poll bound: a stop waits for the fetch in flight; new messages still arrive at once.
+      maxWaitTime: 1_000,
+    });
+  let consumer = newClient();
+  let clientsReplaced = 0;
+  /** Closes the current client (leaving the group if the broker answers) and makes a new one. */
+  const replaceClient = async () => {
+    const failedClient = consumer;
+    consumer = newClient();
+    clientsReplaced += 1;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      failedClient.close(true).catch((err: unknown) => logger.debug({ err }, 'closing the failed client failed; the broker ends its membership at its session timeout')),
+      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FAILED_CLIENT_MS))),
+    ]);
+    clearTimeout(timer);
+  };
   const sleep = (ms: number) => abortableDelay(ms, signal);
   let stream: Awaited<ReturnType<KafkaConsumer['consume']>> | undefined;
   // Offsets (next to read) of handled messages not committed yet, by partition.
@@ -198,8 +226,17 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
 
   /** One pass over the stream until a handler fails (false) or the consumer stops (true). */
   const open = async () => (stream = await consumer.consume({ topics: [topic], mode: 'committed', fallbackMode: options.fromBeginning === false ? 'latest' : 'earliest' }));
+  // Set while the failure being ridden out is the group's (join, stream), not a handler's: a
+  // successful join then ends the outage even if no message comes.
+  let readFailing = false;
+  const joined = () => {
+    if (!readFailing) return;
+    readFailing = false;
+    recovered();
+  };
   const readUntilFailure = async (opened?: NonNullable<typeof stream>): Promise<boolean> => {
     const stream = opened ?? (await open());
+    joined();
     try {
       for await (const message of stream) {
         if (signal.aborted) return true;
@@ -241,13 +278,32 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     }
   };
 
-  // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
-  // A join that fails here (the broker going away while the group still waits for a killed
-  // member's session to expire) fails the start: the process exits 1 and its supervisor starts it
-  // again. (Joining again on the same client after such a failure was tried: the client did not
-  // consume afterwards, so a fresh process is the reliable way.)
-  let first: NonNullable<typeof stream> | undefined = await open();
   const initialBackoff = options.retryBackoffMs ?? 2_000;
+  const backoff = () => abortableDelay(Math.max(initialBackoff, Math.min(MAX_RETRY_BACKOFF_MS, initialBackoff * 2 ** Math.min(failures - 1, 16))), signal);
+
+  // Joined once this resolves: nothing produced afterwards is missed, even with fromBeginning false.
+  // A join that fails (the broker going away while the group still waits for a killed member's
+  // session to expire) is retried with a new client after the backoff, for as long as it takes.
+  let first: NonNullable<typeof stream> | undefined;
+  try {
+    for (;;) {
+      try {
+        first = await open();
+        break;
+      } catch (err) {
+        if (signal.aborted) throw new ShutdownError();
+        failed(err, 'joining the consumer group failed');
+        readFailing = true;
+        await replaceClient();
+        await backoff();
+      }
+    }
+  } catch (err) {
+    await consumer.close(true).catch(() => undefined);
+    throw err instanceof ShutdownError || signal.aborted ? new ShutdownError() : err;
+  } finally {
+    options.signal?.removeEventListener('abort', onStartAbort);
+  }
   const running = (async () => {
     for (;;) {
       if (signal.aborted) return;
@@ -256,13 +312,15 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
       try {
         if (await readUntilFailure(opened)) return;
       } catch (err) {
-        // Reading failed (stream error, subscription refused while the broker is down): not the end.
+        // Reading failed (stream error, subscription refused while the broker is down): not the
+        // end; the next attempt joins with a new client.
         if (signal.aborted) return;
         failed(err, 'reading the topic failed');
+        readFailing = true;
+        await replaceClient();
       }
       // Read again from the last commit after a pause: the failed message comes first.
-      const delay = Math.min(MAX_RETRY_BACKOFF_MS, initialBackoff * 2 ** Math.min(failures - 1, 16));
-      await abortableDelay(Math.max(initialBackoff, delay), signal).catch(() => undefined);
+      await backoff().catch(() => undefined);
     }
   })();
 
@@ -276,7 +334,17 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     })();
     return stopping;
   };
-  return { stop, crashed, consumer, health };
+  return {
+    stop,
+    crashed,
+    health,
+    get consumer() {
+      return consumer;
+    },
+    get clientsReplaced() {
+      return clientsReplaced;
+    },
+  };
 }
 
 /**

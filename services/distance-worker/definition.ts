@@ -12,5 +12,5 @@ export const distanceWorkerService: ServiceDefinition<'distance-worker'> = {
   config: 'distance-worker',
   healthListener: (config) => ({ host: config.distance.healthHost, port: config.distance.healthPort }),
   describe: (config) => ({ brokers: config.kafka.brokers, group: config.distance.consumerGroup, provider: config.distance.provider }),
-  start: ({ config, logger }) => startDistanceWorker(config, { logger }),
+  start: ({ config, logger, signal }) => startDistanceWorker(config, { logger, signal }),
 };

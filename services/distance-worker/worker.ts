@@ -106,7 +106,8 @@ export interface RunningWorker {
 export interface WorkerOptions {
   logger: Logger;
   /** Overrides the provider chosen from config (tests). */
-  provider?: DistanceProvider;
+  provider?: DistanceProvider;  /** The runtime's stop signal: a stop during start-up (waiting for the topic or the group) ends the start. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -254,7 +255,7 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
   }
 
   const { stop, crashed, consumer } = await startConsumerWithResources(
-    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.distance.consumerGroup, topic, logger, handle }),
+    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.distance.consumerGroup, topic, logger, handle, signal: options.signal }),
     async () => {
       await producer.close();
       await pool.end();

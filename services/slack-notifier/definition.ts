@@ -12,7 +12,7 @@ export const slackNotifierService: ServiceDefinition<'slack-notifier'> = {
   config: 'slack-notifier',
   healthListener: (config) => ({ host: config.slack.healthHost, port: config.slack.healthPort }),
   describe: (config) => ({ brokers: config.kafka.brokers, group: config.slack.consumerGroup, target: config.slack.webhookUrl ? 'webhook' : 'dry-run' }),
-  start: ({ config, logger }) => startSlackNotifier(config, { logger }),
+  start: ({ config, logger, signal }) => startSlackNotifier(config, { logger, signal }),
   // The product's rules file (BATCH_RULES_FILE) is read first: invalid = exit 2, before any connection.
   isConfigurationError: (err) => err instanceof RulesError,
 };

@@ -67,7 +67,8 @@ export interface NotifierOptions {
   /** Overrides the sink chosen from config (tests). */
   sink?: AnnouncementSink;
   /** Called after each successful post with commit->post latency in ms (bench). */
-  onPosted?: (activityId: number, latencyMs: number) => void;
+  onPosted?: (activityId: number, latencyMs: number) => void;  /** The runtime's stop signal: a stop during start-up (waiting for the topic or the group) ends the start. */
+  signal?: AbortSignal;
 }
 
 /** Chooses the webhook or the dry-run from configuration. */
@@ -244,7 +245,7 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   }
 
   const { stop, crashed, consumer } = await startConsumerWithResources(
-    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.slack.consumerGroup, topic, logger, handle }),
+    () => startOrderedConsumer({ config, service: SERVICE_NAME, groupId: config.slack.consumerGroup, topic, logger, handle, signal: options.signal }),
     async () => {
       await producer.close();
       await pool.end();
