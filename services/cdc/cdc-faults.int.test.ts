@@ -69,7 +69,7 @@ class HealthWatch {
 }
 
 function metricsPort(child: CdcChild): number {
-  const m = /"port":(\d+),"msg":"metrics at \/metrics/.exec(child.output.join(''));
+  const m = /"url":"http:\/\/[^"]+:(\d+)","msg":"metrics \(\/metrics\) and health \(\/healthz\) listening/.exec(child.output.join(''));
   if (!m) throw new Error(`no metrics port in the output:\n${child.output.join('')}`);
   return Number(m[1]);
 }

@@ -21,6 +21,7 @@ import { adminClient, cdcEnv, dropSlots, runId, startCdc, stopAllCdc } from './t
 import { testKafka, waitForRecords, type KafkaTarget } from './testing/kafka-read.ts';
 import { compareCaptures, readTopics, type Capture, type Difference } from './testing/debezium-diff.ts';
 import { ALLOW_LIST } from './testing/debezium-allow-list.ts';
+import { testPortBase } from '../../tests/support/test-env.ts';
 
 const RUN = runId();
 const OURS = `ours${RUN}`;
@@ -36,7 +37,7 @@ const T = {
   done: `compat_done_${RUN}`,
 };
 const TABLES = Object.values(T);
-const REST_PORT = Number(process.env.TEST_STACK_PORT_BASE ?? 55000) + 83;
+const REST_PORT = testPortBase() + 83;
 
 let config: Config;
 let db: pg.Client;

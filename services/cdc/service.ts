@@ -45,6 +45,7 @@ import { formatLsn } from './lsn.ts';
 import { CdcMetrics } from './metrics.ts';
 import type { Position } from './offset-context.ts';
 import { TypeCatalog } from './postgres-catalog.ts';
+import { listenWithRetry, type RetriedListener } from '../common/health-server.ts';
 import { CdcSession } from './session.ts';
 import { SnapshotStateMemory } from './snapshot-state-store.ts';
 import { ColumnFactsMemory } from './table-schema-builder.ts';
@@ -72,7 +73,7 @@ export class CdcService {
   private readonly snapshotStates = new SnapshotStateMemory();
   /** The highest LSN a session of this process could confirm: where the next session resumes. */
   private resumeLsn: bigint | null = null;
-  private boundMetricsPort: number | null = null;
+  private metricsListener: RetriedListener | undefined;
   private markStreaming!: () => void;
   /** Resolves once the snapshot (if any) is acknowledged and changes stream. */
   readonly streaming = new Promise<void>((resolve) => (this.markStreaming = resolve));
@@ -103,7 +104,7 @@ export class CdcService {
 
   /** Port of the /metrics endpoint once listening. */
   get metricsPort(): number | null {
-    return this.boundMetricsPort;
+    return this.metricsListener?.port ?? null;
   }
 
   /** Events the broker acknowledged since start (snapshot included; TRUNCATE counts once). */
@@ -127,8 +128,11 @@ export class CdcService {
   async run(): Promise<void> {
     const { config, logger, lifecycle } = this;
     try {
-      this.boundMetricsPort = await this.metrics.listen(config.cdc.metricsPort, config.cdc.metricsHost, (err) => logger.warn({ err }, 'metrics listener error'));
-      logger.info({ host: config.cdc.metricsHost, port: this.boundMetricsPort }, 'metrics at /metrics, health at /healthz');
+      const at = { host: config.cdc.metricsHost, port: config.cdc.metricsPort };
+      this.metricsListener = await listenWithRetry('metrics (/metrics) and health (/healthz)', at, async () => {
+        const port = await this.metrics.listen(at.port, at.host, (err) => logger.warn({ err }, 'metrics listener error'));
+        return { port, close: () => this.metrics.close() };
+      }, logger);
       while (!lifecycle.isStopping()) {
         // One pRetry per outage, so the backoff starts small again after the service has streamed.
         const outcome = await pRetry(() => this.attempt(), {
@@ -149,7 +153,7 @@ export class CdcService {
     } finally {
       this.health.stopping(Date.now());
       this.metrics.healthy.set(0);
-      await this.metrics.close();
+      await this.metricsListener?.close();
     }
     const error = lifecycle.error();
     if (error) throw error;

@@ -12,12 +12,14 @@
  *   event-loop lag).
  *
  * A port that cannot be bound (in use, an address not of this host) does not stop the service:
- * the runtime logs one warning naming the address, and the monitor still watches the service
- * through its consumer group.
+ * the runtime logs one warning naming the address and tries again with backoff until it binds
+ * ({@link listenWithRetry}); the monitor still watches the service through its consumer group.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import pRetry from 'p-retry';
 import client from 'prom-client';
+import type { Logger } from './logger.ts';
 
 /** Runtime states (runtime.ts). */
 export const RUNTIME_STATES = ['starting', 'running', 'stopping', 'stopped'] as const;
@@ -117,4 +119,57 @@ export async function listenHttp(server: http.Server, host: string, port: number
         server.closeAllConnections();
       }),
   };
+}
+
+/** A listener that may not be bound yet: see {@link listenWithRetry}. */
+export interface RetriedListener {
+  /** The port bound, or null while the address cannot be bound. */
+  readonly port: number | null;
+  /** Stops trying and closes the server if it was bound. */
+  close(): Promise<void>;
+}
+
+/** First wait and cap of the attempts to bind again (ms). */
+export const LISTEN_RETRY_MS = { first: 2_000, max: 60_000 } as const;
+
+/**
+ * Binds with `bind` now if it can; otherwise the service runs on without it (issue 14: a
+ * health or metrics port is not worth a crash loop; a port of Linux's ephemeral range, 32768-60999,
+ * may be held for a while by some client socket): one warning naming `what`, the address and the
+ * cause, then a new attempt with backoff (2 s doubling to 60 s) until it binds (one info line)
+ * or {@link RetriedListener.close} is called. Resolves after the first attempt; never rejects.
+ */
+export async function listenWithRetry(what: string, at: { host: string; port: number }, bind: () => Promise<HealthServer>, logger: Logger): Promise<RetriedListener> {
+  let bound: HealthServer | null = null;
+  const stop = new AbortController();
+  const state: RetriedListener = {
+    get port() {
+      return bound?.port ?? null;
+    },
+    async close() {
+      stop.abort();
+      await bound?.close();
+      bound = null;
+    },
+  };
+  try {
+    bound = await bind();
+    logger.info({ url: `http://${at.host}:${bound.port}` }, `${what} listening`);
+    return state;
+  } catch (err) {
+    logger.warn({ host: at.host, port: at.port, reason: (err as Error).message }, `${what} not served for now: cannot listen on this address; the service runs on and tries again with backoff (a busy port is freed, or set another one)`);
+  }
+  void pRetry(
+    async () => {
+      if (stop.signal.aborted) return;
+      const server = await bind();
+      if (stop.signal.aborted) await server.close();
+      else {
+        bound = server;
+        logger.info({ url: `http://${at.host}:${server.port}` }, `${what} listening (bound on a later attempt)`);
+      }
+    },
+    { retries: Number.POSITIVE_INFINITY, minTimeout: LISTEN_RETRY_MS.first, maxTimeout: LISTEN_RETRY_MS.max, factor: 2, signal: stop.signal, shouldRetry: () => !stop.signal.aborted },
+  ).catch(() => undefined);
+  return state;
 }

@@ -18,7 +18,8 @@
  * 5. An uncaught exception or unhandled rejection is one `fatal` line with its cause, exit 1.
  * 6. Health: a service that declares {@link ServiceDefinition.healthListener} gets `/healthz` and
  *    `/metrics` on that address from the start (health-server.ts): 503 while starting or stopping,
- *    then {@link RunningService.health}. A port that cannot be bound is one warning, not a failure.
+ *    then {@link RunningService.health}. A port that cannot be bound is one warning, not a failure
+ *    (bound later when it frees: health-server.ts, listenWithRetry).
  *
  * Test hooks (e.g. the bronze writer's crash before commit) are passed by tests as `hooks`, never
  * read from the configuration.
@@ -26,7 +27,7 @@
 import { ConfigError, loadServiceConfig, type ServiceName, SERVICE_BLOCKS } from './config.ts';
 import type { ConfigOf } from './config/define.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { startHealthServer, type HealthServer, type RuntimeState } from './health-server.ts';
+import { listenWithRetry, startHealthServer, type RetriedListener, type RuntimeState } from './health-server.ts';
 
 /** Documented exit codes of every entry point. */
 export const EXIT = { ok: 0, runtime: 1, configuration: 2 } as const;
@@ -174,21 +175,14 @@ async function supervise<S extends ServiceName, H>(
   }
 }
 
-/** Starts the service's health endpoint, if it declares one; a bind failure is one warning. */
+/** Starts the service's health endpoint, if it declares one; a bind failure is one warning, then retried. */
 async function openHealthListener<S extends ServiceName, H>(
   definition: ServiceDefinition<S, H>,
   config: ConfigOf<(typeof SERVICE_BLOCKS)[S]>,
   logger: Logger,
   probe: Parameters<typeof startHealthServer>[3],
-): Promise<HealthServer | null> {
+): Promise<RetriedListener | null> {
   const at = definition.healthListener?.(config);
   if (!at) return null;
-  try {
-    const server = await startHealthServer(definition.name, at.host, at.port, probe);
-    logger.info({ healthz: `http://${at.host}:${server.port}/healthz` }, 'health endpoint listening');
-    return server;
-  } catch (err) {
-    logger.warn({ host: at.host, port: at.port, reason: (err as Error).message }, 'health endpoint not served: cannot listen on this address (the service runs on; set the *_HEALTH_PORT variable to a free port)');
-    return null;
-  }
+  return listenWithRetry('health endpoint (/healthz, /metrics)', at, () => startHealthServer(definition.name, at.host, at.port, probe), logger);
 }

@@ -26,12 +26,12 @@ import { loadConfig, REPO_ROOT } from '../../services/common/config.ts';
 import { migrate } from '../../scripts/lib/migrate.ts';
 import { generateHrData, seedDatabase } from '../../scripts/lib/seed.ts';
 import { stackReset, stackUp } from '../../scripts/lib/stack.ts';
-import { testEnv } from '../support/test-env.ts';
+import { testEnv, testPortBase } from '../support/test-env.ts';
 import { documentationFiles, extractCommands, isSynopsis, synopsisHelpChecks, type DocCommand, type HelpCheck } from './extract.ts';
 import { ruleFor, withoutComment, type Readiness, type Treatment } from './policy.ts';
 import { nodeWorkers, ShellSession, shellQuote } from './shell-session.ts';
 
-const testBase = Number(process.env.TEST_STACK_PORT_BASE ?? 55000);
+const testBase = testPortBase();
 /** The scratch stack sits 50 ports above the shared test stack, inside this run's range. */
 const base = testBase + 50;
 const dataDir = mkdtempSync(path.join(os.tmpdir(), 'doc-commands-'));

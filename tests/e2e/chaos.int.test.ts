@@ -33,6 +33,7 @@ import { connectTestBroker, waitUntil, type TestBroker } from '../support/debezi
 import { startFakeSlack, type FakeSlack } from '../support/fake-slack.ts';
 import { grantKafkaAccess, testAdmin, kafkaTarget } from '../support/kafka.ts';
 import { compareSilver, SPORT_TABLES } from '../support/silver-compare.ts';
+import { testPortBase } from '../support/test-env.ts';
 
 const RUN = runId();
 const PREFIX = `chaos${RUN}`;
@@ -43,7 +44,7 @@ const CHANGES = 10_000;
 /** Changes per second the workload aims at: the faults (about 3 minutes, each kill waits for the service to be healthy again) fall inside it. */
 const RATE = 45;
 const logger = createLogger('chaos-test', process.env.LOG_LEVEL ?? 'warn');
-const PORT_BASE = Number(process.env.TEST_STACK_PORT_BASE ?? 55000);
+const PORT_BASE = testPortBase();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let base: Config;

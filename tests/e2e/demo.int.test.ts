@@ -13,10 +13,11 @@ import { testAdmin, kafkaTarget } from '../support/kafka.ts';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
+import { testPortBase } from '../support/test-env.ts';
 
 const base = loadConfig();
 const run = Date.now().toString(36);
-const portBase = Number(process.env.TEST_STACK_PORT_BASE ?? 55000);
+const portBase = testPortBase();
 
 describe('npm run demo -- --once', () => {
   let dir: string;

@@ -5,6 +5,7 @@
  * service does not stop it (the CDC service streams with DISTANCE_PROVIDER=routes and no key).
  */
 import { spawn, spawnSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -139,9 +140,72 @@ describe('the consumers\' health endpoint (issue 14)', () => {
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('service_healthy{service="bronze-writer"} 0');
     expect(metrics).toContain('service_state{service="bronze-writer",state="starting"} 1');
-    expect(output).toContain(`"healthz":"http://127.0.0.1:${port}/healthz"`);
+    expect(output).toContain(`"url":"http://127.0.0.1:${port}","msg":"health endpoint (/healthz, /metrics) listening"`);
     child.kill('SIGTERM');
     expect(await exited, output).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
+});
+
+describe('a health or metrics port held by another socket (issue 14: the CDC service restarted 18 times on EADDRINUSE in CI)', () => {
+  const slot = 'runtime_port_slot';
+
+  afterAll(async () => {
+    const db = new pg.Client(pgConnection(loadConfig(), 'admin'));
+    await db.connect();
+    await db.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1 AND NOT active', [slot]);
+    await db.end();
+  });
+
+  it.each([
+    {
+      name: 'cdc',
+      script: 'services/cdc/main.ts',
+      portVariable: 'CDC_METRICS_PORT',
+      env: { CDC_SLOT_NAME: slot, CDC_TABLES: 'public.employees', CDC_SNAPSHOT_MODE: 'never', KAFKA_TOPIC_PREFIX: 'runtime_port' },
+      ready: '"msg":"streaming changes"',
+      what: 'metrics (/metrics) and health (/healthz)',
+    },
+    { name: 'bronze-writer', script: 'services/bronze-writer/main.ts', portVariable: 'BRONZE_HEALTH_PORT', env: { KAFKA_BROKERS: '127.0.0.1:1' }, ready: '"msg":"starting"', what: 'health endpoint (/healthz, /metrics)' },
+  ])('$name runs on while its port is taken, says so once, and serves /healthz once the port is free', async ({ script, portVariable, env, ready, what }) => {
+    if (script.includes('cdc')) await grantKafkaAccess(env);
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = (holder.address() as net.AddressInfo).port;
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info', ...env, [portVariable]: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const notServed = `"msg":"${what} not served for now: cannot listen on this address; the service runs on and tries again with backoff (a busy port is freed, or set another one)"`;
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!(output.includes(ready) && output.includes(notServed)) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(child.exitCode, output).toBeNull();
+      expect(output).toContain(ready);
+      expect(output).toContain(`"port":${port},"reason":"listen EADDRINUSE: address already in use 127.0.0.1:${port}"`);
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+      let status: number | null = null;
+      const until = Date.now() + 90_000;
+      while (status === null && Date.now() < until) {
+        try {
+          status = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
+        } catch {
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      expect(status, output).not.toBeNull();
+      expect(output).toContain(`"url":"http://127.0.0.1:${port}","msg":"${what} listening (bound on a later attempt)"`);
+      expect(output.split(notServed).length - 1).toBe(1);
+      child.kill('SIGTERM');
+      expect(await exited, output).toBe(0);
+    } finally {
+      child.kill('SIGKILL');
+      holder.close();
+    }
+  }, 180_000);
 });

@@ -1,13 +1,27 @@
 /**
- * Environment of the test stack: its own STACK_DIR and ports, so tests never touch the
- * developer's `npm run stack` servers, and two checkouts can test side by side by setting
- * TEST_STACK_PORT_BASE (default 55000: PostgreSQL 55432, Kafka 55092/55093, MinIO 55900/55901,
- * the consumers' health endpoints 55465-55467).
+ * Default base of the test stack's ports. Above Linux's ephemeral range (32768-60999, where the
+ * kernel picks the local port of every outgoing connection): a server restarted by a test, or a
+ * service's metrics port, cannot find its port held by some client socket (issue 14: the CDC
+ * service met EADDRINUSE on 51464 in CI).
  */
-export function testEnv(base = Number(process.env.TEST_STACK_PORT_BASE ?? 55000)): Record<string, string> {
+export const DEFAULT_TEST_PORT_BASE = 61000;
+
+/** TEST_STACK_PORT_BASE, else {@link DEFAULT_TEST_PORT_BASE}. @throws when it is not an integer in 1024-64000. */
+export function testPortBase(): number {
+  const base = Number(process.env.TEST_STACK_PORT_BASE ?? DEFAULT_TEST_PORT_BASE);
   if (!Number.isInteger(base) || base < 1024 || base > 64000) {
     throw new Error(`TEST_STACK_PORT_BASE: expected an integer between 1024 and 64000 (got "${process.env.TEST_STACK_PORT_BASE}")`);
   }
+  return base;
+}
+
+/**
+ * Environment of the test stack: its own STACK_DIR and ports, so tests never touch the
+ * developer's `npm run stack` servers, and two checkouts can test side by side by setting
+ * TEST_STACK_PORT_BASE (default 61000: PostgreSQL 61432, Kafka 61092/61093, MinIO 61900/61901,
+ * the consumers' health endpoints 61465-61467).
+ */
+export function testEnv(base = testPortBase()): Record<string, string> {
   return {
     STACK_DIR: `.local/test-stack-${base}`,
     POSTGRES_HOST: '127.0.0.1',

@@ -9,6 +9,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, REPO_ROOT } from '../../../services/common/config.ts';
+import { testPortBase } from '../../../tests/support/test-env.ts';
 
 const config = loadConfig();
 const run = Date.now().toString(36);
@@ -60,7 +61,7 @@ describe('lakehouse (bin) on the test stack', () => {
     expect(status.kafka.error).toBeNull();
     expect(status.replicationSlot).toMatchObject({ slotName: `ops_${run}_status`, exists: false });
 
-    const closedPort = Number(process.env.TEST_STACK_PORT_BASE ?? 55000) + 99;
+    const closedPort = testPortBase() + 99;
     const down = await lakehouse(['status'], { KAFKA_BROKERS: `127.0.0.1:${closedPort}` });
     expect(down.code, down.out).toBe(1);
     expect(down.out).toContain(`Kafka unreachable: Listing topics failed: connect ECONNREFUSED 127.0.0.1:${closedPort}`);
