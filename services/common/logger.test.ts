@@ -26,4 +26,18 @@ describe('createLogger', () => {
     expect(line).toContain('[redacted]');
     expect(line).toContain('"user":"cdc"');
   });
+
+  it('logs an aggregated error (the Kafka client\'s retries) as its distinct innermost causes, not the whole tree', () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+    const logger = createLogger('t', 'info', sink);
+    const refused = () => new AggregateError([new Error('connect ECONNREFUSED 127.0.0.1:9092'), new Error('connect ECONNREFUSED 127.0.0.1:9092')], 'Cannot connect to any broker.');
+    const err = Object.assign(new AggregateError([new AggregateError([refused(), refused()], 'findGroupCoordinator failed 4 times.'), new Error('This is not the correct coordinator.')], 'joinGroup failed 4 times.'), { code: 'PLT_KFK_MULTIPLE' });
+    logger.warn({ err }, 'joining failed');
+    const line = JSON.parse(lines.join('')) as { err: Record<string, unknown> };
+    expect(line.err).toMatchObject({ type: 'AggregateError', message: 'joinGroup failed 4 times.', code: 'PLT_KFK_MULTIPLE', causes: ['connect ECONNREFUSED 127.0.0.1:9092', 'This is not the correct coordinator.'] });
+    expect(line.err).not.toHaveProperty('aggregateErrors');
+    logger.warn({ err: Object.assign(new Error('relation missing'), { code: '42P01' }) }, 'plain');
+    expect(JSON.parse(lines[1]!)).toMatchObject({ err: { type: 'Error', message: 'relation missing', code: '42P01' } });
+  });
 });
