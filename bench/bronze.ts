@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep] [--envelope cdc|minimal]`
+ * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep] [--envelope cdc|minimal] [--no-schema-link] [--no-context-headers]`
  *
  * 1. Parquet writers on the same bronze rows (files of 10,000 rows, the default rotation):
  *    parquetjs-lite (baseline), @dsnp/parquetjs, DuckDB; rows/s, bytes, ratio to the baseline.
@@ -13,7 +13,9 @@
  * `--envelope minimal` produces the envelope without Debezium 3.6.1's extra fields and headers (the CDC
  * service's output before issue 12), to compare with the default `cdc` (what the service writes now).
  * With `cdc`, every message also carries the header `lakehouse.schema.id` and the schema topic holds
- * its document, as the CDC service produces them (issue 13); `--no-schema-link` leaves them out.
+ * its document, as the CDC service produces them (issue 13); `--no-schema-link` leaves them out, and
+ * `--no-context-headers` leaves out Debezium's `__debezium.context.*` headers (the CDC service with
+ * CDC_EXTENDED_HEADERS=false), to measure what the headers cost apart from the envelope's fields.
  *
  * Uses the stack of the environment (`npm run stack -- up`), or with TEST_STACK_PORT_BASE set,
  * starts/uses the test stack on those ports. BENCH_WRITER_LOG=<file> appends the service's log lines there.
@@ -44,8 +46,9 @@ const opts = new Command('bench bronze')
   .option('--keep', 'keep the benchmark topic and objects')
   .addOption(new Option('--envelope <format>', 'envelope shape of the backlog').choices(['cdc', 'minimal']).default('cdc'))
   .option('--no-schema-link', 'produce the backlog without the lakehouse.schema.id header (as before issue 13)')
+  .option('--no-context-headers', "produce the backlog without Debezium's __debezium.context.* headers (CDC_EXTENDED_HEADERS=false)")
   .parse(process.argv)
-  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat; schemaLink: boolean }>();
+  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat; schemaLink: boolean; contextHeaders: boolean }>();
 
 const portBase = process.env.TEST_STACK_PORT_BASE;
 const env: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(Number(portBase)) } : { ...process.env };
@@ -157,13 +160,15 @@ async function benchEndToEnd(): Promise<void> {
       schemaHeaders = { [SCHEMA_ID_HEADER]: doc.schemaId };
     }
     console.log(schemaHeaders ? 'schema link: header lakehouse.schema.id on every message' : 'schema link: none');
+    console.log(opts.contextHeaders && opts.envelope === 'cdc' ? "Debezium's __debezium.context.* headers (4) on every message" : 'no __debezium.context.* headers');
     let produced = 0;
     let tombstones = 0;
     const t0 = performance.now();
     for (let seed = 1; produced < opts.messages; seed++) {
       const batch = activityMessages(10_000, seed, undefined, opts.envelope).slice(0, opts.messages - produced);
       tombstones += batch.filter((m) => m.value === null).length;
-      await produce(producer, topic, schemaHeaders ? batch.map((m) => ({ ...m, headers: { ...m.headers, ...schemaHeaders } })) : batch, 10_000);
+      const withHeaders = batch.map((m) => ({ ...m, headers: { ...(opts.contextHeaders ? m.headers : {}), ...schemaHeaders } }));
+      await produce(producer, topic, withHeaders, 10_000);
       produced += batch.length;
     }
     const produceS = (performance.now() - t0) / 1000;
