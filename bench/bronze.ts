@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep] [--envelope cdc|minimal] [--no-schema-link] [--no-context-headers]`
+ * `npm run bench -- bronze [--messages 1000000] [--writer-rows 50000] [--only writers|e2e] [--keep] [--envelope cdc|minimal] [--no-schema-link] [--no-context-headers] [--writers 1]`
  *
  * 1. Parquet writers on the same bronze rows (files of 10,000 rows, the default rotation):
  *    parquetjs-lite (baseline), @dsnp/parquetjs, DuckDB; rows/s, bytes, ratio to the baseline.
@@ -7,7 +7,9 @@
  *    produced first; a bare consumer of the project's Kafka client (services/common/kafka) reading
  *    it is the baseline; then the real service
  *    (`services/bronze-writer/main.ts`, default settings) runs as a child process until every
- *    offset is committed: rows/s and peak RSS (VmHWM) of that process.
+ *    offset is committed: rows/s and peak RSS (VmHWM) of that process. `--writers N` runs N
+ *    processes in the same consumer group (the partitions split between them, as a deployment
+ *    scales out): rows/s of the group, the highest peak RSS and the summed CPU.
  *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
  *
  * `--envelope minimal` produces the envelope without Debezium 3.6.1's extra fields and headers (the CDC
@@ -47,8 +49,13 @@ const opts = new Command('bench bronze')
   .addOption(new Option('--envelope <format>', 'envelope shape of the backlog').choices(['cdc', 'minimal']).default('cdc'))
   .option('--no-schema-link', 'produce the backlog without the lakehouse.schema.id header (as before issue 13)')
   .option('--no-context-headers', "produce the backlog without Debezium's __debezium.context.* headers (CDC_EXTENDED_HEADERS=false)")
+  .option('--writers <n>', 'bronze writer processes in the consumer group (at most the 3 partitions)', (v) => Number(v), 1)
   .parse(process.argv)
-  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat; schemaLink: boolean; contextHeaders: boolean }>();
+  .opts<{ messages: number; writerRows: number; only?: 'writers' | 'e2e'; keep?: boolean; envelope: EnvelopeFormat; schemaLink: boolean; contextHeaders: boolean; writers: number }>();
+if (!Number.isInteger(opts.writers) || opts.writers < 1 || opts.writers > 3) {
+  console.error('--writers: expected 1, 2 or 3 (the backlog has 3 partitions)');
+  process.exit(2);
+}
 
 const portBase = process.env.TEST_STACK_PORT_BASE;
 const env: NodeJS.ProcessEnv = portBase ? { ...process.env, ...testEnv(Number(portBase)) } : { ...process.env };
@@ -204,65 +211,74 @@ async function benchEndToEnd(): Promise<void> {
     const serviceEnv = { ...env, KAFKA_TOPIC_PREFIX: run, BRONZE_CONSUMER_GROUP: group, LAKE_URL: lakeUrl, LOG_LEVEL: 'info', BRONZE_MAX_AGE_S: env.BRONZE_MAX_AGE_S ?? '2', BRONZE_PROGRESS_S: '5' };
     // The service authenticates as the bronze writer's principal: its ACLs for this run's namespace.
     await ensureKafkaAccess(loadConfig(serviceEnv));
-    const child = spawn('sh', ['-c', `exec ${runCommand.replace(/ (dist\/\S+\.js)$/, ` ${extraNodeArgs} $1`)}`], {
-      cwd: REPO_ROOT,
-      // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
-      // first message instead of 60 s (the default), so the run measures throughput, not the wait.
-      env: serviceEnv,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    // Each process its own health port (0 = any free one): several run side by side.
+    const children = Array.from({ length: opts.writers }, () =>
+      spawn('sh', ['-c', `exec ${runCommand.replace(/ (dist\/\S+\.js)$/, ` ${extraNodeArgs} $1`)}`], {
+        cwd: REPO_ROOT,
+        // BRONZE_MAX_AGE_S=2: the last, partial file of each partition is written 2 s after its
+        // first message instead of 60 s (the default), so the run measures throughput, not the wait.
+        env: opts.writers > 1 ? { ...serviceEnv, BRONZE_HEALTH_PORT: '0' } : serviceEnv,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
     const spawnedAt = performance.now();
     let assignedAt = 0;
-    let stoppedLine: Record<string, unknown> | undefined;
-    let pending = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      pending += d.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines) {
-        if (process.env.BENCH_WRITER_LOG) appendFileSync(process.env.BENCH_WRITER_LOG, `${line}\n`);
-        if (!line.startsWith('{')) continue; // e.g. --trace-gc output of a tuning run
-        const msg = (JSON.parse(line) as { msg?: string }).msg;
-        if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
-        if (msg === 'bronze writer stopped') stoppedLine = JSON.parse(line) as Record<string, unknown>;
-        if (msg === 'progress') {
-          const p = JSON.parse(line) as Record<string, number>;
-          console.log(`  writer: ${fmt(p.messages!)} msgs, ${p.files} files, buffered ${mb(p.bufferedBytes!)}, rss ${mb(p.rssBytes!)}, heap ${mb(p.heapUsedBytes!)}/${mb(p.heapTotalBytes!)}, external ${mb(p.externalBytes!)}, paused ${String(p.paused)}`);
+    const stoppedLines: Record<string, unknown>[] = [];
+    children.forEach((child, index) => {
+      let pending = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        pending += d.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop()!;
+        for (const line of lines) {
+          if (process.env.BENCH_WRITER_LOG) appendFileSync(process.env.BENCH_WRITER_LOG, `${line}\n`);
+          if (!line.startsWith('{')) continue; // e.g. --trace-gc output of a tuning run
+          const msg = (JSON.parse(line) as { msg?: string }).msg;
+          if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
+          if (msg === 'bronze writer stopped') stoppedLines.push(JSON.parse(line) as Record<string, unknown>);
+          if (msg === 'progress') {
+            const p = JSON.parse(line) as Record<string, number>;
+            console.log(`  writer${opts.writers > 1 ? ` ${index + 1}` : ''}: ${fmt(p.messages!)} msgs, ${p.files} files, buffered ${mb(p.bufferedBytes!)}, rss ${mb(p.rssBytes!)}, heap ${mb(p.heapUsedBytes!)}/${mb(p.heapTotalBytes!)}, external ${mb(p.externalBytes!)}, paused ${String(p.paused)}`);
+          }
         }
-      }
+      });
     });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const exits = children.map((child) => new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code))));
     let peak = 0;
     let doneAt = 0;
     for (;;) {
-      const mem = memoryOf(child.pid!);
-      if (mem) peak = Math.max(peak, mem.hwm);
+      for (const child of children) {
+        const mem = memoryOf(child.pid!);
+        if (mem) peak = Math.max(peak, mem.hwm);
+      }
       const committed = [...(await committedOffsets(admin, group, topic)).values()].reduce((a, b) => a + Math.max(0, b), 0);
       if (committed >= produced) {
         doneAt = performance.now();
         break;
       }
-      if (child.exitCode !== null) throw new Error(`bronze writer exited with ${child.exitCode} before the end`);
+      const dead = children.find((c) => c.exitCode !== null);
+      if (dead) throw new Error(`bronze writer exited with ${dead.exitCode} before the end`);
       await new Promise((r) => setTimeout(r, 250));
     }
-    child.kill('SIGTERM');
-    const code = await exited;
+    for (const child of children) child.kill('SIGTERM');
+    const codes = await Promise.all(exits);
+    const code = codes.find((c) => c !== 0) ?? 0;
     const entries = await manifestEntries(lake, topic);
     const stored = entries.reduce((a, e) => a + e.rows, 0);
     const fileBytes = entries.reduce((a, e) => a + e.bytes, 0);
     const consumeS = (doneAt - (assignedAt || spawnedAt)) / 1000;
     const rate = rows / consumeS;
-    const selfReported = Number(stoppedLine?.maxRssBytes ?? 0);
+    const selfReported = Math.max(0, ...stoppedLines.map((l) => Number(l.maxRssBytes ?? 0)));
     console.log('\n| measure | value | target |');
     console.log('|---|---:|---|');
     console.log(`| rows stored / expected | ${fmt(stored)} / ${fmt(rows)} in ${fmt(entries.length)} files (${mb(fileBytes)}) | all |`);
     console.log(`| time, group joined -> all offsets committed | ${fmt(consumeS, 1)} s (${fmt((doneAt - spawnedAt) / 1000, 1)} s from process start) | |`);
     console.log(`| rows/s Kafka -> Parquet on MinIO | ${fmt(rate)} (${fmt(produced / consumeS)} msg/s) | >= 100,000 ${rate >= 100_000 ? 'met' : 'MISSED'} |`);
     console.log(`| ratio to the bare consumer | ${fmt(produced / consumeS / bareRate, 2)} | |`);
-    console.log(`| peak RSS (VmHWM) of the writer process | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
-    const cpuSeconds = Number(stoppedLine?.cpuSeconds ?? 0);
-    console.log(`| CPU time of the writer process (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
-    console.log(`| consumption paused by back-pressure (BRONZE_MAX_BUFFERED_BYTES reached) | ${fmt(Number(stoppedLine?.pausedMs ?? 0) / 1000, 1)} s | |`);
+    console.log(`| peak RSS (VmHWM) of the writer process${opts.writers > 1 ? ` (highest of ${opts.writers})` : ''} | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
+    const cpuSeconds = stoppedLines.reduce((a, l) => a + Number(l.cpuSeconds ?? 0), 0);
+    console.log(`| CPU time of the writer process${opts.writers > 1 ? `es (${opts.writers}, summed)` : ''} (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
+    console.log(`| consumption paused by back-pressure (BRONZE_MAX_BUFFERED_BYTES reached) | ${fmt(Math.max(0, ...stoppedLines.map((l) => Number(l.pausedMs ?? 0))) / 1000, 1)} s | |`);
     console.log(`| exit code after SIGTERM | ${code} | 0 |`);
     if (stored !== rows) throw new Error(`stored ${stored} rows, expected ${rows}`);
   } finally {
