@@ -60,6 +60,14 @@ function startWriter(config: Config): Promise<BronzeWriter> {
   return writer.start().then(() => writer);
 }
 
+/** Starts a writer whose log lines (info and above) are kept, parsed, in `lines`. */
+async function startWriterKeepingLog(config: Config): Promise<{ writer: BronzeWriter; lines: { level: number; msg: string }[] }> {
+  const lines: { level: number; msg: string }[] = [];
+  const writer = new BronzeWriter({ config, logger: createLogger('bronze-writer', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
+  await writer.start();
+  return { writer, lines };
+}
+
 /** The bronze row each produced message must become (tombstones and poison: none). */
 function expectedRows(placed: PlacedMessage[], sent: CdcMessage[]) {
   const byValue = new Map(sent.filter((m) => m.value !== null).map((m) => [m.value, m]));
@@ -409,9 +417,7 @@ describe('bronze writer', () => {
     const s = scenario({ BRONZE_MAX_ROWS: '200' });
     await createTopic(admin, s.topic);
     const sent = activityMessages(3000, 6);
-    const lines: { level: number; msg: string }[] = [];
-    const writer = new BronzeWriter({ config: s.config, logger: createLogger('bronze-writer', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
-    await writer.start();
+    const { writer, lines } = await startWriterKeepingLog(s.config);
     let healthWhileDown: { healthy: boolean; detail: string } | undefined;
     try {
       await produce(producer, s.topic, sent.slice(0, 1000));
@@ -454,9 +460,7 @@ describe('bronze writer', () => {
     const s = scenario({ BRONZE_MAX_ROWS: '200' });
     await createTopic(admin, s.topic);
     const sent = activityMessages(2000, 7);
-    const lines: { level: number; msg: string }[] = [];
-    const writer = new BronzeWriter({ config: s.config, logger: createLogger('bronze-writer', 'info', { write: (line: string) => void lines.push(JSON.parse(line)) }) });
-    await writer.start();
+    const { writer, lines } = await startWriterKeepingLog(s.config);
     let crashed: Error | undefined;
     void writer.crashed.then((err) => (crashed = err));
     let healthWhileDown: { healthy: boolean; detail: string } | undefined;

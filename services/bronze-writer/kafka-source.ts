@@ -15,7 +15,7 @@
  */
 import type { KafkaSettings } from '../common/config.ts';
 import type { Logger } from '../common/logger.ts';
-import { createConsumer, KafkaAdmin, type KafkaConsumer } from '../common/kafka/index.ts';
+import { closeFailedConsumer, createConsumer, KafkaAdmin, type KafkaConsumer } from '../common/kafka/index.ts';
 import type { CommitOffset, IncomingMessage } from './partition-segments.ts';
 
 /** Messages of one topic-partition, in offset order. */
@@ -43,9 +43,6 @@ export interface KafkaSourceOptions {
   /** Called once when consumption stopped for good by itself (the stream failed). */
   onFailure: (err: Error) => void;
 }
-
-/** How long closing a failed client may take before it is left to the broker's session timeout. */
-const CLOSE_FAILED_CLIENT_MS = 5_000;
 
 /** See the module documentation. */
 export class KafkaSource {
@@ -93,12 +90,7 @@ export class KafkaSource {
     const failed = this.consumer;
     this.consumer = this.newClient();
     this.clientsReplaced += 1;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      failed.close(true).catch((err: unknown) => this.options.logger.debug({ err }, 'closing the failed client failed; the broker ends its membership at its session timeout')),
-      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FAILED_CLIENT_MS))),
-    ]);
-    clearTimeout(timer);
+    await closeFailedConsumer(failed, this.options.logger);
     await this.subscribe(topics);
   }
 

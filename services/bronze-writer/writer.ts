@@ -446,13 +446,24 @@ export class BronzeWriter {
    */
   private outage(what: string, err: Error): () => void {
     const token = {};
-    if (this.failing.size === 0) this.logger.warn({ err }, `${what} failed; joining the group again with backoff until it succeeds`);
-    this.failing.set(token, { what, sinceMs: Date.now(), cause: err.message });
-    return () => {
-      const entry = this.failing.get(token);
-      if (!entry || !this.failing.delete(token)) return;
-      if (this.failing.size === 0 && !this.abort.signal.aborted) this.logger.info({ outageMs: Date.now() - entry.sinceMs }, 'resumed');
-    };
+    this.noteFailure(token, what, err, `${what} failed; joining the group again with backoff until it succeeds`);
+    return () => this.endFailure(token);
+  }
+
+  /** Records the failure of the operation `token`: a warning when it begins an outage, debug otherwise. */
+  private noteFailure(token: object, what: string, err: Error, message: string, attempt?: number): void {
+    const outageBegins = this.failing.size === 0;
+    const known = this.failing.get(token);
+    if (known) known.cause = err.message;
+    else this.failing.set(token, { what, sinceMs: Date.now(), cause: err.message });
+    this.logger[outageBegins ? 'warn' : 'debug']({ err, attempt }, message);
+  }
+
+  /** The operation `token` no longer fails: `resumed` when no other operation fails. */
+  private endFailure(token: object): void {
+    const entry = this.failing.get(token);
+    if (!entry || !this.failing.delete(token)) return;
+    if (this.failing.size === 0 && !this.abort.signal.aborted) this.logger.info({ outageMs: Date.now() - entry.sinceMs }, 'resumed');
   }
 
   /**
@@ -471,19 +482,9 @@ export class BronzeWriter {
       randomize: true,
       signal: this.abort.signal,
       shouldRetry: () => !this.abort.signal.aborted,
-      onFailedAttempt: ({ error, attemptNumber }) => {
-        const outageBegins = this.failing.size === 0;
-        const known = this.failing.get(token);
-        if (known) known.cause = error.message;
-        else this.failing.set(token, { what, sinceMs: Date.now(), cause: error.message });
-        this.logger[outageBegins ? 'warn' : 'debug']({ err: error, attempt: attemptNumber }, `${what} failed; retrying with backoff until it succeeds`);
-      },
+      onFailedAttempt: ({ error, attemptNumber }) => this.noteFailure(token, what, error, `${what} failed; retrying with backoff until it succeeds`, attemptNumber),
     });
-    const settle = () => {
-      const entry = this.failing.get(token);
-      if (!entry || !this.failing.delete(token)) return;
-      if (this.failing.size === 0 && !this.abort.signal.aborted) this.logger.info({ outageMs: Date.now() - entry.sinceMs }, 'resumed');
-    };
+    const settle = () => this.endFailure(token);
     void result.then(settle, settle);
     return result;
   }

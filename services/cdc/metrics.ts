@@ -21,9 +21,9 @@
  *   estimate; 100 when done).
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import client from 'prom-client';
 import type { HealthReport } from './health.ts';
+import { listenHttp, type HealthServer } from '../common/health-server.ts';
 
 export class CdcMetrics {
   readonly registry = new client.Registry();
@@ -45,7 +45,6 @@ export class CdcMetrics {
   readonly incrementalPercent = new client.Gauge({ name: 'cdc_incremental_snapshot_percent', help: "Incremental snapshot progress, percent of the planner's row estimate (100 when done)", labelNames: ['table'], registers: [this.registry] });
 
   private readonly window: { at: number; count: number }[] = [];
-  private server: http.Server | null = null;
   private lagReader: (() => Promise<number | null>) | null = null;
   private healthReader: () => HealthReport = () => ({ httpStatus: 200, body: { status: 'ok', state: 'streaming', since: new Date(0).toISOString() } });
 
@@ -106,16 +105,16 @@ export class CdcMetrics {
   }
 
   /**
-   * Serves /metrics and /healthz.
-   * @param port TCP port; 0 picks a free one.
+   * Serves /metrics and /healthz on `host:port` (0 picks a free port), bound by the project's one
+   * HTTP binder (services/common/health-server.ts, listenHttp).
    * @param host interface (CDC_METRICS_HOST).
    * @param onError called with a listener error after start-up (logged by the caller; the listener
    *   keeps serving other connections).
-   * @returns the port actually bound.
+   * @returns the bound port and its close.
    * @throws the listen error (port in use, host not local).
    */
-  async listen(port: number, host = '127.0.0.1', onError: (err: Error) => void = () => undefined): Promise<number> {
-    this.server = http.createServer((req, res) => {
+  serve(port: number, host = '127.0.0.1', onError: (err: Error) => void = () => undefined): Promise<HealthServer> {
+    const server = http.createServer((req, res) => {
       if (req.url === '/metrics') {
         this.registry
           .metrics()
@@ -136,22 +135,6 @@ export class CdcMetrics {
         res.end();
       }
     });
-    const server = this.server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', onError);
-    server.on('clientError', (_err, socket) => socket.destroy());
-    return (this.server.address() as AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    return listenHttp(server, host, port, onError);
   }
 }

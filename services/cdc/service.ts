@@ -129,10 +129,8 @@ export class CdcService {
     const { config, logger, lifecycle } = this;
     try {
       const at = { host: config.cdc.metricsHost, port: config.cdc.metricsPort };
-      this.metricsListener = await listenWithRetry('metrics (/metrics) and health (/healthz)', at, async () => {
-        const port = await this.metrics.listen(at.port, at.host, (err) => logger.warn({ err }, 'metrics listener error'));
-        return { port, close: () => this.metrics.close() };
-      }, logger);
+      const onError = (err: Error) => logger.warn({ err }, 'metrics listener error');
+      this.metricsListener = await listenWithRetry('metrics (/metrics) and health (/healthz)', at, () => this.metrics.serve(at.port, at.host, onError), logger);
       while (!lifecycle.isStopping()) {
         // One pRetry per outage, so the backoff starts small again after the service has streamed.
         const outcome = await pRetry(() => this.attempt(), {

@@ -75,10 +75,12 @@ export class DeadLetterPublisher {
 /**
  * The Kafka side of a consumer service that dead-letters: `<topic>.dlq` created if missing (same
  * partition count as its source), and an idempotent producer (acks=all, services/common/kafka) with
- * the publisher that writes through it.
+ * the publisher that writes through it. A broker that does not answer is waited for (capped
+ * backoff) until it does or `signal` aborts (the service stops during start-up).
  * @returns the producer (to close at stop) and the publisher.
+ * @throws the abort reason when `signal` aborts first.
  */
-export async function connectDeadLetterProducer(config: KafkaSettings, service: string, topic: string, logger: Logger): Promise<{ producer: KafkaProducer; deadLetters: DeadLetterPublisher }> {
+export async function connectDeadLetterProducer(config: KafkaSettings, service: string, topic: string, logger: Logger, signal?: AbortSignal): Promise<{ producer: KafkaProducer; deadLetters: DeadLetterPublisher }> {
   const admin = KafkaAdmin.create(config, service, logger);
   try {
     // A start-up during a broker outage waits for the broker (issue 14): one warning, then retries
@@ -88,6 +90,7 @@ export async function connectDeadLetterProducer(config: KafkaSettings, service: 
       minTimeout: 1_000,
       maxTimeout: 30_000,
       factor: 2,
+      signal,
       onFailedAttempt: ({ error, attemptNumber }) => {
         if (attemptNumber === 1) logger.warn({ err: error, topic: deadLetterTopic(topic) }, 'creating the dead-letter topic failed; retrying with backoff until the broker answers');
       },

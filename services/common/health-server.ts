@@ -98,10 +98,11 @@ export async function startHealthServer(service: string, host: string, port: num
 /**
  * Binds `server` to `host:port` (0 = any free port) and returns the bound port and a close that
  * also ends kept-alive connections. After the bind, a socket error never becomes an unhandled
- * 'error' event (issue 14): client errors destroy their socket.
+ * 'error' event (issue 14): it goes to `onError` (ignored by default), and client errors destroy
+ * their socket.
  * @throws the listen error (port in use, address not local).
  */
-export async function listenHttp(server: http.Server, host: string, port: number): Promise<HealthServer> {
+export async function listenHttp(server: http.Server, host: string, port: number, onError: (err: Error) => void = () => undefined): Promise<HealthServer> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -109,7 +110,7 @@ export async function listenHttp(server: http.Server, host: string, port: number
       resolve();
     });
   });
-  server.on('error', () => undefined);
+  server.on('error', onError);
   server.on('clientError', (_err, socket) => socket.destroy());
   return {
     port: (server.address() as AddressInfo).port,

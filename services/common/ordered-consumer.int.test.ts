@@ -12,6 +12,8 @@ import { loadConfig, REPO_ROOT } from './config.ts';
 import { createLogger } from './logger.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
 import { kafkaTarget, testAdmin, testProducer } from '../../tests/support/kafka.ts';
+import { waitUntil } from '../../tests/support/debezium-events.ts';
+import { watchSettlement } from '../../tests/support/settlement.ts';
 import { startOrderedConsumer, type ConsumedMessage, type RunningConsumer } from './ordered-consumer.ts';
 
 const base = loadConfig();
@@ -62,48 +64,37 @@ describe('ordered consumer', () => {
     await once(dead, 'exit');
 
     const handled: string[] = [];
-    let settled: 'pending' | 'resolved' | 'rejected' = 'pending';
-    let startError: unknown;
-    const starting = startOrderedConsumer({
-      config: base,
-      service: 'ordered-test',
-      groupId,
-      topic,
-      logger,
-      sessionTimeoutMs: 10_000,
-      heartbeatIntervalMs: 1_000,
-      retryBackoffMs: 500,
-      handle: async (m: ConsumedMessage) => {
-        handled.push(m.value!.toString());
-      },
-    }).then(
-      (c) => {
-        settled = 'resolved';
-        running.push(c);
-        return c;
-      },
-      (err: unknown) => {
-        settled = 'rejected';
-        startError = err;
-        return null;
-      },
+    const starting = watchSettlement(
+      startOrderedConsumer({
+        config: base,
+        service: 'ordered-test',
+        groupId,
+        topic,
+        logger,
+        sessionTimeoutMs: 10_000,
+        heartbeatIntervalMs: 1_000,
+        retryBackoffMs: 500,
+        handle: async (m: ConsumedMessage) => {
+          handled.push(m.value!.toString());
+        },
+      }),
+      (c) => running.push(c),
     );
     await new Promise((r) => setTimeout(r, 3_000));
-    expect(settled).toBe('pending'); // still joining: the broker waits on the dead member
+    expect(starting.state).toBe('pending'); // still joining: the broker waits on the dead member
     await stopService(base, 'kafka');
     try {
       await new Promise((r) => setTimeout(r, 10_000)); // longer than the client's own join retries
-      expect(settled, String(startError)).toBe('pending');
+      expect(starting.state, String(starting.error)).toBe('pending');
     } finally {
       await startService(base, 'kafka');
     }
-    const consumer = await starting;
-    expect(consumer, String(startError)).not.toBeNull();
+    const consumer = await starting.result;
+    expect(consumer, String(starting.error)).not.toBeNull();
     expect(consumer!.clientsReplaced).toBeGreaterThanOrEqual(1);
     await producer.send({ messages: [{ topic, partition: 0, key: '{"id":1}', value: 'after' }] });
     await producer.close();
-    const deadline = Date.now() + 120_000;
-    while (handled.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await waitUntil('both messages handled', () => handled.length >= 2, 120_000).catch(() => undefined);
     expect(handled).toEqual(['before', 'after']);
     expect(consumer!.health()).toEqual({ healthy: true, detail: 'consuming' });
   }, 300_000);

@@ -24,7 +24,7 @@
 import type { KafkaSettings } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { SourceMessage } from './dead-letter.ts';
-import { createConsumer, KafkaAdmin, type KafkaConsumer } from './kafka/index.ts';
+import { closeFailedConsumer, createConsumer, KafkaAdmin, type KafkaConsumer } from './kafka/index.ts';
 
 /** Thrown by {@link HandlerContext.sleep} when the service is stopping. */
 export class ShutdownError extends Error {
@@ -143,9 +143,6 @@ async function waitForTopic(admin: KafkaAdmin, topic: string, signal: AbortSigna
 /** Offsets of no-op messages are committed at the latest after this many of them. */
 const LAZY_COMMIT_EVERY = 1000;
 
-/** How long closing a failed client may take before it is left to the broker's session timeout. */
-const CLOSE_FAILED_CLIENT_MS = 5_000;
-
 /**
  * Waits for the topic, joins the group and starts handling messages.
  * @returns once the consumer has joined the group and runs; see {@link RunningConsumer}.
@@ -185,12 +182,7 @@ export async function startOrderedConsumer(options: OrderedConsumerOptions): Pro
     const failedClient = consumer;
     consumer = newClient();
     clientsReplaced += 1;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      failedClient.close(true).catch((err: unknown) => logger.debug({ err }, 'closing the failed client failed; the broker ends its membership at its session timeout')),
-      new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FAILED_CLIENT_MS))),
-    ]);
-    clearTimeout(timer);
+    await closeFailedConsumer(failedClient, logger);
   };
   const sleep = (ms: number) => abortableDelay(ms, signal);
   let stream: Awaited<ReturnType<KafkaConsumer['consume']>> | undefined;

@@ -130,7 +130,7 @@ export async function startDistanceWorker(config: DistanceWorkerConfig, options:
   await pool.query('SELECT 1 FROM commute_distance_cache LIMIT 0');
   const store = new CommuteStore(pool);
 
-  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger);
+  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger, options.signal);
   const bucket = new TokenBucket(config.distance.maxRequestsPerSecond, 1);
 
   /** Asks the provider, paced, retrying transient failures forever. */

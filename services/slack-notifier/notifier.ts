@@ -97,7 +97,7 @@ export async function startSlackNotifier(config: SlackNotifierConfig, options: N
   const ledger = new AnnouncementLedger(pool);
   const directory = new EmployeeDirectory(pool);
 
-  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger);
+  const { producer, deadLetters } = await connectDeadLetterProducer(config, SERVICE_NAME, topic, logger, options.signal);
   const pacer = new TokenBucket(config.slack.ratePerSecond, config.slack.burst);
 
   logger.info(

@@ -13,6 +13,7 @@ import { createLogger } from '../common/logger.ts';
 import { connectTestBroker, envelope, type Row, type TestBroker } from '../../tests/support/debezium-events.ts';
 import { startFakeSlack, type FakeSlack } from '../../tests/support/fake-slack.ts';
 import { startService, stopService } from '../../scripts/lib/stack.ts';
+import { watchSettlement } from '../../tests/support/settlement.ts';
 import { startSlackNotifier, type RunningNotifier } from './notifier.ts';
 import { DryRunSink, WebhookSink, type AnnouncementSink } from './sinks.ts';
 
@@ -313,28 +314,15 @@ describe('slack notifier', () => {
     const row = activity({ comment: 'Démarrage sans broker' });
     await broker.send(topic, [insert(row)]);
     await stopService(base, 'kafka');
-    let settled: 'pending' | 'resolved' | 'rejected' = 'pending';
-    let startError: unknown;
-    const starting = startSlackNotifier(config, { logger }).then(
-      (n) => {
-        settled = 'resolved';
-        running.push(n);
-        return n;
-      },
-      (err: unknown) => {
-        settled = 'rejected';
-        startError = err;
-        return null;
-      },
-    );
+    const starting = watchSettlement(startSlackNotifier(config, { logger }), (n) => running.push(n));
     try {
       await new Promise((r) => setTimeout(r, 8_000));
-      expect(settled, String(startError)).toBe('pending');
+      expect(starting.state, String(starting.error)).toBe('pending');
     } finally {
       await startService(base, 'kafka');
     }
-    const notifier = await starting;
-    expect(notifier, String(startError)).not.toBeNull();
+    const notifier = await starting.result;
+    expect(notifier, String(starting.error)).not.toBeNull();
     const [post] = await slack.waitForAccepted(1, 120_000);
     expect(post?.payload.text).toContain('« Démarrage sans broker »');
     await broker.waitForGroupCaughtUp(config.slack.consumerGroup, topic, 120_000);

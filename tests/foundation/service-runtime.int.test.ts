@@ -147,6 +147,31 @@ describe('the consumers\' health endpoint (issue 14)', () => {
   });
 });
 
+describe('a stop while the broker is unreachable at start-up (issue 14)', () => {
+  it.each([
+    { name: 'slack-notifier', script: 'services/slack-notifier/main.ts' },
+    { name: 'distance-worker', script: 'services/distance-worker/main.ts' },
+  ])('$name waits for the broker, then exits 0 on SIGTERM without it', async ({ script }) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOG_LEVEL: 'info', KAFKA_BROKERS: '127.0.0.1:1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!output.includes('retrying with backoff until the broker answers') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(child.exitCode, output).toBeNull();
+    expect(output).toContain('retrying with backoff until the broker answers');
+    child.kill('SIGTERM');
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);
+    child.kill('SIGKILL');
+    expect(code, output).toBe(0);
+  }, 120_000);
+});
+
 describe('a health or metrics port held by another socket (issue 14: the CDC service restarted 18 times on EADDRINUSE in CI)', () => {
   const slot = 'runtime_port_slot';
 

@@ -203,6 +203,24 @@ export function createConsumer(
   return consumer;
 }
 
+/** How long closing a failed consumer may take before it is left to the broker's session timeout. */
+export const CLOSE_FAILED_CONSUMER_MS = 5_000;
+
+/**
+ * Closes a consumer whose join or stream failed, before a new one takes its place (a client whose
+ * join failed was seen to consume nothing afterwards, so it is never reused). It leaves the group
+ * if the broker answers within {@link CLOSE_FAILED_CONSUMER_MS}; otherwise the broker ends its
+ * membership at its session timeout. Never rejects.
+ */
+export async function closeFailedConsumer(consumer: KafkaConsumer, logger: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    consumer.close(true).catch((err: unknown) => logger.debug({ err }, 'closing the failed consumer failed; the broker ends its membership at its session timeout')),
+    new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_FAILED_CONSUMER_MS))),
+  ]);
+  clearTimeout(timer);
+}
+
 /** What a caller may set on a consumer (the group, its timeouts, fetch sizes); the rest is the factory's. */
 export type ConsumerSettings = { groupId: string } & Partial<GroupOptions> &
   Overrides<ConsumeBaseOptions<Buffer | undefined, Buffer | undefined, string, Buffer>> &
