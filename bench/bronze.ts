@@ -7,7 +7,9 @@
  *    produced first; a bare consumer of the project's Kafka client (services/common/kafka) reading
  *    it is the baseline; then the real service
  *    (`services/bronze-writer/main.ts`, default settings) runs as a child process until every
- *    offset is committed: rows/s and peak RSS (VmHWM) of that process. `--writers N` runs N
+ *    offset is committed: rows/s and peak RSS (VmHWM) of that process, its CPU per row (whole
+ *    process, and from the group join on, without the start-up), and how busy the machine's cores
+ *    were meanwhile (/proc/stat; Kafka and MinIO share them). `--writers N` runs N
  *    processes in the same consumer group (the partitions split between them, as a deployment
  *    scales out): rows/s of the group, the highest peak RSS and the summed CPU.
  *    Targets (issue 4): >= 100,000 rows/s and peak RSS <= 300 MB with 1,000,000 messages.
@@ -38,6 +40,7 @@ import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestE
 import { createConsumer } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
 import { ensureKafkaAccess, stackUp } from '../scripts/lib/stack.ts';
+import { describeBusy, machineCpu, processCpuMicros, type MachineCpuSample } from './lib/proc-stats.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { parquetJsEncoder } from './lib/parquetjs-encoders.ts';
 
@@ -223,6 +226,11 @@ async function benchEndToEnd(): Promise<void> {
     );
     const spawnedAt = performance.now();
     let assignedAt = 0;
+    // CPU of the writers and of the machine when the group is joined: the start-up (module
+    // loading, DuckDB) is not part of the per-row cost, and a 300,000-message run would carry
+    // about 5 µs of it per row.
+    let cpuAtJoin: { writers: number; machine: MachineCpuSample } | undefined;
+    const writersCpu = () => children.reduce((sum, c) => sum + processCpuMicros(c.pid!), 0);
     const stoppedLines: Record<string, unknown>[] = [];
     children.forEach((child, index) => {
       let pending = '';
@@ -234,7 +242,10 @@ async function benchEndToEnd(): Promise<void> {
           if (process.env.BENCH_WRITER_LOG) appendFileSync(process.env.BENCH_WRITER_LOG, `${line}\n`);
           if (!line.startsWith('{')) continue; // e.g. --trace-gc output of a tuning run
           const msg = (JSON.parse(line) as { msg?: string }).msg;
-          if (msg === 'partitions assigned' && !assignedAt) assignedAt = performance.now();
+          if (msg === 'partitions assigned' && !assignedAt) {
+            assignedAt = performance.now();
+            cpuAtJoin = { writers: writersCpu(), machine: machineCpu() };
+          }
           if (msg === 'bronze writer stopped') stoppedLines.push(JSON.parse(line) as Record<string, unknown>);
           if (msg === 'progress') {
             const p = JSON.parse(line) as Record<string, number>;
@@ -260,6 +271,7 @@ async function benchEndToEnd(): Promise<void> {
       if (dead) throw new Error(`bronze writer exited with ${dead.exitCode} before the end`);
       await new Promise((r) => setTimeout(r, 250));
     }
+    const cpuAtEnd = { writers: writersCpu(), machine: machineCpu() };
     for (const child of children) child.kill('SIGTERM');
     const codes = await Promise.all(exits);
     const code = codes.find((c) => c !== 0) ?? 0;
@@ -278,6 +290,11 @@ async function benchEndToEnd(): Promise<void> {
     console.log(`| peak RSS (VmHWM) of the writer process${opts.writers > 1 ? ` (highest of ${opts.writers})` : ''} | ${mb(Math.max(peak, selfReported))} | <= 300 MB ${Math.max(peak, selfReported) <= 300 * 1024 * 1024 ? 'met' : 'MISSED'} |`);
     const cpuSeconds = stoppedLines.reduce((a, l) => a + Number(l.cpuSeconds ?? 0), 0);
     console.log(`| CPU time of the writer process${opts.writers > 1 ? `es (${opts.writers}, summed)` : ''} (all threads) | ${fmt(cpuSeconds, 1)} s = ${fmt((cpuSeconds * 1e6) / rows, 1)} µs per row | |`);
+    if (cpuAtJoin) {
+      const steady = cpuAtEnd.writers - cpuAtJoin.writers;
+      console.log(`| CPU of the writer process${opts.writers > 1 ? 'es' : ''}, group joined -> all committed | ${fmt(steady / 1e6, 1)} s = ${fmt(steady / rows, 1)} µs per row | |`);
+      console.log(`| machine CPU, group joined -> all committed | ${describeBusy(cpuAtJoin.machine, cpuAtEnd.machine, { label: `writer${opts.writers > 1 ? 's' : ''}`, cpuMicros: steady })} | |`);
+    }
     console.log(`| consumption paused by back-pressure (BRONZE_MAX_BUFFERED_BYTES reached) | ${fmt(Math.max(0, ...stoppedLines.map((l) => Number(l.pausedMs ?? 0))) / 1000, 1)} s | |`);
     console.log(`| exit code after SIGTERM | ${code} | 0 |`);
     if (stored !== rows) throw new Error(`stored ${stored} rows, expected ${rows}`);

@@ -16,7 +16,11 @@
  *    after a 2 s warm-up.
  * 3. The producer alone, in this process: the same number of pre-rendered events pushed through
  *    the service's KafkaSink with its settings (batches, in-flight limit), as the producer's share
- *    of the cost.
+ *    of the cost; once without headers, once with the headers the service puts on every event
+ *    (Debezium's `__debezium.context.*` unless CDC_EXTENDED_HEADERS=false, `lakehouse.schema.id`).
+ * For each throughput run, how busy the machine's cores were while pg_recvlogical and then the
+ * service streamed (/proc/stat), and the service's part: PostgreSQL's walsender, the broker and
+ * the service share the cores, so a ratio means little without it.
  * 4. Snapshots (issue 16), `--snapshot-rounds` alternating rounds on a `--snapshot-rows`-row table
  *    (default 1,000,000), service in this process: the initial snapshot of a new slot (rows/s from
  *    the start of the service until every op "r" is acknowledged), then, with the same service
@@ -61,6 +65,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { runDebeziumPeer, type DebeziumPeerResult } from './lib/debezium-peer.ts';
 import { CONNECT_JVM_FLAGS } from '../scripts/lib/debezium-connect.ts';
+import { describeBusy, machineCpu, processCpuMicros, processRss } from './lib/proc-stats.ts';
+import { SCHEMA_ID_HEADER } from '../services/common/contracts/table-schema.ts';
 
 const opts = new Command('bench cdc')
   .option('--rows <n>', 'rows per throughput run', (v) => Number(v), 200_000)
@@ -167,8 +173,8 @@ async function dropSlot(db: pg.Client, slot: string): Promise<void> {
   }
 }
 
-/** pg_recvlogical from `slot` to /dev/null up to `endLsn`: seconds taken. */
-async function pgRecvlogical(slot: string, endLsn: bigint): Promise<number> {
+/** pg_recvlogical from `slot` to /dev/null up to `endLsn`: seconds taken, and how busy the machine was meanwhile. */
+async function pgRecvlogical(slot: string, endLsn: bigint): Promise<{ seconds: number; busy: string }> {
   const bin = path.join(resolveBinaries(config, ['postgres']).pgBinDir, 'pg_recvlogical');
   const args = [
     '-h', config.postgres.host, '-p', String(config.postgres.port), '-U', config.postgres.cdc.user, '-d', config.postgres.database,
@@ -176,13 +182,14 @@ async function pgRecvlogical(slot: string, endLsn: bigint): Promise<number> {
     '-o', 'proto_version=1', '-o', `publication_names=${PUBLICATION}`,
   ];
   const t0 = performance.now();
+  const machine0 = machineCpu();
   await new Promise<void>((resolve, reject) => {
     const child = spawn(bin, args, { env: { ...process.env, PGPASSWORD: config.postgres.cdc.password }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pg_recvlogical exited ${code}: ${stderr}`))));
   });
-  return (performance.now() - t0) / 1000;
+  return { seconds: (performance.now() - t0) / 1000, busy: describeBusy(machine0, machineCpu()) };
 }
 
 function serviceEnv(slot: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -210,18 +217,6 @@ const SERVICE_NODE_FLAGS: string[] = (CDC_SCRIPT.match(/--[a-z0-9-]+(?:=\S+)?/g)
 const SERVICE_ENV: Record<string, string> = Object.fromEntries([...CDC_SCRIPT.matchAll(/\b([A-Z][A-Z0-9_]*)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
 const TOPIC = () => `bench${RUN}.public.${TABLE}`;
 
-/** utime + stime of a process, in microseconds (Linux /proc; USER_HZ = 100). */
-function processCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-function processRss(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
 async function topicRecords(admin: KafkaAdmin): Promise<number> {
   try {
     return (await admin.fetchTopicOffsets(TOPIC())).reduce((n, p) => n + Number(p.high), 0);
@@ -235,7 +230,7 @@ async function topicRecords(admin: KafkaAdmin): Promise<number> {
  * streaming `rows` backlog rows: seconds from "streaming changes" until the topic holds them all,
  * CPU per row and peak RSS of that process.
  */
-async function runServiceChild(slot: string, rows: number): Promise<{ seconds: number; cpuMicrosPerRow: number; peakRss: number }> {
+async function runServiceChild(slot: string, rows: number): Promise<{ seconds: number; cpuMicrosPerRow: number; peakRss: number; busy: string }> {
   const admin = KafkaAdmin.create(config, 'bench-cdc', createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn'));
   // Created here (as the service would create it) so that offsets can be polled from the start.
   await admin.ensureTopic(TOPIC(), config.kafka.topicPartitions);
@@ -263,6 +258,7 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
     });
     const t0 = performance.now();
     const cpu0 = processCpuMicros(child.pid!);
+    const machine0 = machineCpu();
     let peak = processRss(child.pid!);
     let exitedEarly = false;
     void exited.then(() => (exitedEarly = true));
@@ -275,7 +271,8 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
     }
     const seconds = (performance.now() - t0) / 1000;
     const cpu = processCpuMicros(child.pid!) - cpu0;
-    return { seconds, cpuMicrosPerRow: cpu / rows, peakRss: Math.max(peak, processRss(child.pid!)) };
+    const busy = describeBusy(machine0, machineCpu(), { label: 'cdc', cpuMicros: cpu });
+    return { seconds, cpuMicrosPerRow: cpu / rows, peakRss: Math.max(peak, processRss(child.pid!)), busy };
   } finally {
     child.kill('SIGTERM');
     await exited;
@@ -283,7 +280,11 @@ async function runServiceChild(slot: string, rows: number): Promise<{ seconds: n
   }
 }
 
-interface ThroughputResult { perTx: number; loadSeconds: number; recvSeconds: number; cdcSeconds: number; cpuMicrosPerRow: number; peakRss: number; debezium?: DebeziumPeerResult }
+interface ThroughputResult {
+  perTx: number; loadSeconds: number; recvSeconds: number; cdcSeconds: number; cpuMicrosPerRow: number; peakRss: number; debezium?: DebeziumPeerResult;
+  /** Machine CPU while pg_recvlogical, then the service, streamed (e.g. "1.95 of 2 cores busy (cdc 0.98)"). */
+  recvBusy: string; cdcBusy: string;
+}
 
 /** First line of `java -version` of the JVM the peer runs on. */
 function javaVersion(): string {
@@ -334,12 +335,13 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
     const loadSeconds = (performance.now() - t0) / 1000;
     const endLsn = parseLsn((await db.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
 
-    const recvSeconds = await pgRecvlogical(recvSlot, endLsn);
+    const recv = await pgRecvlogical(recvSlot, endLsn);
+    const recvSeconds = recv.seconds;
 
     if (!opts.inProcess && !opts.profile) {
       const child = await runServiceChild(cdcSlot, rows);
       const debezium = opts.peer ? await debeziumPeer(peerSlot, perTx) : undefined;
-      return { perTx, loadSeconds, recvSeconds, cdcSeconds: child.seconds, cpuMicrosPerRow: child.cpuMicrosPerRow, peakRss: child.peakRss, debezium };
+      return { perTx, loadSeconds, recvSeconds, cdcSeconds: child.seconds, cpuMicrosPerRow: child.cpuMicrosPerRow, peakRss: child.peakRss, debezium, recvBusy: recv.busy, cdcBusy: child.busy };
     }
     peakRss = process.memoryUsage.rss();
     let acked = 0;
@@ -359,16 +361,18 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
     await service.streaming;
     const streamingAt = performance.now();
     const cpuAtStart = process.cpuUsage();
+    const machine0 = machineCpu();
     const stopProfile = await startProfile(`cdc-throughput-${perTx}`);
     await done;
     const cpu = process.cpuUsage(cpuAtStart);
+    const cdcBusy = describeBusy(machine0, machineCpu(), { label: 'this process', cpuMicros: cpu.user + cpu.system });
     await stopProfile();
     const cdcSeconds = (doneAt - streamingAt) / 1000;
     const rss = Math.max(peakRss, process.memoryUsage.rss());
     service.stop();
     await running;
     const debezium = opts.peer ? await debeziumPeer(peerSlot, perTx) : undefined;
-    return { perTx, loadSeconds, recvSeconds, cdcSeconds, cpuMicrosPerRow: (cpu.user + cpu.system) / rows, peakRss: rss, debezium };
+    return { perTx, loadSeconds, recvSeconds, cdcSeconds, cpuMicrosPerRow: (cpu.user + cpu.system) / rows, peakRss: rss, debezium, recvBusy: recv.busy, cdcBusy };
   } finally {
     await dropSlot(db, cdcSlot);
     await dropSlot(db, recvSlot);
@@ -377,13 +381,25 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
 }
 
 /**
+ * The headers the service puts on each event with this configuration, shared by every event as the
+ * change mapper shares them (one frozen object): Debezium's four `__debezium.context.*` headers
+ * unless CDC_EXTENDED_HEADERS=false, and the schema link's `lakehouse.schema.id` (issue 13).
+ */
+function serviceHeaders(): Readonly<Record<string, string>> | undefined {
+  const context: Record<string, string> = config.cdc.extendedHeaders
+    ? { '__debezium.context.connectorLogicalName': `bench${RUN}`, '__debezium.context.taskId': '0', '__debezium.context.connectorName': 'postgresql', '__debezium.context.runId': '3f2b8a50-6c1d-4e8e-9a51-0d2f4b7c9e11' }
+    : {};
+  return Object.freeze({ ...context, [SCHEMA_ID_HEADER]: '0123456789abcdef0123' });
+}
+
+/**
  * The producer alone, in this process: `rows` pre-rendered envelopes of the benchmark row's size,
  * pushed through the service's KafkaSink with the service's settings (idempotent, acks=all,
  * CDC_BATCH_MAX_EVENTS per batch, CDC_MAX_IN_FLIGHT batches outstanding, partition set). The
  * producer's share of the service's cost.
  */
-async function producerCeiling(rows: number): Promise<{ rate: number; cpuMicrosPerMessage: number }> {
-  const topic = `bench${RUN}.producer-ceiling`;
+async function producerCeiling(rows: number, headers: Readonly<Record<string, string>> | undefined): Promise<{ rate: number; cpuMicrosPerMessage: number }> {
+  const topic = `bench${RUN}.producer-ceiling${headers ? '-headers' : ''}`;
   const logger = createLogger('cdc-bench', process.env.LOG_LEVEL ?? 'warn');
   const c = config.cdc;
   const sink = new KafkaSink<null>(
@@ -395,7 +411,7 @@ async function producerCeiling(rows: number): Promise<{ rate: number; cpuMicrosP
   try {
     await sink.ensureTopics([topic]);
     const value = (i: number) => `{"before":null,"after":{"id":${i},"employee_id":${1 + (i % 160)},"sport_type":"Runing","started_at":"2024-01-01T07:00:00.000000Z","elapsed_seconds":2760,"distance_m":10800,"comment":"Sortie du dimanche","created_at":"2024-01-01T07:00:00.000000Z"},"source":{"version":"0.1.0","connector":"postgresql","name":"bench","ts_ms":1700000000000,"snapshot":"false","db":"sport","schema":"public","table":"${TABLE}","txId":12345,"lsn":${123456789 + i * 100},"xmin":null},"op":"c","ts_ms":1700000000123}`;
-    const events: OutgoingEvent[] = Array.from({ length: rows }, (_, i) => ({ topic, key: `{"id":${i}}`, value: value(i), lsn: BigInt(i), op: 'c' }));
+    const events: OutgoingEvent[] = Array.from({ length: rows }, (_, i) => ({ topic, key: `{"id":${i}}`, value: value(i), lsn: BigInt(i), op: 'c', ...(headers ? { headers } : {}) }));
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     for (const e of events) {
@@ -622,6 +638,7 @@ async function main(): Promise<void> {
       const peerHead = opts.peer ? ' debezium rows/s | debezium CPU µs/row | debezium peak RSS | cdc/debezium rate | cdc/debezium CPU per row |' : '';
       console.log(`| rows/tx | WAL written (s) | pg_recvlogical rows/s | cdc rows/s (commit -> ack) | ratio | cdc CPU µs/row | cdc peak RSS |${peerHead}`);
       console.log(`|---:|---:|---:|---:|---:|---:|---:|${opts.peer ? '---:|---:|---:|---:|---:|' : ''}`);
+      const busyLines: string[] = [];
       for (const perTx of opts.txSizes) {
         const r = await throughput(db, perTx, nextId);
         nextId += opts.rows;
@@ -631,14 +648,22 @@ async function main(): Promise<void> {
         const d = r.debezium;
         const peerCells = d ? ` ${fmt(opts.rows / d.seconds)} | ${fmt(d.cpuMicrosPerRow, 1)} | ${mb(d.peakRss)} | ${fmt(cdcRate / (opts.rows / d.seconds), 2)} | ${fmt(r.cpuMicrosPerRow / d.cpuMicrosPerRow, 2)} |` : '';
         console.log(`| ${fmt(perTx)} | ${fmt(r.loadSeconds, 1)} | ${fmt(recvRate)} | ${fmt(cdcRate)} | ${fmt(cdcRate / recvRate, 2)} | ${fmt(r.cpuMicrosPerRow, 1)} | ${mb(r.peakRss)} |${peerCells}`);
+        busyLines.push(`${fmt(perTx)} rows/tx: pg_recvlogical ${r.recvBusy}; cdc ${r.cdcBusy}`);
       }
+      // PostgreSQL (walsender), the broker and the service share the cores: a ratio means little
+      // without how busy they were.
+      console.log(`\nmachine CPU while streaming (/proc/stat):\n${busyLines.map((l) => `- ${l}`).join('\n')}`);
     }
     if (opts.peer && runs('throughput')) {
       console.log(`\nDebezium 3.6.1 on Kafka Connect 4.3.0 standalone (${javaVersion()}, ${CONNECT_JVM_FLAGS.join(' ')}), its own slot on the same WAL, snapshot.mode=no_data; measured from "Processing messages" until its topic holds every row. Targets: cdc/debezium rate >= 4, cdc/debezium CPU per row <= 0.25.`);
     }
     if (runs('throughput')) {
-      const p = await producerCeiling(opts.rows);
-      console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process): ${fmt(p.rate)} messages/s, ${fmt(p.cpuMicrosPerMessage, 1)} µs CPU/message`);
+      const bare = await producerCeiling(opts.rows, undefined);
+      const headers = serviceHeaders();
+      const withHeaders = headers ? await producerCeiling(opts.rows, headers) : undefined;
+      console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process):`);
+      console.log(`- without headers: ${fmt(bare.rate)} messages/s, ${fmt(bare.cpuMicrosPerMessage, 1)} µs CPU/message`);
+      if (withHeaders) console.log(`- with the service's ${Object.keys(headers!).length} headers (${Object.keys(headers!).join(', ')}): ${fmt(withHeaders.rate)} messages/s, ${fmt(withHeaders.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
     if (runs('snapshot')) {
       const loadSeconds = await setupSnapshotTables(db);
