@@ -663,7 +663,7 @@ async function main(): Promise<void> {
       const withHeaders = headers ? await producerCeiling(opts.rows, headers) : undefined;
       console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process):`);
       console.log(`- without headers: ${fmt(bare.rate)} messages/s, ${fmt(bare.cpuMicrosPerMessage, 1)} µs CPU/message`);
-      if (withHeaders) console.log(`- with the service's ${Object.keys(headers!).length} headers (${Object.keys(headers!).join(', ')}): ${fmt(withHeaders.rate)} messages/s, ${fmt(withHeaders.cpuMicrosPerMessage, 1)} µs CPU/message`);
+      if (withHeaders) console.log(`- with the service's ${Object.keys(headers!).length === 1 ? 'header' : `${Object.keys(headers!).length} headers`} (${Object.keys(headers!).join(', ')}): ${fmt(withHeaders.rate)} messages/s, ${fmt(withHeaders.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
     if (runs('snapshot')) {
       const loadSeconds = await setupSnapshotTables(db);
