@@ -1,6 +1,6 @@
 /**
  * `npm run bench -- kafka-clients [--clients kafkajs,platformatic,confluent] [--rounds 3]
- *   [--produce-messages 200000] [--consume-messages 500000] [--batch 2000] [--in-flight 5]`
+ *   [--produce-messages 200000] [--consume-messages 500000] [--batch 2000] [--in-flight 5] [--headers]`
  *
  * The Kafka clients side by side on the project's two hot paths (issue 12; the decision is
  * docs/decisions/0010-kafka-client.md):
@@ -10,6 +10,9 @@
  * - consume, as the bronze writer consumes: a new group reads a backlog of `--consume-messages`
  *   events from the beginning; offsets must increase within each partition and every client must
  *   see the same bytes.
+ * `--headers` puts on every message (produced, and in the consumed backlog) the five headers the CDC
+ * service writes by default: Debezium's four `__debezium.context.*` and `lakehouse.schema.id`.
+ * Clients authenticate as the stack's admin principal (SASL/SCRAM, docs/security.md).
  * Each run is a process of its own (bench/lib/kafka-client-run.ts), clients alternate within each
  * round; the table gives the median and the range over the rounds of messages/s, CPU µs per
  * message (user + system of that process) and its peak RSS; `uptime` before and after says how
@@ -35,6 +38,8 @@ import { loadavg } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
+import { clientBase } from '../services/common/kafka/index.ts';
+import { SCHEMA_ID_HEADER } from '../services/common/contracts/table-schema.ts';
 import { stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { CLIENTS_DIR, type RunOptions, type RunResult } from './lib/kafka-client-run.ts';
@@ -48,8 +53,9 @@ const opts = new Command('bench kafka-clients')
   .option('--batch <n>', 'messages per send (CDC_BATCH_MAX_EVENTS)', (v) => Number(v), 2_000)
   .option('--in-flight <n>', 'sends outstanding at once', (v) => Number(v), 5)
   .option('--only <path>', '"produce" or "consume"')
+  .option('--headers', "the CDC service's five headers on every message (Debezium's context headers, the schema id)")
   .parse(process.argv)
-  .opts<{ clients: string[]; rounds: number; produceMessages: number; consumeMessages: number; batch: number; inFlight: number; only?: 'produce' | 'consume' }>();
+  .opts<{ clients: string[]; rounds: number; produceMessages: number; consumeMessages: number; batch: number; inFlight: number; only?: 'produce' | 'consume'; headers?: boolean }>();
 
 /** The Node.js distribution of this runtime (from the npm registry): its include/ has the headers node-gyp needs, which it would otherwise download from nodejs.org. */
 const NODE_HEADERS = `node-${process.platform}-${process.arch}`;
@@ -138,8 +144,11 @@ for (const name of Object.keys(VERSIONS)) {
 const clients = opts.clients.filter((c) => !failures.has(c));
 for (const [client, error] of failures) console.log(`${client}: not installable here (${error})`);
 
+const { sasl } = clientBase(config, 'bench-kafka-clients');
 const { Kafka, logLevel } = kafkajs('kafkajs');
-const admin = new Kafka({ clientId: 'bench-kafka-clients', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING }).admin();
+const admin = new Kafka({
+  clientId: 'bench-kafka-clients', brokers: config.kafka.brokers, logLevel: logLevel.NOTHING, ...(sasl ? { sasl: { ...sasl, mechanism: sasl.mechanism.toLowerCase() } } : {}),
+}).admin();
 await admin.connect();
 const run = `benchclients${Date.now().toString(36)}`;
 const topics: string[] = [];
@@ -152,7 +161,12 @@ const endOffsetsSum = async (topic: string) => ((await admin.fetchTopicOffsets(t
 
 console.log(`# bench kafka-clients (${new Date().toISOString()}, node ${process.version}, ${config.kafka.brokers.join(',')})`);
 console.log(`machine before: ${uptime()}`);
-const base: Omit<RunOptions, 'topic' | 'messages' | 'groupId'> = { brokers: config.kafka.brokers, partitions: PARTITIONS, batch: opts.batch, inFlight: opts.inFlight };
+// The CDC service's default headers (services/cdc/change-mapper.ts): one object shared by every message.
+const headers = opts.headers
+  ? { '__debezium.context.connectorLogicalName': run, '__debezium.context.taskId': '0', '__debezium.context.connectorName': 'postgresql', '__debezium.context.runId': '3f2b8a50-6c1d-4e8e-9a51-0d2f4b7c9e11', [SCHEMA_ID_HEADER]: '0123456789abcdef0123' }
+  : undefined;
+console.log(headers ? `headers on every message: ${Object.keys(headers).join(', ')}` : 'no headers');
+const base: Omit<RunOptions, 'topic' | 'messages' | 'groupId'> = { brokers: config.kafka.brokers, partitions: PARTITIONS, batch: opts.batch, inFlight: opts.inFlight, ...(sasl ? { sasl } : {}), ...(headers ? { headers } : {}) };
 const results = new Map<string, RunResult[]>();
 const problems: string[] = [];
 try {

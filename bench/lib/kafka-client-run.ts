@@ -46,6 +46,10 @@ export interface RunOptions {
   /** Produce: sends outstanding at once. */
   inFlight: number;
   groupId: string;
+  /** SASL credentials of the stack's admin principal (SCRAM; the stack's listener requires them), if any. */
+  sasl?: { mechanism: 'SCRAM-SHA-256' | 'SCRAM-SHA-512'; username: string; password: string };
+  /** Produce: headers on every message (one shared object, as the CDC service shares one per table). */
+  headers?: Record<string, string>;
 }
 
 export interface RunResult {
@@ -81,16 +85,32 @@ function clock(): Clock {
   };
 }
 
-/** The CDC-shaped messages of a produce run, partitioned as the CDC service partitions them. */
-function cdcMessages(count: number, partitions: number): { key: Buffer; value: Buffer | null; partition: number }[] {
-  const out: { key: Buffer; value: Buffer | null; partition: number }[] = [];
+/** The CDC-shaped messages of a produce run, partitioned as the CDC service partitions them; `headers` shared by all. */
+function cdcMessages<H>(count: number, partitions: number, headers?: H): { key: Buffer; value: Buffer | null; partition: number; headers?: H }[] {
+  const out: { key: Buffer; value: Buffer | null; partition: number; headers?: H }[] = [];
   for (let seed = 1; out.length < count; seed++) {
     for (const m of activityMessages(10_000, seed)) {
       if (out.length === count) break;
-      out.push({ key: Buffer.from(m.key), value: m.value === null ? null : Buffer.from(m.value), partition: partitionForKey(m.key, partitions) });
+      const message = { key: Buffer.from(m.key), value: m.value === null ? null : Buffer.from(m.value), partition: partitionForKey(m.key, partitions) };
+      out.push(headers ? { ...message, headers } : message);
     }
   }
   return out;
+}
+
+/** Headers as kafkajs and Confluent's KafkaJS API take them: name -> Buffer. */
+const headerRecord = (h: Record<string, string> | undefined) => (h ? Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)])) : undefined);
+
+/** SASL as kafkajs and Confluent's KafkaJS API take it (lower-case mechanism). */
+const kafkajsSasl = (o: RunOptions) => (o.sasl ? { sasl: { mechanism: o.sasl.mechanism.toLowerCase(), username: o.sasl.username, password: o.sasl.password } } : {});
+
+/** Header bytes of a consumed message (each client decodes them its own way; touching them is part of the cost). */
+function headerBytes(headers: unknown): number {
+  if (!headers) return 0;
+  let n = 0;
+  const entries = headers instanceof Map ? [...(headers as Map<unknown, unknown>).entries()] : Array.isArray(headers) ? (headers as Record<string, unknown>[]).flatMap((h) => Object.entries(h)) : Object.entries(headers);
+  for (const [, v] of entries) n += (v as { length?: number } | undefined)?.length ?? 0;
+  return n;
 }
 
 /** Sends `batches` with at most `inFlight` sends outstanding; resolves when all are acknowledged. */
@@ -114,12 +134,12 @@ class Tally {
   checksum = 0;
   ordered = true;
   private readonly last = new Map<string, bigint>();
-  add(topic: string, partition: number, offset: bigint, key: { length: number } | null | undefined, value: { length: number } | null | undefined): void {
+  add(topic: string, partition: number, offset: bigint, key: { length: number } | null | undefined, value: { length: number } | null | undefined, headers?: unknown): void {
     const p = `${topic}/${partition}`;
     const before = this.last.get(p);
     if (before !== undefined && offset <= before) this.ordered = false;
     this.last.set(p, offset);
-    this.checksum += (key?.length ?? 0) + (value?.length ?? 0);
+    this.checksum += (key?.length ?? 0) + (value?.length ?? 0) + headerBytes(headers);
     this.seen++;
   }
 }
@@ -130,10 +150,10 @@ function requireFrom(dir: string): NodeJS.Require {
 }
 
 async function runKafkajs(kafkajs: any, path_: 'produce' | 'consume', o: RunOptions, name: string): Promise<RunResult> {
-  const kafka = new kafkajs.Kafka({ clientId: `bench-${name}`, brokers: o.brokers, logLevel: kafkajs.logLevel.NOTHING });
+  const kafka = new kafkajs.Kafka({ clientId: `bench-${name}`, brokers: o.brokers, logLevel: kafkajs.logLevel.NOTHING, ...kafkajsSasl(o) });
   const c = clock();
   if (path_ === 'produce') {
-    const batches = chunks(cdcMessages(o.messages, o.partitions), o.batch);
+    const batches = chunks(cdcMessages(o.messages, o.partitions, headerRecord(o.headers)), o.batch);
     // kafkajs allows one request in flight for an idempotent producer.
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: () => ({ message }: any) => message.partition });
     await producer.connect();
@@ -156,7 +176,7 @@ async function runKafkajs(kafkajs: any, path_: 'produce' | 'consume', o: RunOpti
       partitionsConsumedConcurrently: 2,
       eachBatch: async ({ batch }: any) => {
         if (tally.seen === 0) c.start();
-        for (const m of batch.messages) tally.add(batch.topic, batch.partition, BigInt(m.offset), m.key, m.value);
+        for (const m of batch.messages) tally.add(batch.topic, batch.partition, BigInt(m.offset), m.key, m.value, m.headers);
         if (tally.seen >= o.messages && !t) {
           t = c.stop();
           resolve();
@@ -173,10 +193,12 @@ async function runPlatformatic(lib: any, path_: 'produce' | 'consume', o: RunOpt
   const c = clock();
   if (path_ === 'produce') {
     const batches = chunks(
-      cdcMessages(o.messages, o.partitions).map((m) => ({ topic: o.topic, key: m.key, value: m.value ?? undefined, partition: m.partition })),
+      cdcMessages(o.messages, o.partitions, o.headers ? new Map(Object.entries(o.headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])) : undefined).map((m) => ({
+        topic: o.topic, key: m.key, value: m.value ?? undefined, partition: m.partition, ...(m.headers ? { headers: m.headers } : {}),
+      })),
       o.batch,
     );
-    const producer = new lib.Producer({ clientId: 'bench-platformatic', bootstrapBrokers: o.brokers, idempotent: true, acks: lib.ProduceAcks.ALL });
+    const producer = new lib.Producer({ clientId: 'bench-platformatic', bootstrapBrokers: o.brokers, idempotent: true, acks: lib.ProduceAcks.ALL, ...(o.sasl ? { sasl: o.sasl } : {}) });
     await producer.send({ messages: [batches[0]![0]] });
     c.start();
     await pipelined(batches, o.inFlight, (messages) => producer.send({ messages }));
@@ -184,13 +206,13 @@ async function runPlatformatic(lib: any, path_: 'produce' | 'consume', o: RunOpt
     await producer.close();
     return { client: 'platformatic', path: path_, messages: o.messages, ...t, maxRssBytes: process.resourceUsage().maxRSS * 1024, checksum: 0, ordered: true };
   }
-  const consumer = new lib.Consumer({ clientId: 'bench-platformatic', bootstrapBrokers: o.brokers, groupId: o.groupId, maxBytesPerPartition: 1024 * 1024, maxBytes: 4 * 1024 * 1024, maxWaitTime: 500 });
+  const consumer = new lib.Consumer({ clientId: 'bench-platformatic', bootstrapBrokers: o.brokers, groupId: o.groupId, maxBytesPerPartition: 1024 * 1024, maxBytes: 4 * 1024 * 1024, maxWaitTime: 500, ...(o.sasl ? { sasl: o.sasl } : {}) });
   const stream = await consumer.consume({ topics: [o.topic], mode: 'earliest', autocommit: false });
   const tally = new Tally();
   let t: { seconds: number; cpuUs: number } | undefined;
   for await (const m of stream) {
     if (tally.seen === 0) c.start();
-    tally.add(m.topic, m.partition, m.offset, m.key, m.value);
+    tally.add(m.topic, m.partition, m.offset, m.key, m.value, m.headers);
     if (tally.seen >= o.messages) {
       t = c.stop();
       break;
@@ -203,10 +225,10 @@ async function runPlatformatic(lib: any, path_: 'produce' | 'consume', o: RunOpt
 
 async function runConfluent(lib: any, path_: 'produce' | 'consume', o: RunOptions): Promise<RunResult> {
   const { Kafka, logLevel } = lib.KafkaJS;
-  const kafka = new Kafka({ kafkaJS: { clientId: 'bench-confluent', brokers: o.brokers, logLevel: logLevel.NOTHING } });
+  const kafka = new Kafka({ kafkaJS: { clientId: 'bench-confluent', brokers: o.brokers, logLevel: logLevel.NOTHING, ...kafkajsSasl(o) } });
   const c = clock();
   if (path_ === 'produce') {
-    const batches = chunks(cdcMessages(o.messages, o.partitions), o.batch);
+    const batches = chunks(cdcMessages(o.messages, o.partitions, headerRecord(o.headers)), o.batch);
     // librdkafka keeps up to 5 requests in flight per broker with idempotence (Kafka's limit).
     const producer = kafka.producer({ kafkaJS: { idempotent: true, acks: -1, maxInFlightRequests: 5, compression: lib.KafkaJS.CompressionTypes.None }, 'linger.ms': 5 });
     await producer.connect();
@@ -227,7 +249,7 @@ async function runConfluent(lib: any, path_: 'produce' | 'consume', o: RunOption
       partitionsConsumedConcurrently: 2,
       eachBatch: async ({ batch }: any) => {
         if (tally.seen === 0) c.start();
-        for (const m of batch.messages) tally.add(batch.topic, batch.partition, BigInt(m.offset), m.key, m.value);
+        for (const m of batch.messages) tally.add(batch.topic, batch.partition, BigInt(m.offset), m.key, m.value, m.headers);
         if (tally.seen >= o.messages && !t) {
           t = c.stop();
           resolve();
