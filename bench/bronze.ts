@@ -40,7 +40,7 @@ import { activityMessages, committedOffsets, createTopic, kafkaClient, manifestE
 import { createConsumer } from '../services/common/kafka/index.ts';
 import { createLogger } from '../services/common/logger.ts';
 import { ensureKafkaAccess, stackUp } from '../scripts/lib/stack.ts';
-import { describeBusy, machineCpu, processCpuMicros, type MachineCpuSample } from './lib/proc-stats.ts';
+import { describeBusy, machineCpu, processCpuMicros, type MachineCpuSample } from '../scripts/lib/proc-stats.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { parquetJsEncoder } from './lib/parquetjs-encoders.ts';
 

@@ -65,8 +65,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { runDebeziumPeer, type DebeziumPeerResult } from './lib/debezium-peer.ts';
 import { CONNECT_JVM_FLAGS } from '../scripts/lib/debezium-connect.ts';
-import { describeBusy, machineCpu, processCpuMicros, processRss } from './lib/proc-stats.ts';
-import { SCHEMA_ID_HEADER } from '../services/common/contracts/table-schema.ts';
+import { describeBusy, machineCpu, processCpuMicros, processRss } from '../scripts/lib/proc-stats.ts';
+import { cdcServiceHeaders } from './lib/service-headers.ts';
 
 const opts = new Command('bench cdc')
   .option('--rows <n>', 'rows per throughput run', (v) => Number(v), 200_000)
@@ -381,18 +381,6 @@ async function throughput(db: pg.Client, perTx: number, firstId: number): Promis
 }
 
 /**
- * The headers the service puts on each event with this configuration, shared by every event as the
- * change mapper shares them (one frozen object): Debezium's four `__debezium.context.*` headers
- * unless CDC_EXTENDED_HEADERS=false, and the schema link's `lakehouse.schema.id` (issue 13).
- */
-function serviceHeaders(): Readonly<Record<string, string>> | undefined {
-  const context: Record<string, string> = config.cdc.extendedHeaders
-    ? { '__debezium.context.connectorLogicalName': `bench${RUN}`, '__debezium.context.taskId': '0', '__debezium.context.connectorName': 'postgresql', '__debezium.context.runId': '3f2b8a50-6c1d-4e8e-9a51-0d2f4b7c9e11' }
-    : {};
-  return Object.freeze({ ...context, [SCHEMA_ID_HEADER]: '0123456789abcdef0123' });
-}
-
-/**
  * The producer alone, in this process: `rows` pre-rendered envelopes of the benchmark row's size,
  * pushed through the service's KafkaSink with the service's settings (idempotent, acks=all,
  * CDC_BATCH_MAX_EVENTS per batch, CDC_MAX_IN_FLIGHT batches outstanding, partition set). The
@@ -659,11 +647,12 @@ async function main(): Promise<void> {
     }
     if (runs('throughput')) {
       const bare = await producerCeiling(opts.rows, undefined);
-      const headers = serviceHeaders();
-      const withHeaders = headers ? await producerCeiling(opts.rows, headers) : undefined;
+      const headers = cdcServiceHeaders(`bench${RUN}`, config.cdc.extendedHeaders);
+      const withHeaders = await producerCeiling(opts.rows, headers);
+      const names = Object.keys(headers);
       console.log(`\nproducer alone (the service's KafkaSink and settings, pre-rendered events, this process):`);
       console.log(`- without headers: ${fmt(bare.rate)} messages/s, ${fmt(bare.cpuMicrosPerMessage, 1)} µs CPU/message`);
-      if (withHeaders) console.log(`- with the service's ${Object.keys(headers!).length === 1 ? 'header' : `${Object.keys(headers!).length} headers`} (${Object.keys(headers!).join(', ')}): ${fmt(withHeaders.rate)} messages/s, ${fmt(withHeaders.cpuMicrosPerMessage, 1)} µs CPU/message`);
+      console.log(`- with the service's ${names.length === 1 ? 'header' : `${names.length} headers`} (${names.join(', ')}): ${fmt(withHeaders.rate)} messages/s, ${fmt(withHeaders.cpuMicrosPerMessage, 1)} µs CPU/message`);
     }
     if (runs('snapshot')) {
       const loadSeconds = await setupSnapshotTables(db);

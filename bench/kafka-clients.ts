@@ -39,7 +39,7 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { loadConfig, REPO_ROOT } from '../services/common/config.ts';
 import { clientBase } from '../services/common/kafka/index.ts';
-import { SCHEMA_ID_HEADER } from '../services/common/contracts/table-schema.ts';
+import { cdcServiceHeaders } from './lib/service-headers.ts';
 import { stackUp } from '../scripts/lib/stack.ts';
 import { testEnv } from '../tests/support/test-env.ts';
 import { CLIENTS_DIR, type RunOptions, type RunResult } from './lib/kafka-client-run.ts';
@@ -161,10 +161,7 @@ const endOffsetsSum = async (topic: string) => ((await admin.fetchTopicOffsets(t
 
 console.log(`# bench kafka-clients (${new Date().toISOString()}, node ${process.version}, ${config.kafka.brokers.join(',')})`);
 console.log(`machine before: ${uptime()}`);
-// The CDC service's default headers (services/cdc/change-mapper.ts): one object shared by every message.
-const headers = opts.headers
-  ? { '__debezium.context.connectorLogicalName': run, '__debezium.context.taskId': '0', '__debezium.context.connectorName': 'postgresql', '__debezium.context.runId': '3f2b8a50-6c1d-4e8e-9a51-0d2f4b7c9e11', [SCHEMA_ID_HEADER]: '0123456789abcdef0123' }
-  : undefined;
+const headers = opts.headers ? cdcServiceHeaders(run) : undefined;
 console.log(headers ? `headers on every message: ${Object.keys(headers).join(', ')}` : 'no headers');
 const base: Omit<RunOptions, 'topic' | 'messages' | 'groupId'> = { brokers: config.kafka.brokers, partitions: PARTITIONS, batch: opts.batch, inFlight: opts.inFlight, ...(sasl ? { sasl } : {}), ...(headers ? { headers } : {}) };
 const results = new Map<string, RunResult[]>();

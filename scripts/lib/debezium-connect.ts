@@ -19,10 +19,11 @@
  * everything else is Debezium's default unless the caller overrides it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../services/common/config.ts';
 import { MissingBinaryError, readServicesEnv } from './stack.ts';
+import { processCpuMicros, processRss } from './proc-stats.ts';
 
 /** Pinned versions; scripts/install-services installs the same. */
 export const DEBEZIUM_VERSION = '3.6.1.Final';
@@ -235,15 +236,12 @@ export class DebeziumConnect {
 
   /** utime + stime of the JVM so far, in microseconds (Linux /proc, USER_HZ = 100). */
   cpuMicros(): number {
-    const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    return processCpuMicros(this.pid);
   }
 
   /** Resident set size of the JVM, bytes. */
   rss(): number {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${this.pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : 0;
+    return processRss(this.pid);
   }
 
   /** The log so far (last 500 kB at most). */

@@ -35,6 +35,7 @@ import { randomUUID } from 'node:crypto';
 import type { BeginMessage, CommitMessage, DeleteMessage, InsertMessage, PgoutputMessage, RelationMessage, Tuple, TupleValue, UpdateMessage } from './pgoutput.ts';
 import { UNCHANGED_TOAST } from './pgoutput.ts';
 import { SCHEMA_ID_HEADER, UNAVAILABLE_HEADER, type IntervalMode } from '../common/contracts/table-schema.ts';
+import { debeziumContextHeaders } from '../common/contracts/change-event.ts';
 import { isUnknownType, rendererFor, UNAVAILABLE_VALUE_PLACEHOLDER, UnrenderableValueError, type Renderer, type TypeLookup } from './value-render.ts';
 
 /** A Kafka record the sink must write. Key and value are JSON text; a `null` value is a tombstone. */
@@ -194,14 +195,7 @@ export class ChangeMapper {
     this.now = options.now ?? Date.now;
     this.warn = options.onWarning ?? (() => undefined);
     this.skipped = options.skippedOperations ?? new Set();
-    this.contextHeaders = options.extendedHeaders === false
-      ? undefined
-      : Object.freeze({
-        '__debezium.context.connectorLogicalName': options.topicPrefix,
-        '__debezium.context.taskId': '0',
-        '__debezium.context.connectorName': 'postgresql',
-        '__debezium.context.runId': randomUUID(),
-      });
+    this.contextHeaders = options.extendedHeaders === false ? undefined : debeziumContextHeaders(options.topicPrefix, randomUUID());
   }
 
   /**

@@ -4,7 +4,7 @@
  * on a bad setting of its own, naming it, before any connection opens; a bad setting of another
  * service does not stop it (the CDC service streams with DISTANCE_PROVIDER=routes and no key).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -13,6 +13,32 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig, pgConnection, REPO_ROOT } from '../../services/common/config.ts';
 import { grantKafkaAccess } from '../support/kafka.ts';
+
+/** An entry point running as a child process: its combined stdout and stderr, and its exit code. */
+interface EntryPointRun {
+  child: ChildProcess;
+  output: string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `script` as `node --import tsx <script>` with LOG_LEVEL=info and `env` over this process's. */
+function startEntryPoint(script: string, env: NodeJS.ProcessEnv): EntryPointRun {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const run: EntryPointRun = { child, output: '', exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))) };
+  child.stdout!.on('data', (d: Buffer) => (run.output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (run.output += d.toString()));
+  return run;
+}
+
+/** Polls until `done()` holds, the child exits or `timeoutMs` pass (the caller asserts which). */
+async function waitUntil(run: EntryPointRun, done: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done() && run.child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+}
 
 const ENTRY_POINTS = [
   { script: 'services/cdc/main.ts', name: 'cdc', bad: { CDC_SLOT_NAME: 'Bad-Slot' }, says: 'CDC_SLOT_NAME: expected 1-46 lower-case letters' },
@@ -75,57 +101,30 @@ describe('a bad setting of one service', () => {
 
   it('does not stop the CDC service: it streams with DISTANCE_PROVIDER=routes and no key, then stops on SIGTERM (exit 0)', async () => {
     await grantKafkaAccess({ CDC_SLOT_NAME: slot, CDC_TABLES: 'public.employees', KAFKA_TOPIC_PREFIX: 'runtime_test' });
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/cdc/main.ts')], {
-      cwd: REPO_ROOT,
-      env: {
-        ...process.env,
-        LOG_LEVEL: 'info',
-        DISTANCE_PROVIDER: 'routes',
-        GOOGLE_MAPS_API_KEY: '',
-        SLACK_RATE_PER_SECOND: 'fast',
-        CDC_SLOT_NAME: slot,
-        CDC_TABLES: 'public.employees',
-        CDC_SNAPSHOT_MODE: 'never',
-        CDC_METRICS_PORT: '0',
-        KAFKA_TOPIC_PREFIX: 'runtime_test',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const run = startEntryPoint('services/cdc/main.ts', {
+      DISTANCE_PROVIDER: 'routes',
+      GOOGLE_MAPS_API_KEY: '',
+      SLACK_RATE_PER_SECOND: 'fast',
+      CDC_SLOT_NAME: slot,
+      CDC_TABLES: 'public.employees',
+      CDC_SNAPSHOT_MODE: 'never',
+      CDC_METRICS_PORT: '0',
+      KAFKA_TOPIC_PREFIX: 'runtime_test',
     });
-    let output = '';
-    const streaming = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not streaming after 60 s:\n${output}`)), 60_000);
-      const onData = (d: Buffer) => {
-        output += d.toString();
-        if (output.includes('"msg":"streaming changes"')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.stderr.on('data', onData);
-    });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await streaming;
-    expect(output).toContain('"msg":"started"');
-    child.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
-    expect(output).toContain('"msg":"stopping"');
-    expect(output).toContain('"exitCode":0');
+    await waitUntil(run, () => run.output.includes('"msg":"streaming changes"'));
+    expect(run.output, 'streaming within 60 s').toContain('"msg":"streaming changes"');
+    expect(run.output).toContain('"msg":"started"');
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.output).toBe(0);
+    expect(run.output).toContain('"msg":"stopping"');
+    expect(run.output).toContain('"exitCode":0');
   });
 });
 
 describe('the consumers\' health endpoint (issue 14)', () => {
   it('answers 503 "starting" while the bronze writer cannot reach the broker, then closes on SIGTERM (exit 0)', async () => {
     const port = loadConfig().bronze.healthPort;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'services/bronze-writer/main.ts')], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', KAFKA_BROKERS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const run = startEntryPoint('services/bronze-writer/main.ts', { KAFKA_BROKERS: '127.0.0.1:1' });
     const deadline = Date.now() + 60_000;
     let answer: { status: number; body: unknown } | null = null;
     while (answer === null && Date.now() < deadline) {
@@ -136,13 +135,13 @@ describe('the consumers\' health endpoint (issue 14)', () => {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    expect(answer, output).toEqual({ status: 503, body: { status: 'unhealthy', service: 'bronze-writer', state: 'starting', detail: 'starting' } });
+    expect(answer, run.output).toEqual({ status: 503, body: { status: 'unhealthy', service: 'bronze-writer', state: 'starting', detail: 'starting' } });
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     expect(metrics).toContain('service_healthy{service="bronze-writer"} 0');
     expect(metrics).toContain('service_state{service="bronze-writer",state="starting"} 1');
-    expect(output).toContain(`"url":"http://127.0.0.1:${port}","msg":"health endpoint (/healthz, /metrics) listening"`);
-    child.kill('SIGTERM');
-    expect(await exited, output).toBe(0);
+    expect(run.output).toContain(`"url":"http://127.0.0.1:${port}","msg":"health endpoint (/healthz, /metrics) listening"`);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.output).toBe(0);
     await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
   });
 });
@@ -152,23 +151,14 @@ describe('a stop while the broker is unreachable at start-up (issue 14)', () => 
     { name: 'slack-notifier', script: 'services/slack-notifier/main.ts' },
     { name: 'distance-worker', script: 'services/distance-worker/main.ts' },
   ])('$name waits for the broker, then exits 0 on SIGTERM without it', async ({ script }) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', KAFKA_BROKERS: '127.0.0.1:1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    const deadline = Date.now() + 60_000;
-    while (!output.includes('retrying with backoff until the broker answers') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    expect(child.exitCode, output).toBeNull();
-    expect(output).toContain('retrying with backoff until the broker answers');
-    child.kill('SIGTERM');
-    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);
-    child.kill('SIGKILL');
-    expect(code, output).toBe(0);
+    const run = startEntryPoint(script, { KAFKA_BROKERS: '127.0.0.1:1' });
+    await waitUntil(run, () => run.output.includes('retrying with backoff until the broker answers'));
+    expect(run.child.exitCode, run.output).toBeNull();
+    expect(run.output).toContain('retrying with backoff until the broker answers');
+    run.child.kill('SIGTERM');
+    const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running 20 s after SIGTERM'), 20_000))]);
+    run.child.kill('SIGKILL');
+    expect(code, run.output).toBe(0);
   }, 120_000);
 });
 
@@ -197,22 +187,13 @@ describe('a health or metrics port held by another socket (issue 14: the CDC ser
     const holder = net.createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const port = (holder.address() as net.AddressInfo).port;
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, script)], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', ...env, [portVariable]: String(port) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const run = startEntryPoint(script, { ...env, [portVariable]: String(port) });
     const notServed = `"msg":"${what} not served for now: cannot listen on this address; the service runs on and tries again with backoff (a busy port is freed, or set another one)"`;
     try {
-      const deadline = Date.now() + 60_000;
-      while (!(output.includes(ready) && output.includes(notServed)) && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      expect(child.exitCode, output).toBeNull();
-      expect(output).toContain(ready);
-      expect(output).toContain(`"port":${port},"reason":"listen EADDRINUSE: address already in use 127.0.0.1:${port}"`);
+      await waitUntil(run, () => run.output.includes(ready) && run.output.includes(notServed));
+      expect(run.child.exitCode, run.output).toBeNull();
+      expect(run.output).toContain(ready);
+      expect(run.output).toContain(`"port":${port},"reason":"listen EADDRINUSE: address already in use 127.0.0.1:${port}"`);
       await new Promise<void>((resolve) => holder.close(() => resolve()));
       let status: number | null = null;
       const until = Date.now() + 90_000;
@@ -223,13 +204,13 @@ describe('a health or metrics port held by another socket (issue 14: the CDC ser
           await new Promise((r) => setTimeout(r, 500));
         }
       }
-      expect(status, output).not.toBeNull();
-      expect(output).toContain(`"url":"http://127.0.0.1:${port}","msg":"${what} listening (bound on a later attempt)"`);
-      expect(output.split(notServed).length - 1).toBe(1);
-      child.kill('SIGTERM');
-      expect(await exited, output).toBe(0);
+      expect(status, run.output).not.toBeNull();
+      expect(run.output).toContain(`"url":"http://127.0.0.1:${port}","msg":"${what} listening (bound on a later attempt)"`);
+      expect(run.output.split(notServed).length - 1).toBe(1);
+      run.child.kill('SIGTERM');
+      expect(await run.exited, run.output).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
       holder.close();
     }
   }, 180_000);

@@ -13,6 +13,7 @@ import type { KafkaAdmin, KafkaProducer } from '../../common/kafka/index.ts';
 import { committedOffsets, kafkaTarget, produceMessages, readRecords, testAdmin, testProducer, waitForCommitted, type KafkaTarget } from '../../../tests/support/kafka.ts';
 import type { LakeStorage } from '../../common/lake-storage.ts';
 import { MANIFEST_ROOT, parseManifest, type BronzeFile } from '../../common/contracts/bronze-object.ts';
+import { debeziumContextHeaders } from '../../common/contracts/change-event.ts';
 
 /** A message as the CDC service would produce it, with the bronze row it must become. */
 export interface CdcMessage {
@@ -33,12 +34,7 @@ export interface CdcMessage {
  */
 export type EnvelopeFormat = 'cdc' | 'minimal';
 
-const CONTEXT_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  '__debezium.context.connectorLogicalName': 'sport',
-  '__debezium.context.taskId': '0',
-  '__debezium.context.connectorName': 'postgresql',
-  '__debezium.context.runId': '5f0c6a52-8d5e-4a43-9d77-2b1f3c9e0a11',
-});
+const CONTEXT_HEADERS = debeziumContextHeaders('sport', '5f0c6a52-8d5e-4a43-9d77-2b1f3c9e0a11');
 
 /** The bronze columns that do not depend on Kafka placement or write time. */
 export interface ExpectedRow {

@@ -17,6 +17,21 @@ import { isUtf8 } from 'node:buffer';
 import { z } from 'zod';
 import { formatIssues } from './contract-error.ts';
 
+/**
+ * Debezium's context headers on every record (`__debezium.context.*`, written when
+ * extended.headers.enabled=true, Debezium's default; the CDC service's CDC_EXTENDED_HEADERS): the
+ * connector's logical name (the topic prefix), its task, its type and the id of this run. One frozen
+ * object, shared by every record of a run (the producer converts a shared object once).
+ */
+export function debeziumContextHeaders(topicPrefix: string, runId: string): Readonly<Record<string, string>> {
+  return Object.freeze({
+    '__debezium.context.connectorLogicalName': topicPrefix,
+    '__debezium.context.taskId': '0',
+    '__debezium.context.connectorName': 'postgresql',
+    '__debezium.context.runId': runId,
+  });
+}
+
 /** Debezium op codes: c = insert, u = update, d = delete, r = snapshot read, t = truncate. */
 export const CHANGE_OPS = ['c', 'u', 'd', 'r', 't'] as const;
 
